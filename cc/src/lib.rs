@@ -1,0 +1,26 @@
+//! Congestion control for mpquic: one controller per path, plugged in as a value.
+//!
+//! The transport builds a [`Controller`] for every path through the [`ControllerFactory`] found in
+//! its configuration, then feeds it the path's events (packets sent, acknowledged, lost, ECN-CE
+//! marks, persistent congestion, MTU changes). A controller answers with a congestion window and
+//! optionally a pacing rate. Coupled controllers see every path of the connection through
+//! [`Paths`], a read-only view, instead of shared mutable state.
+//!
+//! ```
+//! use mpquic_cc::{NewReno, ControllerFactory, PathInfo, Instant};
+//! let factory = NewReno::factory();
+//! let cc = factory.build(Instant::ZERO, PathInfo { path_id: 0, max_datagram_size: 1200 });
+//! assert_eq!(cc.window(), 12_000); // RFC 9002 §7.2 initial window
+//! ```
+#![forbid(unsafe_code)]
+
+mod controller;
+mod newreno;
+pub mod time;
+
+pub use controller::{
+    initial_window, minimum_window, AckedPacket, CongestionEvent, Controller, ControllerFactory, Metrics, PathInfo,
+    PathSnapshot, Paths, RttEstimates, SentPacket,
+};
+pub use newreno::{NewReno, NewRenoFactory};
+pub use time::Instant;
