@@ -21,4 +21,4 @@ pub use error::{TransportError, TransportErrorCode};
 pub use mpquic_cc::Instant;
 pub use path::PathId;
 pub use range_set::RangeSet;
-pub use shared::{ConnectionId, Dir, EcnCodepoint, Side, StreamId, MAX_CID_SIZE};
+pub use shared::{ConnectionId, Dir, EcnCodepoint, EcnCounts, Side, StreamId, MAX_CID_SIZE};

@@ -220,3 +220,25 @@ mod tests {
         assert_eq!(EcnCodepoint::from_bits(0), None);
     }
 }
+
+/// ECN counts as carried in ACK frames of type 0x03 (RFC 9000 §19.3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct EcnCounts {
+    /// Packets received with ECT(0).
+    pub ect0: u64,
+    /// Packets received with ECT(1).
+    pub ect1: u64,
+    /// Packets received with CE.
+    pub ce: u64,
+}
+
+impl EcnCounts {
+    /// Counts one more packet received with `codepoint`.
+    pub fn count(&mut self, codepoint: EcnCodepoint) {
+        match codepoint {
+            EcnCodepoint::Ect0 => self.ect0 += 1,
+            EcnCodepoint::Ect1 => self.ect1 += 1,
+            EcnCodepoint::Ce => self.ce += 1,
+        }
+    }
+}
