@@ -1,0 +1,91 @@
+//! Names for the built-in schedulers, for the command-line edge (`--scheduler NAME`) only: inside
+//! the stack schedulers are values (`Arc<dyn SchedulerFactory>`).
+
+use std::sync::Arc;
+
+use crate::backup::BackupPriority;
+use crate::blest::{Blest, BlestConfig};
+use crate::ecf::Ecf;
+use crate::min_rtt::MinRtt;
+use crate::redundant::Redundant;
+use crate::reinjection::ReinjectingFactory;
+use crate::round_robin::RoundRobin;
+use crate::scheduler::SchedulerFactory;
+use crate::weighted::WeightedFactory;
+
+/// The names [`factory_by_name`] knows.
+pub const SCHEDULER_NAMES: &[&str] =
+    &["minrtt", "roundrobin", "weighted", "redundant", "backup", "blest", "ecf", "minrtt+reinject"];
+
+/// A scheduler name the registry does not know, or bad arguments to one it does.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnknownScheduler {
+    /// No scheduler has this name.
+    #[error("unknown scheduler `{0}`; valid names: minrtt, roundrobin, weighted[:PATH=WEIGHT,...], redundant, backup, blest, ecf, minrtt+reinject")]
+    Name(String),
+    /// `weighted:` followed by something other than `PATH=WEIGHT` pairs.
+    #[error("bad weights `{0}`: expected weighted:PATH=WEIGHT,... with integer path IDs and weights, e.g. weighted:0=3,1=1")]
+    Weights(String),
+}
+
+/// The factory for a built-in scheduler name (case-insensitive). `weighted` takes optional
+/// per-path weights: `weighted:0=3,1=1` (unlisted paths weigh 1).
+pub fn factory_by_name(name: &str) -> Result<Arc<dyn SchedulerFactory>, UnknownScheduler> {
+    let lower = name.trim().to_ascii_lowercase();
+    if let Some(args) = lower.strip_prefix("weighted:") {
+        return parse_weights(args)
+            .map(|weights| Arc::new(WeightedFactory { weights }) as Arc<dyn SchedulerFactory>)
+            .ok_or_else(|| UnknownScheduler::Weights(name.to_owned()));
+    }
+    Ok(match lower.as_str() {
+        "minrtt" => MinRtt::factory(),
+        "roundrobin" => RoundRobin::factory(),
+        "weighted" => Arc::new(WeightedFactory::default()),
+        "redundant" => Redundant::factory(),
+        "backup" => BackupPriority::factory(),
+        "blest" => Blest::factory(BlestConfig::default()),
+        "ecf" => Ecf::factory(),
+        "minrtt+reinject" => Arc::new(ReinjectingFactory::new(MinRtt::factory())),
+        _ => return Err(UnknownScheduler::Name(name.to_owned())),
+    })
+}
+
+fn parse_weights(args: &str) -> Option<Vec<(u32, u32)>> {
+    args.split(',')
+        .map(|pair| {
+            let (id, w) = pair.split_once('=')?;
+            Some((id.trim().parse().ok()?, w.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_builds_a_scheduler_of_that_name() {
+        for &name in SCHEDULER_NAMES {
+            let f = factory_by_name(name).unwrap();
+            assert_eq!(f.name(), name);
+            assert_eq!(f.build().name(), name);
+        }
+        assert_eq!(factory_by_name("MinRTT").unwrap().name(), "minrtt");
+    }
+
+    #[test]
+    fn unknown_name_lists_valid_ones() {
+        let err = factory_by_name("fastest").unwrap_err();
+        let msg = err.to_string();
+        for &name in SCHEDULER_NAMES {
+            assert!(msg.contains(name.split(':').next().unwrap()), "{msg}");
+        }
+    }
+
+    #[test]
+    fn weights_parse() {
+        assert!(factory_by_name("weighted:0=3,1=1").is_ok());
+        assert_eq!(factory_by_name("weighted:0=x").unwrap_err(), UnknownScheduler::Weights("weighted:0=x".into()));
+        assert!(factory_by_name("weighted:").is_err());
+    }
+}
