@@ -72,8 +72,8 @@ impl Blest {
     /// window grows by one packet per RTT_f: `rtts = RTT_s / RTT_f`,
     /// `X = MSS_f · (CWND_f + (rtts − 1) / 2) · rtts` (CWND in packets).
     pub fn fast_path_bytes(f: &PathView, s: &PathView) -> f64 {
-        let rtt_f = secs(f.srtt).max(1e-6);
-        let rtts = secs(s.srtt) / rtt_f;
+        // Ratio of integer nanoseconds: exact for whole milliseconds, unlike seconds in f64.
+        let rtts = s.srtt.as_nanos() as f64 / f.srtt.as_nanos().max(1) as f64;
         f64::from(f.mtu) * (f.cwnd_packets() + (rtts - 1.0) / 2.0) * rtts
     }
 
@@ -106,10 +106,6 @@ impl Default for Blest {
     fn default() -> Self {
         Self::new(BlestConfig::default())
     }
-}
-
-fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
 }
 
 impl Scheduler for Blest {
@@ -159,5 +155,91 @@ impl SchedulerFactory for BlestFactory {
     }
     fn build(&self) -> Box<dyn Scheduler> {
         Box::new(Blest::new(self.config))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// papers.md §3.2-like pair: WLAN fast path (25 ms, cwnd 20 × 1200 B, window full) and a 3G
+    /// slow path (75 ms, 2 packets in flight).
+    fn pair() -> (PathView, PathView) {
+        let mut f = PathView::new(0);
+        f.srtt = Duration::from_millis(25);
+        f.cwnd = 24_000;
+        f.bytes_in_flight = 24_000;
+        let mut s = PathView::new(1);
+        s.srtt = Duration::from_millis(75);
+        s.cwnd = 12_000;
+        s.bytes_in_flight = 2_400;
+        (f, s)
+    }
+
+    #[test]
+    fn fast_path_bytes_by_hand() {
+        // rtts = 3; X = 1200 · (20 + (3 − 1)/2) · 3 = 75 600 bytes.
+        let (f, s) = pair();
+        assert_eq!(Blest::fast_path_bytes(&f, &s), 75_600.0);
+    }
+
+    #[test]
+    fn inequality_boundary_by_hand() {
+        // Wait iff λ·X > |M| − (inflight_s + MSS_s) = |M| − 3600, i.e. |M| < 79 200 at λ = 1.
+        let (f, s) = pair();
+        assert!(Blest::would_block(&f, &s, 79_199, 1.0));
+        assert!(!Blest::would_block(&f, &s, 79_200, 1.0));
+        // λ = 1.3: λ·X = 98 280, so the threshold moves to |M| < 101 880.
+        assert!(Blest::would_block(&f, &s, 101_879, 1.3));
+        assert!(!Blest::would_block(&f, &s, 101_880, 1.3));
+        // A window smaller than what S already has in flight always waits.
+        assert!(Blest::would_block(&f, &s, 1_000, 1.0));
+    }
+
+    #[test]
+    fn scheduler_waits_or_uses_slow_path() {
+        let (f, s) = pair();
+        let paths = [f.clone(), s];
+        let fixed = BlestConfig { adaptive: false, ..BlestConfig::default() };
+        let mut b = Blest::new(fixed);
+        let mut conn = ConnectionView::new(1_000_000);
+        conn.send_window = 79_199;
+        assert_eq!(
+            b.schedule(&paths, &conn),
+            Decision::Wait(Wait { reason: WaitReason::FasterPath { path_id: 0 }, retry_in: None })
+        );
+        conn.send_window = 79_200;
+        assert_eq!(b.schedule(&paths, &conn), Decision::Send(1));
+        // Fast path with room: always the fast path, whatever the window.
+        let mut open = paths.clone();
+        open[0].bytes_in_flight = 0;
+        conn.send_window = 0;
+        assert_eq!(b.schedule(&open, &conn), Decision::Send(0));
+    }
+
+    #[test]
+    fn lambda_adapts_once_per_fast_rtt() {
+        let (f, s) = pair();
+        let paths = [f, s];
+        let mut b = Blest::default();
+        let mut conn = ConnectionView::new(1_000_000);
+        let ms = 1_000_000;
+        b.schedule(&paths, &conn);
+        b.on_loss(1, 1200);
+        conn.now_nanos = 24 * ms;
+        b.schedule(&paths, &conn);
+        assert_eq!(b.lambda(), 1.0, "less than one fast-path RTT elapsed");
+        conn.now_nanos = 25 * ms;
+        b.schedule(&paths, &conn);
+        assert!((b.lambda() - 1.04).abs() < 1e-12);
+        conn.now_nanos = 50 * ms;
+        b.schedule(&paths, &conn);
+        assert!((b.lambda() - 1.03).abs() < 1e-12);
+        for i in 0..100 {
+            b.on_loss(1, 1200);
+            conn.now_nanos = (75 + 25 * i) * ms;
+            b.schedule(&paths, &conn);
+        }
+        assert!((b.lambda() - 1.3).abs() < 1e-12, "clamped at lambda_max");
     }
 }

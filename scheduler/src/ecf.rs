@@ -109,3 +109,69 @@ impl Scheduler for Ecf {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fast: 20 ms ± 5 ms, cwnd 10 × 1200 B (full). Slow: 100 ms ± 10 ms, cwnd 10 × 1200 B.
+    /// δ = 10 ms; 2·RTT_f + δ = 50 ms; RTT_s + δ = 110 ms.
+    fn pair() -> (PathView, PathView) {
+        let mut f = PathView::new(0);
+        f.srtt = Duration::from_millis(20);
+        f.rttvar = Duration::from_millis(5);
+        f.cwnd = 12_000;
+        f.bytes_in_flight = 12_000;
+        let mut s = PathView::new(1);
+        s.srtt = Duration::from_millis(100);
+        s.rttvar = Duration::from_millis(10);
+        s.cwnd = 12_000;
+        (f, s)
+    }
+
+    #[test]
+    fn hand_computed_cases() {
+        let (f, s) = pair();
+        let beta = Ecf::DEFAULT_BETA;
+        // k = 20 packets: n = 3, 60 ms < 110 ms; (k/CWND_s)·RTT_s = 200 ms ≥ 50 ms → wait.
+        assert_eq!(Ecf::decide(&f, &s, 24_000, false, beta), EcfChoice::WaitForFast);
+        // k = 2 packets: n = 1.2, 24 ms < 110 ms; 0.2 · 100 ms = 20 ms < 50 ms → slow path.
+        assert_eq!(Ecf::decide(&f, &s, 2_400, false, beta), EcfChoice::Slow);
+        // Second inequality around its boundary k/CWND_s · 100 ms = 50 ms, i.e. k = 6000 bytes.
+        assert_eq!(Ecf::decide(&f, &s, 5_990, false, beta), EcfChoice::Slow);
+        assert_eq!(Ecf::decide(&f, &s, 6_010, false, beta), EcfChoice::WaitForFast);
+        // k = 100 packets: n = 11, 220 ms ≥ 110 ms → slow path, waiting cleared.
+        assert_eq!(Ecf::decide(&f, &s, 120_000, false, beta), EcfChoice::SlowAndReset);
+    }
+
+    #[test]
+    fn hysteresis_keeps_waiting() {
+        let (f, s) = pair();
+        let beta = Ecf::DEFAULT_BETA;
+        // k = 50 packets: n = 6, n·RTT_f = 120 ms: not < 110 ms, but < 1.25 · 110 = 137.5 ms.
+        assert_eq!(Ecf::decide(&f, &s, 60_000, false, beta), EcfChoice::SlowAndReset);
+        assert_eq!(Ecf::decide(&f, &s, 60_000, true, beta), EcfChoice::WaitForFast);
+        // k = 60 packets: n = 7, 140 ms ≥ 137.5 ms: even a waiting ECF gives up.
+        assert_eq!(Ecf::decide(&f, &s, 72_000, true, beta), EcfChoice::SlowAndReset);
+    }
+
+    #[test]
+    fn scheduler_carries_waiting_state() {
+        let (f, s) = pair();
+        let paths = [f, s];
+        let mut ecf = Ecf::default();
+        let wait = Decision::Wait(Wait { reason: WaitReason::FasterPath { path_id: 0 }, retry_in: None });
+        assert_eq!(ecf.schedule(&paths, &ConnectionView::new(60_000)), Decision::Send(1));
+        assert!(!ecf.waiting());
+        assert_eq!(ecf.schedule(&paths, &ConnectionView::new(24_000)), wait);
+        assert!(ecf.waiting());
+        // Now the hysteresis case waits too.
+        assert_eq!(ecf.schedule(&paths, &ConnectionView::new(60_000)), wait);
+        assert_eq!(ecf.schedule(&paths, &ConnectionView::new(120_000)), Decision::Send(1));
+        assert!(!ecf.waiting());
+        // Fast path with room: always the fast path.
+        let mut open = paths.clone();
+        open[0].bytes_in_flight = 0;
+        assert_eq!(ecf.schedule(&open, &ConnectionView::new(24_000)), Decision::Send(0));
+    }
+}

@@ -24,7 +24,9 @@ pub enum UnknownScheduler {
     #[error("unknown scheduler `{0}`; valid names: minrtt, roundrobin, weighted[:PATH=WEIGHT,...], redundant, backup, blest, ecf, minrtt+reinject")]
     Name(String),
     /// `weighted:` followed by something other than `PATH=WEIGHT` pairs.
-    #[error("bad weights `{0}`: expected weighted:PATH=WEIGHT,... with integer path IDs and weights, e.g. weighted:0=3,1=1")]
+    #[error(
+        "bad weights `{0}`: expected weighted:PATH=WEIGHT,... with integer path IDs and weights, e.g. weighted:0=3,1=1"
+    )]
     Weights(String),
 }
 

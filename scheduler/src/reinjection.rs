@@ -33,17 +33,15 @@ impl<S: Scheduler> Reinjecting<S> {
     /// The request this policy makes for `paths`, if any.
     pub fn request(paths: &[PathView], conn: &ConnectionView) -> Option<Reinjection> {
         let live = |p: &&PathView| !p.abandoned && p.bytes_in_flight > 0;
-        let from = paths
-            .iter()
-            .filter(live)
-            .filter(|p| p.potentially_failed)
-            .max_by_key(|p| p.bytes_in_flight)
-            .or_else(|| {
-                if conn.bytes_queued > 0 {
-                    return None;
-                }
-                paths.iter().filter(live).max_by_key(|p| (p.srtt, p.path_id))
-            })?;
+        let from =
+            paths.iter().filter(live).filter(|p| p.potentially_failed).max_by_key(|p| p.bytes_in_flight).or_else(
+                || {
+                    if conn.bytes_queued > 0 {
+                        return None;
+                    }
+                    paths.iter().filter(live).max_by_key(|p| (p.srtt, p.path_id))
+                },
+            )?;
         let to = paths
             .iter()
             .filter(|p| p.path_id != from.path_id && eligible(p))
