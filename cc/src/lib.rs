@@ -15,12 +15,15 @@
 #![forbid(unsafe_code)]
 
 mod controller;
+pub mod hystart;
 mod newreno;
+pub mod pacer;
 pub mod time;
 
 pub use controller::{
     initial_window, minimum_window, AckedPacket, CongestionEvent, Controller, ControllerFactory, Metrics, PathInfo,
     PathSnapshot, Paths, RttEstimates, SentPacket,
 };
-pub use newreno::{NewReno, NewRenoFactory};
+pub use newreno::{NewReno, NewRenoFactory, NewRenoHyStartFactory};
+pub use pacer::Pacer;
 pub use time::Instant;
