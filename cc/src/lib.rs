@@ -15,15 +15,20 @@
 #![forbid(unsafe_code)]
 
 mod controller;
+mod cubic;
 pub mod hystart;
 mod newreno;
 pub mod pacer;
+mod recovery;
+#[cfg(test)]
+mod test_util;
 pub mod time;
 
 pub use controller::{
     initial_window, minimum_window, AckedPacket, CongestionEvent, Controller, ControllerFactory, Metrics, PathInfo,
     PathSnapshot, Paths, RttEstimates, SentPacket,
 };
+pub use cubic::{Cubic, CubicFactory};
 pub use newreno::{NewReno, NewRenoFactory, NewRenoHyStartFactory};
 pub use pacer::Pacer;
 pub use time::Instant;
