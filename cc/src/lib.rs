@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod controller;
+pub mod coupled;
 mod cubic;
 pub mod hystart;
 mod newreno;
@@ -28,6 +29,7 @@ pub use controller::{
     initial_window, minimum_window, AckedPacket, CongestionEvent, Controller, ControllerFactory, Metrics, PathInfo,
     PathSnapshot, Paths, RttEstimates, SentPacket,
 };
+pub use coupled::{Balia, Coupled, CoupledRule, Lia, Olia};
 pub use cubic::{Cubic, CubicFactory};
 pub use newreno::{NewReno, NewRenoFactory, NewRenoHyStartFactory};
 pub use pacer::Pacer;
