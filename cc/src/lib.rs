@@ -14,6 +14,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod bbr;
 mod controller;
 pub mod coupled;
 mod cubic;
@@ -21,6 +22,7 @@ pub mod hystart;
 mod newreno;
 pub mod pacer;
 mod recovery;
+pub mod registry;
 #[cfg(test)]
 mod test_util;
 pub mod time;
@@ -29,8 +31,10 @@ pub use controller::{
     initial_window, minimum_window, AckedPacket, CongestionEvent, Controller, ControllerFactory, Metrics, PathInfo,
     PathSnapshot, Paths, RttEstimates, SentPacket,
 };
+pub use bbr::{Bbr, BbrFactory, BbrState};
 pub use coupled::{Balia, Coupled, CoupledRule, Lia, Olia};
 pub use cubic::{Cubic, CubicFactory};
 pub use newreno::{NewReno, NewRenoFactory, NewRenoHyStartFactory};
 pub use pacer::Pacer;
+pub use registry::{factory_by_name, UnknownController, CONTROLLER_NAMES};
 pub use time::Instant;
