@@ -27,11 +27,11 @@ pub mod registry;
 mod test_util;
 pub mod time;
 
+pub use bbr::{Bbr, BbrFactory, BbrState};
 pub use controller::{
     initial_window, minimum_window, AckedPacket, CongestionEvent, Controller, ControllerFactory, Metrics, PathInfo,
     PathSnapshot, Paths, RttEstimates, SentPacket,
 };
-pub use bbr::{Bbr, BbrFactory, BbrState};
 pub use coupled::{Balia, Coupled, CoupledRule, Lia, Olia};
 pub use cubic::{Cubic, CubicFactory};
 pub use newreno::{NewReno, NewRenoFactory, NewRenoHyStartFactory};

@@ -13,7 +13,6 @@ use crate::Instant;
 struct PacketState {
     packet_number: u64,
     live: bool,
-    bytes: u64,
     send_time: Instant,
     delivered: u64,
     delivered_time: Instant,
@@ -28,7 +27,6 @@ struct PacketState {
 const EMPTY: PacketState = PacketState {
     packet_number: 0,
     live: false,
-    bytes: 0,
     send_time: Instant::ZERO,
     delivered: 0,
     delivered_time: Instant::ZERO,
@@ -105,6 +103,7 @@ impl DeliveryRateSampler {
 
     /// Records a sent packet; `bytes_in_flight` includes it.
     pub fn on_packet_sent(&mut self, now: Instant, packet_number: u64, bytes: u64, bytes_in_flight: u64) {
+        // `bytes` tells whether this packet is the only one in flight.
         // §4.5: when nothing was in flight, the sending epoch restarts now.
         if bytes_in_flight <= bytes {
             self.first_send_time = now;
@@ -125,7 +124,6 @@ impl DeliveryRateSampler {
         self.ring[i] = PacketState {
             packet_number,
             live: true,
-            bytes,
             send_time: now,
             delivered: self.delivered,
             delivered_time: self.delivered_time,
@@ -166,7 +164,9 @@ impl DeliveryRateSampler {
             }
             self.ring[i].live = false;
             // §4.5.2.2: the sample uses the most recently sent packet among those acknowledged.
-            if chosen.is_none_or(|c| p.delivered > c.delivered || (p.delivered == c.delivered && p.send_time >= c.send_time)) {
+            if chosen
+                .is_none_or(|c| p.delivered > c.delivered || (p.delivered == c.delivered && p.send_time >= c.send_time))
+            {
                 chosen = Some(p);
                 self.first_send_time = p.send_time;
             }
