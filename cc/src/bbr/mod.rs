@@ -497,12 +497,10 @@ impl Bbr {
             BbrState::ProbeBwCruise => {
                 self.check_time_to_probe_bw(now);
             }
-            BbrState::ProbeBwRefill => {
-                // BBR §5.3.3.3: one round of refill, then probe.
-                if self.round_start {
-                    self.bw_probe_samples = true;
-                    self.start_probe_bw_up(now, rs);
-                }
+            // BBR §5.3.3.3: one round of refill, then probe.
+            BbrState::ProbeBwRefill if self.round_start => {
+                self.bw_probe_samples = true;
+                self.start_probe_bw_up(now, rs);
             }
             BbrState::ProbeBwUp => {
                 // BBR §5.3.3.4: go down once bandwidth stopped growing, or once inflight is
