@@ -129,6 +129,10 @@ pub struct Metrics {
     /// A short name of the current state ("slow_start", "congestion_avoidance", "recovery",
     /// "startup", ...), for qlog `congestion_state_updated`.
     pub state: &'static str,
+    /// The controller's bottleneck-bandwidth estimate in bytes per second (BBR's `BBR.bw`).
+    pub bandwidth: Option<u64>,
+    /// The controller's own minimum-RTT estimate (BBR's windowed `BBR.min_rtt`).
+    pub min_rtt: Option<Duration>,
 }
 
 /// A per-path congestion controller.
@@ -177,7 +181,16 @@ pub trait Controller: Send + fmt::Debug {
 
     /// Current values for tracing and experiment outputs.
     fn metrics(&self) -> Metrics {
-        Metrics { window: self.window(), ssthresh: None, pacing_rate: self.pacing_rate(), state: "" }
+        Metrics { window: self.window(), pacing_rate: self.pacing_rate(), ..Metrics::default() }
+    }
+
+    /// OLIA's ℓ_r for this path (Khalili et al.; papers.md §5.2): the larger of the bytes
+    /// acknowledged between the last two congestion events and the bytes acknowledged since the
+    /// last one. Controllers that track it return `Some`; the transport should then report it as
+    /// [`PathSnapshot::bytes_acked_since_loss`] so that coupled controllers of the other paths
+    /// see the same value this path's controller uses.
+    fn loss_interval_bytes(&self) -> Option<u64> {
+        None
     }
 }
 

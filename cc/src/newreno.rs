@@ -6,6 +6,7 @@ use crate::controller::{
     initial_window, minimum_window, AckedPacket, CongestionEvent, Controller, ControllerFactory, Metrics, PathInfo,
     Paths, RttEstimates,
 };
+use crate::hystart::{HyStart, HyStartAction};
 use crate::Instant;
 
 /// NewReno (RFC 9002 §7.3): slow start, congestion avoidance of one datagram per window, halving
@@ -23,6 +24,10 @@ pub struct NewReno {
     app_limited: bool,
     /// The window and threshold before the last reduction, for undo after a spurious loss.
     before_reduction: Option<(u64, u64)>,
+    /// True from a reduction until a packet sent after it is acknowledged (RFC 9002 §7.3.2).
+    in_recovery_period: bool,
+    /// HyStart++ (RFC 9406), when enabled.
+    hystart: Option<HyStart>,
 }
 
 impl NewReno {
@@ -39,7 +44,20 @@ impl NewReno {
             bytes_acked: 0,
             app_limited: false,
             before_reduction: None,
+            in_recovery_period: false,
+            hystart: None,
         }
+    }
+
+    /// Enables or disables HyStart++ (RFC 9406) in slow start.
+    pub fn with_hystart(mut self, enabled: bool) -> Self {
+        self.hystart = enabled.then(HyStart::new);
+        self
+    }
+
+    /// A factory building NewReno with HyStart++ for every path.
+    pub fn factory_with_hystart() -> Arc<dyn ControllerFactory> {
+        Arc::new(NewRenoHyStartFactory)
     }
 
     /// A factory building NewReno for every path.
@@ -57,8 +75,21 @@ impl NewReno {
 }
 
 impl Controller for NewReno {
-    fn on_ack(&mut self, _now: Instant, acked: &[AckedPacket], _rtt: &RttEstimates, _paths: Paths<'_>) {
+    fn on_ack(&mut self, _now: Instant, acked: &[AckedPacket], rtt: &RttEstimates, _paths: Paths<'_>) {
+        // RFC 9406 §4.2: HyStart++ looks at one RTT sample per ACK while in slow start.
+        let mut divisor = 1;
+        if let (Some(hystart), Some(largest)) = (self.hystart.as_mut(), acked.last()) {
+            if self.window < self.ssthresh && !self.app_limited {
+                match hystart.on_ack(largest.packet_number, rtt.latest) {
+                    HyStartAction::Grow { divisor: d } => divisor = d,
+                    HyStartAction::EnterCongestionAvoidance => self.ssthresh = self.window,
+                }
+            }
+        }
         for packet in acked {
+            if self.recovery_start_time.is_some_and(|start| packet.time_sent > start) {
+                self.in_recovery_period = false;
+            }
             // RFC 9002 §7.3.2: no increase for packets sent during recovery.
             if self.in_recovery(packet.time_sent) {
                 continue;
@@ -68,7 +99,7 @@ impl Controller for NewReno {
                 continue;
             }
             if self.in_slow_start() {
-                self.window = self.window.saturating_add(packet.bytes);
+                self.window = self.window.saturating_add(packet.bytes / divisor);
             } else {
                 // RFC 9002 §7.3.3: one maximum datagram size per window of acknowledged bytes.
                 self.bytes_acked = self.bytes_acked.saturating_add(packet.bytes);
@@ -86,6 +117,10 @@ impl Controller for NewReno {
             return;
         }
         self.recovery_start_time = Some(now);
+        self.in_recovery_period = true;
+        if let Some(h) = self.hystart.as_mut() {
+            h.on_congestion();
+        }
         self.before_reduction = Some((self.window, self.ssthresh));
         let reduced = (self.window as f64 * Self::LOSS_REDUCTION_FACTOR) as u64;
         self.ssthresh = reduced.max(minimum_window(self.max_datagram_size));
@@ -97,6 +132,7 @@ impl Controller for NewReno {
         // RFC 9002 §7.6.2: collapse to the minimum window; recovery ends.
         self.window = minimum_window(self.max_datagram_size);
         self.recovery_start_time = None;
+        self.in_recovery_period = false;
         self.before_reduction = None;
         self.bytes_acked = 0;
     }
@@ -106,6 +142,7 @@ impl Controller for NewReno {
             self.window = self.window.max(window);
             self.ssthresh = ssthresh;
             self.recovery_start_time = None;
+            self.in_recovery_period = false;
         }
     }
 
@@ -115,6 +152,9 @@ impl Controller for NewReno {
     }
 
     fn on_packet_sent(&mut self, _now: Instant, packet: &crate::SentPacket) {
+        if let Some(h) = self.hystart.as_mut() {
+            h.on_packet_sent(packet.packet_number);
+        }
         self.app_limited = packet.app_limited && packet.bytes_in_flight < self.window;
     }
 
@@ -127,8 +167,12 @@ impl Controller for NewReno {
     }
 
     fn metrics(&self) -> Metrics {
-        let state = if self.recovery_start_time.is_some() && self.before_reduction.is_some() && !self.in_slow_start() {
-            "congestion_avoidance"
+        // qlog congestion_state_updated: recovery wins over the growth phase; application-limited
+        // is reported when the window is frozen by RFC 9002 §7.8.
+        let state = if self.in_recovery_period {
+            "recovery"
+        } else if self.app_limited {
+            "application_limited"
         } else if self.in_slow_start() {
             "slow_start"
         } else {
@@ -137,8 +181,8 @@ impl Controller for NewReno {
         Metrics {
             window: self.window,
             ssthresh: (self.ssthresh != u64::MAX).then_some(self.ssthresh),
-            pacing_rate: None,
             state,
+            ..Metrics::default()
         }
     }
 }
@@ -154,6 +198,20 @@ impl ControllerFactory for NewRenoFactory {
 
     fn name(&self) -> &str {
         "newreno"
+    }
+}
+
+/// Builds [`NewReno`] controllers with HyStart++ (RFC 9406) enabled.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewRenoHyStartFactory;
+
+impl ControllerFactory for NewRenoHyStartFactory {
+    fn build(&self, _now: Instant, path: PathInfo) -> Box<dyn Controller> {
+        Box::new(NewReno::new(path.max_datagram_size).with_hystart(true))
+    }
+
+    fn name(&self) -> &str {
+        "newreno+hystart"
     }
 }
 
@@ -212,6 +270,58 @@ mod tests {
         assert_eq!(cc.window(), 6_600);
         ack(&mut cc, 200, 10, 1200);
         assert_eq!(cc.window(), 7_800);
+    }
+
+    #[test]
+    fn metrics_state_follows_recovery_period() {
+        let mut cc = NewReno::new(MDS);
+        assert_eq!(cc.metrics().state, "slow_start");
+        let s = snap();
+        let ev =
+            CongestionEvent { sent_time: Instant::from_nanos(20), lost_bytes: 1200, ecn: true, bytes_in_flight: 0 };
+        cc.on_congestion_event(Instant::from_nanos(30), &ev, &rtt(), Paths::single(&s));
+        assert_eq!(cc.metrics().state, "recovery");
+        assert_eq!(cc.metrics().ssthresh, Some(6_000));
+        ack(&mut cc, 25, 1, 1200);
+        assert_eq!(cc.metrics().state, "recovery", "a packet sent before recovery does not end it");
+        ack(&mut cc, 31, 2, 1200);
+        assert_eq!(cc.metrics().state, "congestion_avoidance");
+        cc.on_app_limited(Instant::from_nanos(40), 0);
+        assert_eq!(cc.metrics().state, "application_limited");
+    }
+
+    #[test]
+    fn hystart_leaves_slow_start_on_rtt_increase() {
+        let mut cc = NewReno::new(MDS).with_hystart(true);
+        let s = snap();
+        let mut pn = 0u64;
+        let mut t = 0u64;
+        let mut grew_in_css = None;
+        for round in 0..12u64 {
+            let rtt_ms = if round < 3 { 50 } else { 80 };
+            let r = RttEstimates { latest: Duration::from_millis(rtt_ms), ..rtt() };
+            let first = pn;
+            for _ in 0..8 {
+                cc.on_packet_sent(
+                    Instant::from_nanos(t),
+                    &crate::SentPacket { packet_number: pn, bytes: MDS, bytes_in_flight: 0, app_limited: false },
+                );
+                pn += 1;
+                t += 1;
+            }
+            for p in first..pn {
+                let before = cc.window();
+                let a = AckedPacket { packet_number: p, bytes: MDS, time_sent: Instant::from_nanos(t) };
+                cc.on_ack(Instant::from_nanos(t + 1), &[a], &r, Paths::single(&s));
+                if cc.hystart.as_ref().unwrap().phase() == crate::hystart::HyStartPhase::ConservativeSlowStart {
+                    grew_in_css.get_or_insert(cc.window() - before);
+                }
+                t += 1;
+            }
+        }
+        assert_eq!(grew_in_css, Some(MDS / 4), "CSS grows at a quarter of slow start");
+        assert_eq!(cc.metrics().state, "congestion_avoidance");
+        assert!(cc.metrics().ssthresh.is_some());
     }
 
     #[test]
