@@ -1,0 +1,193 @@
+//! Configuration: per-connection transport settings, endpoint-wide settings, and the client and
+//! server TLS configurations. Defaults follow the RFCs; every knob says its unit in its name.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mpquic_cc::{ControllerFactory, NewReno};
+
+/// Per-connection transport settings, shared by every connection of an endpoint that uses them.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// Idle timeout we advertise (RFC 9000 §10.1); `None` disables it from our side.
+    pub max_idle_timeout: Option<Duration>,
+    /// RTT assumed before the first sample (RFC 9002 §6.2.2: 333 ms).
+    pub initial_rtt: Duration,
+    /// Initial per-stream receive window in bytes (initial_max_stream_data_*).
+    pub stream_receive_window: u64,
+    /// Largest per-stream receive window auto-tuning may grow to.
+    pub max_stream_receive_window: u64,
+    /// Initial connection receive window in bytes (initial_max_data).
+    pub receive_window: u64,
+    /// Largest connection receive window auto-tuning may grow to.
+    pub max_receive_window: u64,
+    /// Bytes of unacknowledged stream data we buffer for sending, over all streams.
+    pub send_window: u64,
+    /// Peer-initiated bidirectional streams open at once (initial_max_streams_bidi).
+    pub max_concurrent_bidi_streams: u64,
+    /// Peer-initiated unidirectional streams open at once (initial_max_streams_uni).
+    pub max_concurrent_uni_streams: u64,
+    /// ack_delay_exponent we advertise (RFC 9000 §18.2).
+    pub ack_delay_exponent: u8,
+    /// max_ack_delay we advertise and honour (RFC 9000 §13.2.1).
+    pub max_ack_delay: Duration,
+    /// Ack-eliciting packets received before an ACK is sent at once (RFC 9000 §13.2.2: 2).
+    pub ack_eliciting_threshold: u64,
+    /// Datagram size used before path MTU discovery (RFC 9000 §14: at least 1200).
+    pub initial_mtu: u16,
+    /// Upper bound of DPLPMTUD probing (RFC 8899); `None` disables discovery.
+    pub mtu_discovery_upper_bound: Option<u16>,
+    /// How long to wait before probing a larger MTU again after the search ended.
+    pub mtu_discovery_interval: Duration,
+    /// Mark packets ECT(0) and validate ECN (RFC 9000 §13.4).
+    pub ecn: bool,
+    /// Largest DATAGRAM frame we accept (RFC 9221 max_datagram_frame_size); `None` disables them.
+    pub datagram_receive_buffer_bytes: Option<usize>,
+    /// Bytes of outgoing datagrams queued before the oldest are dropped.
+    pub datagram_send_buffer_bytes: usize,
+    /// Send a PING after this long without sending, to keep the connection alive.
+    pub keep_alive_interval: Option<Duration>,
+    /// active_connection_id_limit we advertise (RFC 9000 §18.2, at least 2).
+    pub active_connection_id_limit: u64,
+    /// Builds one congestion controller per path.
+    pub congestion_controller_factory: Arc<dyn ControllerFactory>,
+    /// Initiate a key update after this many 1-RTT packets sent with one key phase (RFC 9001 §6);
+    /// also bounded by the AEAD confidentiality limit.
+    pub key_update_interval_packets: u64,
+    /// Packets that may be reordered before one is declared lost (RFC 9002 kPacketThreshold).
+    pub packet_threshold: u64,
+    /// Multiple of the RTT after which a packet is declared lost (RFC 9002 kTimeThreshold).
+    pub time_threshold: f32,
+    /// PTO multiple that declares persistent congestion (RFC 9002 kPersistentCongestionThreshold).
+    pub persistent_congestion_threshold: u32,
+    /// Multipath (draft-ietf-quic-multipath-21): the initial_max_path_id we advertise; `None`
+    /// leaves multipath off.
+    pub initial_max_path_id: Option<u32>,
+}
+
+impl TransportConfig {
+    /// RFC 9002 §6.2.2 kInitialRtt.
+    pub const DEFAULT_INITIAL_RTT: Duration = Duration::from_millis(333);
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        const MB: u64 = 1 << 20;
+        Self {
+            max_idle_timeout: Some(Duration::from_secs(30)),
+            initial_rtt: Self::DEFAULT_INITIAL_RTT,
+            stream_receive_window: MB,
+            max_stream_receive_window: 16 * MB,
+            receive_window: 4 * MB,
+            max_receive_window: 64 * MB,
+            send_window: 8 * MB,
+            max_concurrent_bidi_streams: 100,
+            max_concurrent_uni_streams: 100,
+            ack_delay_exponent: 3,
+            max_ack_delay: Duration::from_millis(25),
+            ack_eliciting_threshold: 2,
+            initial_mtu: 1200,
+            mtu_discovery_upper_bound: Some(1452),
+            mtu_discovery_interval: Duration::from_secs(600),
+            ecn: true,
+            datagram_receive_buffer_bytes: Some(MB as usize),
+            datagram_send_buffer_bytes: MB as usize,
+            keep_alive_interval: None,
+            active_connection_id_limit: 4,
+            congestion_controller_factory: NewReno::factory(),
+            key_update_interval_packets: 1 << 23,
+            packet_threshold: 3,
+            time_threshold: 9.0 / 8.0,
+            persistent_congestion_threshold: 3,
+            initial_max_path_id: None,
+        }
+    }
+}
+
+/// Endpoint-wide settings.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// Length of the connection IDs we issue (RFC 9000 §5.1; 0..=20, at least 1 for multipath).
+    pub local_cid_len: usize,
+    /// Seed of every random choice the endpoint makes (CIDs, tokens, packet-number skips). The
+    /// same seed and the same inputs give the same outputs.
+    pub rng_seed: u64,
+    /// Secret for stateless reset tokens (RFC 9000 §10.3.2) and address-validation tokens.
+    pub static_secret: [u8; 32],
+    /// Largest UDP payload we accept (max_udp_payload_size, RFC 9000 §18.2).
+    pub max_udp_payload_size: u16,
+    /// Versions we speak, most preferred first.
+    pub supported_versions: Vec<u32>,
+}
+
+impl EndpointConfig {
+    /// A configuration whose randomness and secrets all derive from `seed`.
+    pub fn with_seed(seed: u64) -> Self {
+        let mut static_secret = [0u8; 32];
+        for (i, chunk) in static_secret.chunks_mut(8).enumerate() {
+            chunk.copy_from_slice(&(seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1))).to_le_bytes());
+        }
+        Self {
+            local_cid_len: 8,
+            rng_seed: seed,
+            static_secret,
+            max_udp_payload_size: 1472,
+            supported_versions: vec![crate::packet::VERSION_1],
+        }
+    }
+}
+
+/// Settings of a client connection.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// TLS settings: roots, ALPN, key log. QUIC requires TLS 1.3 (RFC 9001 §4.2).
+    pub crypto: Arc<rustls::ClientConfig>,
+    /// Transport settings.
+    pub transport: Arc<TransportConfig>,
+    /// QUIC version to start with.
+    pub version: u32,
+}
+
+impl ClientConfig {
+    /// A client configuration with default transport settings.
+    pub fn new(crypto: Arc<rustls::ClientConfig>) -> Self {
+        Self { crypto, transport: Arc::new(TransportConfig::default()), version: crate::packet::VERSION_1 }
+    }
+}
+
+/// Settings of a server endpoint.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// TLS settings: certificate chain, key, ALPN.
+    pub crypto: Arc<rustls::ServerConfig>,
+    /// Transport settings for every accepted connection.
+    pub transport: Arc<TransportConfig>,
+    /// Require address validation with a Retry before creating state (RFC 9000 §8.1.2).
+    pub retry: bool,
+    /// How long a Retry token stays valid.
+    pub retry_token_lifetime: Duration,
+    /// How long a NEW_TOKEN token stays valid.
+    pub new_token_lifetime: Duration,
+    /// Connections in the handshake at once; more are refused with CONNECTION_REFUSED.
+    pub max_incoming_handshakes: usize,
+    /// Connections at once; more are refused.
+    pub max_connections: usize,
+    /// Let clients migrate (RFC 9000 §9); `false` advertises disable_active_migration.
+    pub migration: bool,
+}
+
+impl ServerConfig {
+    /// A server configuration with default transport settings.
+    pub fn new(crypto: Arc<rustls::ServerConfig>) -> Self {
+        Self {
+            crypto,
+            transport: Arc::new(TransportConfig::default()),
+            retry: false,
+            retry_token_lifetime: Duration::from_secs(15),
+            new_token_lifetime: Duration::from_secs(2 * 24 * 3600),
+            max_incoming_handshakes: 1024,
+            max_connections: 100_000,
+            migration: true,
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Connection ID management (RFC 9000 §5.1; per path ID in draft-ietf-quic-multipath-21 §5).
+//!
+//! Each sequence-number space of CIDs (one per path ID with multipath, one in all without) has a
+//! [`LocalCids`] (the IDs we issued, which the peer uses to reach us) and a [`RemoteCids`] (the IDs
+//! the peer issued, which we put in the Destination Connection ID field).
+
+use std::collections::VecDeque;
+
+use crate::error::TransportError;
+use crate::shared::ConnectionId;
+
+/// A CID the peer issued, with its sequence number and stateless reset token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssuedCid {
+    /// Sequence number (RFC 9000 §5.1.1).
+    pub sequence: u64,
+    /// The connection ID.
+    pub id: ConnectionId,
+    /// Its stateless reset token (RFC 9000 §10.3), if known (not for the handshake CID without
+    /// the server's stateless_reset_token parameter).
+    pub reset_token: Option<[u8; 16]>,
+}
+
+/// The CIDs the peer gave us for one sequence space.
+#[derive(Debug, Clone)]
+pub struct RemoteCids {
+    /// The one in use.
+    active: IssuedCid,
+    /// Spare ones, ascending by sequence.
+    spare: VecDeque<IssuedCid>,
+    /// Everything below this sequence number is retired (retire_prior_to, RFC 9000 §19.15).
+    retire_prior_to: u64,
+    /// Sequence numbers we must announce in RETIRE_CONNECTION_ID.
+    to_retire: VecDeque<u64>,
+    /// Our active_connection_id_limit.
+    limit: u64,
+}
+
+impl RemoteCids {
+    /// Starts with the CID from the handshake (sequence 0).
+    pub fn new(initial: IssuedCid, limit: u64) -> Self {
+        Self { active: initial, spare: VecDeque::new(), retire_prior_to: 0, to_retire: VecDeque::new(), limit }
+    }
+
+    /// The CID in use.
+    pub fn active(&self) -> IssuedCid {
+        self.active
+    }
+
+    /// Replaces the handshake CID (the server's chosen SCID replaces our random Initial DCID,
+    /// RFC 9000 §7.2), keeping sequence 0.
+    pub fn update_initial(&mut self, id: ConnectionId) {
+        self.active.id = id;
+    }
+
+    /// Sets the reset token of the active CID (from the stateless_reset_token parameter).
+    pub fn set_active_reset_token(&mut self, token: [u8; 16]) {
+        self.active.reset_token = Some(token);
+    }
+
+    /// Number of spare CIDs.
+    pub fn spare_count(&self) -> usize {
+        self.spare.len()
+    }
+
+    /// Handles NEW_CONNECTION_ID (RFC 9000 §19.15, §5.1.2).
+    pub fn on_new_cid(&mut self, cid: IssuedCid, retire_prior_to: u64) -> Result<(), TransportError> {
+        // A repeat of a CID we have: same sequence must carry the same CID (§19.15).
+        let known = core::iter::once(&self.active).chain(self.spare.iter()).find(|c| c.sequence == cid.sequence);
+        if let Some(known) = known {
+            if known.id != cid.id || known.reset_token != cid.reset_token {
+                return Err(TransportError::PROTOCOL_VIOLATION("NEW_CONNECTION_ID reuses a sequence number"));
+            }
+        } else if cid.sequence >= self.retire_prior_to {
+            if self.spare.iter().chain(core::iter::once(&self.active)).any(|c| c.id == cid.id) {
+                return Err(TransportError::PROTOCOL_VIOLATION("NEW_CONNECTION_ID repeats a CID"));
+            }
+            let pos = self.spare.partition_point(|c| c.sequence < cid.sequence);
+            self.spare.insert(pos, cid);
+        } else {
+            // §5.1.2: a CID already below retire_prior_to is retired at once.
+            self.to_retire.push_back(cid.sequence);
+        }
+        if retire_prior_to > self.retire_prior_to {
+            self.retire_prior_to = retire_prior_to;
+            while self.spare.front().is_some_and(|c| c.sequence < retire_prior_to) {
+                if let Some(c) = self.spare.pop_front() {
+                    self.to_retire.push_back(c.sequence);
+                }
+            }
+            if self.active.sequence < retire_prior_to {
+                let old = self.active.sequence;
+                match self.spare.pop_front() {
+                    Some(next) => self.active = next,
+                    None => {
+                        return Err(TransportError::PROTOCOL_VIOLATION(
+                            "retire_prior_to retires every connection ID we have",
+                        ))
+                    }
+                }
+                self.to_retire.push_back(old);
+            }
+        }
+        // §5.1.1: more active CIDs than our limit is CONNECTION_ID_LIMIT_ERROR.
+        if 1 + self.spare.len() as u64 > self.limit {
+            return Err(TransportError::CONNECTION_ID_LIMIT_ERROR("peer issued more connection IDs than our limit"));
+        }
+        // Bound the retirement backlog too: a peer churning CIDs faster than we can retire them.
+        if self.to_retire.len() as u64 > 4 * self.limit + 16 {
+            return Err(TransportError::CONNECTION_ID_LIMIT_ERROR("too many connection IDs waiting to be retired"));
+        }
+        Ok(())
+    }
+
+    /// Moves to the next spare CID (on migration or for privacy, RFC 9000 §9.5), retiring the old
+    /// one. Returns false when there is no spare.
+    pub fn rotate(&mut self) -> bool {
+        match self.spare.pop_front() {
+            Some(next) => {
+                self.to_retire.push_back(self.active.sequence);
+                self.active = next;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The next sequence number to announce in RETIRE_CONNECTION_ID.
+    pub fn pop_retire(&mut self) -> Option<u64> {
+        self.to_retire.pop_front()
+    }
+
+    /// Puts a lost RETIRE_CONNECTION_ID back.
+    pub fn requeue_retire(&mut self, sequence: u64) {
+        if !self.to_retire.contains(&sequence) {
+            self.to_retire.push_back(sequence);
+        }
+    }
+
+    /// Whether any RETIRE_CONNECTION_ID is pending.
+    pub fn has_pending_retire(&self) -> bool {
+        !self.to_retire.is_empty()
+    }
+
+    /// Whether `token` is the reset token of any CID we hold (RFC 9000 §10.3.1).
+    pub fn is_reset_token(&self, token: &[u8; 16]) -> bool {
+        core::iter::once(&self.active).chain(self.spare.iter()).any(|c| c.reset_token.as_ref() == Some(token))
+    }
+}
+
+/// The CIDs we issued for one sequence space.
+#[derive(Debug, Clone)]
+pub struct LocalCids {
+    /// Issued and not retired, ascending by sequence: (sequence, id).
+    active: VecDeque<(u64, ConnectionId)>,
+    /// Next sequence number to issue.
+    next_sequence: u64,
+    /// Sequence numbers below this were asked to be retired by us (retire_prior_to we send).
+    retire_prior_to: u64,
+}
+
+impl LocalCids {
+    /// Starts with the CID we used in the handshake as sequence 0.
+    pub fn new(initial: ConnectionId) -> Self {
+        let mut active = VecDeque::new();
+        active.push_back((0, initial));
+        Self { active, next_sequence: 1, retire_prior_to: 0 }
+    }
+
+    /// Starts empty (a multipath path ID whose CIDs are all issued later).
+    pub fn empty(first_sequence: u64) -> Self {
+        Self { active: VecDeque::new(), next_sequence: first_sequence, retire_prior_to: 0 }
+    }
+
+    /// Active CIDs issued.
+    pub fn active_count(&self) -> usize {
+        self.active.len()
+    }
+
+    /// Records a new CID; returns its sequence number.
+    pub fn issue(&mut self, id: ConnectionId) -> u64 {
+        let seq = self.next_sequence;
+        self.next_sequence += 1;
+        self.active.push_back((seq, id));
+        seq
+    }
+
+    /// The retire_prior_to value to send with NEW_CONNECTION_ID.
+    pub fn retire_prior_to(&self) -> u64 {
+        self.retire_prior_to
+    }
+
+    /// Whether `id` is one of ours.
+    pub fn contains(&self, id: &ConnectionId) -> bool {
+        self.active.iter().any(|(_, c)| c == id)
+    }
+
+    /// Sequence number of `id`, if active.
+    pub fn sequence_of(&self, id: &ConnectionId) -> Option<u64> {
+        self.active.iter().find(|(_, c)| c == id).map(|(s, _)| *s)
+    }
+
+    /// Handles RETIRE_CONNECTION_ID (RFC 9000 §19.16). `packet_dcid` is the CID the frame's packet
+    /// was sent to, which may not be retired by that packet. Returns the retired CID, if active.
+    pub fn on_retire(&mut self, sequence: u64, packet_dcid: &ConnectionId) -> Result<Option<ConnectionId>, TransportError> {
+        if sequence >= self.next_sequence {
+            return Err(TransportError::PROTOCOL_VIOLATION("RETIRE_CONNECTION_ID for a sequence number never issued"));
+        }
+        let Some(pos) = self.active.iter().position(|(s, _)| *s == sequence) else {
+            return Ok(None);
+        };
+        if self.active[pos].1 == *packet_dcid {
+            return Err(TransportError::PROTOCOL_VIOLATION(
+                "RETIRE_CONNECTION_ID retires the connection ID its packet was sent to",
+            ));
+        }
+        Ok(self.active.remove(pos).map(|(_, id)| id))
+    }
+
+    /// All active CIDs.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, ConnectionId)> + '_ {
+        self.active.iter().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TransportErrorCode;
+
+    fn cid(b: u8) -> ConnectionId {
+        ConnectionId::new(&[b; 8]).unwrap()
+    }
+
+    fn issued(seq: u64) -> IssuedCid {
+        IssuedCid { sequence: seq, id: cid(seq as u8 + 1), reset_token: Some([seq as u8; 16]) }
+    }
+
+    #[test]
+    fn limit_and_retire_prior_to() {
+        let mut r = RemoteCids::new(issued(0), 2);
+        r.on_new_cid(issued(1), 0).unwrap();
+        let err = r.on_new_cid(issued(2), 0).unwrap_err();
+        assert_eq!(err.code, TransportErrorCode::CONNECTION_ID_LIMIT_ERROR);
+
+        let mut r = RemoteCids::new(issued(0), 2);
+        r.on_new_cid(issued(1), 0).unwrap();
+        // Retiring 0 moves the active CID to 1 and queues RETIRE for 0.
+        r.on_new_cid(issued(2), 1).unwrap();
+        assert_eq!(r.active().sequence, 1);
+        assert_eq!(r.pop_retire(), Some(0));
+        assert!(r.is_reset_token(&[2; 16]));
+        // A repeated frame is harmless; a changed one is a violation.
+        r.on_new_cid(issued(2), 1).unwrap();
+        let mut changed = issued(2);
+        changed.id = cid(99);
+        assert_eq!(r.on_new_cid(changed, 1).unwrap_err().code, TransportErrorCode::PROTOCOL_VIOLATION);
+    }
+
+    #[test]
+    fn local_retire_rules() {
+        let mut l = LocalCids::new(cid(1));
+        let s = l.issue(cid(2));
+        assert_eq!(s, 1);
+        assert_eq!(l.on_retire(5, &cid(1)).unwrap_err().code, TransportErrorCode::PROTOCOL_VIOLATION);
+        assert_eq!(l.on_retire(1, &cid(2)).unwrap_err().code, TransportErrorCode::PROTOCOL_VIOLATION);
+        assert_eq!(l.on_retire(1, &cid(1)).unwrap(), Some(cid(2)));
+        assert_eq!(l.on_retire(1, &cid(1)).unwrap(), None);
+    }
+}

@@ -1,0 +1,851 @@
+//! One QUIC connection, sans-IO.
+//!
+//! # The driver's contract
+//!
+//! A [`Connection`] never touches a socket or a clock. Its methods fall in four groups:
+//!
+//! - **inputs** (`handle_*`): [`Connection::handle_datagram`] for every UDP datagram routed to it,
+//!   [`Connection::handle_timeout`] when the deadline from [`Connection::poll_timeout`] passes;
+//! - **outputs** (`poll_*`): [`Connection::poll_transmit`] until it returns `None` after every
+//!   input, [`Connection::poll_timeout`] for the next deadline, [`Connection::poll_event`] for
+//!   application events, [`Connection::poll_endpoint_event`] for the owning endpoint;
+//! - **commands**: streams ([`Connection::open_stream`], [`Connection::write`], ...), datagrams,
+//!   [`Connection::close`], [`Connection::force_key_update`];
+//! - **getters**: [`Connection::stats`], [`Connection::paths`], [`Connection::side`], ...
+//!
+//! After any input or command, a driver polls transmits, then the timeout, then events. Every
+//! method takes `now`, so the same inputs at the same times give the same outputs.
+//!
+//! # Paths
+//!
+//! All per-path state lives in [`paths::PathData`], keyed by [`PathId`]. Path 0 carries the
+//! handshake; without multipath it is the only path (RFC 9000 migration changes its addresses).
+
+mod cid;
+mod crypto_stream;
+mod datagrams;
+mod events;
+mod mtud;
+mod paths;
+mod recv;
+mod send;
+mod sent;
+mod spaces;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+pub use cid::{IssuedCid, LocalCids, RemoteCids};
+pub use datagrams::SendDatagramError;
+pub use events::{ConnectionError, EndpointEvent, Event, PathEvent};
+pub use paths::{PathInfo, PathStats};
+
+use crate::config::{EndpointConfig, TransportConfig};
+use crate::crypto::{self, ResetKey, TlsSession, TokenKey};
+use crate::error::TransportError;
+use crate::packet::SpaceId;
+use crate::path::PathId;
+use crate::recovery::{PathKind, PathRecovery, RecoveryConfig, RecoveryOutput};
+use crate::shared::{ConnectionId, Dir, EcnCodepoint, Side, StreamId};
+use crate::stream::{Chunk, ReadError, Streams, StreamsConfig, WriteError};
+use crate::transport_parameters::TransportParameters;
+use crate::{Instant, VarInt};
+use crypto_stream::CryptoStream;
+use datagrams::DatagramQueues;
+use mtud::MtuDiscovery;
+use paths::{PathData, Validation};
+use sent::SentFrames;
+use spaces::OneRttKeys;
+
+/// What the driver must send: `len` bytes at the start of the buffer passed to
+/// [`Connection::poll_transmit`], split into datagrams of `segment_size` bytes when set (GSO).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// The path the datagrams belong to.
+    pub path: PathId,
+    /// Source address to send from, when the connection cares (multipath, migration).
+    pub src: Option<SocketAddr>,
+    /// Destination address.
+    pub dst: SocketAddr,
+    /// ECN codepoint to set on every datagram.
+    pub ecn: Option<EcnCodepoint>,
+    /// Size of each datagram but the last when several are batched; `None` for one datagram.
+    pub segment_size: Option<usize>,
+    /// Total bytes written.
+    pub len: usize,
+}
+
+/// Connection-wide counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// UDP datagrams sent.
+    pub datagrams_sent: u64,
+    /// UDP datagrams received.
+    pub datagrams_received: u64,
+    /// Packets that could not be decrypted or parsed and were dropped.
+    pub packets_dropped: u64,
+    /// Duplicate packets dropped.
+    pub duplicates_dropped: u64,
+    /// Key updates completed (either side initiating).
+    pub key_updates: u64,
+    /// Stream bytes delivered to the application.
+    pub stream_bytes_read: u64,
+}
+
+/// Life-cycle of a connection (RFC 9000 §10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Handshake,
+    Established,
+    /// We sent CONNECTION_CLOSE; answer further packets with it until `deadline`.
+    Closing { deadline: Instant },
+    /// The peer closed; send nothing until `deadline`.
+    Draining { deadline: Instant },
+    /// Gone.
+    Drained,
+}
+
+/// The CONNECTION_CLOSE we send while closing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CloseFrame {
+    Transport(TransportError),
+    Application { code: u64, reason: Bytes },
+}
+
+/// Bounds on what a peer can make us hold.
+const MAX_PENDING_PATH_RESPONSES: usize = 4;
+/// Undecryptable packets buffered while waiting for keys (RFC 9001 §5.7).
+const MAX_BUFFERED_UNDECRYPTABLE: usize = 16;
+
+/// Parameters a new connection gets from its endpoint.
+#[derive(Debug)]
+pub(crate) struct ConnectionParams {
+    pub side: Side,
+    pub version: u32,
+    pub endpoint_config: Arc<EndpointConfig>,
+    pub transport: Arc<TransportConfig>,
+    pub tls: TlsSession,
+    pub local: Option<SocketAddr>,
+    pub remote: SocketAddr,
+    /// Our first source CID.
+    pub local_cid: ConnectionId,
+    /// The peer's CID we send to first (client: random Initial DCID; server: client's SCID).
+    pub remote_cid: ConnectionId,
+    /// The DCID whose Initial keys protect the first flight.
+    pub initial_dst_cid: ConnectionId,
+    /// Client: its first DCID (for authenticating the server's parameters).
+    pub original_dst_cid: ConnectionId,
+    /// Client: the token to put in Initial packets (from NEW_TOKEN).
+    pub token: Bytes,
+    /// Server: whether the client address is already validated (valid token).
+    pub address_validated: bool,
+    pub reset_key: Arc<ResetKey>,
+    pub token_key: Option<Arc<TokenKey>>,
+    pub new_token_lifetime: Duration,
+    pub rng_seed: u64,
+    pub params: TransportParameters,
+}
+
+/// A QUIC connection. See the module documentation for how to drive it.
+#[derive(Debug)]
+pub struct Connection {
+    side: Side,
+    version: u32,
+    config: Arc<TransportConfig>,
+    endpoint_config: Arc<EndpointConfig>,
+    rng: ChaCha20Rng,
+    state: State,
+    error: Option<ConnectionError>,
+    close_frame: Option<CloseFrame>,
+    /// A CONNECTION_CLOSE should go out (first time, or in answer to a packet while closing).
+    close_pending: bool,
+    tls: TlsSession,
+    /// Initial, Handshake keys; `None` before they exist and after discard.
+    initial_keys: Option<crypto::Keys>,
+    handshake_keys: Option<crypto::Keys>,
+    one_rtt: Option<OneRttKeys>,
+    crypto: [CryptoStream; 3],
+    /// Handshake completed in TLS (RFC 9001 §4.1.1).
+    handshake_complete: bool,
+    /// Handshake confirmed (RFC 9001 §4.1.2).
+    handshake_confirmed: bool,
+    connected_reported: bool,
+    paths: BTreeMap<PathId, PathData>,
+    local_cids: LocalCids,
+    remote_cids: RemoteCids,
+    /// Connection IDs we issued, waiting to be (re)sent in NEW_CONNECTION_ID: (sequence).
+    new_cids_pending: VecDeque<u64>,
+    /// Reset tokens of the CIDs we issued, by sequence number (to resend NEW_CONNECTION_ID).
+    issued_reset_tokens: BTreeMap<u64, (ConnectionId, [u8; 16])>,
+    reset_key: Arc<ResetKey>,
+    token_key: Option<Arc<TokenKey>>,
+    new_token_lifetime: Duration,
+    /// NEW_TOKEN to send (server), if any.
+    new_token_pending: Option<Bytes>,
+    /// NEW_TOKEN tokens received (client), newest last.
+    received_tokens: VecDeque<Bytes>,
+    initial_dst_cid: ConnectionId,
+    original_dst_cid: ConnectionId,
+    /// Our Source CID of the handshake.
+    handshake_cid: ConnectionId,
+    /// Client: the server's Source CID from its first Initial (to authenticate).
+    peer_handshake_cid: Option<ConnectionId>,
+    retry_src_cid: Option<ConnectionId>,
+    /// Client: a Retry was processed (only one is accepted, RFC 9000 §17.2.5.2).
+    retry_received: bool,
+    /// Client: token carried in Initial packets.
+    token: Bytes,
+    local_params: TransportParameters,
+    peer_params: Option<TransportParameters>,
+    streams: Streams,
+    datagrams: DatagramQueues,
+    handshake_done_pending: bool,
+    events: VecDeque<Event>,
+    endpoint_events: VecDeque<EndpointEvent>,
+    /// Negotiated idle timeout (RFC 9000 §10.1).
+    idle_timeout: Option<Duration>,
+    idle_deadline: Option<Instant>,
+    /// Time of the last ack-eliciting packet sent since the last packet received (§10.1).
+    first_ack_eliciting_since_receive: Option<Instant>,
+    keep_alive_deadline: Option<Instant>,
+    /// Packets that arrived before their keys.
+    undecryptable: VecDeque<(SocketAddr, Option<SocketAddr>, Option<EcnCodepoint>, bytes::BytesMut)>,
+    recovery_out: RecoveryOutput<SentFrames>,
+    /// Scratch space for frames of the packet being built.
+    scratch_frames: SentFrames,
+    stats: ConnectionStats,
+    /// Round-robin cursor over paths for sending.
+    next_send_path: u32,
+}
+
+impl Connection {
+    pub(crate) fn new(now: Instant, p: ConnectionParams) -> Self {
+        let config = p.transport.clone();
+        let streams = Streams::new(p.side, streams_config(&config));
+        let mut rng = ChaCha20Rng::seed_from_u64(p.rng_seed);
+        let _ = rng.next_u32();
+        let remote_cids = RemoteCids::new(
+            IssuedCid { sequence: 0, id: p.remote_cid, reset_token: None },
+            config.active_connection_id_limit,
+        );
+        let mut this = Self {
+            side: p.side,
+            version: p.version,
+            endpoint_config: p.endpoint_config,
+            rng,
+            state: State::Handshake,
+            error: None,
+            close_frame: None,
+            close_pending: false,
+            tls: p.tls,
+            initial_keys: Some(crypto::initial_keys(&p.initial_dst_cid, p.side)),
+            handshake_keys: None,
+            one_rtt: None,
+            crypto: Default::default(),
+            handshake_complete: false,
+            handshake_confirmed: false,
+            connected_reported: false,
+            paths: BTreeMap::new(),
+            local_cids: LocalCids::new(p.local_cid),
+            remote_cids,
+            new_cids_pending: VecDeque::new(),
+            issued_reset_tokens: BTreeMap::new(),
+            reset_key: p.reset_key,
+            token_key: p.token_key,
+            new_token_lifetime: p.new_token_lifetime,
+            new_token_pending: None,
+            received_tokens: VecDeque::new(),
+            initial_dst_cid: p.initial_dst_cid,
+            original_dst_cid: p.original_dst_cid,
+            handshake_cid: p.local_cid,
+            peer_handshake_cid: None,
+            retry_src_cid: p.params.retry_source_connection_id,
+            retry_received: false,
+            token: p.token,
+            local_params: p.params,
+            peer_params: None,
+            streams,
+            datagrams: DatagramQueues::default(),
+            handshake_done_pending: false,
+            events: VecDeque::new(),
+            endpoint_events: VecDeque::new(),
+            idle_timeout: config.max_idle_timeout,
+            idle_deadline: None,
+            first_ack_eliciting_since_receive: None,
+            keep_alive_deadline: None,
+            undecryptable: VecDeque::new(),
+            recovery_out: RecoveryOutput::default(),
+            scratch_frames: SentFrames::default(),
+            stats: ConnectionStats::default(),
+            next_send_path: 0,
+            config,
+        };
+        let kind = match p.side {
+            Side::Client => PathKind::HandshakeClient,
+            Side::Server => PathKind::HandshakeServer,
+        };
+        let validation = if p.side.is_client() || p.address_validated {
+            Validation::Validated
+        } else {
+            Validation::Unvalidated
+        };
+        this.add_path(now, PathId::ZERO, kind, p.local, p.remote, validation);
+        this.reset_idle_timer(now);
+        if p.side.is_client() {
+            this.drive_tls(now);
+        }
+        this
+    }
+
+    fn add_path(
+        &mut self,
+        now: Instant,
+        id: PathId,
+        kind: PathKind,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+        validation: Validation,
+    ) {
+        let mtu = self.config.initial_mtu;
+        let controller = self.config.congestion_controller_factory.build(
+            now,
+            mpquic_cc::PathInfo { path_id: id.0, max_datagram_size: u64::from(mtu) },
+        );
+        let rc = RecoveryConfig {
+            initial_rtt: self.config.initial_rtt,
+            packet_threshold: self.config.packet_threshold,
+            time_threshold: ((self.config.time_threshold * 1024.0) as u32, 1024),
+            persistent_congestion_threshold: self.config.persistent_congestion_threshold,
+            local_max_ack_delay: self.config.max_ack_delay,
+            ack_eliciting_threshold: self.config.ack_eliciting_threshold,
+            ecn: self.config.ecn,
+            pacing: true,
+            max_datagram_size: u64::from(mtu),
+        };
+        let recovery = PathRecovery::new(id, kind, rc, controller);
+        let mtud = MtuDiscovery::new(mtu, self.config.mtu_discovery_upper_bound, self.config.mtu_discovery_interval);
+        self.paths.insert(id, PathData::new(id, local, remote, recovery, mtud, validation));
+    }
+
+    // ---------------------------------------------------------------- getters
+
+    /// Which side we are.
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    /// Whether the handshake is still under way.
+    pub fn is_handshaking(&self) -> bool {
+        self.state == State::Handshake
+    }
+
+    /// Whether the connection is closing, draining or gone.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closing { .. } | State::Draining { .. } | State::Drained)
+    }
+
+    /// Whether the connection is fully gone and its endpoint may forget it.
+    pub fn is_drained(&self) -> bool {
+        self.state == State::Drained
+    }
+
+    /// Why the connection ended, if it did.
+    pub fn error(&self) -> Option<&ConnectionError> {
+        self.error.as_ref()
+    }
+
+    /// The ALPN protocol negotiated, once the handshake got that far.
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.tls.alpn_protocol()
+    }
+
+    /// The peer's transport parameters, once received.
+    pub fn peer_params(&self) -> Option<&TransportParameters> {
+        self.peer_params.as_ref()
+    }
+
+    /// Connection-wide counters.
+    pub fn stats(&self) -> ConnectionStats {
+        self.stats
+    }
+
+    /// Every path with its state and counters.
+    pub fn paths(&self) -> Vec<PathInfo> {
+        self.paths.values().map(PathData::info).collect()
+    }
+
+    /// One path's state and counters.
+    pub fn path(&self, id: PathId) -> Option<PathInfo> {
+        self.paths.get(&id).map(PathData::info)
+    }
+
+    /// The remote address of path 0.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.paths.get(&PathId::ZERO).map(|p| p.remote).unwrap_or_else(|| ([0, 0, 0, 0], 0).into())
+    }
+
+    /// NEW_TOKEN tokens the server gave us (client), for the next connection to the same server.
+    pub fn take_new_tokens(&mut self) -> impl Iterator<Item = Bytes> + '_ {
+        self.received_tokens.drain(..)
+    }
+
+    /// The CIDs we issued that the endpoint routes to us.
+    pub fn local_cids(&self) -> impl Iterator<Item = ConnectionId> + '_ {
+        self.local_cids.iter().map(|(_, id)| id)
+    }
+
+    // ---------------------------------------------------------------- stream commands
+
+    /// Opens a stream of direction `dir`, or `None` when the peer's stream limit is reached
+    /// (a [`Event::StreamsAvailable`] follows when it rises).
+    pub fn open_stream(&mut self, dir: Dir) -> Option<StreamId> {
+        if self.is_closed() {
+            return None;
+        }
+        self.streams.open(dir)
+    }
+
+    /// Takes the next stream the peer opened in direction `dir`.
+    pub fn accept_stream(&mut self, dir: Dir) -> Option<StreamId> {
+        self.streams.accept(dir)
+    }
+
+    /// Writes as much of `data` as flow control and the send buffer allow; returns the bytes taken.
+    pub fn write(&mut self, id: StreamId, data: &[u8]) -> Result<usize, WriteError> {
+        self.check_writable()?;
+        self.streams.write(id, data)
+    }
+
+    /// Like [`Connection::write`] without copying: takes a prefix of `data`.
+    pub fn write_bytes(&mut self, id: StreamId, data: Bytes) -> Result<usize, WriteError> {
+        self.check_writable()?;
+        self.streams.write_bytes(id, data)
+    }
+
+    /// Bytes that [`Connection::write`] would take now.
+    pub fn write_capacity(&self, id: StreamId) -> Result<u64, WriteError> {
+        self.streams.write_capacity(id)
+    }
+
+    fn check_writable(&self) -> Result<(), WriteError> {
+        if self.is_closed() {
+            Err(WriteError::ClosedStream)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Ends the stream after the data written so far (FIN).
+    pub fn finish(&mut self, id: StreamId) -> Result<(), WriteError> {
+        self.streams.finish(id)
+    }
+
+    /// Abandons sending on a stream (RESET_STREAM).
+    pub fn reset(&mut self, id: StreamId, error_code: VarInt) -> Result<(), WriteError> {
+        self.streams.reset(id, error_code.into_inner())
+    }
+
+    /// Reads up to `max_len` bytes in order. `Ok(None)` means the stream ended (FIN read).
+    pub fn read(&mut self, id: StreamId, max_len: usize) -> Result<Option<Chunk>, ReadError> {
+        let chunk = self.streams.read(id, max_len)?;
+        if let Some(c) = &chunk {
+            self.stats.stream_bytes_read += c.bytes.len() as u64;
+        }
+        Ok(chunk)
+    }
+
+    /// Asks the peer to stop sending on a stream (STOP_SENDING).
+    pub fn stop_sending(&mut self, id: StreamId, error_code: VarInt) -> Result<(), ReadError> {
+        self.streams.stop_sending(id, error_code.into_inner())
+    }
+
+    /// Sets a stream's send priority (higher goes first; equal priorities share round-robin).
+    pub fn set_priority(&mut self, id: StreamId, priority: i32) -> Result<(), WriteError> {
+        self.streams.set_priority(id, priority)
+    }
+
+    // ---------------------------------------------------------------- datagrams
+
+    /// Queues an unreliable datagram (RFC 9221).
+    pub fn send_datagram(&mut self, data: Bytes) -> Result<(), SendDatagramError> {
+        let max = self.max_datagram_size()?;
+        if data.len() > max {
+            return Err(SendDatagramError::TooLarge { size: data.len(), max });
+        }
+        self.datagrams.push_outgoing(data, self.config.datagram_send_buffer_bytes);
+        Ok(())
+    }
+
+    /// The largest datagram [`Connection::send_datagram`] accepts now.
+    pub fn max_datagram_size(&self) -> Result<usize, SendDatagramError> {
+        let peer = self
+            .peer_params
+            .as_ref()
+            .and_then(|p| p.max_datagram_frame_size)
+            .ok_or(SendDatagramError::UnsupportedByPeer)?;
+        // Short header with the longest CID, packet number, AEAD tag, frame type and length.
+        let overhead = 1 + crate::MAX_CID_SIZE + 4 + 16 + 1 + 2;
+        let mtu = self.paths.values().map(|p| usize::from(p.mtu())).min().unwrap_or(1200);
+        let frame_max = usize::try_from(peer.into_inner()).unwrap_or(usize::MAX).saturating_sub(3);
+        Ok(frame_max.min(mtu - overhead))
+    }
+
+    /// The oldest datagram received and not yet read.
+    pub fn recv_datagram(&mut self) -> Option<Bytes> {
+        self.datagrams.pop_incoming()
+    }
+
+    // ---------------------------------------------------------------- connection commands
+
+    /// Closes the connection with an application error code (CONNECTION_CLOSE 0x1d).
+    pub fn close(&mut self, now: Instant, error_code: VarInt, reason: Bytes) {
+        if self.is_closed() {
+            return;
+        }
+        self.error = Some(ConnectionError::LocallyClosed);
+        self.close_frame = Some(CloseFrame::Application { code: error_code.into_inner(), reason });
+        self.enter_closing(now);
+    }
+
+    /// Starts a 1-RTT key update now (RFC 9001 §6), if one is allowed: the handshake is
+    /// confirmed and the previous update was acknowledged. Returns whether it started.
+    pub fn force_key_update(&mut self) -> bool {
+        if !self.handshake_confirmed {
+            return false;
+        }
+        match self.one_rtt.as_mut() {
+            Some(keys) if keys.can_initiate_update() => keys.initiate_update(&mut self.tls),
+            _ => false,
+        }
+    }
+
+    /// Sends a PING on every path (e.g. to measure RTT or keep NAT bindings).
+    pub fn ping(&mut self) {
+        for path in self.paths.values_mut() {
+            path.ping_pending = true;
+        }
+    }
+
+    // ---------------------------------------------------------------- outputs
+
+    /// The next application event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        if let Some(e) = self.events.pop_front() {
+            return Some(e);
+        }
+        self.streams.poll_event().map(stream_event)
+    }
+
+    /// The next event for the endpoint.
+    pub fn poll_endpoint_event(&mut self) -> Option<EndpointEvent> {
+        self.endpoint_events.pop_front()
+    }
+
+    /// The next time [`Connection::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Drained => return None,
+            State::Closing { deadline } | State::Draining { deadline } => return Some(deadline),
+            _ => {}
+        }
+        let mut t = self.idle_deadline;
+        let mut consider = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |t: Instant| t.min(x)));
+            }
+        };
+        consider(self.keep_alive_deadline);
+        if let Some(k) = &self.one_rtt {
+            consider(k.discard_deadline());
+        }
+        for path in self.paths.values() {
+            consider(path.recovery.loss_detection_timer());
+            consider(path.recovery.ack_deadline());
+            consider(path.pacing_release);
+            if let Validation::Pending { sent: Some(sent), deadline, .. } = path.validation {
+                consider(Some(deadline));
+                consider(Some(sent + path.recovery.pto_duration(SpaceId::Data)));
+            }
+            if self.handshake_confirmed {
+                consider(path.mtud.next_probe_time());
+            }
+        }
+        t
+    }
+
+    /// Handles every deadline that passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Drained => return,
+            State::Closing { deadline } | State::Draining { deadline } => {
+                if now >= deadline {
+                    self.set_drained();
+                }
+                return;
+            }
+            _ => {}
+        }
+        if self.idle_deadline.is_some_and(|d| now >= d) {
+            // RFC 9000 §10.1: silently close.
+            self.error = Some(ConnectionError::TimedOut);
+            self.events.push_back(Event::ConnectionLost(ConnectionError::TimedOut));
+            self.set_drained();
+            return;
+        }
+        if self.keep_alive_deadline.is_some_and(|d| now >= d) {
+            self.keep_alive_deadline = None;
+            if let Some(p) = self.paths.get_mut(&PathId::ZERO) {
+                p.ping_pending = true;
+            }
+        }
+        if let Some(k) = self.one_rtt.as_mut() {
+            k.on_timeout(now);
+        }
+        let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.keys().copied().collect();
+        for id in ids {
+            self.path_timeouts(now, id);
+        }
+    }
+
+    fn path_timeouts(&mut self, now: Instant, id: PathId) {
+        let Some(path) = self.paths.get_mut(&id) else { return };
+        if path.pacing_release.is_some_and(|t| now >= t) {
+            path.pacing_release = None;
+        }
+        if let Validation::Pending { sent, deadline, token } = path.validation {
+            if now >= deadline {
+                path.validation = Validation::Unvalidated;
+                self.events.push_back(Event::Path(PathEvent::ValidationFailed(id)));
+            } else if sent.is_some_and(|s| now >= s + path.recovery.pto_duration(SpaceId::Data)) {
+                // Resend the challenge (RFC 9000 §8.2.1: new data per challenge is allowed, same is fine).
+                path.validation = Validation::Pending { token, sent: None, deadline };
+            }
+        }
+        if path.recovery.loss_detection_timer().is_some_and(|t| now >= t) {
+            self.recovery_out.clear();
+            let snapshot = path.recovery.snapshot(true);
+            let action = path.recovery.on_loss_detection_timeout(
+                now,
+                Some(mpquic_cc::Paths::single(&snapshot)),
+                &mut self.recovery_out,
+            );
+            self.on_loss_action(now, id, action);
+        }
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    fn reset_idle_timer(&mut self, now: Instant) {
+        self.idle_deadline = self.effective_idle_timeout().map(|t| now + t);
+        if let Some(k) = self.config.keep_alive_interval {
+            self.keep_alive_deadline = Some(now + k);
+        }
+    }
+
+    /// RFC 9000 §10.1: the minimum of both sides' values, and at least 3 PTOs.
+    fn effective_idle_timeout(&self) -> Option<Duration> {
+        let peer = self.peer_params.as_ref().and_then(|p| p.max_idle_timeout_duration());
+        let t = match (self.idle_timeout, peer) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        let pto = self.paths.get(&PathId::ZERO).map_or(Duration::ZERO, |p| p.recovery.pto_duration(SpaceId::Data));
+        Some(t.max(3 * pto))
+    }
+
+    /// The largest PTO over paths, for the closing/draining period (RFC 9000 §10.2:
+    /// three times the PTO; draft-ietf-quic-multipath-21 §3.4: of the largest PTO).
+    fn max_pto(&self) -> Duration {
+        self.paths.values().map(|p| p.recovery.pto_duration(SpaceId::Data)).max().unwrap_or(Duration::from_secs(1))
+    }
+
+    fn enter_closing(&mut self, now: Instant) {
+        let deadline = now + 3 * self.max_pto();
+        self.state = State::Closing { deadline };
+        self.close_pending = true;
+        self.emit_handshake_done_if_needed();
+    }
+
+    fn enter_draining(&mut self, now: Instant, error: ConnectionError) {
+        if matches!(self.state, State::Draining { .. } | State::Drained) {
+            return;
+        }
+        let deadline = now + 3 * self.max_pto();
+        if !matches!(self.state, State::Closing { .. }) {
+            self.events.push_back(Event::ConnectionLost(error.clone()));
+            self.error = Some(error);
+        }
+        self.state = State::Draining { deadline };
+        self.close_pending = false;
+        self.emit_handshake_done_if_needed();
+    }
+
+    /// Closes because of a transport error we detected.
+    fn close_with_error(&mut self, now: Instant, error: TransportError) {
+        if self.is_closed() {
+            return;
+        }
+        tracing::debug!(%error, side = ?self.side, "closing connection");
+        let ce = ConnectionError::TransportError(error.clone());
+        self.events.push_back(Event::ConnectionLost(ce.clone()));
+        self.error = Some(ce);
+        self.close_frame = Some(CloseFrame::Transport(error));
+        self.enter_closing(now);
+    }
+
+    fn set_drained(&mut self) {
+        if self.state != State::Drained {
+            self.state = State::Drained;
+            self.emit_handshake_done_if_needed();
+            self.endpoint_events.push_back(EndpointEvent::Drained);
+        }
+    }
+
+    fn emit_handshake_done_if_needed(&mut self) {
+        if !self.connected_reported && !self.endpoint_events.contains(&EndpointEvent::HandshakeDone) {
+            self.endpoint_events.push_back(EndpointEvent::HandshakeDone);
+            self.connected_reported = true;
+        }
+    }
+
+    /// Feeds TLS until it has nothing more to say, installing keys as they come.
+    fn drive_tls(&mut self, now: Instant) {
+        loop {
+            let level = self.tls.write_level();
+            let mut out = Vec::new();
+            let change = self.tls.write_handshake(&mut out);
+            if !out.is_empty() {
+                self.crypto[spaces::level_space(level).index()].write(&out);
+            }
+            match change {
+                Some(crypto::KeyChange::Handshake { keys }) => {
+                    self.handshake_keys = Some(keys);
+                    if let Some(p) = self.paths.get_mut(&PathId::ZERO) {
+                        p.recovery.set_handshake_keys_available(now);
+                    }
+                }
+                Some(crypto::KeyChange::OneRtt { keys }) => {
+                    self.one_rtt = Some(OneRttKeys::new(keys, &mut self.tls));
+                }
+                None => {
+                    if out.is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn space_keys_available(&self, space: SpaceId) -> bool {
+        match space {
+            SpaceId::Initial => self.initial_keys.is_some(),
+            SpaceId::Handshake => self.handshake_keys.is_some(),
+            SpaceId::Data => self.one_rtt.is_some(),
+        }
+    }
+
+    /// RFC 9001 §4.9: drop a space's keys and its recovery state.
+    fn discard_space(&mut self, now: Instant, space: SpaceId) {
+        match space {
+            SpaceId::Initial => {
+                if self.initial_keys.take().is_none() {
+                    return;
+                }
+            }
+            SpaceId::Handshake => {
+                if self.handshake_keys.take().is_none() {
+                    return;
+                }
+            }
+            SpaceId::Data => return,
+        }
+        if let Some(p) = self.paths.get_mut(&PathId::ZERO) {
+            p.recovery.discard_space(now, space);
+        }
+        self.crypto[space.index()] = CryptoStream::default();
+    }
+
+    fn issue_cids(&mut self) {
+        let Some(peer) = self.peer_params.as_ref() else { return };
+        if self.endpoint_config.local_cid_len == 0 {
+            return;
+        }
+        // RFC 9000 §5.1.1: at most the peer's active_connection_id_limit; we cap at 8.
+        let limit = peer.active_connection_id_limit.into_inner().min(8) as usize;
+        while self.local_cids.active_count() < limit {
+            let mut bytes = [0u8; crate::MAX_CID_SIZE];
+            let len = self.endpoint_config.local_cid_len;
+            self.rng.fill_bytes(&mut bytes[..len]);
+            let Some(id) = ConnectionId::new(&bytes[..len]) else { return };
+            let token = self.reset_key.token(&id).0;
+            let sequence = self.local_cids.issue(id);
+            self.issued_reset_tokens.insert(sequence, (id, token));
+            self.new_cids_pending.push_back(sequence);
+            self.endpoint_events.push_back(EndpointEvent::NewLocalCid {
+                path: PathId::ZERO,
+                sequence,
+                id,
+                reset_token: token,
+            });
+        }
+    }
+}
+
+fn streams_config(config: &TransportConfig) -> StreamsConfig {
+    StreamsConfig {
+        max_concurrent_bidi: config.max_concurrent_bidi_streams,
+        max_concurrent_uni: config.max_concurrent_uni_streams,
+        stream_receive_window: config.stream_receive_window,
+        max_stream_receive_window: config.max_stream_receive_window,
+        receive_window: config.receive_window,
+        max_receive_window: config.max_receive_window,
+        send_buffer: config.send_window,
+        ..StreamsConfig::default()
+    }
+}
+
+fn stream_event(e: crate::stream::StreamEvent) -> Event {
+    use crate::stream::StreamEvent as S;
+    match e {
+        S::Opened { dir } => Event::StreamOpened(dir),
+        S::Readable { id } => Event::StreamReadable(id),
+        S::Writable { id } => Event::StreamWritable(id),
+        S::Finished { id } => Event::StreamFinished(id),
+        S::Stopped { id, error_code } => Event::StreamStopped(id, error_code),
+        S::Available { dir } => Event::StreamsAvailable(dir),
+    }
+}
+
+/// The transport parameters we send, from our configuration.
+pub(crate) fn local_transport_parameters(
+    config: &TransportConfig,
+    endpoint: &EndpointConfig,
+    initial_source: ConnectionId,
+) -> TransportParameters {
+    TransportParameters {
+        max_idle_timeout: VarInt::from_u64_saturating(
+            config.max_idle_timeout.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        ),
+        max_udp_payload_size: VarInt::from_u32(u32::from(endpoint.max_udp_payload_size)),
+        initial_max_data: VarInt::from_u64_saturating(config.receive_window),
+        initial_max_stream_data_bidi_local: VarInt::from_u64_saturating(config.stream_receive_window),
+        initial_max_stream_data_bidi_remote: VarInt::from_u64_saturating(config.stream_receive_window),
+        initial_max_stream_data_uni: VarInt::from_u64_saturating(config.stream_receive_window),
+        initial_max_streams_bidi: VarInt::from_u64_saturating(config.max_concurrent_bidi_streams),
+        initial_max_streams_uni: VarInt::from_u64_saturating(config.max_concurrent_uni_streams),
+        ack_delay_exponent: VarInt::from(config.ack_delay_exponent),
+        max_ack_delay: VarInt::from_u64_saturating(config.max_ack_delay.as_millis() as u64),
+        active_connection_id_limit: VarInt::from_u64_saturating(config.active_connection_id_limit),
+        initial_source_connection_id: Some(initial_source),
+        max_datagram_frame_size: config
+            .datagram_receive_buffer_bytes
+            .map(|_| VarInt::from_u64_saturating(u64::from(endpoint.max_udp_payload_size))),
+        ..TransportParameters::default()
+    }
+}

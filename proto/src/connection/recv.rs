@@ -1,0 +1,724 @@
+//! Receiving: splitting coalesced packets (RFC 9000 §12.2), removing protection (RFC 9001 §5),
+//! key phases (§6), and applying every frame (RFC 9000 §19) with the error codes of §20.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+
+use super::{ConnectionError, Event, PathEvent, State, Validation, MAX_BUFFERED_UNDECRYPTABLE, MAX_PENDING_PATH_RESPONSES};
+use super::{Connection, CryptoStream};
+use crate::crypto;
+use crate::error::{TransportError, TransportErrorCode};
+use crate::frame::{self, Frame};
+use crate::packet::{LongType, PacketType, PartialDecode, ProtectedHeader, SpaceId};
+use crate::path::PathId;
+use crate::shared::{ConnectionId, EcnCodepoint, Side};
+use crate::Instant;
+
+impl Connection {
+    /// Handles one UDP datagram the endpoint routed to this connection. `local` is the address it
+    /// arrived on, when known; `ecn` its ECN codepoint.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+        ecn: Option<EcnCodepoint>,
+        data: BytesMut,
+    ) {
+        if matches!(self.state, State::Drained | State::Draining { .. }) {
+            return;
+        }
+        self.stats.datagrams_received += 1;
+        let path_id = PathId::ZERO;
+        let datagram_len = data.len() as u64;
+        // The last 16 bytes, for stateless reset detection (RFC 9000 §10.3.1).
+        let mut tail = [0u8; 16];
+        let reset_candidate = data.len() >= 21;
+        if reset_candidate {
+            tail.copy_from_slice(&data[data.len() - 16..]);
+        }
+        if let Some(path) = self.paths.get_mut(&path_id) {
+            path.stats.datagrams_received += 1;
+            path.stats.bytes_received += datagram_len;
+            if !path.is_validated() {
+                path.amplification_received += datagram_len;
+            }
+        }
+        let cid_len = self.endpoint_config.local_cid_len;
+        let mut remaining = Some(data);
+        let mut any_authenticated = false;
+        while let Some(d) = remaining.take() {
+            let (partial, rest) = match PartialDecode::new(d, cid_len) {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::trace!(error = ?e, "undecodable packet dropped");
+                    self.stats.packets_dropped += 1;
+                    break;
+                }
+            };
+            remaining = rest;
+            match self.handle_packet(now, path_id, local, remote, ecn, partial) {
+                Ok(authenticated) => any_authenticated |= authenticated,
+                Err(e) => {
+                    self.close_with_error(now, e);
+                    return;
+                }
+            }
+            if self.is_closed() {
+                break;
+            }
+        }
+        if !any_authenticated && reset_candidate && self.remote_cids.is_reset_token(&tail) {
+            // RFC 9000 §10.3.1: a stateless reset ends the connection without another packet.
+            tracing::debug!("stateless reset received");
+            if !self.is_closed() {
+                self.events.push_back(Event::ConnectionLost(ConnectionError::Reset));
+                self.error = Some(ConnectionError::Reset);
+            }
+            self.set_drained();
+        }
+    }
+
+    /// Returns whether the packet was authenticated.
+    fn handle_packet(
+        &mut self,
+        now: Instant,
+        path_id: PathId,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+        ecn: Option<EcnCodepoint>,
+        mut partial: PartialDecode,
+    ) -> Result<bool, TransportError> {
+        match *partial.header() {
+            ProtectedHeader::VersionNegotiation => {
+                self.handle_version_negotiation(&partial);
+                return Ok(false);
+            }
+            ProtectedHeader::UnsupportedVersion { .. } => return Ok(false),
+            ProtectedHeader::Long { ty: LongType::Retry, src_cid, .. } => {
+                self.handle_retry(now, &partial, src_cid);
+                return Ok(false);
+            }
+            ProtectedHeader::Long { ty: LongType::ZeroRtt, .. } => {
+                // 0-RTT is not offered, so any 0-RTT packet is dropped (RFC 9000 §12.2 lets
+                // a server discard them).
+                return Ok(false);
+            }
+            _ => {}
+        }
+        let (Some(space), Some(packet_type)) = (partial.space(), partial.packet_type()) else { return Ok(false) };
+        if let State::Closing { .. } = self.state {
+            // RFC 9000 §10.2.1: answer with CONNECTION_CLOSE (rate-limited to one per datagram).
+            self.close_pending = true;
+            return Ok(false);
+        }
+        if !self.space_keys_available(space) {
+            let awaiting = match space {
+                SpaceId::Initial => false,
+                SpaceId::Handshake => self.initial_keys.is_some() || self.side.is_server(),
+                SpaceId::Data => !self.handshake_complete,
+            };
+            if awaiting && self.undecryptable.len() < MAX_BUFFERED_UNDECRYPTABLE {
+                self.undecryptable.push_back((remote, local, ecn, partial.into_packet()));
+            } else {
+                self.stats.packets_dropped += 1;
+            }
+            return Ok(false);
+        }
+        // Remove header protection (RFC 9001 §5.4).
+        let pn_offset = partial.pn_offset();
+        let hp_ok = match space {
+            SpaceId::Initial => self.initial_keys.as_ref().map(|k| k.header.remote.remove(partial.packet_mut(), pn_offset)),
+            SpaceId::Handshake => {
+                self.handshake_keys.as_ref().map(|k| k.header.remote.remove(partial.packet_mut(), pn_offset))
+            }
+            SpaceId::Data => self.one_rtt.as_ref().map(|k| k.header.remote.remove(partial.packet_mut(), pn_offset)),
+        };
+        if !matches!(hp_ok, Some(Ok(_))) {
+            self.stats.packets_dropped += 1;
+            return Ok(false);
+        }
+        let Ok(header) = partial.finish() else {
+            self.stats.packets_dropped += 1;
+            return Ok(false);
+        };
+        let Some(path) = self.paths.get(&path_id) else { return Ok(false) };
+        let largest = path.recovery.space(space).and_then(|s| s.ack_tracker().largest_received());
+        let pn = header.full_pn(largest);
+        // Open the payload.
+        let mut peer_updated_keys = false;
+        let decrypted = {
+            let packet = partial.packet_mut();
+            match space {
+                SpaceId::Initial => self
+                    .initial_keys
+                    .as_ref()
+                    .map(|k| k.packet.remote.decrypt_packet(PathId::ZERO, pn, packet, header.header_len)),
+                SpaceId::Handshake => self
+                    .handshake_keys
+                    .as_ref()
+                    .map(|k| k.packet.remote.decrypt_packet(PathId::ZERO, pn, packet, header.header_len)),
+                SpaceId::Data => self.one_rtt.as_ref().map(|k| {
+                    let (key, is_update) = k.remote_for(header.key_phase, pn);
+                    peer_updated_keys = is_update;
+                    key.decrypt_packet(path_id, pn, packet, header.header_len)
+                }),
+            }
+        };
+        let payload_len = match decrypted {
+            Some(Ok(len)) => len,
+            _ => {
+                self.stats.packets_dropped += 1;
+                if space == SpaceId::Data {
+                    if let Some(k) = self.one_rtt.as_mut() {
+                        k.failed_decryptions += 1;
+                        // RFC 9001 §6.6: past the integrity limit the connection must close.
+                        if k.failed_decryptions >= k.integrity_limit() {
+                            return Err(TransportError::AEAD_LIMIT_REACHED("too many packets failed authentication"));
+                        }
+                    }
+                }
+                return Ok(false);
+            }
+        };
+        if space == SpaceId::Data {
+            let pto = self.max_pto();
+            if let Some(k) = self.one_rtt.as_mut() {
+                if peer_updated_keys {
+                    // RFC 9001 §6.2: the peer started a key update; follow it.
+                    if !k.can_initiate_update() && k.discard_deadline().is_none() && k.updates > 0 {
+                        // An update before the previous one was acknowledged may be the
+                        // peer's answer to ours; only a repeated update is an error.
+                    }
+                    k.on_peer_update(&mut self.tls, now, pn, pto);
+                    self.stats.key_updates += 1;
+                } else {
+                    k.on_current_phase_packet(now, pn, pto);
+                }
+            }
+        }
+        // RFC 9000 §17.2, §17.3.1: reserved bits must be zero once the packet is authenticated.
+        if !header.reserved_bits_zero {
+            return Err(TransportError::PROTOCOL_VIOLATION("reserved header bits set"));
+        }
+        let Some(path) = self.paths.get_mut(&path_id) else { return Ok(false) };
+        if path.recovery.space(space).is_some_and(|s| s.ack_tracker().is_duplicate(pn)) {
+            self.stats.duplicates_dropped += 1;
+            return Ok(true);
+        }
+        path.stats.packets_received += 1;
+        if ecn == Some(EcnCodepoint::Ce) {
+            path.stats.ce_received += 1;
+        }
+        // Migration (RFC 9000 §9.3): a server follows a client whose address changed, once the
+        // handshake is confirmed, on the highest-numbered non-probing packet; checked below.
+        let address_changed = path.remote != remote;
+        let is_largest = largest.is_none_or(|l| pn > l);
+        let (first_src_cid, packet_dcid) = match *partial.header() {
+            ProtectedHeader::Long { src_cid, dst_cid, .. } => (Some(src_cid), dst_cid),
+            ProtectedHeader::Short { dst_cid, .. } => (None, dst_cid),
+            _ => (None, ConnectionId::EMPTY),
+        };
+        if self.side.is_client() && space == SpaceId::Initial && self.peer_handshake_cid.is_none() {
+            // RFC 9000 §7.2: the client switches to the server's chosen CID.
+            if let Some(scid) = first_src_cid {
+                self.remote_cids.update_initial(scid);
+                self.peer_handshake_cid = Some(scid);
+            }
+        }
+        let header_len = header.header_len;
+        let payload = partial.into_packet().freeze().slice(header_len..header_len + payload_len);
+        if payload.is_empty() {
+            // RFC 9000 §12.4: a packet without frames is a PROTOCOL_VIOLATION.
+            return Err(TransportError::PROTOCOL_VIOLATION("packet without frames"));
+        }
+
+        let (ack_eliciting, probing_only) = self.process_payload(now, path_id, packet_type, &packet_dcid, payload)?;
+
+        if let Some(path) = self.paths.get_mut(&path_id) {
+            if let Some(sp) = path.recovery.space_mut(space) {
+                sp.ack_tracker_mut().on_packet_received(now, pn, ack_eliciting, ecn);
+            }
+        }
+        // RFC 9000 §10.1: an authenticated packet restarts the idle timer.
+        self.first_ack_eliciting_since_receive = None;
+        self.reset_idle_timer(now);
+
+        if self.side.is_server() && space == SpaceId::Handshake {
+            // RFC 9000 §8.1: a Handshake packet from the client validates its address; RFC 9001
+            // §4.9.1: the server discards Initial keys on the first one it processes.
+            if let Some(path) = self.paths.get_mut(&PathId::ZERO) {
+                if !path.is_validated() {
+                    path.validation = Validation::Validated;
+                }
+                path.recovery.set_peer_completed_address_validation(now);
+            }
+            self.discard_space(now, SpaceId::Initial);
+        }
+        if self.side.is_client() && space == SpaceId::Handshake {
+            if let Some(path) = self.paths.get_mut(&PathId::ZERO) {
+                path.recovery.set_peer_completed_address_validation(now);
+            }
+        }
+        if address_changed && is_largest && !probing_only && space == SpaceId::Data {
+            self.on_peer_address_change(now, path_id, remote);
+        }
+        if self.side.is_server() && local.is_some() {
+            if let Some(path) = self.paths.get_mut(&path_id) {
+                if path.local.is_none() {
+                    path.local = local;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// RFC 9000 §9.3: the peer moved (NAT rebinding or migration). Follow it and validate.
+    fn on_peer_address_change(&mut self, now: Instant, path_id: PathId, remote: SocketAddr) {
+        if self.side.is_client() || !self.handshake_confirmed {
+            return;
+        }
+        let mut token = [0u8; 8];
+        rand::RngCore::fill_bytes(&mut self.rng, &mut token);
+        let Some(path) = self.paths.get_mut(&path_id) else { return };
+        tracing::debug!(old = %path.remote, new = %remote, "peer address changed");
+        path.remote = remote;
+        let pto = path.recovery.pto_duration(SpaceId::Data);
+        path.validation = Validation::Pending { token, sent: None, deadline: now + (3 * pto).max(Duration::from_secs(1)) };
+        path.amplification_received = 0;
+        path.amplification_sent = 0;
+        self.events.push_back(Event::Path(PathEvent::Migrated(path_id)));
+    }
+
+    fn handle_version_negotiation(&mut self, partial: &PartialDecode) {
+        // RFC 9000 §6.2: only a client, only before it received anything else from the server,
+        // and only if the list does not contain the version it chose.
+        if self.side.is_server() || self.peer_handshake_cid.is_some() || self.state != State::Handshake {
+            return;
+        }
+        if partial.dst_cid() != &self.handshake_cid[..] {
+            return;
+        }
+        if partial.supported_versions().any(|v| v == self.version) {
+            return;
+        }
+        self.events.push_back(Event::ConnectionLost(ConnectionError::VersionMismatch));
+        self.error = Some(ConnectionError::VersionMismatch);
+        self.set_drained();
+    }
+
+    fn handle_retry(&mut self, now: Instant, partial: &PartialDecode, src_cid: ConnectionId) {
+        // RFC 9000 §17.2.5.2: one Retry, before any other packet from the server, with a valid
+        // integrity tag (RFC 9001 §5.8) and a non-empty token.
+        if self.side.is_server() || self.retry_received || self.peer_handshake_cid.is_some() {
+            return;
+        }
+        if partial.token().is_empty() || !crypto::is_valid_retry(&self.original_dst_cid, partial.packet()) {
+            return;
+        }
+        if src_cid == self.initial_dst_cid {
+            return;
+        }
+        self.retry_received = true;
+        self.retry_src_cid = Some(src_cid);
+        self.token = Bytes::copy_from_slice(partial.token());
+        self.remote_cids.update_initial(src_cid);
+        self.initial_dst_cid = src_cid;
+        self.initial_keys = Some(crypto::initial_keys(&src_cid, Side::Client));
+        if let Some(path) = self.paths.get_mut(&PathId::ZERO) {
+            // RFC 9002 §6.3 / RFC 9000 §17.2.5.3: forget the Initial packets in flight without
+            // declaring them lost; packet numbers continue.
+            path.recovery.restart_space(now, SpaceId::Initial);
+        }
+        self.crypto[SpaceId::Initial.index()].restart();
+    }
+
+    /// Applies the frames of one packet; returns (ack-eliciting, only probing frames).
+    fn process_payload(
+        &mut self,
+        now: Instant,
+        path_id: PathId,
+        packet_type: PacketType,
+        packet_dcid: &ConnectionId,
+        payload: Bytes,
+    ) -> Result<(bool, bool), TransportError> {
+        let space = packet_type.space();
+        let mut ack_eliciting = false;
+        let mut probing_only = true;
+        for frame in frame::Iter::with_multipath(payload, None) {
+            let frame = frame?;
+            if !frame.allowed_in(packet_type) {
+                // RFC 9000 §12.4: a frame in a packet type that does not allow it.
+                return Err(TransportError::PROTOCOL_VIOLATION(format!("{:?} not allowed in {packet_type:?}", frame.kind()))
+                    .with_frame(frame.frame_type(Default::default())));
+            }
+            ack_eliciting |= frame.is_ack_eliciting();
+            probing_only &= frame.is_probing();
+            let ty = frame.frame_type(Default::default());
+            self.process_frame(now, path_id, space, packet_dcid, frame).map_err(|e| {
+                if e.frame.is_none() {
+                    e.with_frame(ty)
+                } else {
+                    e
+                }
+            })?;
+            if self.is_closed() {
+                break;
+            }
+        }
+        Ok((ack_eliciting, probing_only))
+    }
+
+    fn process_frame(
+        &mut self,
+        now: Instant,
+        path_id: PathId,
+        space: SpaceId,
+        packet_dcid: &ConnectionId,
+        frame: Frame,
+    ) -> Result<(), TransportError> {
+        match frame {
+            Frame::Padding(_) | Frame::Ping => {}
+            Frame::Ack(ack) => self.on_ack_frame(now, path_id, space, &ack)?,
+            Frame::Crypto(c) => self.on_crypto_frame(now, space, c.offset, c.data)?,
+            Frame::Stream(s) => self.streams.on_stream_frame(s.id, s.offset, s.fin, s.data)?,
+            Frame::ResetStream { id, error_code, final_size } => {
+                self.streams.on_reset_stream(id, error_code, final_size)?
+            }
+            Frame::StopSending { id, error_code } => self.streams.on_stop_sending(id, error_code)?,
+            Frame::MaxData(max) => self.streams.on_max_data(max),
+            Frame::MaxStreamData { id, max } => self.streams.on_max_stream_data(id, max)?,
+            Frame::MaxStreams { dir, count } => self.streams.on_max_streams(dir, count)?,
+            Frame::DataBlocked(limit) => self.streams.on_data_blocked(limit),
+            Frame::StreamDataBlocked { id, limit } => self.streams.on_stream_data_blocked(id, limit)?,
+            Frame::StreamsBlocked { dir, limit } => self.streams.on_streams_blocked(dir, limit)?,
+            Frame::NewConnectionId(n) => {
+                // RFC 9000 §19.15: a peer using zero-length CIDs cannot send this frame.
+                if self.remote_cids.active().id.is_empty() {
+                    return Err(TransportError::PROTOCOL_VIOLATION("NEW_CONNECTION_ID while using zero-length CIDs"));
+                }
+                let cid = super::IssuedCid { sequence: n.sequence, id: n.id, reset_token: Some(n.reset_token) };
+                self.remote_cids.on_new_cid(cid, n.retire_prior_to)?;
+            }
+            Frame::RetireConnectionId(r) => {
+                if self.endpoint_config.local_cid_len == 0 {
+                    return Err(TransportError::PROTOCOL_VIOLATION("RETIRE_CONNECTION_ID while we use zero-length CIDs"));
+                }
+                if let Some(id) = self.local_cids.on_retire(r.sequence, packet_dcid)? {
+                    self.issued_reset_tokens.remove(&r.sequence);
+                    self.endpoint_events.push_back(super::EndpointEvent::RetiredLocalCid(id));
+                    self.issue_cids();
+                }
+            }
+            Frame::PathChallenge(token) => {
+                if let Some(path) = self.paths.get_mut(&path_id) {
+                    // RFC 9000 §8.2.2: answer each challenge; keep only the newest few.
+                    if path.path_responses.len() >= MAX_PENDING_PATH_RESPONSES {
+                        path.path_responses.remove(0);
+                    }
+                    path.path_responses.push(token);
+                }
+            }
+            Frame::PathResponse(token) => {
+                if let Some(path) = self.paths.get_mut(&path_id) {
+                    if let Validation::Pending { token: expected, .. } = path.validation {
+                        if expected == token {
+                            path.validation = Validation::Validated;
+                            self.events.push_back(Event::Path(PathEvent::Validated(path_id)));
+                        }
+                    }
+                }
+            }
+            Frame::ConnectionClose(c) => {
+                let reason = String::from_utf8_lossy(&c.reason).into_owned();
+                self.enter_draining(now, ConnectionError::ConnectionClosed { code: c.error_code, reason });
+            }
+            Frame::ApplicationClose(c) => {
+                let reason = String::from_utf8_lossy(&c.reason).into_owned();
+                self.enter_draining(now, ConnectionError::ApplicationClosed { code: c.error_code, reason });
+            }
+            Frame::HandshakeDone => {
+                // RFC 9000 §19.20: a server receiving HANDSHAKE_DONE is a PROTOCOL_VIOLATION.
+                if self.side.is_server() {
+                    return Err(TransportError::PROTOCOL_VIOLATION("client sent HANDSHAKE_DONE"));
+                }
+                self.on_handshake_confirmed(now);
+            }
+            Frame::NewToken(t) => {
+                // RFC 9000 §19.7: a server receiving NEW_TOKEN is a PROTOCOL_VIOLATION.
+                if self.side.is_server() {
+                    return Err(TransportError::PROTOCOL_VIOLATION("client sent NEW_TOKEN"));
+                }
+                if self.received_tokens.len() >= 4 {
+                    self.received_tokens.pop_front();
+                }
+                self.received_tokens.push_back(t.token);
+            }
+            Frame::Datagram(d) => {
+                // RFC 9221 §3: DATAGRAM without our parameter, or larger than it, is a
+                // PROTOCOL_VIOLATION.
+                let Some(limit) = self.config.datagram_receive_buffer_bytes else {
+                    return Err(TransportError::PROTOCOL_VIOLATION("DATAGRAM frames were not negotiated"));
+                };
+                let max = self.local_params.max_datagram_frame_size.map_or(0, |v| v.into_inner());
+                if d.data.len() as u64 > max {
+                    return Err(TransportError::PROTOCOL_VIOLATION("DATAGRAM larger than max_datagram_frame_size"));
+                }
+                self.datagrams.push_incoming(d.data, limit);
+                self.events.push_back(Event::DatagramReceived(Bytes::new()));
+            }
+            Frame::PathAck(_)
+            | Frame::PathAbandon(_)
+            | Frame::PathStatusBackup(_)
+            | Frame::PathStatusAvailable(_)
+            | Frame::PathNewConnectionId(_)
+            | Frame::PathRetireConnectionId(_)
+            | Frame::MaxPathId(_)
+            | Frame::PathsBlocked(_)
+            | Frame::PathCidsBlocked(_) => {
+                // Decoded only when multipath is negotiated (not yet offered): unreachable in
+                // practice, and a protocol violation if it ever happens.
+                return Err(TransportError::PROTOCOL_VIOLATION("multipath frame without multipath"));
+            }
+        }
+        Ok(())
+    }
+
+    fn on_crypto_frame(&mut self, now: Instant, space: SpaceId, offset: u64, data: Bytes) -> Result<(), TransportError> {
+        let cs: &mut CryptoStream = &mut self.crypto[space.index()];
+        let end = offset.saturating_add(data.len() as u64);
+        // RFC 9000 §7.5: a bounded buffer for out-of-order CRYPTO data.
+        if end > cs.recv.bytes_read() + super::crypto_stream::MAX_CRYPTO_BUFFER {
+            return Err(TransportError::CRYPTO_BUFFER_EXCEEDED("CRYPTO data beyond our buffer"));
+        }
+        cs.recv.insert(offset, data);
+        while let Some((_, chunk)) = self.crypto[space.index()].recv.read(usize::MAX) {
+            self.tls.read_handshake(&chunk)?;
+        }
+        self.drive_tls(now);
+        self.on_handshake_progress(now)
+    }
+
+    fn on_handshake_progress(&mut self, now: Instant) -> Result<(), TransportError> {
+        if self.peer_params.is_none() {
+            if let Some(params) = self.tls.peer_transport_parameters()? {
+                self.apply_peer_params(now, params)?;
+            }
+        }
+        if !self.handshake_complete && !self.tls.is_handshaking() && self.one_rtt.is_some() {
+            if self.peer_params.is_none() {
+                return Err(TransportError::new(
+                    TransportErrorCode::crypto(109), // missing_extension
+                    "peer sent no transport parameters",
+                ));
+            }
+            self.handshake_complete = true;
+            self.state = State::Established;
+            self.events.push_back(Event::Connected);
+            self.emit_handshake_done_if_needed();
+            if self.side.is_server() {
+                // RFC 9001 §4.1.2: the server's handshake is confirmed when it completes.
+                self.on_handshake_confirmed(now);
+            }
+            self.issue_cids();
+            // Packets that arrived before their keys.
+            let buffered: Vec<_> = self.undecryptable.drain(..).collect();
+            for (remote, local, ecn, data) in buffered {
+                self.handle_datagram(now, local, remote, ecn, data);
+            }
+        } else if self.handshake_keys.is_some() && !self.undecryptable.is_empty() {
+            let buffered: Vec<_> = self.undecryptable.drain(..).collect();
+            for (remote, local, ecn, data) in buffered {
+                self.handle_datagram(now, local, remote, ecn, data);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_peer_params(
+        &mut self,
+        now: Instant,
+        params: crate::transport_parameters::TransportParameters,
+    ) -> Result<(), TransportError> {
+        // RFC 9000 §7.3: authenticate the connection IDs of the handshake.
+        let peer_initial_source = match self.side {
+            Side::Client => self.peer_handshake_cid.unwrap_or(ConnectionId::EMPTY),
+            Side::Server => self.remote_cids.active().id,
+        };
+        params.authenticate_connection_ids(
+            !self.side,
+            &peer_initial_source,
+            &self.original_dst_cid,
+            self.retry_src_cid.as_ref(),
+        )?;
+        self.streams.set_peer_limits(crate::stream::PeerLimits {
+            initial_max_data: params.initial_max_data.into_inner(),
+            initial_max_stream_data_bidi_local: params.initial_max_stream_data_bidi_local.into_inner(),
+            initial_max_stream_data_bidi_remote: params.initial_max_stream_data_bidi_remote.into_inner(),
+            initial_max_stream_data_uni: params.initial_max_stream_data_uni.into_inner(),
+            initial_max_streams_bidi: params.initial_max_streams_bidi.into_inner(),
+            initial_max_streams_uni: params.initial_max_streams_uni.into_inner(),
+        });
+        if let Some(token) = params.stateless_reset_token {
+            self.remote_cids.set_active_reset_token(token.0);
+        }
+        let max_ack_delay = params.max_ack_delay_duration();
+        let max_udp = params.max_udp_payload_size.into_inner();
+        for path in self.paths.values_mut() {
+            path.recovery.set_peer_max_ack_delay(now, max_ack_delay);
+            path.mtud.set_peer_max_udp_payload_size(max_udp);
+        }
+        self.peer_params = Some(params);
+        self.reset_idle_timer(now);
+        Ok(())
+    }
+
+    fn on_handshake_confirmed(&mut self, now: Instant) {
+        if self.handshake_confirmed {
+            return;
+        }
+        self.handshake_confirmed = true;
+        self.events.push_back(Event::HandshakeConfirmed);
+        // RFC 9001 §4.9.2: Handshake keys go once the handshake is confirmed.
+        self.discard_space(now, SpaceId::Handshake);
+        for path in self.paths.values_mut() {
+            path.recovery.set_handshake_confirmed(now);
+        }
+        if self.side.is_server() {
+            self.handshake_done_pending = true;
+            if let Some(key) = self.token_key.clone() {
+                // RFC 9000 §8.1.3: a token for the client's next connection.
+                let ip = self.remote_address().ip();
+                let token = key.seal_new_token(&mut self.rng, ip, now);
+                self.new_token_pending = Some(Bytes::from(token));
+            }
+        }
+    }
+
+    fn on_ack_frame(&mut self, now: Instant, path_id: PathId, space: SpaceId, ack: &frame::Ack) -> Result<(), TransportError> {
+        let exponent = match (space, self.peer_params.as_ref()) {
+            (SpaceId::Data, Some(p)) => p.ack_delay_exponent.into_inner().min(20),
+            _ => 3,
+        };
+        let delay = Duration::from_micros(ack.delay.checked_shl(exponent as u32).unwrap_or(u64::MAX).min(1 << 40));
+        let mut out = core::mem::take(&mut self.recovery_out);
+        out.clear();
+        let Some(path) = self.paths.get_mut(&path_id) else { return Ok(()) };
+        let snapshot = path.recovery.snapshot(true);
+        let result = path.recovery.on_ack_received(
+            now,
+            space,
+            ack.iter(),
+            delay,
+            ack.ecn,
+            Some(mpquic_cc::Paths::single(&snapshot)),
+            &mut out,
+        );
+        let summary = match result {
+            Ok(s) => s,
+            Err(e) => {
+                self.recovery_out = out;
+                return Err(e);
+            }
+        };
+        if summary.congestion_event {
+            path.stats.congestion_events += 1;
+        }
+        if space == SpaceId::Data {
+            if let Some(k) = self.one_rtt.as_mut() {
+                k.on_ack(path_id, ack.largest);
+            }
+        }
+        self.apply_recovery_output(now, path_id, space, &mut out);
+        self.recovery_out = out;
+        Ok(())
+    }
+
+    /// Applies acknowledged and lost packets' frames to streams, CRYPTO streams and pending
+    /// control frames.
+    pub(super) fn apply_recovery_output(
+        &mut self,
+        _now: Instant,
+        path_id: PathId,
+        space: SpaceId,
+        out: &mut crate::recovery::RecoveryOutput<super::SentFrames>,
+    ) {
+        for p in out.acked.drain(..) {
+            let f = &p.frames;
+            for s in &f.stream {
+                self.streams.on_stream_data_acked(s.id, s.offset, s.len, s.fin);
+            }
+            if let Some((offset, len)) = f.crypto {
+                self.crypto[space.index()].on_acked(offset, len);
+            }
+            for cf in &f.control {
+                self.streams.on_control_acked(cf);
+            }
+            if let Some(path) = self.paths.get_mut(&path_id) {
+                let grown = path.mtud.on_acked(p.packet_number, p.size as u16);
+                if let Some(mtu) = grown {
+                    path.recovery.set_max_datagram_size(u64::from(mtu));
+                }
+            }
+        }
+        for p in out.lost.drain(..) {
+            let f = &p.frames;
+            if let Some(path) = self.paths.get_mut(&path_id) {
+                path.stats.packets_lost += 1;
+                path.stats.bytes_lost += p.size;
+                if let Some(mtu) = path.mtud.on_lost(p.packet_number, p.size as u16) {
+                    path.recovery.set_max_datagram_size(u64::from(mtu));
+                }
+            }
+            for s in &f.stream {
+                self.streams.on_stream_data_lost(s.id, s.offset, s.len, s.fin);
+            }
+            if let Some((offset, len)) = f.crypto {
+                self.crypto[space.index()].on_lost(offset, len);
+            }
+            for cf in &f.control {
+                self.streams.on_control_lost(cf);
+            }
+            if f.handshake_done {
+                self.handshake_done_pending = true;
+            }
+            for &seq in &f.new_cids {
+                if self.issued_reset_tokens.contains_key(&seq) && !self.new_cids_pending.contains(&seq) {
+                    self.new_cids_pending.push_back(seq);
+                }
+            }
+            for &seq in &f.retire_cids {
+                self.remote_cids.requeue_retire(seq);
+            }
+            if f.new_token && self.new_token_pending.is_none() {
+                if let Some(key) = self.token_key.clone() {
+                    let ip = self.remote_address().ip();
+                    self.new_token_pending = Some(Bytes::from(key.seal_new_token(&mut self.rng, ip, _now)));
+                }
+            }
+        }
+    }
+
+    /// Carries out what the loss-detection timer asked for.
+    pub(super) fn on_loss_action(&mut self, now: Instant, path_id: PathId, action: crate::recovery::LossDetectionAction) {
+        use crate::recovery::LossDetectionAction as A;
+        let mut out = core::mem::take(&mut self.recovery_out);
+        match action {
+            A::None => {}
+            A::LostPackets { space, .. } => self.apply_recovery_output(now, path_id, space, &mut out),
+            A::Probe { space, .. } | A::AntiDeadlock { space } => {
+                if space != SpaceId::Data {
+                    // RFC 9002 §6.2.4: probe with the unacknowledged handshake data.
+                    self.crypto[space.index()].requeue_unacked();
+                }
+                if let Some(path) = self.paths.get_mut(&path_id) {
+                    path.ping_pending |= space == SpaceId::Data;
+                }
+            }
+        }
+        out.clear();
+        self.recovery_out = out;
+    }
+}

@@ -1,0 +1,643 @@
+//! Building datagrams: choosing what goes into each packet, coalescing packets of several
+//! spaces (RFC 9000 §12.2), padding (§14.1), protection (RFC 9001 §5), and batching full-size
+//! datagrams of one path for GSO.
+
+use bytes::{BufMut, Bytes};
+
+use super::{CloseFrame, Connection, PathData, State, Transmit, Validation};
+use crate::frame::{self, encode_stream_header, stream_header_len, Frame};
+use crate::packet::{self, LongType, SpaceId};
+use crate::path::PathId;
+use crate::recovery::SentPacket;
+use crate::shared::Side;
+use crate::stream::ControlFrame;
+use crate::transport_parameters::TransportParameters;
+use crate::Instant;
+
+/// Most datagrams batched into one [`Transmit`] (GSO segments).
+pub const MAX_GSO_SEGMENTS: usize = 10;
+/// RFC 9000 §14.1: datagrams carrying Initial packets are padded to at least this size.
+const MIN_INITIAL_DATAGRAM: usize = 1200;
+/// Below this many free bytes a packet is not worth starting.
+const MIN_PACKET_ROOM: usize = 48;
+/// ACK ranges written per ACK frame at most.
+const MAX_ACK_RANGES: usize = 64;
+
+/// What one call of `write_packet` produced.
+#[derive(Debug, Clone, Copy)]
+struct PacketWritten {
+    ack_eliciting: bool,
+}
+
+impl Connection {
+    /// Writes the next datagram(s) to send into `buf` and says where they go. Returns `None`
+    /// when there is nothing to send now (see [`Connection::poll_timeout`]).
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        match self.state {
+            State::Drained | State::Draining { .. } => return None,
+            State::Closing { .. } => return self.poll_close_transmit(now, buf),
+            _ => {}
+        }
+        if self.handshake_confirmed {
+            let interval = self.config.key_update_interval_packets;
+            if let Some(keys) = self.one_rtt.as_mut() {
+                if keys.update_due(interval) && keys.can_initiate_update() {
+                    keys.initiate_update(&mut self.tls);
+                }
+            }
+        }
+        let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.keys().copied().collect();
+        let n = ids.len();
+        for i in 0..n {
+            let id = ids[(self.next_send_path as usize + i) % n];
+            if let Some(t) = self.transmit_on_path(now, id, buf) {
+                self.next_send_path = ((self.next_send_path as usize + i + 1) % n) as u32;
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    fn transmit_on_path(&mut self, now: Instant, path_id: PathId, buf: &mut Vec<u8>) -> Option<Transmit> {
+        let start = buf.len();
+        let path = self.paths.get(&path_id)?;
+        let mtu = usize::from(path.mtu());
+        let ecn = path.recovery.ecn_codepoint();
+        let mut segment_size: Option<usize> = None;
+        let mut datagrams = 0usize;
+        let mut discard_initial = false;
+        loop {
+            let dg_start = buf.len();
+            let path = self.paths.get(&path_id)?;
+            let budget = usize::try_from(path.amplification_budget()).unwrap_or(usize::MAX);
+            let max_len = segment_size.unwrap_or(mtu).min(budget);
+            if max_len < MIN_PACKET_ROOM {
+                break;
+            }
+            let spaces: smallvec::SmallVec<[SpaceId; 3]> = [SpaceId::Initial, SpaceId::Handshake, SpaceId::Data]
+                .into_iter()
+                .filter(|&s| (datagrams == 0 || s == SpaceId::Data) && self.wants_to_send(now, path_id, s))
+                .collect();
+            if spaces.is_empty() {
+                break;
+            }
+            let mut has_initial = false;
+            let mut long_header = false;
+            for (i, &space) in spaces.iter().enumerate() {
+                let is_last = i + 1 == spaces.len();
+                if dg_start + max_len < buf.len() + MIN_PACKET_ROOM {
+                    break;
+                }
+                // RFC 9000 §14.1: a datagram with an Initial is padded to 1200 bytes; the padding
+                // goes into the datagram's last packet.
+                let pad_to = (is_last && (has_initial || space == SpaceId::Initial))
+                    .then_some(dg_start + MIN_INITIAL_DATAGRAM.min(max_len));
+                if self.write_packet(now, path_id, space, buf, dg_start + max_len, pad_to, ecn).is_some() {
+                    has_initial |= space == SpaceId::Initial;
+                    long_header |= space != SpaceId::Data;
+                    if space == SpaceId::Handshake && self.side == Side::Client {
+                        // RFC 9001 §4.9.1: a client discards Initial keys when it first sends
+                        // a Handshake packet.
+                        discard_initial = true;
+                    }
+                }
+            }
+            if buf.len() == dg_start {
+                break;
+            }
+            let dg_len = buf.len() - dg_start;
+            datagrams += 1;
+            if let Some(path) = self.paths.get_mut(&path_id) {
+                path.stats.datagrams_sent += 1;
+                path.stats.bytes_sent += dg_len as u64;
+                if !path.is_validated() {
+                    path.amplification_sent += dg_len as u64;
+                }
+            }
+            self.stats.datagrams_sent += 1;
+            match segment_size {
+                None => segment_size = Some(dg_len),
+                Some(seg) if dg_len < seg => break,
+                _ => {}
+            }
+            // Keep batching only full-size 1-RTT datagrams (GSO needs equal segments).
+            if long_header || dg_len < mtu || datagrams >= MAX_GSO_SEGMENTS {
+                break;
+            }
+        }
+        if discard_initial {
+            self.discard_space(now, SpaceId::Initial);
+        }
+        let len = buf.len() - start;
+        if len == 0 {
+            return None;
+        }
+        let path = self.paths.get(&path_id)?;
+        Some(Transmit {
+            path: path_id,
+            src: path.local,
+            dst: path.remote,
+            ecn,
+            segment_size: (datagrams > 1).then_some(segment_size.unwrap_or(len)),
+            len,
+        })
+    }
+
+    /// Whether `space` has anything to send on `path_id` now.
+    fn wants_to_send(&self, now: Instant, path_id: PathId, space: SpaceId) -> bool {
+        if !self.space_keys_available(space) {
+            return false;
+        }
+        // Initial and Handshake packets travel on path 0 only.
+        if space != SpaceId::Data && path_id != PathId::ZERO {
+            return false;
+        }
+        let Some(path) = self.paths.get(&path_id) else { return false };
+        let Some(sp) = path.recovery.space(space) else { return false };
+        if sp.ack_tracker().should_send_now(now) {
+            return true;
+        }
+        let probe = path.recovery.probes_pending() > 0;
+        if !self.crypto[space.index()].has_pending() && space != SpaceId::Data && !probe {
+            return false;
+        }
+        if space != SpaceId::Data {
+            return true;
+        }
+        if probe || path.ping_pending || !path.path_responses.is_empty() {
+            return true;
+        }
+        if matches!(path.validation, Validation::Pending { sent: None, .. }) {
+            return true;
+        }
+        let cc_open = path.recovery.can_send(u64::from(path.mtu())) && path.pacing_release.is_none_or(|t| now >= t);
+        if !cc_open {
+            return false;
+        }
+        self.crypto[SpaceId::Data.index()].has_pending()
+            || self.handshake_done_pending
+            || !self.new_cids_pending.is_empty()
+            || self.remote_cids.has_pending_retire()
+            || self.new_token_pending.is_some()
+            || self.streams.has_pending_control()
+            || self.datagrams.has_outgoing()
+            || self.streams.has_pending_data()
+            || (self.handshake_confirmed && path.is_validated() && self.mtu_probe_due(now, path))
+    }
+
+    fn mtu_probe_due(&self, now: Instant, path: &PathData) -> bool {
+        // `probe_size` mutates (it arms the rest timer); peek with a clone of the small state.
+        let mut d = path.mtud.clone();
+        d.probe_size(now).is_some()
+    }
+
+    /// Writes one packet of `space` for `path_id` into `buf`, ending at most at `limit`.
+    #[allow(clippy::too_many_arguments)]
+    fn write_packet(
+        &mut self,
+        now: Instant,
+        path_id: PathId,
+        space: SpaceId,
+        buf: &mut Vec<u8>,
+        limit: usize,
+        pad_to: Option<usize>,
+        ecn: Option<crate::EcnCodepoint>,
+    ) -> Option<PacketWritten> {
+        let header_start = buf.len();
+        let (tag_len, key_phase) = match space {
+            SpaceId::Initial => (self.initial_keys.as_ref()?.packet.local.tag_len(), false),
+            SpaceId::Handshake => (self.handshake_keys.as_ref()?.packet.local.tag_len(), false),
+            SpaceId::Data => {
+                let k = self.one_rtt.as_ref()?;
+                (k.local().tag_len(), k.key_phase())
+            }
+        };
+        let dcid = self.remote_cids.active().id;
+        let path = self.paths.get_mut(&path_id)?;
+        let pn = path.recovery.next_packet_number(space);
+        let largest_acked = path.recovery.space(space).and_then(|s| s.largest_acked_packet());
+        let pn_len = packet::number::encoded_len(pn, largest_acked);
+        let layout = match space {
+            SpaceId::Initial => packet::encode_long_header(
+                buf,
+                LongType::Initial,
+                self.version,
+                &dcid,
+                &self.handshake_cid,
+                &self.token,
+                pn,
+                pn_len,
+            ),
+            SpaceId::Handshake => packet::encode_long_header(
+                buf,
+                LongType::Handshake,
+                self.version,
+                &dcid,
+                &self.handshake_cid,
+                &[],
+                pn,
+                pn_len,
+            ),
+            SpaceId::Data => packet::encode_short_header(buf, false, key_phase, &dcid, pn, pn_len),
+        };
+        let payload_start = buf.len();
+        let payload_limit = limit.checked_sub(tag_len)?;
+        if payload_limit <= payload_start + 4 {
+            buf.truncate(header_start);
+            return None;
+        }
+        let mut frames = core::mem::take(&mut self.scratch_frames);
+        frames.clear();
+        let mut ack_eliciting = false;
+        let mut largest_acked_in_ack = None;
+
+        // ACK first: it is never limited by congestion control (RFC 9002 §7).
+        let path = self.paths.get_mut(&path_id)?;
+        let ack_exponent = u32::from(self.config.ack_delay_exponent);
+        if let Some(sp) = path.recovery.space_mut(space) {
+            let tracker = sp.ack_tracker_mut();
+            if tracker.can_bundle() || tracker.should_send_now(now) {
+                let delay = tracker.ack_delay(now);
+                let delay = (delay.as_micros() as u64) >> ack_exponent;
+                let ecn_counts = tracker.ecn_counts();
+                let room = payload_limit - buf.len();
+                if let Some(w) = frame::encode_ack(
+                    buf,
+                    None,
+                    frame::MultipathVersion::default(),
+                    tracker.pending(),
+                    delay,
+                    ecn_counts.as_ref(),
+                    MAX_ACK_RANGES,
+                    room,
+                ) {
+                    largest_acked_in_ack = Some(w.largest);
+                    tracker.on_ack_sent(now);
+                }
+            }
+        }
+
+        let probe = path.recovery.probes_pending() > 0;
+        let cc_open = probe
+            || (path.recovery.can_send(u64::from(path.mtu())) && path.pacing_release.is_none_or(|t| now >= t));
+
+        if space == SpaceId::Data {
+            // Path validation frames (RFC 9000 §8.2) are not limited by congestion control in
+            // practice: they are small and needed to make progress.
+            while let Some(token) = path.path_responses.first().copied() {
+                if buf.len() + 9 > payload_limit {
+                    break;
+                }
+                Frame::PathResponse(token).encode(buf);
+                path.path_responses.remove(0);
+                ack_eliciting = true;
+            }
+            if let Validation::Pending { token, sent: None, deadline } = path.validation {
+                if buf.len() + 9 <= payload_limit {
+                    Frame::PathChallenge(token).encode(buf);
+                    path.validation = Validation::Pending { token, sent: Some(now), deadline };
+                    ack_eliciting = true;
+                    // RFC 9000 §8.2.1: datagrams with PATH_CHALLENGE are padded to 1200 bytes.
+                }
+            }
+        }
+
+        // DPLPMTUD probe: a packet of exactly the probe size, PING + PADDING (RFC 9000 §14.4).
+        let mut mtu_probe = None;
+        if space == SpaceId::Data
+            && cc_open
+            && self.handshake_confirmed
+            && header_start == 0
+            && path.is_validated()
+            && largest_acked_in_ack.is_none()
+        {
+            if let Some(size) = path.mtud.probe_size(now) {
+                let size = usize::from(size);
+                if header_start + size <= buf.capacity().max(header_start + size) {
+                    mtu_probe = Some(size);
+                }
+            }
+        }
+
+        if cc_open && mtu_probe.is_none() {
+            if space == SpaceId::Data {
+                ack_eliciting |= self.write_data_frames(now, path_id, buf, payload_limit, &mut frames);
+            } else {
+                ack_eliciting |= self.write_crypto_frame(space, buf, payload_limit, &mut frames);
+            }
+        }
+
+        let path = self.paths.get_mut(&path_id)?;
+        if (probe || path.ping_pending || mtu_probe.is_some()) && !ack_eliciting && buf.len() < payload_limit {
+            Frame::Ping.encode(buf);
+            ack_eliciting = true;
+        }
+        if ack_eliciting && space == SpaceId::Data {
+            path.ping_pending = false;
+        }
+        if buf.len() == payload_start {
+            buf.truncate(header_start);
+            self.scratch_frames = frames;
+            return None;
+        }
+        // Padding: to the probe size, to 1200 for Initial datagrams, and enough for the header
+        // protection sample (RFC 9001 §5.4.2).
+        let mut target = buf.len().max(header_start + layout.pn_offset + 4 + 16 - tag_len);
+        if let Some(p) = pad_to {
+            target = target.max(p.saturating_sub(tag_len));
+        }
+        if let Some(size) = mtu_probe {
+            target = target.max(header_start + size - tag_len);
+            frames.mtu_probe = Some(size as u16);
+        }
+        let padded = target > buf.len();
+        if padded {
+            buf.resize(target, 0);
+        }
+        buf.put_bytes(0, tag_len);
+        let packet_len = buf.len() - header_start;
+        let _ = layout.set_length(&mut buf[header_start..]);
+        let sealed = {
+            let packet = &mut buf[header_start..];
+            match space {
+                SpaceId::Initial => self.initial_keys.as_ref().map(|k| (&k.packet.local, &k.header.local)),
+                SpaceId::Handshake => self.handshake_keys.as_ref().map(|k| (&k.packet.local, &k.header.local)),
+                SpaceId::Data => self.one_rtt.as_ref().map(|k| (k.local(), &k.header.local)),
+            }
+            .and_then(|(pk, hk)| {
+                // draft-ietf-quic-multipath-21 §2.4: the path ID enters the 1-RTT nonce; Initial
+                // and Handshake packets use path 0 (identical to RFC 9001).
+                let nonce_path = if space == SpaceId::Data { path_id } else { PathId::ZERO };
+                pk.encrypt_packet(nonce_path, pn, packet, layout.header_len).ok()?;
+                hk.apply(packet, layout.pn_offset).ok()
+            })
+        };
+        if sealed.is_none() {
+            tracing::error!("packet protection failed");
+            buf.truncate(header_start);
+            self.scratch_frames = frames;
+            return None;
+        }
+        if space == SpaceId::Data {
+            if let Some(k) = self.one_rtt.as_mut() {
+                k.on_packet_sent(path_id, pn);
+            }
+        }
+        let in_flight = ack_eliciting || padded;
+        let app_limited = !self.streams.has_pending_data() && !self.datagrams.has_outgoing();
+        let path = self.paths.get_mut(&path_id)?;
+        if let Some(size) = mtu_probe {
+            path.mtud.on_probe_sent(pn, size as u16);
+        }
+        path.stats.packets_sent += 1;
+        let sent = SentPacket {
+            packet_number: pn,
+            time_sent: now,
+            size: packet_len as u64,
+            ack_eliciting,
+            in_flight,
+            largest_acked: largest_acked_in_ack,
+            ecn,
+            frames: frames.clone(),
+        };
+        if let Err(p) = path.recovery.on_packet_sent(now, space, sent, app_limited) {
+            tracing::warn!(pn = p.packet_number, "recovery refused a sent packet");
+        }
+        self.scratch_frames = frames;
+        if ack_eliciting {
+            // RFC 9000 §10.1: sending an ack-eliciting packet restarts the idle timer, once per
+            // received packet.
+            if self.first_ack_eliciting_since_receive.is_none() {
+                self.first_ack_eliciting_since_receive = Some(now);
+                self.idle_deadline = self.effective_idle_timeout().map(|t| now + t);
+            }
+        }
+        Some(PacketWritten { ack_eliciting })
+    }
+
+    fn write_crypto_frame(
+        &mut self,
+        space: SpaceId,
+        buf: &mut Vec<u8>,
+        limit: usize,
+        frames: &mut super::SentFrames,
+    ) -> bool {
+        let room = limit.saturating_sub(buf.len());
+        let Some((offset, data)) = self.crypto[space.index()].poll(room) else { return false };
+        frames.crypto = Some((offset, data.len() as u64));
+        Frame::Crypto(frame::Crypto { offset, data }).encode(buf);
+        true
+    }
+
+    /// Writes 1-RTT frames other than ACK and path validation; returns whether any is
+    /// ack-eliciting (all of them are).
+    fn write_data_frames(
+        &mut self,
+        _now: Instant,
+        path_id: PathId,
+        buf: &mut Vec<u8>,
+        limit: usize,
+        frames: &mut super::SentFrames,
+    ) -> bool {
+        let start = buf.len();
+        if self.handshake_done_pending && buf.len() < limit {
+            Frame::HandshakeDone.encode(buf);
+            frames.handshake_done = true;
+            self.handshake_done_pending = false;
+        }
+        // CRYPTO in 1-RTT (NewSessionTicket, RFC 9001 §4.1.3).
+        self.write_crypto_frame(crate::packet::SpaceId::Data, buf, limit, frames);
+        while let Some(&seq) = self.new_cids_pending.front() {
+            let Some(&(id, reset_token)) = self.issued_reset_tokens.get(&seq) else {
+                self.new_cids_pending.pop_front();
+                continue;
+            };
+            let f = Frame::NewConnectionId(frame::NewConnectionId {
+                path_id: PathId::ZERO,
+                sequence: seq,
+                retire_prior_to: self.local_cids.retire_prior_to(),
+                id,
+                reset_token,
+            });
+            if buf.len() + f.encoded_len() > limit {
+                break;
+            }
+            f.encode(buf);
+            frames.new_cids.push(seq);
+            self.new_cids_pending.pop_front();
+        }
+        while self.remote_cids.has_pending_retire() && buf.len() + 9 <= limit {
+            let Some(seq) = self.remote_cids.pop_retire() else { break };
+            Frame::RetireConnectionId(frame::RetireConnectionId { path_id: PathId::ZERO, sequence: seq }).encode(buf);
+            frames.retire_cids.push(seq);
+        }
+        if let Some(token) = &self.new_token_pending {
+            let f = Frame::NewToken(frame::NewToken { token: token.clone() });
+            if buf.len() + f.encoded_len() <= limit {
+                f.encode(buf);
+                frames.new_token = true;
+                self.new_token_pending = None;
+            }
+        }
+        // Flow control and stream management (RFC 9000 §4).
+        while let Some(cf) = self.streams.poll_control(limit.saturating_sub(buf.len())) {
+            control_frame(&cf).encode(buf);
+            frames.control.push(cf);
+        }
+        // Datagrams (RFC 9221 §5: not retransmitted).
+        while buf.len() + 8 < limit {
+            let room = limit - buf.len();
+            let Some(d) = self.datagrams.pop_outgoing_if(|d| d.len() + 1 + crate::coding::varint_size(d.len() as u64) <= room)
+            else {
+                break;
+            };
+            frame::Datagram { data: d }.encode(buf, true);
+        }
+        // Stream data last, filling the packet.
+        let mut stream_bytes_new = 0u64;
+        let mut stream_bytes_retx = 0u64;
+        loop {
+            let room = limit.saturating_sub(buf.len());
+            if room < 8 {
+                break;
+            }
+            let Some(chunk) = self.streams.poll_transmit(room) else { break };
+            let len = chunk.data.len();
+            encode_stream_header(buf, chunk.id, chunk.offset, Some(len), chunk.fin);
+            debug_assert!(stream_header_len(chunk.id, chunk.offset, Some(len)) + len <= room);
+            buf.extend_from_slice(&chunk.data);
+            if chunk.retransmission {
+                stream_bytes_retx += len as u64;
+            } else {
+                stream_bytes_new += len as u64;
+            }
+            frames.stream.push(super::sent::StreamRange {
+                id: chunk.id,
+                offset: chunk.offset,
+                len: len as u64,
+                fin: chunk.fin,
+            });
+        }
+        if let Some(path) = self.paths.get_mut(&path_id) {
+            path.stats.stream_bytes_sent += stream_bytes_new;
+            path.stats.stream_bytes_retransmitted += stream_bytes_retx;
+        }
+        buf.len() > start
+    }
+
+    /// While closing (RFC 9000 §10.2.1), sends CONNECTION_CLOSE in every space we have keys for.
+    fn poll_close_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        if !self.close_pending {
+            return None;
+        }
+        self.close_pending = false;
+        let close = self.close_frame.clone()?;
+        let path_id = PathId::ZERO;
+        let (remote, local) = {
+            let p = self.paths.get(&path_id)?;
+            (p.remote, p.local)
+        };
+        let start = buf.len();
+        let mtu = self.paths.get(&path_id).map_or(1200, |p| usize::from(p.mtu()));
+        let spaces: smallvec::SmallVec<[SpaceId; 3]> = [SpaceId::Initial, SpaceId::Handshake, SpaceId::Data]
+            .into_iter()
+            .filter(|&s| self.space_keys_available(s) && (s != SpaceId::Data || self.handshake_complete))
+            .collect();
+        let has_initial = spaces.contains(&SpaceId::Initial);
+        for (i, &space) in spaces.iter().enumerate() {
+            let is_last = i + 1 == spaces.len();
+            let pad_to = (is_last && has_initial && self.side == Side::Client).then_some(start + MIN_INITIAL_DATAGRAM);
+            self.write_close_packet(now, space, &close, buf, start + mtu, pad_to);
+        }
+        let len = buf.len() - start;
+        (len > 0).then_some(Transmit { path: path_id, src: local, dst: remote, ecn: None, segment_size: None, len })
+    }
+
+    fn write_close_packet(
+        &mut self,
+        _now: Instant,
+        space: SpaceId,
+        close: &CloseFrame,
+        buf: &mut Vec<u8>,
+        limit: usize,
+        pad_to: Option<usize>,
+    ) {
+        let header_start = buf.len();
+        let dcid = self.remote_cids.active().id;
+        let Some(path) = self.paths.get_mut(&PathId::ZERO) else { return };
+        let pn = path.recovery.next_packet_number(space);
+        let _ = path.recovery.skip_packet_number(space, pn);
+        let key_phase = self.one_rtt.as_ref().is_some_and(|k| k.key_phase());
+        let layout = match space {
+            SpaceId::Initial => packet::encode_long_header(
+                buf,
+                LongType::Initial,
+                self.version,
+                &dcid,
+                &self.handshake_cid,
+                &self.token,
+                pn,
+                4,
+            ),
+            SpaceId::Handshake => {
+                packet::encode_long_header(buf, LongType::Handshake, self.version, &dcid, &self.handshake_cid, &[], pn, 4)
+            }
+            SpaceId::Data => packet::encode_short_header(buf, false, key_phase, &dcid, pn, 4),
+        };
+        let max_reason = limit.saturating_sub(buf.len() + 64).min(256);
+        // RFC 9000 §10.2.3: an application close in Initial/Handshake becomes APPLICATION_ERROR.
+        let f = match (close, space) {
+            (CloseFrame::Transport(e), _) => Frame::ConnectionClose(frame::ConnectionClose::from_error(e, max_reason)),
+            (CloseFrame::Application { code, reason }, SpaceId::Data) => {
+                Frame::ApplicationClose(frame::ApplicationClose {
+                    error_code: *code,
+                    reason: reason.slice(..reason.len().min(max_reason)),
+                })
+            }
+            (CloseFrame::Application { .. }, _) => Frame::ConnectionClose(frame::ConnectionClose {
+                error_code: crate::TransportErrorCode::APPLICATION_ERROR,
+                frame_type: frame::FrameType::PADDING,
+                reason: Bytes::new(),
+            }),
+        };
+        f.encode(buf);
+        let tag_len = 16;
+        let mut target = buf.len().max(header_start + layout.pn_offset + 4);
+        if let Some(p) = pad_to {
+            target = target.max(p.saturating_sub(tag_len));
+        }
+        buf.resize(target, 0);
+        buf.put_bytes(0, tag_len);
+        let _ = layout.set_length(&mut buf[header_start..]);
+        let packet = &mut buf[header_start..];
+        let ok = match space {
+            SpaceId::Initial => self.initial_keys.as_ref().map(|k| (&k.packet.local, &k.header.local)),
+            SpaceId::Handshake => self.handshake_keys.as_ref().map(|k| (&k.packet.local, &k.header.local)),
+            SpaceId::Data => self.one_rtt.as_ref().map(|k| (k.local(), &k.header.local)),
+        }
+        .and_then(|(pk, hk)| {
+            pk.encrypt_packet(PathId::ZERO, pn, packet, layout.header_len).ok()?;
+            hk.apply(packet, layout.pn_offset).ok()
+        });
+        if ok.is_none() {
+            buf.truncate(header_start);
+        }
+    }
+}
+
+/// The wire frame of a stream-layer control record.
+fn control_frame(cf: &ControlFrame) -> Frame {
+    match *cf {
+        ControlFrame::MaxData(max) => Frame::MaxData(max),
+        ControlFrame::MaxStreamData { id, max } => Frame::MaxStreamData { id, max },
+        ControlFrame::MaxStreams { dir, count } => Frame::MaxStreams { dir, count },
+        ControlFrame::DataBlocked { limit } => Frame::DataBlocked(limit),
+        ControlFrame::StreamDataBlocked { id, limit } => Frame::StreamDataBlocked { id, limit },
+        ControlFrame::StreamsBlocked { dir, limit } => Frame::StreamsBlocked { dir, limit },
+        ControlFrame::ResetStream { id, error_code, final_size } => Frame::ResetStream { id, error_code, final_size },
+        ControlFrame::StopSending { id, error_code } => Frame::StopSending { id, error_code },
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_params(_: &TransportParameters) {}

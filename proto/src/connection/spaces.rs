@@ -1,0 +1,180 @@
+//! Encryption levels and 1-RTT key phases (RFC 9001 §4, §6).
+
+use crate::crypto::{EncryptionLevel, HeaderKeys, Keys, PacketKey, PacketKeys, TlsSession};
+use crate::packet::SpaceId;
+use crate::path::PathId;
+use crate::Instant;
+
+/// The packet-number space an encryption level's CRYPTO data travels in (RFC 9001 §4.1.3:
+/// 0-RTT and 1-RTT share the application data space; CRYPTO is not allowed in 0-RTT).
+pub fn level_space(level: EncryptionLevel) -> SpaceId {
+    match level {
+        EncryptionLevel::Initial => SpaceId::Initial,
+        EncryptionLevel::Handshake => SpaceId::Handshake,
+        EncryptionLevel::ZeroRtt | EncryptionLevel::OneRtt => SpaceId::Data,
+    }
+}
+
+/// 1-RTT keys with key-phase handling (RFC 9001 §6).
+///
+/// `current` seals what we send and opens packets whose Key Phase bit equals `key_phase`.
+/// `next` is the following generation, ready for the peer's update or ours. After an update,
+/// `previous` opens reordered packets of the old phase until it is discarded (§6.5).
+#[derive(Debug)]
+pub struct OneRttKeys {
+    /// Header protection keys; never updated (RFC 9001 §6).
+    pub header: HeaderKeys,
+    current: PacketKeys,
+    next: PacketKeys,
+    previous: Option<PreviousKeys>,
+    key_phase: bool,
+    /// The first packet (path, number) we sent with the current keys; an ACK of it or later allows
+    /// the next update (RFC 9001 §6.1).
+    first_sent_in_phase: Option<(PathId, u64)>,
+    current_phase_acked: bool,
+    /// Packets sent with the current keys, for the confidentiality limit (§6.6).
+    sent_in_phase: u64,
+    /// Packets that failed authentication with any 1-RTT key (§6.6 integrity limit).
+    pub failed_decryptions: u64,
+    /// Updates completed.
+    pub updates: u64,
+}
+
+#[derive(Debug)]
+struct PreviousKeys {
+    remote: PacketKey,
+    /// Packets at or above this number (per path 0 ordering) use the new keys; set on the first
+    /// packet received with the new phase.
+    end_pn: Option<u64>,
+    /// Drop the old keys at this time (§6.5: three times the PTO after the update).
+    discard_at: Option<Instant>,
+}
+
+impl OneRttKeys {
+    /// Keys of phase 0 from the handshake.
+    pub fn new(keys: Keys, tls: &mut TlsSession) -> Self {
+        let next = tls.next_1rtt_keys().expect("1-RTT keys imply next-generation secrets");
+        Self {
+            header: keys.header,
+            current: keys.packet,
+            next,
+            previous: None,
+            key_phase: false,
+            first_sent_in_phase: None,
+            current_phase_acked: false,
+            sent_in_phase: 0,
+            failed_decryptions: 0,
+            updates: 0,
+        }
+    }
+
+    /// The Key Phase bit to send.
+    pub fn key_phase(&self) -> bool {
+        self.key_phase
+    }
+
+    /// The key sealing what we send.
+    pub fn local(&self) -> &PacketKey {
+        &self.current.local
+    }
+
+    /// The key opening a packet with Key Phase `phase` and packet number `pn`, and whether
+    /// succeeding with it means the peer started a key update.
+    pub fn remote_for(&self, phase: bool, pn: u64) -> (&PacketKey, bool) {
+        if phase == self.key_phase {
+            return (&self.current.remote, false);
+        }
+        if let Some(prev) = &self.previous {
+            if prev.end_pn.is_none_or(|end| pn < end) {
+                return (&prev.remote, false);
+            }
+        }
+        (&self.next.remote, true)
+    }
+
+    /// A packet of the current phase was authenticated: the old keys' era ends at `pn`.
+    pub fn on_current_phase_packet(&mut self, now: Instant, pn: u64, pto: core::time::Duration) {
+        if let Some(prev) = &mut self.previous {
+            if prev.end_pn.is_none() {
+                prev.end_pn = Some(pn);
+                prev.discard_at = Some(now + 3 * pto);
+            }
+        }
+    }
+
+    /// The peer updated keys and a packet opened with `next`: switch both directions.
+    pub fn on_peer_update(&mut self, tls: &mut TlsSession, now: Instant, pn: u64, pto: core::time::Duration) {
+        self.rotate(tls);
+        if let Some(prev) = &mut self.previous {
+            prev.end_pn = Some(pn);
+            prev.discard_at = Some(now + 3 * pto);
+        }
+    }
+
+    /// Whether we may start an update now (§6.1: not before the current phase's packets are
+    /// acknowledged, and not while old keys are still kept).
+    pub fn can_initiate_update(&self) -> bool {
+        self.previous.is_none() && self.current_phase_acked
+    }
+
+    /// Starts an update. Returns whether it started.
+    pub fn initiate_update(&mut self, tls: &mut TlsSession) -> bool {
+        if !self.can_initiate_update() {
+            return false;
+        }
+        self.rotate(tls);
+        true
+    }
+
+    fn rotate(&mut self, tls: &mut TlsSession) {
+        let Some(newer) = tls.next_1rtt_keys() else { return };
+        let next = core::mem::replace(&mut self.next, newer);
+        let old = core::mem::replace(&mut self.current, next);
+        self.previous = Some(PreviousKeys { remote: old.remote, end_pn: None, discard_at: None });
+        self.key_phase = !self.key_phase;
+        self.first_sent_in_phase = None;
+        self.current_phase_acked = false;
+        self.sent_in_phase = 0;
+        self.updates += 1;
+    }
+
+    /// A packet was sealed with the current keys.
+    pub fn on_packet_sent(&mut self, path: PathId, pn: u64) {
+        self.sent_in_phase += 1;
+        if self.first_sent_in_phase.is_none() {
+            self.first_sent_in_phase = Some((path, pn));
+        }
+    }
+
+    /// An ACK on `path` acknowledged packets up to `largest_acked`.
+    pub fn on_ack(&mut self, path: PathId, largest_acked: u64) {
+        if let Some((p, first)) = self.first_sent_in_phase {
+            if p == path && largest_acked >= first {
+                self.current_phase_acked = true;
+            }
+        }
+    }
+
+    /// Whether the confidentiality limit calls for an update (§6.6), or `interval` packets passed.
+    pub fn update_due(&self, interval: u64) -> bool {
+        let limit = self.current.local.confidentiality_limit().min(interval);
+        self.sent_in_phase >= limit
+    }
+
+    /// When the previous keys are to be dropped.
+    pub fn discard_deadline(&self) -> Option<Instant> {
+        self.previous.as_ref().and_then(|p| p.discard_at)
+    }
+
+    /// Drops the previous keys when their time has come.
+    pub fn on_timeout(&mut self, now: Instant) {
+        if self.previous.as_ref().and_then(|p| p.discard_at).is_some_and(|t| now >= t) {
+            self.previous = None;
+        }
+    }
+
+    /// The integrity limit of the current keys (§6.6).
+    pub fn integrity_limit(&self) -> u64 {
+        self.current.remote.integrity_limit()
+    }
+}

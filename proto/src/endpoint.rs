@@ -1,0 +1,601 @@
+//! The endpoint: owns the connections of one local socket (or socket group), routes datagrams to
+//! them by connection ID (RFC 9000 §5.2), creates server connections, and answers on its own
+//! with Version Negotiation (§6), Retry (§8.1.2) and stateless resets (§10.3).
+//!
+//! It bounds what an unauthenticated peer can make it hold: handshakes in progress, total
+//! connections, and per-connection buffered packets (inside [`Connection`]).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use thiserror::Error;
+
+use crate::config::{ClientConfig, EndpointConfig, ServerConfig};
+use crate::connection::{
+    local_transport_parameters, Connection, ConnectionParams, EndpointEvent, Event, Transmit,
+};
+use crate::crypto::{self, ResetKey, TlsConfigError, TlsSession, TokenKey, ValidToken};
+use crate::packet::{self, LongType, PartialDecode, ProtectedHeader};
+use crate::path::PathId;
+use crate::shared::{ConnectionId, EcnCodepoint, Side};
+use crate::Instant;
+
+/// Identifies a connection of an [`Endpoint`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionHandle(pub usize);
+
+/// Why [`Endpoint::connect`] failed.
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    /// The TLS configuration cannot be used for QUIC, or the server name is invalid.
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] TlsConfigError),
+    /// The version is not one this endpoint speaks.
+    #[error("unsupported QUIC version {0:#x}")]
+    UnsupportedVersion(u32),
+    /// The endpoint holds as many connections as it may.
+    #[error("too many connections")]
+    TooManyConnections,
+}
+
+/// Smallest datagram that may carry a client's first Initial (RFC 9000 §14.1).
+const MIN_INITIAL_SIZE: usize = 1200;
+/// Smallest stateless reset we send (RFC 9000 §10.3: at least 21 bytes; we use more to look like
+/// a real packet).
+const MIN_RESET_SIZE: usize = 41;
+
+#[derive(Debug)]
+struct Slot {
+    conn: Connection,
+    server_name: Option<String>,
+    /// The client's Initial DCID routed here during the handshake (server side).
+    initial_alias: Option<(SocketAddr, ConnectionId)>,
+    handshaking: bool,
+}
+
+/// A QUIC endpoint, sans-IO. See the crate documentation for the driver's loop.
+#[derive(Debug)]
+pub struct Endpoint {
+    config: Arc<EndpointConfig>,
+    server: Option<Arc<ServerConfig>>,
+    rng: ChaCha20Rng,
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    by_cid: HashMap<ConnectionId, ConnectionHandle>,
+    by_initial: HashMap<(SocketAddr, ConnectionId), ConnectionHandle>,
+    incoming: VecDeque<ConnectionHandle>,
+    /// Packets the endpoint answers with on its own: (destination, source, bytes).
+    responses: VecDeque<(SocketAddr, Option<SocketAddr>, Vec<u8>)>,
+    events: VecDeque<(ConnectionHandle, Event)>,
+    reset_key: Arc<ResetKey>,
+    token_key: Arc<TokenKey>,
+    handshakes: usize,
+    live: usize,
+    tokens: HashMap<String, Bytes>,
+    transmit_cursor: usize,
+    event_cursor: usize,
+    /// Datagrams dropped before reaching a connection.
+    pub dropped_datagrams: u64,
+}
+
+impl Endpoint {
+    /// An endpoint; with a server configuration it accepts incoming connections.
+    pub fn new(config: Arc<EndpointConfig>, server: Option<Arc<ServerConfig>>) -> Self {
+        let rng = ChaCha20Rng::seed_from_u64(config.rng_seed);
+        let reset_key = Arc::new(ResetKey::new(&config.static_secret));
+        let mut token_secret = config.static_secret;
+        token_secret[0] ^= 0x5a;
+        let token_key = Arc::new(TokenKey::new(&token_secret));
+        Self {
+            config,
+            server,
+            rng,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_cid: HashMap::new(),
+            by_initial: HashMap::new(),
+            incoming: VecDeque::new(),
+            responses: VecDeque::new(),
+            events: VecDeque::new(),
+            reset_key,
+            token_key,
+            handshakes: 0,
+            live: 0,
+            tokens: HashMap::new(),
+            transmit_cursor: 0,
+            event_cursor: 0,
+            dropped_datagrams: 0,
+        }
+    }
+
+    /// Replaces the server configuration (or stops accepting with `None`).
+    pub fn set_server_config(&mut self, server: Option<Arc<ServerConfig>>) {
+        self.server = server;
+    }
+
+    /// The endpoint's configuration.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.config
+    }
+
+    /// Number of connections held (including closing ones).
+    pub fn connection_count(&self) -> usize {
+        self.live
+    }
+
+    /// A connection, by handle.
+    pub fn connection(&mut self, handle: ConnectionHandle) -> Option<&mut Connection> {
+        self.slots.get_mut(handle.0)?.as_mut().map(|s| &mut s.conn)
+    }
+
+    /// A connection, by handle, read-only.
+    pub fn connection_ref(&self, handle: ConnectionHandle) -> Option<&Connection> {
+        self.slots.get(handle.0)?.as_ref().map(|s| &s.conn)
+    }
+
+    /// Handles of every connection.
+    pub fn handles(&self) -> impl Iterator<Item = ConnectionHandle> + '_ {
+        self.slots.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| ConnectionHandle(i))
+    }
+
+    /// The next connection a client opened to us.
+    pub fn accept(&mut self) -> Option<ConnectionHandle> {
+        self.incoming.pop_front()
+    }
+
+    fn random_cid(&mut self, len: usize) -> ConnectionId {
+        let mut bytes = [0u8; crate::MAX_CID_SIZE];
+        self.rng.fill_bytes(&mut bytes[..len]);
+        ConnectionId::new(&bytes[..len]).unwrap_or(ConnectionId::EMPTY)
+    }
+
+    fn insert(&mut self, slot: Slot) -> ConnectionHandle {
+        self.live += 1;
+        if let Some(i) = self.free.pop() {
+            self.slots[i] = Some(slot);
+            ConnectionHandle(i)
+        } else {
+            self.slots.push(Some(slot));
+            ConnectionHandle(self.slots.len() - 1)
+        }
+    }
+
+    /// Starts a connection to `remote`, verifying the server's certificate for `server_name`.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        config: ClientConfig,
+        local: impl Into<Option<SocketAddr>>,
+        remote: SocketAddr,
+        server_name: &str,
+    ) -> Result<ConnectionHandle, ConnectError> {
+        if !self.config.supported_versions.contains(&config.version) {
+            return Err(ConnectError::UnsupportedVersion(config.version));
+        }
+        let local_cid = self.random_cid(self.config.local_cid_len);
+        // RFC 9000 §7.2: the first Destination CID is unpredictable and at least 8 bytes.
+        let dst_cid = self.random_cid(16);
+        let params = local_transport_parameters(&config.transport, &self.config, local_cid);
+        let tls = TlsSession::client(config.crypto.clone(), server_name, &params)?;
+        let token = self.tokens.get(server_name).cloned().unwrap_or_default();
+        let seed = self.rng.random();
+        let conn = Connection::new(
+            now,
+            ConnectionParams {
+                side: Side::Client,
+                version: config.version,
+                endpoint_config: self.config.clone(),
+                transport: config.transport.clone(),
+                tls,
+                local: local.into(),
+                remote,
+                local_cid,
+                remote_cid: dst_cid,
+                initial_dst_cid: dst_cid,
+                original_dst_cid: dst_cid,
+                token,
+                address_validated: true,
+                reset_key: self.reset_key.clone(),
+                token_key: None,
+                new_token_lifetime: std::time::Duration::ZERO,
+                rng_seed: seed,
+                params,
+            },
+        );
+        let handle = self.insert(Slot { conn, server_name: Some(server_name.to_owned()), initial_alias: None, handshaking: true });
+        self.handshakes += 1;
+        self.by_cid.insert(local_cid, handle);
+        self.after_connection_call(handle);
+        Ok(handle)
+    }
+
+    /// Handles a datagram that arrived on `local` from `remote`.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        ecn: Option<EcnCodepoint>,
+        data: BytesMut,
+    ) {
+        let len = data.len();
+        if len == 0 {
+            return;
+        }
+        let cid_len = self.config.local_cid_len;
+        // Route on the Destination CID (RFC 9000 §5.2) without copying the datagram.
+        let Some(dcid) = peek_dst_cid(&data, cid_len) else {
+            self.dropped_datagrams += 1;
+            return;
+        };
+        if let Some(&h) = self.by_cid.get(&dcid) {
+            return self.deliver(now, h, local, remote, ecn, data);
+        }
+        let is_long = data[0] & 0x80 != 0;
+        if is_long {
+            if let Some(&h) = self.by_initial.get(&(remote, dcid)) {
+                return self.deliver(now, h, local, remote, ecn, data);
+            }
+            self.handle_unrouted_long(now, local, remote, ecn, data);
+        } else {
+            self.send_stateless_reset(local, remote, &dcid, len);
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        now: Instant,
+        h: ConnectionHandle,
+        local: SocketAddr,
+        remote: SocketAddr,
+        ecn: Option<EcnCodepoint>,
+        data: BytesMut,
+    ) {
+        if let Some(slot) = self.slots.get_mut(h.0).and_then(Option::as_mut) {
+            slot.conn.handle_datagram(now, Some(local), remote, ecn, data);
+            self.after_connection_call(h);
+        }
+    }
+
+    fn handle_unrouted_long(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        ecn: Option<EcnCodepoint>,
+        data: BytesMut,
+    ) {
+        let datagram_len = data.len();
+        let Some(server) = self.server.clone() else {
+            self.dropped_datagrams += 1;
+            return;
+        };
+        let Ok((partial, _rest)) = PartialDecode::new(data.clone(), self.config.local_cid_len) else {
+            self.dropped_datagrams += 1;
+            return;
+        };
+        match *partial.header() {
+            ProtectedHeader::UnsupportedVersion { .. } => {
+                // RFC 9000 §6.1: answer with Version Negotiation, only to datagrams large enough
+                // to be a first Initial (§14.1), so it cannot amplify.
+                if datagram_len >= MIN_INITIAL_SIZE {
+                    let mut buf = Vec::with_capacity(64);
+                    let unused: u8 = self.rng.random();
+                    packet::encode_version_negotiation(
+                        &mut buf,
+                        partial.dst_cid(),
+                        partial.src_cid(),
+                        &self.config.supported_versions,
+                        unused,
+                    );
+                    self.responses.push_back((remote, Some(local), buf));
+                }
+                return;
+            }
+            ProtectedHeader::Long { ty: LongType::Initial, version, dst_cid, src_cid } => {
+                if datagram_len < MIN_INITIAL_SIZE || dst_cid.len() < 8 {
+                    // RFC 9000 §14.1 and §7.2.
+                    self.dropped_datagrams += 1;
+                    return;
+                }
+                if self.handshakes >= server.max_incoming_handshakes || self.live >= server.max_connections {
+                    tracing::debug!(%remote, "refusing connection: limits reached");
+                    self.refuse(now, local, remote, version, dst_cid, src_cid);
+                    return;
+                }
+                let token = partial.token().to_vec();
+                self.accept_initial(now, &server, local, remote, ecn, data, version, dst_cid, src_cid, &token);
+            }
+            _ => self.dropped_datagrams += 1,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn accept_initial(
+        &mut self,
+        now: Instant,
+        server: &Arc<ServerConfig>,
+        local: SocketAddr,
+        remote: SocketAddr,
+        ecn: Option<EcnCodepoint>,
+        data: BytesMut,
+        version: u32,
+        dst_cid: ConnectionId,
+        src_cid: ConnectionId,
+        token: &[u8],
+    ) {
+        let mut address_validated = false;
+        let mut original_dst_cid = dst_cid;
+        let mut retry_src_cid = None;
+        if !token.is_empty() {
+            match self.token_key.validate(token, remote, now) {
+                Ok(ValidToken::Retry { original_dcid, retry_scid }) => {
+                    if retry_scid != dst_cid {
+                        self.dropped_datagrams += 1;
+                        return;
+                    }
+                    address_validated = true;
+                    original_dst_cid = original_dcid;
+                    retry_src_cid = Some(retry_scid);
+                }
+                Ok(ValidToken::NewToken) => address_validated = true,
+                // RFC 9000 §8.1.3: an unusable token is ignored (a Retry follows if required).
+                Err(_) => {}
+            }
+        }
+        if server.retry && !address_validated {
+            self.send_retry(now, local, remote, version, dst_cid, src_cid);
+            return;
+        }
+        let local_cid = self.random_cid(self.config.local_cid_len);
+        let mut params = local_transport_parameters(&server.transport, &self.config, local_cid);
+        params.original_destination_connection_id = Some(original_dst_cid);
+        params.retry_source_connection_id = retry_src_cid;
+        params.stateless_reset_token = Some(self.reset_key.token(&local_cid));
+        params.disable_active_migration = !server.migration;
+        let tls = match TlsSession::server(server.crypto.clone(), &params) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "server TLS configuration unusable for QUIC");
+                self.dropped_datagrams += 1;
+                return;
+            }
+        };
+        let seed = self.rng.random();
+        let conn = Connection::new(
+            now,
+            ConnectionParams {
+                side: Side::Server,
+                version,
+                endpoint_config: self.config.clone(),
+                transport: server.transport.clone(),
+                tls,
+                local: Some(local),
+                remote,
+                local_cid,
+                remote_cid: src_cid,
+                initial_dst_cid: dst_cid,
+                original_dst_cid,
+                token: Bytes::new(),
+                address_validated,
+                reset_key: self.reset_key.clone(),
+                token_key: Some(self.token_key.clone()),
+                new_token_lifetime: server.new_token_lifetime,
+                rng_seed: seed,
+                params,
+            },
+        );
+        let alias = (remote, dst_cid);
+        let handle = self.insert(Slot { conn, server_name: None, initial_alias: Some(alias), handshaking: true });
+        self.handshakes += 1;
+        self.by_cid.insert(local_cid, handle);
+        self.by_initial.insert(alias, handle);
+        self.incoming.push_back(handle);
+        self.deliver(now, handle, local, remote, ecn, data);
+    }
+
+    fn send_retry(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        version: u32,
+        dst_cid: ConnectionId,
+        src_cid: ConnectionId,
+    ) {
+        let retry_scid = self.random_cid(self.config.local_cid_len.max(8));
+        let token = self.token_key.seal_retry_token(&mut self.rng, remote, now, &dst_cid, &retry_scid);
+        let mut buf = Vec::with_capacity(128 + token.len());
+        packet::encode_retry(&mut buf, version, &src_cid, &retry_scid, &token);
+        let Some(tag) = crypto::retry_integrity_tag(&dst_cid, &buf) else { return };
+        buf.put_slice(&tag);
+        self.responses.push_back((remote, Some(local), buf));
+    }
+
+    /// Refuses a connection attempt with CONNECTION_REFUSED in an Initial packet (RFC 9000
+    /// §5.2.2), without keeping state.
+    fn refuse(
+        &mut self,
+        _now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        version: u32,
+        dst_cid: ConnectionId,
+        src_cid: ConnectionId,
+    ) {
+        let keys = crypto::initial_keys(&dst_cid, Side::Server);
+        let local_cid = self.random_cid(self.config.local_cid_len);
+        let mut buf = Vec::with_capacity(128);
+        let layout = packet::encode_long_header(&mut buf, LongType::Initial, version, &src_cid, &local_cid, &[], 0, 4);
+        crate::frame::Frame::ConnectionClose(crate::frame::ConnectionClose {
+            error_code: crate::TransportErrorCode::CONNECTION_REFUSED,
+            frame_type: crate::frame::FrameType::PADDING,
+            reason: Bytes::new(),
+        })
+        .encode(&mut buf);
+        let tag_len = keys.packet.local.tag_len();
+        buf.resize(buf.len().max(layout.pn_offset + 4), 0);
+        buf.put_bytes(0, tag_len);
+        if layout.set_length(&mut buf).is_err()
+            || keys.packet.local.encrypt_packet(PathId::ZERO, 0, &mut buf, layout.header_len).is_err()
+            || keys.header.local.apply(&mut buf, layout.pn_offset).is_err()
+        {
+            return;
+        }
+        self.responses.push_back((remote, Some(local), buf));
+    }
+
+    /// RFC 9000 §10.3: a stateless reset for a short-header packet we cannot route. It is
+    /// smaller than the packet that triggered it, so resets cannot loop or amplify (§10.3.3).
+    fn send_stateless_reset(&mut self, local: SocketAddr, remote: SocketAddr, dcid: &ConnectionId, received: usize) {
+        if self.config.local_cid_len == 0 || received <= MIN_RESET_SIZE {
+            self.dropped_datagrams += 1;
+            return;
+        }
+        let len = (received - 1).min(MIN_RESET_SIZE + 16);
+        let mut buf = vec![0u8; len];
+        self.rng.fill_bytes(&mut buf[..len - 16]);
+        // First byte: short header form with the fixed bit, the rest unpredictable.
+        buf[0] = 0x40 | (buf[0] & 0x3f);
+        buf[len - 16..].copy_from_slice(&self.reset_key.token(dcid).0);
+        self.responses.push_back((remote, Some(local), buf));
+    }
+
+    /// Applies what a connection told its endpoint, and frees it once drained.
+    fn after_connection_call(&mut self, h: ConnectionHandle) {
+        let Some(slot) = self.slots.get_mut(h.0).and_then(Option::as_mut) else { return };
+        let mut drained = false;
+        while let Some(ev) = slot.conn.poll_endpoint_event() {
+            match ev {
+                EndpointEvent::NewLocalCid { id, .. } => {
+                    self.by_cid.insert(id, h);
+                }
+                EndpointEvent::RetiredLocalCid(id) => {
+                    self.by_cid.remove(&id);
+                }
+                EndpointEvent::HandshakeDone => {
+                    if slot.handshaking {
+                        slot.handshaking = false;
+                        self.handshakes -= 1;
+                    }
+                    if let Some(alias) = slot.initial_alias.take() {
+                        self.by_initial.remove(&alias);
+                    }
+                }
+                EndpointEvent::Drained => drained = true,
+            }
+        }
+        if let Some(name) = slot.server_name.clone() {
+            for token in slot.conn.take_new_tokens() {
+                self.tokens.insert(name.clone(), token);
+            }
+        }
+        if drained {
+            self.remove(h);
+        }
+    }
+
+    fn remove(&mut self, h: ConnectionHandle) {
+        let Some(mut slot) = self.slots.get_mut(h.0).and_then(Option::take) else { return };
+        while let Some(e) = slot.conn.poll_event() {
+            self.events.push_back((h, e));
+        }
+        for id in slot.conn.local_cids() {
+            if self.by_cid.get(&id) == Some(&h) {
+                self.by_cid.remove(&id);
+            }
+        }
+        self.by_cid.retain(|_, v| *v != h);
+        if let Some(alias) = slot.initial_alias {
+            self.by_initial.remove(&alias);
+        }
+        if slot.handshaking {
+            self.handshakes -= 1;
+        }
+        self.incoming.retain(|x| *x != h);
+        self.live -= 1;
+        self.free.push(h.0);
+    }
+
+    /// Writes the next datagram(s) to send into `buf` (cleared first by the caller).
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        if let Some((dst, src, bytes)) = self.responses.pop_front() {
+            let len = bytes.len();
+            buf.extend_from_slice(&bytes);
+            return Some(Transmit { path: PathId::ZERO, src, dst, ecn: None, segment_size: None, len });
+        }
+        let n = self.slots.len();
+        for i in 0..n {
+            let idx = (self.transmit_cursor + i) % n;
+            let Some(slot) = self.slots[idx].as_mut() else { continue };
+            if let Some(t) = slot.conn.poll_transmit(now, buf) {
+                self.transmit_cursor = (idx + 1) % n.max(1);
+                self.after_connection_call(ConnectionHandle(idx));
+                return Some(t);
+            }
+            self.after_connection_call(ConnectionHandle(idx));
+        }
+        None
+    }
+
+    /// The earliest deadline of any connection.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.slots.iter().flatten().filter_map(|s| s.conn.poll_timeout()).min()
+    }
+
+    /// Handles every connection deadline that passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for i in 0..self.slots.len() {
+            let Some(slot) = self.slots[i].as_mut() else { continue };
+            if slot.conn.poll_timeout().is_some_and(|t| t <= now) {
+                slot.conn.handle_timeout(now);
+                self.after_connection_call(ConnectionHandle(i));
+            }
+        }
+    }
+
+    /// The next application event of any connection.
+    pub fn poll_event(&mut self) -> Option<(ConnectionHandle, Event)> {
+        if let Some(e) = self.events.pop_front() {
+            return Some(e);
+        }
+        let n = self.slots.len();
+        for i in 0..n {
+            let idx = (self.event_cursor + i) % n;
+            let Some(slot) = self.slots[idx].as_mut() else { continue };
+            if let Some(e) = slot.conn.poll_event() {
+                self.event_cursor = idx;
+                return Some((ConnectionHandle(idx), e));
+            }
+        }
+        None
+    }
+
+    /// Runs a command on a connection and applies its consequences for routing.
+    pub fn with_connection<R>(&mut self, h: ConnectionHandle, f: impl FnOnce(&mut Connection) -> R) -> Option<R> {
+        let slot = self.slots.get_mut(h.0)?.as_mut()?;
+        let r = f(&mut slot.conn);
+        self.after_connection_call(h);
+        Some(r)
+    }
+}
+
+/// The Destination Connection ID of a datagram's first packet, read without copying
+/// (RFC 8999 §5: its place is version-independent).
+fn peek_dst_cid(data: &[u8], local_cid_len: usize) -> Option<ConnectionId> {
+    let first = *data.first()?;
+    if first & 0x80 != 0 {
+        let len = usize::from(*data.get(5)?);
+        if len > crate::MAX_CID_SIZE {
+            // Longer CIDs exist in other versions; route nothing, maybe answer with VN.
+            return Some(ConnectionId::EMPTY);
+        }
+        ConnectionId::new(data.get(6..6 + len)?)
+    } else {
+        ConnectionId::new(data.get(1..1 + local_cid_len)?)
+    }
+}

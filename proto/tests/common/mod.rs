@@ -1,0 +1,315 @@
+//! Shared fixtures for proto's behaviour tests: TLS configurations with a throw-away
+//! certificate, and an in-memory network with virtual time that drives a client and a server
+//! endpoint through links with delay, loss, reordering and duplication.
+
+#![allow(dead_code)]
+
+use std::collections::BinaryHeap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use mpquic_proto::{
+    ClientConfig, ConnectionHandle, EcnCodepoint, Endpoint, EndpointConfig, Event, Instant, ServerConfig,
+    TransportConfig,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+pub const ALPN: &[u8] = b"mpquic-test";
+
+/// A self-signed certificate for "localhost" with client and server TLS configs trusting it.
+pub struct Tls {
+    pub server: Arc<rustls::ServerConfig>,
+    pub client: Arc<rustls::ClientConfig>,
+}
+
+pub fn tls() -> Tls {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("certificate");
+    let cert_der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
+    let key_der = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).expect("key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("tls13")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der.clone()], key_der)
+        .expect("server config");
+    server.alpn_protocols = vec![ALPN.to_vec()];
+    server.max_early_data_size = 0;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert_der).expect("root");
+    let mut client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("tls13")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client.alpn_protocols = vec![ALPN.to_vec()];
+    Tls { server: Arc::new(server), client: Arc::new(client) }
+}
+
+/// Impairments of one direction of the link.
+#[derive(Debug, Clone, Copy)]
+pub struct Link {
+    pub delay: Duration,
+    pub loss: f64,
+    /// Probability that a datagram gets extra delay (and so arrives after later ones).
+    pub reorder: f64,
+    pub reorder_extra: Duration,
+    pub duplicate: f64,
+    /// Bytes per second; 0 for unlimited.
+    pub rate_bytes_per_sec: u64,
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Self {
+            delay: Duration::from_millis(10),
+            loss: 0.0,
+            reorder: 0.0,
+            reorder_extra: Duration::from_millis(5),
+            duplicate: 0.0,
+            rate_bytes_per_sec: 0,
+        }
+    }
+}
+
+impl Link {
+    pub fn lossy(loss: f64) -> Self {
+        Self { loss, reorder: 0.05, duplicate: 0.01, ..Self::default() }
+    }
+}
+
+struct InFlight {
+    at: Instant,
+    seq: u64,
+    to_server: bool,
+    src: SocketAddr,
+    dst: SocketAddr,
+    ecn: Option<EcnCodepoint>,
+    data: Vec<u8>,
+}
+
+impl PartialEq for InFlight {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for InFlight {}
+impl PartialOrd for InFlight {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for InFlight {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        // Min-heap on (time, sequence).
+        (o.at, o.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// A client endpoint and a server endpoint joined by two one-way links, in virtual time.
+pub struct Pair {
+    pub now: Instant,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub client_addr: SocketAddr,
+    pub server_addr: SocketAddr,
+    pub to_server: Link,
+    pub to_client: Link,
+    /// Drop datagrams only after this time (lets the handshake through when wanted).
+    pub impair_after: Instant,
+    queue: BinaryHeap<InFlight>,
+    seq: u64,
+    rng: ChaCha8Rng,
+    link_free_at: [Instant; 2],
+    buf: Vec<u8>,
+    pub datagrams_sent: u64,
+}
+
+impl Pair {
+    pub fn new(seed: u64, transport: TransportConfig) -> Self {
+        Self::with_server_config(seed, transport, |_| {})
+    }
+
+    pub fn with_server_config(seed: u64, transport: TransportConfig, tweak: impl FnOnce(&mut ServerConfig)) -> Self {
+        let (server_tls, _) = cached_tls();
+        let transport = Arc::new(transport);
+        let mut server_config = ServerConfig::new(server_tls);
+        server_config.transport = transport.clone();
+        tweak(&mut server_config);
+        let server = Endpoint::new(Arc::new(EndpointConfig::with_seed(seed)), Some(Arc::new(server_config)));
+        let client = Endpoint::new(Arc::new(EndpointConfig::with_seed(seed.wrapping_add(1))), None);
+        Self {
+            now: Instant::from_nanos(1_000_000_000),
+            client,
+            server,
+            client_addr: "127.0.0.1:40000".parse().unwrap(),
+            server_addr: "127.0.0.1:4433".parse().unwrap(),
+            to_server: Link::default(),
+            to_client: Link::default(),
+            impair_after: Instant::ZERO,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5eed),
+            link_free_at: [Instant::ZERO; 2],
+            buf: Vec::with_capacity(64 * 1024),
+            datagrams_sent: 0,
+        }
+    }
+
+    pub fn client_config(&self, transport: TransportConfig) -> ClientConfig {
+        let mut c = ClientConfig::new(tls_client());
+        c.transport = Arc::new(transport);
+        c
+    }
+
+    /// Starts a connection from the client; returns its handle.
+    pub fn connect(&mut self, config: ClientConfig) -> ConnectionHandle {
+        self.client.connect(self.now, config, self.client_addr, self.server_addr, "localhost").expect("connect")
+    }
+
+    /// Sends everything both endpoints want to send now into the links.
+    fn flush(&mut self) {
+        for to_server in [true, false] {
+            loop {
+                self.buf.clear();
+                let ep = if to_server { &mut self.client } else { &mut self.server };
+                let Some(t) = ep.poll_transmit(self.now, &mut self.buf) else { break };
+                let seg = t.segment_size.unwrap_or(t.len).max(1);
+                let (src, dst) = (t.src.unwrap_or(if to_server { self.client_addr } else { self.server_addr }), t.dst);
+                for chunk in self.buf[..t.len].chunks(seg) {
+                    self.datagrams_sent += 1;
+                    self.send_one(to_server, src, dst, t.ecn, chunk.to_vec());
+                }
+            }
+        }
+    }
+
+    fn send_one(&mut self, to_server: bool, src: SocketAddr, dst: SocketAddr, ecn: Option<EcnCodepoint>, data: Vec<u8>) {
+        let link = if to_server { self.to_server } else { self.to_client };
+        let impaired = self.now >= self.impair_after;
+        // Serialisation on a rate-limited link (infinite queue).
+        let dir = usize::from(to_server);
+        let mut depart = self.now;
+        if link.rate_bytes_per_sec > 0 {
+            depart = depart.max(self.link_free_at[dir]);
+            let tx = Duration::from_nanos(data.len() as u64 * 1_000_000_000 / link.rate_bytes_per_sec);
+            self.link_free_at[dir] = depart + tx;
+            depart += tx;
+        }
+        if impaired && self.rng.random_bool(link.loss) {
+            return;
+        }
+        let copies = if impaired && self.rng.random_bool(link.duplicate) { 2 } else { 1 };
+        for _ in 0..copies {
+            let mut at = depart + link.delay;
+            if impaired && self.rng.random_bool(link.reorder) {
+                at += link.reorder_extra;
+            }
+            self.seq += 1;
+            self.queue.push(InFlight { at, seq: self.seq, to_server, src, dst, ecn, data: data.clone() });
+        }
+    }
+
+    /// Advances virtual time by one step: deliver due datagrams, fire due timers, flush.
+    /// Returns false when nothing at all is scheduled.
+    pub fn step(&mut self) -> bool {
+        self.flush();
+        let next_arrival = self.queue.peek().map(|d| d.at);
+        let next_timer = [self.client.poll_timeout(), self.server.poll_timeout()].into_iter().flatten().min();
+        let Some(next) = [next_arrival, next_timer].into_iter().flatten().min() else { return false };
+        self.now = self.now.max(next);
+        while self.queue.peek().is_some_and(|d| d.at <= self.now) {
+            let d = self.queue.pop().expect("peeked");
+            let ep = if d.to_server { &mut self.server } else { &mut self.client };
+            ep.handle_datagram(self.now, d.dst, d.src, d.ecn, BytesMut::from(&d.data[..]));
+        }
+        for ep in [&mut self.client, &mut self.server] {
+            if ep.poll_timeout().is_some_and(|t| t <= self.now) {
+                ep.handle_timeout(self.now);
+            }
+        }
+        self.flush();
+        true
+    }
+
+    /// Steps until `done` returns true or `limit` of virtual time passes.
+    pub fn drive_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Self) -> bool) -> bool {
+        let end = self.now + limit;
+        while self.now < end {
+            if done(self) {
+                return true;
+            }
+            if !self.step() {
+                return done(self);
+            }
+        }
+        done(self)
+    }
+
+    /// Drains the events of both endpoints into two lists (client, server).
+    pub fn events(&mut self) -> (Vec<(ConnectionHandle, Event)>, Vec<(ConnectionHandle, Event)>) {
+        let mut c = Vec::new();
+        while let Some(e) = self.client.poll_event() {
+            c.push(e);
+        }
+        let mut s = Vec::new();
+        while let Some(e) = self.server.poll_event() {
+            s.push(e);
+        }
+        (c, s)
+    }
+
+    /// Connects and drives until both sides report Connected; returns (client, server) handles.
+    pub fn connect_default(&mut self) -> (ConnectionHandle, ConnectionHandle) {
+        let cfg = self.client_config(TransportConfig::default());
+        self.connect_with(cfg)
+    }
+
+    pub fn connect_with(&mut self, cfg: ClientConfig) -> (ConnectionHandle, ConnectionHandle) {
+        let ch = self.connect(cfg);
+        let mut client_up = false;
+        let mut server = None;
+        let ok = self.drive_until(Duration::from_secs(10), |p| {
+            while let Some((h, e)) = p.client.poll_event() {
+                if h == ch && e == Event::Connected {
+                    client_up = true;
+                }
+            }
+            while let Some((h, e)) = p.server.poll_event() {
+                if e == Event::Connected {
+                    server = Some(h);
+                }
+            }
+            client_up && server.is_some()
+        });
+        assert!(ok, "handshake did not complete");
+        (ch, server.expect("server connection"))
+    }
+}
+
+fn tls_client() -> Arc<rustls::ClientConfig> {
+    // One certificate per process is enough; the server of every Pair uses its own, so the client
+    // config must trust that one: `Pair::client_config` is only valid with the Pair's TLS. To keep
+    // it simple, both come from the same cached fixture.
+    CACHED.with(|c| c.client.clone())
+}
+
+thread_local! {
+    static CACHED: Tls = tls();
+}
+
+/// Same as [`tls`] but the process-wide (per test thread) cached pair used by [`Pair`].
+pub fn cached_tls() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
+    CACHED.with(|c| (c.server.clone(), c.client.clone()))
+}
+
+/// Deterministic pseudo-random payload of `len` bytes.
+pub fn payload(seed: u64, len: usize) -> Vec<u8> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut v = vec![0u8; len];
+    rng.fill(&mut v[..]);
+    v
+}
