@@ -12,6 +12,7 @@
 pub mod coding;
 mod error;
 pub mod frame;
+pub mod packet;
 pub mod path;
 pub mod range_set;
 mod shared;
