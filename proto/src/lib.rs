@@ -10,12 +10,14 @@
 #![forbid(unsafe_code)]
 
 pub mod coding;
+pub mod crypto;
 mod error;
 pub mod frame;
 pub mod packet;
 pub mod path;
 pub mod range_set;
 mod shared;
+pub mod transport_parameters;
 
 pub use coding::{VarInt, VarIntBoundsExceeded};
 pub use error::{TransportError, TransportErrorCode};

@@ -1,0 +1,107 @@
+//! rustls configurations fit for QUIC: TLS 1.3 only (RFC 9001 §4.2), the ring provider,
+//! ALPN set (RFC 9001 §8.1), and a max_early_data_size rustls accepts for QUIC (RFC 9001 §4.6.1).
+
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use thiserror::Error;
+
+/// A TLS configuration or session that cannot be used for QUIC.
+#[derive(Debug, Error)]
+pub enum TlsConfigError {
+    /// rustls refused the configuration or the session.
+    #[error("rustls: {0}")]
+    Rustls(#[from] rustls::Error),
+    /// RFC 9001 §4.6.1: a QUIC server's max_early_data_size must be 0 (no 0-RTT) or
+    /// 0xffffffff (0-RTT accepted); rustls refuses anything else.
+    #[error("max_early_data_size must be 0 or 0xffffffff for QUIC, not {0}")]
+    EarlyDataSize(u32),
+    /// The crypto provider has no TLS 1.3 cipher suite with QUIC support.
+    #[error("no TLS 1.3 cipher suite usable with QUIC in the crypto provider")]
+    NoQuicCipherSuite,
+    /// RFC 9001 §8.1: QUIC endpoints must negotiate an application protocol with ALPN.
+    #[error("no ALPN protocol configured; QUIC requires ALPN")]
+    NoAlpn,
+    /// The server name is neither a DNS name nor an IP address.
+    #[error("invalid server name {0:?}")]
+    InvalidServerName(String),
+}
+
+/// The ring crypto provider limited to the TLS 1.3 suites QUIC can use: AES-128-GCM,
+/// AES-256-GCM and ChaCha20-Poly1305 (RFC 9001 §5.3). Narrow `cipher_suites` further to force
+/// one suite, e.g. for tests.
+pub fn quic_crypto_provider() -> CryptoProvider {
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.cipher_suites.retain(|suite| suite.tls13().is_some_and(|s| s.quic.is_some()));
+    provider
+}
+
+fn has_quic_suite(provider: &CryptoProvider) -> bool {
+    provider.cipher_suites.iter().any(|suite| suite.tls13().is_some_and(|s| s.quic.is_some()))
+}
+
+/// A server configuration for QUIC: TLS 1.3 only, no client authentication, the given
+/// certificate chain and key, and `alpn_protocols` in order of preference.
+///
+/// 0-RTT is off (`max_early_data_size` 0); set it to `u32::MAX` to accept 0-RTT. Set `key_log`
+/// for key logging (see the [module docs](super)). Pass [`quic_crypto_provider`] as `provider`
+/// unless a specific suite set is wanted.
+pub fn server_config_for_quic(
+    provider: Arc<CryptoProvider>,
+    cert_chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    alpn_protocols: Vec<Vec<u8>>,
+) -> Result<ServerConfig, TlsConfigError> {
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_single_cert(cert_chain, key)?;
+    config.alpn_protocols = alpn_protocols;
+    config.max_early_data_size = 0;
+    check_server_config(&config)?;
+    Ok(config)
+}
+
+/// A client configuration for QUIC: TLS 1.3 only, server certificates verified against `roots`,
+/// and `alpn_protocols` offered. 0-RTT is off; set `enable_early_data` to use it.
+pub fn client_config_for_quic(
+    provider: Arc<CryptoProvider>,
+    roots: RootCertStore,
+    alpn_protocols: Vec<Vec<u8>>,
+) -> Result<ClientConfig, TlsConfigError> {
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn_protocols;
+    check_client_config(&config)?;
+    Ok(config)
+}
+
+/// Checks that a server configuration (built here or by hand) can carry QUIC: a QUIC-capable
+/// TLS 1.3 suite, ALPN protocols, and max_early_data_size 0 or 0xffffffff.
+pub fn check_server_config(config: &ServerConfig) -> Result<(), TlsConfigError> {
+    if config.max_early_data_size != 0 && config.max_early_data_size != u32::MAX {
+        return Err(TlsConfigError::EarlyDataSize(config.max_early_data_size));
+    }
+    if !has_quic_suite(config.crypto_provider()) {
+        return Err(TlsConfigError::NoQuicCipherSuite);
+    }
+    if config.alpn_protocols.is_empty() {
+        return Err(TlsConfigError::NoAlpn);
+    }
+    Ok(())
+}
+
+/// Checks that a client configuration can carry QUIC: a QUIC-capable TLS 1.3 suite and ALPN.
+pub fn check_client_config(config: &ClientConfig) -> Result<(), TlsConfigError> {
+    if !has_quic_suite(config.crypto_provider()) {
+        return Err(TlsConfigError::NoQuicCipherSuite);
+    }
+    if config.alpn_protocols.is_empty() {
+        return Err(TlsConfigError::NoAlpn);
+    }
+    Ok(())
+}
