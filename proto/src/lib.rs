@@ -14,6 +14,7 @@ mod error;
 pub mod frame;
 pub mod path;
 pub mod range_set;
+pub mod recovery;
 mod shared;
 
 pub use coding::{VarInt, VarIntBoundsExceeded};
