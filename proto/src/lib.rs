@@ -16,6 +16,7 @@ pub mod frame;
 pub mod packet;
 pub mod path;
 pub mod range_set;
+pub mod recovery;
 mod shared;
 pub mod transport_parameters;
 
