@@ -15,6 +15,7 @@ pub mod frame;
 pub mod path;
 pub mod range_set;
 mod shared;
+pub mod stream;
 
 pub use coding::{VarInt, VarIntBoundsExceeded};
 pub use error::{TransportError, TransportErrorCode};
