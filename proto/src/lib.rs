@@ -7,10 +7,25 @@
 //!
 //! Paths are first-class from the start: every piece of per-path state is keyed by [`PathId`],
 //! and single-path QUIC is the case of one path.
+//!
+//! # Driving an endpoint
+//!
+//! ```text
+//! loop {
+//!     for each received datagram: endpoint.handle_datagram(now, local, remote, ecn, bytes)
+//!     if now >= endpoint.poll_timeout(): endpoint.handle_timeout(now)
+//!     while let Some(t) = endpoint.poll_transmit(now, &mut buf) { send buf[..t.len] to t.dst }
+//!     while let Some((conn, event)) = endpoint.poll_event() { ... }
+//!     sleep until the next datagram or endpoint.poll_timeout()
+//! }
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod coding;
+mod config;
+pub mod connection;
 pub mod crypto;
+mod endpoint;
 mod error;
 pub mod frame;
 pub mod packet;
@@ -18,9 +33,16 @@ pub mod path;
 pub mod range_set;
 pub mod recovery;
 mod shared;
+pub mod stream;
 pub mod transport_parameters;
 
 pub use coding::{VarInt, VarIntBoundsExceeded};
+pub use config::{ClientConfig, EndpointConfig, ServerConfig, TransportConfig};
+pub use connection::{
+    Connection, ConnectionError, ConnectionStats, Event, PathEvent, PathInfo, PathStats, SendDatagramError,
+    Transmit,
+};
+pub use endpoint::{ConnectError, ConnectionHandle, Endpoint};
 pub use error::{TransportError, TransportErrorCode};
 pub use mpquic_cc::Instant;
 pub use path::PathId;

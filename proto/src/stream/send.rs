@@ -1,0 +1,466 @@
+//! The sending part of one stream (RFC 9000 §3.1): buffered data until it is acknowledged,
+//! what to send next (lost data first, then new data), acknowledgement and loss tracking, the
+//! FIN, RESET_STREAM, and the send-side state machine.
+//!
+//! Data is kept as the [`Bytes`] chunks the application handed over, so sending is slicing:
+//! no copy, no allocation per packet once the chunk queue has grown to its working size.
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, Bytes};
+
+use super::flow_control::SendCredit;
+use crate::frame::stream_header_len;
+use crate::range_set::RangeSet;
+use crate::shared::StreamId;
+
+/// Send-side stream states (RFC 9000 §3.1, Figure 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendState {
+    /// Created; nothing sent yet.
+    Ready,
+    /// Sending data.
+    Send,
+    /// All data and the FIN were sent; waiting for acknowledgements.
+    DataSent,
+    /// RESET_STREAM sent; waiting for its acknowledgement.
+    ResetSent,
+    /// All data and the FIN were acknowledged (terminal).
+    DataRecvd,
+    /// RESET_STREAM was acknowledged (terminal).
+    ResetRecvd,
+}
+
+/// Where the FIN of the stream stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fin {
+    /// The application has not finished the stream.
+    NotSet,
+    /// Finished, FIN never sent.
+    Pending,
+    /// FIN sent, not acknowledged.
+    Sent,
+    /// The packet carrying the FIN was lost.
+    Lost,
+    /// FIN acknowledged.
+    Acked,
+}
+
+/// A piece of stream data to put in a STREAM frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendChunk {
+    /// Offset of the first byte.
+    pub offset: u64,
+    /// The bytes (may be empty for a FIN-only frame).
+    pub data: Bytes,
+    /// Whether the frame carries the FIN bit.
+    pub fin: bool,
+}
+
+/// The sending part of one stream.
+#[derive(Debug)]
+pub struct SendStream {
+    state: SendState,
+    /// Unacknowledged data, contiguous from `buf_offset` to `write_offset`, each chunk with its
+    /// offset.
+    buf: VecDeque<(u64, Bytes)>,
+    /// Everything below this offset is acknowledged and freed.
+    buf_offset: u64,
+    /// End of the data written by the application.
+    write_offset: u64,
+    /// Everything below this offset was sent at least once.
+    unsent: u64,
+    /// Acknowledged ranges above `buf_offset`.
+    acked: RangeSet,
+    /// Lost ranges waiting to be sent again.
+    retransmits: RangeSet,
+    fin: Fin,
+    /// The peer's stream-level limit (MAX_STREAM_DATA, RFC 9000 §4.1).
+    pub(super) credit: SendCredit,
+    /// Error code and final size of our RESET_STREAM.
+    reset: Option<(u64, u64)>,
+    /// Error code of the peer's STOP_SENDING.
+    stop_code: Option<u64>,
+}
+
+/// Room for data in a STREAM frame for `id` at `offset` of at most `max_frame_len` bytes, with
+/// an explicit Length field; `None` when not even the header fits.
+pub fn stream_frame_room(id: StreamId, offset: u64, max_frame_len: usize) -> Option<usize> {
+    max_frame_len.checked_sub(stream_header_len(id, offset, Some(max_frame_len)))
+}
+
+impl SendStream {
+    /// A new stream the peer lets us send `max_stream_data` bytes on.
+    pub fn new(max_stream_data: u64) -> Self {
+        Self {
+            state: SendState::Ready,
+            buf: VecDeque::new(),
+            buf_offset: 0,
+            write_offset: 0,
+            unsent: 0,
+            acked: RangeSet::new(),
+            retransmits: RangeSet::new(),
+            fin: Fin::NotSet,
+            credit: SendCredit::new(max_stream_data),
+            reset: None,
+            stop_code: None,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> SendState {
+        self.state
+    }
+
+    /// Bytes written by the application so far (the final size once finished or reset).
+    pub fn write_offset(&self) -> u64 {
+        self.write_offset
+    }
+
+    /// Bytes held until acknowledged.
+    pub fn buffered(&self) -> u64 {
+        self.write_offset - self.buf_offset
+    }
+
+    /// Whether the application may still write or finish.
+    pub fn is_writable(&self) -> bool {
+        matches!(self.state, SendState::Ready | SendState::Send) && self.fin == Fin::NotSet
+    }
+
+    /// The error code of the peer's STOP_SENDING, if it sent one.
+    pub fn stop_code(&self) -> Option<u64> {
+        self.stop_code
+    }
+
+    /// Error code and final size of our RESET_STREAM, if we reset the stream.
+    pub fn reset_info(&self) -> Option<(u64, u64)> {
+        self.reset
+    }
+
+    /// Whether the send side reached a terminal state.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, SendState::DataRecvd | SendState::ResetRecvd)
+    }
+
+    /// Appends data; the caller limited it to the available credit and buffer room.
+    pub fn write(&mut self, data: Bytes) {
+        debug_assert!(self.is_writable());
+        let len = data.len() as u64;
+        if len == 0 {
+            return;
+        }
+        self.credit.consume(len);
+        self.buf.push_back((self.write_offset, data));
+        self.write_offset += len;
+    }
+
+    /// The application finished the stream: a FIN follows the data written so far.
+    pub fn finish(&mut self) {
+        debug_assert!(self.is_writable());
+        self.fin = Fin::Pending;
+    }
+
+    /// Abandons the stream with `error_code` (RFC 9000 §3.1: Ready/Send/DataSent -> ResetSent).
+    /// Returns the bytes freed from the buffer, or `None` when the stream cannot be reset any
+    /// more (already reset, or all data acknowledged).
+    pub fn reset(&mut self, error_code: u64) -> Option<u64> {
+        if !matches!(self.state, SendState::Ready | SendState::Send | SendState::DataSent) {
+            return None;
+        }
+        // RFC 9000 §4.5: the final size is what we consumed of the peer's credit, i.e. every byte
+        // written, sent or not.
+        self.reset = Some((error_code, self.write_offset));
+        self.state = SendState::ResetSent;
+        let freed = self.buffered();
+        self.buf.clear();
+        self.buf_offset = self.write_offset;
+        self.acked.clear();
+        self.retransmits.clear();
+        Some(freed)
+    }
+
+    /// The peer sent STOP_SENDING (RFC 9000 §3.5): answer with RESET_STREAM carrying its code.
+    /// Returns the freed bytes when the stream is reset now.
+    pub fn on_stop_sending(&mut self, error_code: u64) -> Option<u64> {
+        if self.stop_code.is_none() {
+            self.stop_code = Some(error_code);
+        }
+        self.reset(error_code)
+    }
+
+    /// Our RESET_STREAM was acknowledged: ResetSent -> ResetRecvd.
+    pub fn on_reset_acked(&mut self) {
+        if self.state == SendState::ResetSent {
+            self.state = SendState::ResetRecvd;
+        }
+    }
+
+    /// Whether lost data (or a lost FIN) waits to be sent again.
+    pub fn has_retransmits(&self) -> bool {
+        self.state != SendState::ResetSent && (!self.retransmits.is_empty() || self.fin == Fin::Lost)
+    }
+
+    /// Whether data never sent (or a FIN never sent) waits.
+    pub fn has_new_data(&self) -> bool {
+        matches!(self.state, SendState::Ready | SendState::Send) && (self.unsent < self.write_offset || self.fin == Fin::Pending)
+    }
+
+    /// The data starting at `offset`, up to `max_len` bytes and the end of its chunk.
+    fn slice(&self, offset: u64, max_len: usize) -> Bytes {
+        let idx = self.buf.partition_point(|(o, b)| o + b.len() as u64 <= offset);
+        match self.buf.get(idx) {
+            Some((o, b)) if *o <= offset => {
+                let start = (offset - o) as usize;
+                let end = b.len().min(start + max_len);
+                b.slice(start..end)
+            }
+            _ => Bytes::new(),
+        }
+    }
+
+    /// The next lost data to send again, sized for a frame of at most `max_frame_len` bytes.
+    pub fn poll_retransmit(&mut self, id: StreamId, max_frame_len: usize) -> Option<SendChunk> {
+        if self.state == SendState::ResetSent {
+            return None;
+        }
+        if let Some(range) = self.retransmits.peek_min() {
+            let room = stream_frame_room(id, range.start, max_frame_len)?;
+            let want = usize::try_from(range.end - range.start).unwrap_or(usize::MAX).min(room);
+            if want == 0 {
+                return None;
+            }
+            let data = self.slice(range.start, want);
+            if data.is_empty() {
+                // Cannot happen: lost ranges are above `buf_offset`. Drop the range defensively.
+                self.retransmits.remove(range);
+                return None;
+            }
+            let end = range.start + data.len() as u64;
+            self.retransmits.remove(range.start..end);
+            let fin = end == self.write_offset && self.fin == Fin::Lost;
+            if fin {
+                self.fin = Fin::Sent;
+            }
+            return Some(SendChunk { offset: range.start, data, fin });
+        }
+        if self.fin == Fin::Lost {
+            stream_frame_room(id, self.write_offset, max_frame_len)?;
+            self.fin = Fin::Sent;
+            return Some(SendChunk { offset: self.write_offset, data: Bytes::new(), fin: true });
+        }
+        None
+    }
+
+    /// The next new data to send, sized for a frame of at most `max_frame_len` bytes; carries
+    /// the FIN when it reaches the end of a finished stream.
+    pub fn poll_new(&mut self, id: StreamId, max_frame_len: usize) -> Option<SendChunk> {
+        if !self.has_new_data() {
+            return None;
+        }
+        let offset = self.unsent;
+        let room = stream_frame_room(id, offset, max_frame_len)?;
+        let data = if offset < self.write_offset {
+            if room == 0 {
+                return None;
+            }
+            self.slice(offset, room)
+        } else {
+            Bytes::new()
+        };
+        self.unsent += data.len() as u64;
+        let fin = self.unsent == self.write_offset && self.fin == Fin::Pending;
+        if data.is_empty() && !fin {
+            return None;
+        }
+        // RFC 9000 §3.1: sending the first STREAM frame moves Ready to Send; all data and the FIN
+        // sent moves Send to DataSent.
+        self.state = SendState::Send;
+        if fin {
+            self.fin = Fin::Sent;
+            self.state = SendState::DataSent;
+        }
+        Some(SendChunk { offset, data, fin })
+    }
+
+    /// A frame carrying `[offset, offset + len)` (and the FIN when `fin`) was acknowledged.
+    /// Returns the bytes freed from the buffer and whether this moved the stream to DataRecvd.
+    pub fn on_ack(&mut self, offset: u64, len: u64, fin: bool) -> (u64, bool) {
+        if matches!(self.state, SendState::ResetSent | SendState::ResetRecvd | SendState::DataRecvd) {
+            return (0, false);
+        }
+        let end = offset.saturating_add(len).min(self.unsent);
+        let start = offset.max(self.buf_offset);
+        if start < end {
+            self.acked.insert(start..end);
+            self.retransmits.remove(start..end);
+        }
+        if fin && self.fin != Fin::NotSet && self.fin != Fin::Pending {
+            self.fin = Fin::Acked;
+        }
+        let mut freed = 0;
+        if let Some(first) = self.acked.peek_min().filter(|r| r.start == self.buf_offset) {
+            self.acked.pop_min();
+            let new_front = first.end;
+            freed = new_front - self.buf_offset;
+            while let Some((o, b)) = self.buf.front_mut() {
+                let chunk_end = *o + b.len() as u64;
+                if chunk_end <= new_front {
+                    self.buf.pop_front();
+                } else {
+                    if *o < new_front {
+                        let skip = (new_front - *o) as usize;
+                        b.advance(skip);
+                        *o = new_front;
+                    }
+                    break;
+                }
+            }
+            self.buf_offset = new_front;
+        }
+        let done = self.state == SendState::DataSent && self.buf_offset == self.write_offset && self.fin == Fin::Acked;
+        if done {
+            self.state = SendState::DataRecvd;
+        }
+        (freed, done)
+    }
+
+    /// A frame carrying `[offset, offset + len)` (and the FIN when `fin`) was declared lost:
+    /// queue whatever of it is not acknowledged yet. Returns whether anything was queued.
+    pub fn on_lost(&mut self, offset: u64, len: u64, fin: bool) -> bool {
+        if !matches!(self.state, SendState::Send | SendState::DataSent) {
+            return false;
+        }
+        let end = offset.saturating_add(len).min(self.unsent);
+        let start = offset.max(self.buf_offset);
+        let mut queued = false;
+        if start < end {
+            for gap in self.acked.gaps_in(start..end) {
+                queued |= self.retransmits.insert(gap);
+            }
+        }
+        if fin && self.fin == Fin::Sent {
+            self.fin = Fin::Lost;
+            queued = true;
+        }
+        queued
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::{Dir, Side};
+
+    const ID: StreamId = StreamId(0);
+
+    fn stream_with(data: &'static [u8]) -> SendStream {
+        let mut s = SendStream::new(1 << 20);
+        s.write(Bytes::from_static(data));
+        s
+    }
+
+    #[test]
+    fn state_machine_data_path() {
+        let mut s = stream_with(b"hello world");
+        assert_eq!(s.state(), SendState::Ready);
+        let c = s.poll_new(ID, 8).unwrap();
+        assert_eq!(s.state(), SendState::Send);
+        // 8-byte frame: 1 type + 1 id + 1 length = 3 header bytes.
+        assert_eq!((c.offset, &c.data[..], c.fin), (0, &b"hello"[..], false));
+        s.finish();
+        assert!(!s.is_writable());
+        let c2 = s.poll_new(ID, 100).unwrap();
+        assert_eq!((c2.offset, &c2.data[..], c2.fin), (5, &b" world"[..], true));
+        assert_eq!(s.state(), SendState::DataSent);
+        assert!(s.poll_new(ID, 100).is_none());
+        assert_eq!(s.on_ack(5, 6, true), (0, false));
+        assert_eq!(s.on_ack(0, 5, false), (11, true));
+        assert_eq!(s.state(), SendState::DataRecvd);
+        assert!(s.is_done());
+        assert_eq!(s.buffered(), 0);
+    }
+
+    #[test]
+    fn loss_retransmits_only_unacked() {
+        let mut s = stream_with(b"0123456789");
+        s.finish();
+        let a = s.poll_new(ID, 7).unwrap(); // 4 bytes
+        let b = s.poll_new(ID, 7).unwrap(); // 4 bytes
+        let c = s.poll_new(ID, 7).unwrap(); // 2 bytes + FIN
+        assert!(c.fin);
+        s.on_ack(b.offset, b.data.len() as u64, false);
+        // A whole-range loss report only queues the unacked parts.
+        assert!(s.on_lost(0, 10, true));
+        assert!(s.has_retransmits());
+        let r1 = s.poll_retransmit(ID, 100).unwrap();
+        assert_eq!((r1.offset, &r1.data[..], r1.fin), (a.offset, &b"0123"[..], false));
+        let r2 = s.poll_retransmit(ID, 100).unwrap();
+        assert_eq!((r2.offset, &r2.data[..], r2.fin), (8, &b"89"[..], true));
+        assert!(!s.has_retransmits());
+        // A spurious loss of acked data queues nothing.
+        s.on_ack(0, 10, true);
+        assert!(!s.on_lost(0, 10, true));
+        assert_eq!(s.state(), SendState::DataRecvd);
+    }
+
+    #[test]
+    fn fin_only_frame_lost_and_resent() {
+        let mut s = stream_with(b"ab");
+        let c = s.poll_new(ID, 100).unwrap();
+        assert!(!c.fin);
+        s.finish();
+        let f = s.poll_new(ID, 100).unwrap();
+        assert_eq!((f.offset, f.data.len(), f.fin), (2, 0, true));
+        s.on_ack(0, 2, false);
+        assert!(s.on_lost(2, 0, true));
+        let f2 = s.poll_retransmit(ID, 100).unwrap();
+        assert_eq!((f2.offset, f2.data.len(), f2.fin), (2, 0, true));
+        assert_eq!(s.on_ack(2, 0, true), (0, true));
+    }
+
+    #[test]
+    fn reset_state_machine() {
+        let mut s = stream_with(b"abc");
+        s.poll_new(ID, 100);
+        assert_eq!(s.reset(7), Some(3));
+        assert_eq!(s.state(), SendState::ResetSent);
+        assert_eq!(s.reset_info(), Some((7, 3)));
+        assert!(s.reset(8).is_none());
+        assert!(!s.on_lost(0, 3, false));
+        assert!(s.poll_retransmit(ID, 100).is_none());
+        s.on_reset_acked();
+        assert_eq!(s.state(), SendState::ResetRecvd);
+        assert!(s.is_done());
+        // Fully acknowledged streams cannot be reset.
+        let mut t = stream_with(b"x");
+        t.finish();
+        t.poll_new(ID, 100);
+        t.on_ack(0, 1, true);
+        assert!(t.on_stop_sending(3).is_none());
+        assert_eq!(t.stop_code(), Some(3));
+    }
+
+    #[test]
+    fn frame_too_small_for_header() {
+        let mut s = stream_with(b"abc");
+        let id = StreamId::new(Side::Client, Dir::Bi, 1000);
+        assert!(s.poll_new(id, 3).is_none());
+        assert_eq!(s.state(), SendState::Ready);
+        assert!(s.poll_new(id, 6).is_some());
+    }
+
+    #[test]
+    fn chunks_are_slices_across_writes() {
+        let mut s = SendStream::new(100);
+        s.write(Bytes::from_static(b"abc"));
+        s.write(Bytes::from_static(b"defg"));
+        let a = s.poll_new(ID, 100).unwrap();
+        let b = s.poll_new(ID, 100).unwrap();
+        assert_eq!((&a.data[..], &b.data[..]), (&b"abc"[..], &b"defg"[..]));
+        // Partial ack inside the second chunk frees exactly that much.
+        assert_eq!(s.on_ack(0, 5, false).0, 5);
+        assert_eq!(s.buffered(), 2);
+        s.on_lost(3, 4, false);
+        assert_eq!(&s.poll_retransmit(ID, 100).unwrap().data[..], b"fg");
+    }
+}
