@@ -15,9 +15,7 @@ use rand_chacha::ChaCha20Rng;
 use thiserror::Error;
 
 use crate::config::{ClientConfig, EndpointConfig, ServerConfig};
-use crate::connection::{
-    local_transport_parameters, Connection, ConnectionParams, EndpointEvent, Event, Transmit,
-};
+use crate::connection::{local_transport_parameters, Connection, ConnectionParams, EndpointEvent, Event, Transmit};
 use crate::crypto::{self, ResetKey, TlsConfigError, TlsSession, TokenKey, ValidToken};
 use crate::packet::{self, LongType, PartialDecode, ProtectedHeader};
 use crate::path::PathId;
@@ -201,12 +199,16 @@ impl Endpoint {
                 address_validated: true,
                 reset_key: self.reset_key.clone(),
                 token_key: None,
-                new_token_lifetime: std::time::Duration::ZERO,
                 rng_seed: seed,
                 params,
             },
         );
-        let handle = self.insert(Slot { conn, server_name: Some(server_name.to_owned()), initial_alias: None, handshaking: true });
+        let handle = self.insert(Slot {
+            conn,
+            server_name: Some(server_name.to_owned()),
+            initial_alias: None,
+            handshaking: true,
+        });
         self.handshakes += 1;
         self.by_cid.insert(local_cid, handle);
         self.after_connection_call(handle);
@@ -384,7 +386,6 @@ impl Endpoint {
                 address_validated,
                 reset_key: self.reset_key.clone(),
                 token_key: Some(self.token_key.clone()),
-                new_token_lifetime: server.new_token_lifetime,
                 rng_seed: seed,
                 params,
             },

@@ -39,8 +39,7 @@ pub mod transport_parameters;
 pub use coding::{VarInt, VarIntBoundsExceeded};
 pub use config::{ClientConfig, EndpointConfig, ServerConfig, TransportConfig};
 pub use connection::{
-    Connection, ConnectionError, ConnectionStats, Event, PathEvent, PathInfo, PathStats, SendDatagramError,
-    Transmit,
+    Connection, ConnectionError, ConnectionStats, Event, PathEvent, PathInfo, PathStats, SendDatagramError, Transmit,
 };
 pub use endpoint::{ConnectError, ConnectionHandle, Endpoint};
 pub use error::{TransportError, TransportErrorCode};

@@ -202,7 +202,11 @@ impl LocalCids {
 
     /// Handles RETIRE_CONNECTION_ID (RFC 9000 §19.16). `packet_dcid` is the CID the frame's packet
     /// was sent to, which may not be retired by that packet. Returns the retired CID, if active.
-    pub fn on_retire(&mut self, sequence: u64, packet_dcid: &ConnectionId) -> Result<Option<ConnectionId>, TransportError> {
+    pub fn on_retire(
+        &mut self,
+        sequence: u64,
+        packet_dcid: &ConnectionId,
+    ) -> Result<Option<ConnectionId>, TransportError> {
         if sequence >= self.next_sequence {
             return Err(TransportError::PROTOCOL_VIOLATION("RETIRE_CONNECTION_ID for a sequence number never issued"));
         }

@@ -104,9 +104,13 @@ enum State {
     Handshake,
     Established,
     /// We sent CONNECTION_CLOSE; answer further packets with it until `deadline`.
-    Closing { deadline: Instant },
+    Closing {
+        deadline: Instant,
+    },
     /// The peer closed; send nothing until `deadline`.
-    Draining { deadline: Instant },
+    Draining {
+        deadline: Instant,
+    },
     /// Gone.
     Drained,
 }
@@ -147,7 +151,6 @@ pub(crate) struct ConnectionParams {
     pub address_validated: bool,
     pub reset_key: Arc<ResetKey>,
     pub token_key: Option<Arc<TokenKey>>,
-    pub new_token_lifetime: Duration,
     pub rng_seed: u64,
     pub params: TransportParameters,
 }
@@ -185,7 +188,6 @@ pub struct Connection {
     issued_reset_tokens: BTreeMap<u64, (ConnectionId, [u8; 16])>,
     reset_key: Arc<ResetKey>,
     token_key: Option<Arc<TokenKey>>,
-    new_token_lifetime: Duration,
     /// NEW_TOKEN to send (server), if any.
     new_token_pending: Option<Bytes>,
     /// NEW_TOKEN tokens received (client), newest last.
@@ -258,7 +260,6 @@ impl Connection {
             issued_reset_tokens: BTreeMap::new(),
             reset_key: p.reset_key,
             token_key: p.token_key,
-            new_token_lifetime: p.new_token_lifetime,
             new_token_pending: None,
             received_tokens: VecDeque::new(),
             initial_dst_cid: p.initial_dst_cid,
@@ -290,11 +291,8 @@ impl Connection {
             Side::Client => PathKind::HandshakeClient,
             Side::Server => PathKind::HandshakeServer,
         };
-        let validation = if p.side.is_client() || p.address_validated {
-            Validation::Validated
-        } else {
-            Validation::Unvalidated
-        };
+        let validation =
+            if p.side.is_client() || p.address_validated { Validation::Validated } else { Validation::Unvalidated };
         this.add_path(now, PathId::ZERO, kind, p.local, p.remote, validation);
         this.reset_idle_timer(now);
         if p.side.is_client() {
@@ -313,10 +311,10 @@ impl Connection {
         validation: Validation,
     ) {
         let mtu = self.config.initial_mtu;
-        let controller = self.config.congestion_controller_factory.build(
-            now,
-            mpquic_cc::PathInfo { path_id: id.0, max_datagram_size: u64::from(mtu) },
-        );
+        let controller = self
+            .config
+            .congestion_controller_factory
+            .build(now, mpquic_cc::PathInfo { path_id: id.0, max_datagram_size: u64::from(mtu) });
         let rc = RecoveryConfig {
             initial_rtt: self.config.initial_rtt,
             packet_threshold: self.config.packet_threshold,
@@ -799,14 +797,13 @@ impl Connection {
 
 fn streams_config(config: &TransportConfig) -> StreamsConfig {
     StreamsConfig {
-        max_concurrent_bidi: config.max_concurrent_bidi_streams,
-        max_concurrent_uni: config.max_concurrent_uni_streams,
+        max_concurrent_bidi_streams: config.max_concurrent_bidi_streams,
+        max_concurrent_uni_streams: config.max_concurrent_uni_streams,
         stream_receive_window: config.stream_receive_window,
         max_stream_receive_window: config.max_stream_receive_window,
-        receive_window: config.receive_window,
-        max_receive_window: config.max_receive_window,
-        send_buffer: config.send_window,
-        ..StreamsConfig::default()
+        connection_receive_window: config.receive_window,
+        max_connection_receive_window: config.max_receive_window,
+        send_buffer_limit: config.send_window,
     }
 }
 

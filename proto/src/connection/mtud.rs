@@ -124,11 +124,6 @@ impl MtuDiscovery {
         self.in_flight = Some((pn, size));
     }
 
-    /// Whether `pn` is the probe in flight.
-    pub fn is_probe(&self, pn: u64) -> bool {
-        self.in_flight.is_some_and(|(p, _)| p == pn)
-    }
-
     /// A packet was acknowledged. Returns the new MTU when it grew.
     pub fn on_acked(&mut self, pn: u64, packet_size: u16) -> Option<u16> {
         if packet_size > BASE_PLPMTU {

@@ -33,10 +33,8 @@ pub struct PathStats {
     pub packets_lost: u64,
     /// Bytes of packets declared lost.
     pub bytes_lost: u64,
-    /// Bytes of STREAM data sent for the first time.
+    /// Bytes of STREAM data sent (first transmissions and retransmissions).
     pub stream_bytes_sent: u64,
-    /// Bytes of STREAM data sent again after a loss.
-    pub stream_bytes_retransmitted: u64,
     /// Congestion events (loss or ECN-CE).
     pub congestion_events: u64,
     /// Packets received with the CE codepoint.

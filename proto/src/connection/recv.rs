@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
-use super::{ConnectionError, Event, PathEvent, State, Validation, MAX_BUFFERED_UNDECRYPTABLE, MAX_PENDING_PATH_RESPONSES};
 use super::{Connection, CryptoStream};
+use super::{
+    ConnectionError, Event, PathEvent, State, Validation, MAX_BUFFERED_UNDECRYPTABLE, MAX_PENDING_PATH_RESPONSES,
+};
 use crate::crypto;
 use crate::error::{TransportError, TransportErrorCode};
 use crate::frame::{self, Frame};
@@ -130,7 +132,9 @@ impl Connection {
         // Remove header protection (RFC 9001 §5.4).
         let pn_offset = partial.pn_offset();
         let hp_ok = match space {
-            SpaceId::Initial => self.initial_keys.as_ref().map(|k| k.header.remote.remove(partial.packet_mut(), pn_offset)),
+            SpaceId::Initial => {
+                self.initial_keys.as_ref().map(|k| k.header.remote.remove(partial.packet_mut(), pn_offset))
+            }
             SpaceId::Handshake => {
                 self.handshake_keys.as_ref().map(|k| k.header.remote.remove(partial.packet_mut(), pn_offset))
             }
@@ -238,8 +242,8 @@ impl Connection {
         let (ack_eliciting, probing_only) = self.process_payload(now, path_id, packet_type, &packet_dcid, payload)?;
 
         if let Some(path) = self.paths.get_mut(&path_id) {
-            if let Some(sp) = path.recovery.space_mut(space) {
-                sp.ack_tracker_mut().on_packet_received(now, pn, ack_eliciting, ecn);
+            if let Some(tracker) = path.recovery.ack_tracker_mut(space) {
+                tracker.on_packet_received(now, pn, ack_eliciting, ecn);
             }
         }
         // RFC 9000 §10.1: an authenticated packet restarts the idle timer.
@@ -286,7 +290,8 @@ impl Connection {
         tracing::debug!(old = %path.remote, new = %remote, "peer address changed");
         path.remote = remote;
         let pto = path.recovery.pto_duration(SpaceId::Data);
-        path.validation = Validation::Pending { token, sent: None, deadline: now + (3 * pto).max(Duration::from_secs(1)) };
+        path.validation =
+            Validation::Pending { token, sent: None, deadline: now + (3 * pto).max(Duration::from_secs(1)) };
         path.amplification_received = 0;
         path.amplification_sent = 0;
         self.events.push_back(Event::Path(PathEvent::Migrated(path_id)));
@@ -351,8 +356,11 @@ impl Connection {
             let frame = frame?;
             if !frame.allowed_in(packet_type) {
                 // RFC 9000 §12.4: a frame in a packet type that does not allow it.
-                return Err(TransportError::PROTOCOL_VIOLATION(format!("{:?} not allowed in {packet_type:?}", frame.kind()))
-                    .with_frame(frame.frame_type(Default::default())));
+                return Err(TransportError::PROTOCOL_VIOLATION(format!(
+                    "{:?} not allowed in {packet_type:?}",
+                    frame.kind()
+                ))
+                .with_frame(frame.frame_type(Default::default())));
             }
             ack_eliciting |= frame.is_ack_eliciting();
             probing_only &= frame.is_probing();
@@ -404,7 +412,9 @@ impl Connection {
             }
             Frame::RetireConnectionId(r) => {
                 if self.endpoint_config.local_cid_len == 0 {
-                    return Err(TransportError::PROTOCOL_VIOLATION("RETIRE_CONNECTION_ID while we use zero-length CIDs"));
+                    return Err(TransportError::PROTOCOL_VIOLATION(
+                        "RETIRE_CONNECTION_ID while we use zero-length CIDs",
+                    ));
                 }
                 if let Some(id) = self.local_cids.on_retire(r.sequence, packet_dcid)? {
                     self.issued_reset_tokens.remove(&r.sequence);
@@ -486,7 +496,13 @@ impl Connection {
         Ok(())
     }
 
-    fn on_crypto_frame(&mut self, now: Instant, space: SpaceId, offset: u64, data: Bytes) -> Result<(), TransportError> {
+    fn on_crypto_frame(
+        &mut self,
+        now: Instant,
+        space: SpaceId,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<(), TransportError> {
         let cs: &mut CryptoStream = &mut self.crypto[space.index()];
         let end = offset.saturating_add(data.len() as u64);
         // RFC 9000 §7.5: a bounded buffer for out-of-order CRYPTO data.
@@ -597,7 +613,13 @@ impl Connection {
         }
     }
 
-    fn on_ack_frame(&mut self, now: Instant, path_id: PathId, space: SpaceId, ack: &frame::Ack) -> Result<(), TransportError> {
+    fn on_ack_frame(
+        &mut self,
+        now: Instant,
+        path_id: PathId,
+        space: SpaceId,
+        ack: &frame::Ack,
+    ) -> Result<(), TransportError> {
         let exponent = match (space, self.peer_params.as_ref()) {
             (SpaceId::Data, Some(p)) => p.ack_delay_exponent.into_inner().min(20),
             _ => 3,
@@ -702,7 +724,12 @@ impl Connection {
     }
 
     /// Carries out what the loss-detection timer asked for.
-    pub(super) fn on_loss_action(&mut self, now: Instant, path_id: PathId, action: crate::recovery::LossDetectionAction) {
+    pub(super) fn on_loss_action(
+        &mut self,
+        now: Instant,
+        path_id: PathId,
+        action: crate::recovery::LossDetectionAction,
+    ) {
         use crate::recovery::LossDetectionAction as A;
         let mut out = core::mem::take(&mut self.recovery_out);
         match action {

@@ -11,7 +11,6 @@ use crate::path::PathId;
 use crate::recovery::SentPacket;
 use crate::shared::Side;
 use crate::stream::ControlFrame;
-use crate::transport_parameters::TransportParameters;
 use crate::Instant;
 
 /// Most datagrams batched into one [`Transmit`] (GSO segments).
@@ -22,12 +21,6 @@ const MIN_INITIAL_DATAGRAM: usize = 1200;
 const MIN_PACKET_ROOM: usize = 48;
 /// ACK ranges written per ACK frame at most.
 const MAX_ACK_RANGES: usize = 64;
-
-/// What one call of `write_packet` produced.
-#[derive(Debug, Clone, Copy)]
-struct PacketWritten {
-    ack_eliciting: bool,
-}
 
 impl Connection {
     /// Writes the next datagram(s) to send into `buf` and says where they go. Returns `None`
@@ -181,7 +174,7 @@ impl Connection {
             || self.new_token_pending.is_some()
             || self.streams.has_pending_control()
             || self.datagrams.has_outgoing()
-            || self.streams.has_pending_data()
+            || self.streams.has_stream_data()
             || (self.handshake_confirmed && path.is_validated() && self.mtu_probe_due(now, path))
     }
 
@@ -202,7 +195,7 @@ impl Connection {
         limit: usize,
         pad_to: Option<usize>,
         ecn: Option<crate::EcnCodepoint>,
-    ) -> Option<PacketWritten> {
+    ) -> Option<()> {
         let header_start = buf.len();
         let (tag_len, key_phase) = match space {
             SpaceId::Initial => (self.initial_keys.as_ref()?.packet.local.tag_len(), false),
@@ -254,8 +247,7 @@ impl Connection {
         // ACK first: it is never limited by congestion control (RFC 9002 §7).
         let path = self.paths.get_mut(&path_id)?;
         let ack_exponent = u32::from(self.config.ack_delay_exponent);
-        if let Some(sp) = path.recovery.space_mut(space) {
-            let tracker = sp.ack_tracker_mut();
+        if let Some(tracker) = path.recovery.ack_tracker_mut(space) {
             if tracker.can_bundle() || tracker.should_send_now(now) {
                 let delay = tracker.ack_delay(now);
                 let delay = (delay.as_micros() as u64) >> ack_exponent;
@@ -278,8 +270,8 @@ impl Connection {
         }
 
         let probe = path.recovery.probes_pending() > 0;
-        let cc_open = probe
-            || (path.recovery.can_send(u64::from(path.mtu())) && path.pacing_release.is_none_or(|t| now >= t));
+        let cc_open =
+            probe || (path.recovery.can_send(u64::from(path.mtu())) && path.pacing_release.is_none_or(|t| now >= t));
 
         if space == SpaceId::Data {
             // Path validation frames (RFC 9000 §8.2) are not limited by congestion control in
@@ -384,7 +376,7 @@ impl Connection {
             }
         }
         let in_flight = ack_eliciting || padded;
-        let app_limited = !self.streams.has_pending_data() && !self.datagrams.has_outgoing();
+        let app_limited = !self.streams.has_stream_data() && !self.datagrams.has_outgoing();
         let path = self.paths.get_mut(&path_id)?;
         if let Some(size) = mtu_probe {
             path.mtud.on_probe_sent(pn, size as u16);
@@ -412,7 +404,7 @@ impl Connection {
                 self.idle_deadline = self.effective_idle_timeout().map(|t| now + t);
             }
         }
-        Some(PacketWritten { ack_eliciting })
+        Some(())
     }
 
     fn write_crypto_frame(
@@ -433,7 +425,7 @@ impl Connection {
     /// ack-eliciting (all of them are).
     fn write_data_frames(
         &mut self,
-        _now: Instant,
+        now: Instant,
         path_id: PathId,
         buf: &mut Vec<u8>,
         limit: usize,
@@ -480,37 +472,40 @@ impl Connection {
             }
         }
         // Flow control and stream management (RFC 9000 §4).
-        while let Some(cf) = self.streams.poll_control(limit.saturating_sub(buf.len())) {
-            control_frame(&cf).encode(buf);
+        let rtt = self.paths.get(&path_id).map_or(self.config.initial_rtt, |p| p.recovery.rtt().smoothed());
+        while let Some(cf) = self.streams.poll_control(now, rtt) {
+            let f = control_frame(&cf);
+            if buf.len() + f.encoded_len() > limit {
+                // Did not fit: give it back for the next packet.
+                self.streams.on_control_lost(&cf);
+                break;
+            }
+            f.encode(buf);
             frames.control.push(cf);
         }
         // Datagrams (RFC 9221 §5: not retransmitted).
         while buf.len() + 8 < limit {
             let room = limit - buf.len();
-            let Some(d) = self.datagrams.pop_outgoing_if(|d| d.len() + 1 + crate::coding::varint_size(d.len() as u64) <= room)
+            let Some(d) =
+                self.datagrams.pop_outgoing_if(|d| d.len() + 1 + crate::coding::varint_size(d.len() as u64) <= room)
             else {
                 break;
             };
             frame::Datagram { data: d }.encode(buf, true);
         }
         // Stream data last, filling the packet.
-        let mut stream_bytes_new = 0u64;
-        let mut stream_bytes_retx = 0u64;
+        let mut stream_bytes = 0u64;
         loop {
             let room = limit.saturating_sub(buf.len());
             if room < 8 {
                 break;
             }
-            let Some(chunk) = self.streams.poll_transmit(room) else { break };
+            let Some(chunk) = self.streams.next_stream_chunk(room) else { break };
             let len = chunk.data.len();
             encode_stream_header(buf, chunk.id, chunk.offset, Some(len), chunk.fin);
             debug_assert!(stream_header_len(chunk.id, chunk.offset, Some(len)) + len <= room);
             buf.extend_from_slice(&chunk.data);
-            if chunk.retransmission {
-                stream_bytes_retx += len as u64;
-            } else {
-                stream_bytes_new += len as u64;
-            }
+            stream_bytes += len as u64;
             frames.stream.push(super::sent::StreamRange {
                 id: chunk.id,
                 offset: chunk.offset,
@@ -519,8 +514,7 @@ impl Connection {
             });
         }
         if let Some(path) = self.paths.get_mut(&path_id) {
-            path.stats.stream_bytes_sent += stream_bytes_new;
-            path.stats.stream_bytes_retransmitted += stream_bytes_retx;
+            path.stats.stream_bytes_sent += stream_bytes;
         }
         buf.len() > start
     }
@@ -579,9 +573,16 @@ impl Connection {
                 pn,
                 4,
             ),
-            SpaceId::Handshake => {
-                packet::encode_long_header(buf, LongType::Handshake, self.version, &dcid, &self.handshake_cid, &[], pn, 4)
-            }
+            SpaceId::Handshake => packet::encode_long_header(
+                buf,
+                LongType::Handshake,
+                self.version,
+                &dcid,
+                &self.handshake_cid,
+                &[],
+                pn,
+                4,
+            ),
             SpaceId::Data => packet::encode_short_header(buf, false, key_phase, &dcid, pn, 4),
         };
         let max_reason = limit.saturating_sub(buf.len() + 64).min(256);
@@ -638,6 +639,3 @@ fn control_frame(cf: &ControlFrame) -> Frame {
         ControlFrame::StopSending { id, error_code } => Frame::StopSending { id, error_code },
     }
 }
-
-#[allow(dead_code)]
-fn _assert_params(_: &TransportParameters) {}

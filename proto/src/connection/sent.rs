@@ -20,13 +20,6 @@ pub struct StreamRange {
     pub fin: bool,
 }
 
-/// A NEW_CONNECTION_ID we sent: enough to send it again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SentNewCid {
-    /// Sequence number.
-    pub sequence: u64,
-}
-
 /// The retransmittable content of one packet. Inline storage keeps the common cases (one or two
 /// stream ranges, no control frame) free of heap allocation.
 #[derive(Debug, Clone, Default)]

@@ -63,14 +63,35 @@ impl LongType {
 
 /// A packet number space (RFC 9000 §12.3). With multipath, each path has its own `Data`
 /// space (draft-ietf-quic-multipath-21 §4); the connection keys those by [`crate::PathId`].
+/// Only path 0 has the Initial and Handshake spaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SpaceId {
     /// Initial packets.
-    Initial,
+    Initial = 0,
     /// Handshake packets.
-    Handshake,
+    Handshake = 1,
     /// 0-RTT and 1-RTT packets (application data).
-    Data,
+    Data = 2,
+}
+
+impl SpaceId {
+    /// The three spaces in the order RFC 9002 Appendix A iterates them.
+    pub const ALL: [SpaceId; 3] = [SpaceId::Initial, SpaceId::Handshake, SpaceId::Data];
+
+    /// Position in per-space arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl core::fmt::Display for SpaceId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            SpaceId::Initial => "initial",
+            SpaceId::Handshake => "handshake",
+            SpaceId::Data => "application_data",
+        })
+    }
 }
 
 /// The kind of a packet that carries frames, for the frame-placement rules of RFC 9000 §12.4

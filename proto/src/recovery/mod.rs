@@ -28,6 +28,7 @@ mod ack_tracker;
 mod ecn;
 mod loss;
 mod pacer;
+mod retry;
 mod rtt;
 mod sent;
 mod space;

@@ -2,8 +2,6 @@
 //! A.2-A.3): sent packets, `largest_acked_packet`, `loss_time`,
 //! `time_of_last_ack_eliciting_packet`, ECN counts, and the [`AckTracker`] of packets received.
 
-use core::fmt;
-
 use super::ack_tracker::AckTracker;
 use super::sent::SentPackets;
 use crate::{EcnCounts, Instant, RangeSet};
@@ -11,36 +9,7 @@ use crate::{EcnCounts, Instant, RangeSet};
 /// How many ranges of packets declared lost are remembered to detect spurious losses.
 pub(super) const MAX_LOST_RANGES: usize = 64;
 
-/// A packet-number space (RFC 9000 §12.3). Every path has its own application-data space
-/// (draft-ietf-quic-multipath-21 §2); only path 0 has the Initial and Handshake spaces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SpaceId {
-    /// Initial packets.
-    Initial = 0,
-    /// Handshake packets.
-    Handshake = 1,
-    /// 0-RTT and 1-RTT packets.
-    Data = 2,
-}
-
-impl SpaceId {
-    /// The three spaces in the order RFC 9002 Appendix A iterates them.
-    pub const ALL: [SpaceId; 3] = [SpaceId::Initial, SpaceId::Handshake, SpaceId::Data];
-
-    pub(super) fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for SpaceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SpaceId::Initial => "initial",
-            SpaceId::Handshake => "handshake",
-            SpaceId::Data => "application_data",
-        })
-    }
-}
+pub use crate::packet::SpaceId;
 
 /// The state of one packet-number space.
 #[derive(Debug)]

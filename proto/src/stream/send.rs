@@ -202,7 +202,8 @@ impl SendStream {
 
     /// Whether data never sent (or a FIN never sent) waits.
     pub fn has_new_data(&self) -> bool {
-        matches!(self.state, SendState::Ready | SendState::Send) && (self.unsent < self.write_offset || self.fin == Fin::Pending)
+        matches!(self.state, SendState::Ready | SendState::Send)
+            && (self.unsent < self.write_offset || self.fin == Fin::Pending)
     }
 
     /// The data starting at `offset`, up to `max_len` bytes and the end of its chunk.

@@ -226,7 +226,8 @@ fn max_data_and_max_stream_data_after_half_window() {
 
 #[test]
 fn auto_tuning_grows_stream_window_when_reading_fast() {
-    let config = StreamsConfig { connection_receive_window: 1 << 20, max_connection_receive_window: 1 << 22, ..small_config() };
+    let config =
+        StreamsConfig { connection_receive_window: 1 << 20, max_connection_receive_window: 1 << 22, ..small_config() };
     let (mut c, mut s) = pair(config.clone(), config);
     let id = c.open(Dir::Uni).unwrap();
     let mut now = Instant::ZERO;

@@ -179,15 +179,23 @@ impl Pair {
                 let Some(t) = ep.poll_transmit(self.now, &mut self.buf) else { break };
                 let seg = t.segment_size.unwrap_or(t.len).max(1);
                 let (src, dst) = (t.src.unwrap_or(if to_server { self.client_addr } else { self.server_addr }), t.dst);
-                for chunk in self.buf[..t.len].chunks(seg) {
+                let chunks: Vec<Vec<u8>> = self.buf[..t.len].chunks(seg).map(<[u8]>::to_vec).collect();
+                for chunk in chunks {
                     self.datagrams_sent += 1;
-                    self.send_one(to_server, src, dst, t.ecn, chunk.to_vec());
+                    self.send_one(to_server, src, dst, t.ecn, chunk);
                 }
             }
         }
     }
 
-    fn send_one(&mut self, to_server: bool, src: SocketAddr, dst: SocketAddr, ecn: Option<EcnCodepoint>, data: Vec<u8>) {
+    fn send_one(
+        &mut self,
+        to_server: bool,
+        src: SocketAddr,
+        dst: SocketAddr,
+        ecn: Option<EcnCodepoint>,
+        data: Vec<u8>,
+    ) {
         let link = if to_server { self.to_server } else { self.to_client };
         let impaired = self.now >= self.impair_after;
         // Serialisation on a rate-limited link (infinite queue).

@@ -1,0 +1,22 @@
+//! Starting the Initial space over after a Retry (RFC 9000 §17.2.5.3, RFC 9002 §6.3).
+
+use super::space::SpaceId;
+use super::PathRecovery;
+use crate::Instant;
+
+impl<F> PathRecovery<F> {
+    /// Forgets every packet in flight in `space` without declaring it lost and without an RTT
+    /// sample, keeping the packet-number sequence: after a Retry the client sends its first
+    /// flight again, with higher packet numbers.
+    pub fn restart_space(&mut self, now: Instant, space: SpaceId) {
+        let Some(s) = self.spaces[space.index()].as_mut() else { return };
+        self.bytes_in_flight -= s.bytes_in_flight;
+        s.sent.drain(drop);
+        s.bytes_in_flight = 0;
+        s.ack_eliciting_in_flight = 0;
+        s.loss_time = None;
+        s.time_of_last_ack_eliciting_packet = None;
+        self.pto_count = 0;
+        self.set_loss_detection_timer(now);
+    }
+}
