@@ -96,8 +96,8 @@ impl Ack {
         self.additional_count + 1
     }
 
-    /// The smallest packet number of the first range (the largest contiguous run ending at
-    /// `largest`).
+    /// The first (highest) range: the contiguous run of acknowledged packet numbers ending at
+    /// `largest`.
     pub fn first_range(&self) -> Range<u64> {
         self.largest.saturating_sub(self.first_range)..self.largest.saturating_add(1)
     }
@@ -268,13 +268,12 @@ pub fn encode_ack<B: BufMut + ?Sized>(
     let mut iter = ranges.iter().rev().skip(1);
     loop {
         let total = fixed + varint_size(k as u64) + pairs;
-        if total <= max_bytes {
-            best = Some((k, total));
-            best_smallest = smallest;
-        } else if total > max_bytes + 8 {
-            // Adding more ranges only grows the frame (the count field is at most 8 bytes).
+        // The size only grows with k, so the first k that does not fit ends the search.
+        if total > max_bytes {
             break;
         }
+        best = Some((k, total));
+        best_smallest = smallest;
         if k + 1 >= max_ranges {
             break;
         }
