@@ -62,16 +62,15 @@ codes! {
     AEAD_LIMIT_REACHED = 0x0f,
     /// No viable network path exists.
     NO_VIABLE_PATH = 0x10,
-    /// draft-ietf-quic-multipath-21 §7: the peer abandoned a path for an application reason.
-    APPLICATION_ABANDON_PATH = 0x3e75,
+    /// draft-ietf-quic-multipath-21 §7: the peer abandoned a path for an application reason
+    /// (a PATH_ABANDON error code).
+    APPLICATION_ABANDON_PATH = 0x3e,
     /// draft-ietf-quic-multipath-21 §7: a path exceeded a resource limit.
-    PATH_RESOURCE_LIMIT_REACHED = 0x3e76,
+    PATH_RESOURCE_LIMIT_REACHED = 0x3e75,
     /// draft-ietf-quic-multipath-21 §7: the path is unstable or of poor quality.
-    PATH_UNSTABLE_OR_POOR = 0x3e77,
+    PATH_UNSTABLE_OR_POOR = 0x3e76,
     /// draft-ietf-quic-multipath-21 §7: no connection ID is available for the path.
-    NO_CID_AVAILABLE_FOR_PATH = 0x3e78,
-    /// draft-ietf-quic-multipath-21 §7: a multipath protocol violation.
-    MP_PROTOCOL_VIOLATION = 0x3e,
+    NO_CID_AVAILABLE_FOR_PATH = 0x3e77,
 }
 
 impl TransportErrorCode {
