@@ -15,3 +15,43 @@ fn handshake_completes() {
     let server = pair.server.connection(s).unwrap();
     assert!(!server.is_handshaking());
 }
+
+#[test]
+fn handshake_completes_for_many_seeds() {
+    for seed in 0..64 {
+        let mut pair = Pair::new(seed, TransportConfig::default());
+        let ch = pair.connect(pair.client_config(TransportConfig::default()));
+        let mut up = false;
+        pair.drive_until(std::time::Duration::from_secs(10), |p| {
+            while let Some((h, e)) = p.client.poll_event() {
+                if h == ch && e == mpquic_proto::Event::Connected {
+                    up = true;
+                }
+            }
+            up
+        });
+        let err = pair.client.connection(ch).and_then(|c| c.error().cloned());
+        assert!(up, "seed {seed}: client did not connect: {err:?}");
+    }
+}
+
+#[test]
+fn both_sides_connect_for_many_seeds() {
+    for seed in 0..32 {
+        let mut pair = Pair::new(seed, TransportConfig::default());
+        let (c, s) = pair.connect_default();
+        assert!(pair.client.connection(c).is_some() && pair.server.connection(s).is_some(), "seed {seed}");
+    }
+}
+
+#[test]
+fn second_connection_resumes_tls_session() {
+    let mut pair = Pair::new(40, TransportConfig::default());
+    let (c, _) = pair.connect_default();
+    // Let the session ticket (1-RTT CRYPTO) arrive.
+    pair.drive_until(std::time::Duration::from_millis(200), |_| false);
+    assert!(pair.client.connection(c).unwrap().error().is_none());
+    let mut pair2 = Pair::new(41, TransportConfig::default());
+    let (c2, s2) = pair2.connect_default();
+    assert!(pair2.client.connection(c2).is_some() && pair2.server.connection(s2).is_some());
+}

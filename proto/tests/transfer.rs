@@ -126,3 +126,69 @@ fn events_report_connection() {
     });
     assert!(confirmed);
 }
+
+/// The acceptance transfer: 50 MB on one stream, clean and with 5% loss plus
+/// reordering and duplication, surviving a key update in the middle.
+#[test]
+fn fifty_megabytes_clean_and_lossy_with_key_update() {
+    for (seed, loss) in [(10u64, 0.0), (11, 0.05)] {
+        eprintln!("seed {seed} loss {loss}");
+        let mut pair = Pair::new(seed, TransportConfig::default());
+        let (c, s) = pair.connect_default();
+        if loss > 0.0 {
+            pair.to_server = Link::lossy(loss);
+            pair.to_client = Link::lossy(loss);
+        }
+        pair.to_server.rate_bytes_per_sec = 100_000_000;
+        pair.to_client.rate_bytes_per_sec = 100_000_000;
+        let len = 50 << 20;
+        let data = payload(seed, len);
+        let id = pair.client.connection(c).unwrap().open_stream(Dir::Bi).unwrap();
+        let mut sent = 0usize;
+        let mut got: Vec<u8> = Vec::with_capacity(len);
+        let mut accepted = None;
+        let mut key_updated = false;
+        let mut fin = false;
+        let ok = pair.drive_until(Duration::from_secs(600), |p| {
+            let conn = p.client.connection(c).unwrap();
+            while sent < len {
+                match conn.write(id, &data[sent..]) {
+                    Ok(n) if n > 0 => sent += n,
+                    _ => break,
+                }
+            }
+            if sent == len && !fin {
+                conn.finish(id).unwrap();
+                fin = true;
+            }
+            if !key_updated && got.len() > len / 2 {
+                key_updated = conn.force_key_update();
+            }
+            while p.client.poll_event().is_some() {}
+            let server = p.server.connection(s).unwrap();
+            if accepted.is_none() {
+                accepted = server.accept_stream(Dir::Bi);
+            }
+            let mut done = false;
+            if let Some(sid) = accepted {
+                loop {
+                    match server.read(sid, usize::MAX) {
+                        Ok(Some(chunk)) => got.extend_from_slice(&chunk.bytes),
+                        Ok(None) => {
+                            done = true;
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            while p.server.poll_event().is_some() {}
+            done
+        });
+        assert!(ok, "loss {loss}: only {} of {len} bytes arrived", got.len());
+        assert!(got == data, "loss {loss}: content differs");
+        assert!(key_updated, "loss {loss}: key update never started");
+        let stats = pair.server.connection(s).unwrap().stats();
+        assert!(stats.key_updates >= 1, "server did not follow the key update: {stats:?}");
+    }
+}

@@ -293,7 +293,7 @@ impl Pair {
             }
             client_up && server.is_some()
         });
-        assert!(ok, "handshake did not complete");
+        assert!(ok, "handshake did not complete: client {:?} server {:?}", self.client.connection(ch).map(|c| c.error().cloned()), self.server.handles().count());
         (ch, server.expect("server connection"))
     }
 }
