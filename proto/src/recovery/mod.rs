@@ -31,6 +31,8 @@ mod pacer;
 mod rtt;
 mod sent;
 mod space;
+#[cfg(test)]
+mod tests;
 
 use core::time::Duration;
 
