@@ -499,3 +499,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn abandoned_path_hands_back_outstanding_packets() {
+    let mut h = Harness::new(PathKind::Additional);
+    for pn in 0..4 {
+        h.send(at(pn), pn);
+    }
+    h.ack(at(50), &[1..2]);
+    h.calls();
+    let mut requeue = Vec::new();
+    h.r.abandon(&mut requeue);
+    assert_eq!(requeue.iter().map(|p| p.frames).collect::<Vec<_>>(), vec![0, 2, 3]);
+    assert_eq!(h.r.bytes_in_flight(), 0);
+    assert_eq!(h.r.loss_detection_timer(), None);
+    assert!(h.calls().is_empty(), "abandonment is not congestion");
+}
