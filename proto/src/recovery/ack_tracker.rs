@@ -213,6 +213,8 @@ impl AckTracker {
 }
 
 #[cfg(test)]
+// Lists of ACK ranges with a single range are meant as such.
+#[allow(clippy::single_range_in_vec_init)]
 mod tests {
     use super::*;
 

@@ -181,30 +181,23 @@ impl<F> PathRecovery<F> {
                     range.end - 1
                 )));
             }
+            if let Some(pn) = s.sent.skipped_in(range.clone()) {
+                return Err(TransportError::PROTOCOL_VIOLATION(format!("ACK of skipped {space} packet number {pn}")));
+            }
             // A packet declared lost that the peer did receive: the loss was spurious.
             if s.lost.remove(range.clone()) {
                 summary.spurious_loss = true;
             }
             for pn in range.start.max(s.sent.base())..range.end {
-                match s.sent.state(pn) {
-                    SlotState::Skipped => {
-                        return Err(TransportError::PROTOCOL_VIOLATION(format!(
-                            "ACK of skipped {space} packet number {pn}"
-                        )));
-                    }
-                    SlotState::Outstanding => {
-                        if let Some(p) = s.sent.take_acked(pn) {
-                            if p.in_flight {
-                                s.bytes_in_flight -= p.size;
-                                self.bytes_in_flight -= p.size;
-                                if p.ack_eliciting {
-                                    s.ack_eliciting_in_flight -= 1;
-                                }
-                            }
-                            out.acked.push(p);
+                if let Some(p) = s.sent.take_acked(pn) {
+                    if p.in_flight {
+                        s.bytes_in_flight -= p.size;
+                        self.bytes_in_flight -= p.size;
+                        if p.ack_eliciting {
+                            s.ack_eliciting_in_flight -= 1;
                         }
                     }
-                    SlotState::Acked | SlotState::Forgotten | SlotState::NotSent => {}
+                    out.acked.push(p);
                 }
             }
         }
@@ -535,6 +528,7 @@ fn detect_and_remove_lost_packets<F>(
         }
         pn += 1;
     }
+    s.sent.compact();
     s.lost.truncate_to_highest(MAX_LOST_RANGES);
     debug_assert!(lost_out[lost_start..].windows(2).all(|w| w[0].packet_number < w[1].packet_number));
     stats

@@ -32,6 +32,8 @@ mod retry;
 mod rtt;
 mod sent;
 mod space;
+#[cfg(test)]
+mod tests;
 
 use core::time::Duration;
 

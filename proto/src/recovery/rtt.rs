@@ -72,9 +72,19 @@ impl RttEstimator {
             Some(adjusted) if adjusted >= self.min_rtt => adjusted,
             _ => latest_rtt,
         };
-        let deviation = abs_diff(self.smoothed_rtt, adjusted_rtt);
+        let deviation = self.smoothed_rtt.abs_diff(adjusted_rtt);
         self.rttvar = (3 * self.rttvar + deviation) / 4;
         self.smoothed_rtt = (7 * self.smoothed_rtt + adjusted_rtt) / 8;
+    }
+
+    /// Sets every estimate at once (tests reproducing RFC examples with round numbers).
+    #[cfg(test)]
+    pub(crate) fn force(&mut self, smoothed: Duration, rttvar: Duration, latest: Duration, first_sample_time: Instant) {
+        self.smoothed_rtt = smoothed;
+        self.rttvar = rttvar;
+        self.latest_rtt = latest;
+        self.min_rtt = self.min_rtt.min(latest);
+        self.first_sample_time = Some(first_sample_time);
     }
 
     /// The most recent sample (zero before any).
@@ -132,14 +142,6 @@ impl RttEstimator {
             rttvar: self.rttvar,
             min: self.min_rtt,
         }
-    }
-}
-
-fn abs_diff(a: Duration, b: Duration) -> Duration {
-    if a > b {
-        a - b
-    } else {
-        b - a
     }
 }
 

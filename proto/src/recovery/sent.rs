@@ -9,7 +9,10 @@
 
 use std::collections::VecDeque;
 
-use crate::{EcnCodepoint, Instant};
+use crate::{EcnCodepoint, Instant, RangeSet};
+
+/// How many ranges of deliberately skipped packet numbers are remembered.
+const MAX_SKIPPED_RANGES: usize = 16;
 
 /// A packet this endpoint sent and still tracks (RFC 9002 Appendix A.1.1).
 ///
@@ -43,11 +46,8 @@ enum Slot<F> {
     Sent(SentPacket<F>),
     /// Acknowledged, or removed as lost or discarded; kept only until it reaches the front.
     Acked,
-    /// Removed without acknowledgement (lost or discarded).
+    /// Never sent, or removed without acknowledgement (lost or discarded).
     Gone,
-    /// A packet number the sender skipped on purpose (RFC 9000 §21.4): acknowledging it is a
-    /// protocol violation.
-    Skipped,
 }
 
 /// What a slot says about a packet number, for acknowledgement processing.
@@ -75,6 +75,9 @@ pub struct SentPackets<F> {
     next: u64,
     /// Number of `Slot::Sent` entries.
     outstanding: usize,
+    /// Recent packet numbers skipped on purpose (RFC 9000 §21.4), kept apart from the slots so
+    /// they outlive the window of outstanding packets.
+    skipped: RangeSet,
 }
 
 impl<F> Default for SentPackets<F> {
@@ -86,7 +89,7 @@ impl<F> Default for SentPackets<F> {
 impl<F> SentPackets<F> {
     /// An empty store; the first packet number is 0.
     pub fn new() -> Self {
-        Self { slots: VecDeque::new(), base: 0, next: 0, outstanding: 0 }
+        Self { slots: VecDeque::new(), base: 0, next: 0, outstanding: 0, skipped: RangeSet::new() }
     }
 
     /// The packet number the next packet must use (at least).
@@ -116,13 +119,20 @@ impl<F> SentPackets<F> {
             return false;
         }
         self.fill_to(packet_number);
-        self.slots.push_back(Slot::Skipped);
+        if !self.slots.is_empty() {
+            self.slots.push_back(Slot::Gone);
+        } else {
+            self.base = packet_number + 1;
+        }
         self.next = packet_number + 1;
+        self.skipped.insert_one(packet_number);
+        self.skipped.truncate_to_highest(MAX_SKIPPED_RANGES);
         true
     }
 
     /// Records a sent packet. Its packet number must be at least [`Self::next_packet_number`];
-    /// numbers in between are recorded as skipped. Returns the packet back if the number went
+    /// numbers in between are left as holes (use [`Self::skip`] to have acknowledgements of
+    /// them detected). Returns the packet back if the number went
     /// backwards (a caller bug).
     pub fn insert(&mut self, packet: SentPacket<F>) -> Result<(), SentPacket<F>> {
         if packet.packet_number < self.next {
@@ -142,7 +152,7 @@ impl<F> SentPackets<F> {
             return;
         }
         while self.next < packet_number {
-            self.slots.push_back(Slot::Skipped);
+            self.slots.push_back(Slot::Gone);
             self.next += 1;
         }
     }
@@ -158,12 +168,26 @@ impl<F> SentPackets<F> {
         if packet_number >= self.next {
             return SlotState::NotSent;
         }
+        if self.skipped.contains(packet_number) {
+            return SlotState::Skipped;
+        }
         match self.index(packet_number).map(|i| &self.slots[i]) {
             None | Some(Slot::Gone) => SlotState::Forgotten,
             Some(Slot::Sent(_)) => SlotState::Outstanding,
             Some(Slot::Acked) => SlotState::Acked,
-            Some(Slot::Skipped) => SlotState::Skipped,
         }
+    }
+
+    /// The first deliberately skipped packet number in `range`, if any is remembered.
+    pub fn skipped_in(&self, range: core::ops::Range<u64>) -> Option<u64> {
+        let mut cursor = range.start;
+        for gap in self.skipped.gaps_in(range.clone()) {
+            if gap.start > cursor {
+                return Some(cursor);
+            }
+            cursor = gap.end;
+        }
+        (cursor < range.end).then_some(cursor)
     }
 
     /// The outstanding packet `packet_number`, if any.
@@ -180,8 +204,22 @@ impl<F> SentPackets<F> {
     }
 
     /// Removes outstanding packet `packet_number` without acknowledgement (lost or discarded).
+    /// Unlike the other removals it leaves the front of the buffer in place, so that a caller
+    /// walking the packets in order still sees which ones were acknowledged; call
+    /// [`Self::compact`] afterwards.
     pub fn take_gone(&mut self, packet_number: u64) -> Option<SentPacket<F>> {
-        self.take(packet_number, Slot::Gone)
+        let i = self.index(packet_number)?;
+        if !matches!(self.slots[i], Slot::Sent(_)) {
+            return None;
+        }
+        let Slot::Sent(packet) = core::mem::replace(&mut self.slots[i], Slot::Gone) else { return None };
+        self.outstanding -= 1;
+        Some(packet)
+    }
+
+    /// Forgets the holes at the front of the buffer.
+    pub fn compact(&mut self) {
+        self.pop_front_holes();
     }
 
     fn take(&mut self, packet_number: u64, mark: Slot<F>) -> Option<SentPacket<F>> {
@@ -274,7 +312,8 @@ mod tests {
         assert!(s.skip(5));
         s.insert(pkt(7)).unwrap(); // 6 skipped implicitly
         assert_eq!(s.len(), 6);
-        assert_eq!(s.state(6), SlotState::Skipped);
+        assert_eq!(s.state(6), SlotState::Forgotten);
+        assert_eq!(s.state(5), SlotState::Skipped);
         assert_eq!(s.state(8), SlotState::NotSent);
         assert!(s.insert(pkt(3)).is_err());
         assert_eq!(s.take_acked(2).map(|p| p.packet_number), Some(2));
@@ -283,10 +322,16 @@ mod tests {
         assert!(s.any_acked_between(0, 4));
         assert!(!s.any_acked_between(2, 4));
         assert_eq!(s.take_gone(0).map(|p| p.packet_number), Some(0));
+        assert_eq!(s.base(), 0);
+        s.compact();
         assert_eq!(s.base(), 1);
         s.take_acked(1).unwrap();
         assert_eq!(s.base(), 3); // 1 and 2 gone from the front
         assert_eq!(s.state(0), SlotState::Forgotten);
+        assert_eq!(s.state(5), SlotState::Skipped);
+        assert_eq!(s.skipped_in(0..5), None);
+        assert_eq!(s.skipped_in(3..7), Some(5));
+        assert_eq!(s.state(6), SlotState::Forgotten);
         assert_eq!(s.iter().map(|p| p.packet_number).collect::<Vec<_>>(), vec![3, 4, 7]);
         assert_eq!(s.iter_range(4..8).map(|p| p.packet_number).collect::<Vec<_>>(), vec![4, 7]);
         let mut drained = Vec::new();
