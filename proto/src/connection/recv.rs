@@ -518,7 +518,11 @@ impl Connection {
     }
 
     fn on_handshake_progress(&mut self, now: Instant) -> Result<(), TransportError> {
-        if self.peer_params.is_none() {
+        // A resuming client's TLS stack reports the previous session's parameters until the
+        // server's EncryptedExtensions arrive; take the client's view only once the handshake is
+        // complete (RFC 9000 §7.4.1: remembered parameters are for 0-RTT only).
+        let params_final = self.side.is_server() || !self.tls.is_handshaking();
+        if self.peer_params.is_none() && params_final {
             if let Some(params) = self.tls.peer_transport_parameters()? {
                 self.apply_peer_params(now, params)?;
             }

@@ -280,10 +280,13 @@ impl Pair {
         let ch = self.connect(cfg);
         let mut client_up = false;
         let mut server = None;
+        let mut other = Vec::new();
         let ok = self.drive_until(Duration::from_secs(10), |p| {
             while let Some((h, e)) = p.client.poll_event() {
                 if h == ch && e == Event::Connected {
                     client_up = true;
+                } else {
+                    other.push(e);
                 }
             }
             while let Some((h, e)) = p.server.poll_event() {
@@ -293,7 +296,7 @@ impl Pair {
             }
             client_up && server.is_some()
         });
-        assert!(ok, "handshake did not complete: client {:?} server {:?}", self.client.connection(ch).map(|c| c.error().cloned()), self.server.handles().count());
+        assert!(ok, "handshake did not complete; client events {other:?}");
         (ch, server.expect("server connection"))
     }
 }
