@@ -224,6 +224,8 @@ pub struct Connection {
     stats: ConnectionStats,
     /// Round-robin cursor over paths for sending.
     next_send_path: u32,
+    /// Raw frame bytes to put verbatim into the next 1-RTT packet (conformance tests only).
+    raw_frames: Option<Bytes>,
 }
 
 impl Connection {
@@ -285,6 +287,7 @@ impl Connection {
             scratch_frames: SentFrames::default(),
             stats: ConnectionStats::default(),
             next_send_path: 0,
+            raw_frames: None,
             config,
         };
         let kind = match p.side {
@@ -521,6 +524,15 @@ impl Connection {
             Some(keys) if keys.can_initiate_update() => keys.initiate_update(&mut self.tls),
             _ => false,
         }
+    }
+
+    /// Puts `frames` (already encoded, possibly malformed) verbatim into the next 1-RTT packet.
+    ///
+    /// This exists for conformance tests that play a misbehaving peer (RFC 9000 §20 error
+    /// codes); applications have no use for it.
+    #[doc(hidden)]
+    pub fn inject_raw_frames(&mut self, frames: Bytes) {
+        self.raw_frames = Some(frames);
     }
 
     /// Sends a PING on every path (e.g. to measure RTT or keep NAT bindings).

@@ -157,7 +157,7 @@ impl Connection {
         if space != SpaceId::Data {
             return true;
         }
-        if probe || path.ping_pending || !path.path_responses.is_empty() {
+        if probe || path.ping_pending || !path.path_responses.is_empty() || self.raw_frames.is_some() {
             return true;
         }
         if matches!(path.validation, Validation::Pending { sent: None, .. }) {
@@ -432,6 +432,13 @@ impl Connection {
         frames: &mut super::SentFrames,
     ) -> bool {
         let start = buf.len();
+        if let Some(raw) = self.raw_frames.take() {
+            if buf.len() + raw.len() <= limit {
+                buf.extend_from_slice(&raw);
+            } else {
+                self.raw_frames = Some(raw);
+            }
+        }
         if self.handshake_done_pending && buf.len() < limit {
             Frame::HandshakeDone.encode(buf);
             frames.handshake_done = true;

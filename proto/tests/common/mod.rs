@@ -224,10 +224,21 @@ impl Pair {
     /// Advances virtual time by one step: deliver due datagrams, fire due timers, flush.
     /// Returns false when nothing at all is scheduled.
     pub fn step(&mut self) -> bool {
+        self.step_until(None)
+    }
+
+    /// Like [`Pair::step`], but never moves time past `end`.
+    pub fn step_until(&mut self, end: Option<Instant>) -> bool {
         self.flush();
         let next_arrival = self.queue.peek().map(|d| d.at);
         let next_timer = [self.client.poll_timeout(), self.server.poll_timeout()].into_iter().flatten().min();
         let Some(next) = [next_arrival, next_timer].into_iter().flatten().min() else { return false };
+        if let Some(end) = end {
+            if next > end {
+                self.now = self.now.max(end);
+                return true;
+            }
+        }
         self.now = self.now.max(next);
         while self.queue.peek().is_some_and(|d| d.at <= self.now) {
             let d = self.queue.pop().expect("peeked");
@@ -250,7 +261,7 @@ impl Pair {
             if done(self) {
                 return true;
             }
-            if !self.step() {
+            if !self.step_until(Some(end)) {
                 return done(self);
             }
         }
