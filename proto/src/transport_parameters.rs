@@ -133,8 +133,7 @@ impl PreferredAddress {
         let mut token = [0u8; RESET_TOKEN_SIZE];
         token.copy_from_slice(&value[cid_len..]);
         let address_v4 = (ip4 != [0; 4] || port4 != 0).then(|| SocketAddrV4::new(Ipv4Addr::from(ip4), port4));
-        let address_v6 =
-            (ip6 != [0; 16] || port6 != 0).then(|| SocketAddrV6::new(Ipv6Addr::from(ip6), port6, 0, 0));
+        let address_v6 = (ip6 != [0; 16] || port6 != 0).then(|| SocketAddrV6::new(Ipv6Addr::from(ip6), port6, 0, 0));
         Ok(Self { address_v4, address_v6, connection_id, stateless_reset_token: ResetToken(token) })
     }
 }

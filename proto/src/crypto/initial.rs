@@ -68,17 +68,13 @@ mod tests {
     fn rfc9001_a3_server_initial_packet() {
         let server = initial_keys(&hex(DCID), Side::Server);
         let header = hex("c1000000010008f067a5502a4262b50040750001");
-        let payload = hex(
-            "02000000000600405a020000560303eefce7f7b37ba1d1632e96677825ddf73988cfc79825df566dc5430b\
+        let payload = hex("02000000000600405a020000560303eefce7f7b37ba1d1632e96677825ddf73988cfc79825df566dc5430b\
              9a045a1200130100002e00330024001d00209d3c940d89690b84d08a60993c144eca684d1081287c834d53\
-             11bcf32bb9da1a002b00020304",
-        );
-        let expected = hex(
-            "cf000000010008f067a5502a4262b5004075c0d95a482cd0991cd25b0aac406a5816b6394100f37a1c6979\
+             11bcf32bb9da1a002b00020304");
+        let expected = hex("cf000000010008f067a5502a4262b5004075c0d95a482cd0991cd25b0aac406a5816b6394100f37a1c6979\
              7554780bb38cc5a99f5ede4cf73c3ec2493a1839b3dbcba3f6ea46c5b7684df3548e7ddeb9c3bf9c73cc3f\
              3bded74b562bfb19fb84022f8ef4cdd93795d77d06edbb7aaf2f58891850abbdca3d20398c276456cbc421\
-             58407dd074ee",
-        );
+             58407dd074ee");
         let mut packet = header.clone();
         packet.extend_from_slice(&payload);
         packet.resize(packet.len() + 16, 0);

@@ -283,14 +283,8 @@ pub struct Keys {
 impl From<rq::Keys> for Keys {
     fn from(keys: rq::Keys) -> Self {
         Self {
-            header: HeaderKeys {
-                local: HeaderKey::new(keys.local.header),
-                remote: HeaderKey::new(keys.remote.header),
-            },
-            packet: PacketKeys {
-                local: PacketKey::new(keys.local.packet),
-                remote: PacketKey::new(keys.remote.packet),
-            },
+            header: HeaderKeys { local: HeaderKey::new(keys.local.header), remote: HeaderKey::new(keys.remote.header) },
+            packet: PacketKeys { local: PacketKey::new(keys.local.packet), remote: PacketKey::new(keys.remote.packet) },
         }
     }
 }
@@ -358,9 +352,8 @@ mod tests {
         let tag = packet_key.encrypt_in_place_for_path(PathId(3), 54321, header, &mut payload).unwrap();
         payload.extend_from_slice(tag.as_ref());
 
-        let ring_key = ring::aead::LessSafeKey::new(
-            ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, &key).unwrap(),
-        );
+        let ring_key =
+            ring::aead::LessSafeKey::new(ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, &key).unwrap());
         let mut nonce = [0u8; 12];
         nonce.copy_from_slice(&hex("6b2611489cba2b63a9e8097e"));
         let mut copy = payload.clone();

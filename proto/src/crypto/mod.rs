@@ -39,16 +39,14 @@ mod session;
 mod token;
 
 pub use config::{
-    check_client_config, check_server_config, client_config_for_quic, quic_crypto_provider,
-    server_config_for_quic, TlsConfigError,
+    check_client_config, check_server_config, client_config_for_quic, quic_crypto_provider, server_config_for_quic,
+    TlsConfigError,
 };
 pub use initial::initial_keys;
 pub use keys::{CryptoError, DirectionalKeys, HeaderKey, HeaderKeys, Keys, PacketKey, PacketKeys};
 pub use retry::{is_valid_retry, retry_integrity_tag, RETRY_INTEGRITY_TAG_LEN};
 pub use session::{EncryptionLevel, KeyChange, TlsSession};
-pub use token::{
-    ResetKey, ResetToken, TokenError, TokenKey, TokenKind, ValidToken, RESET_TOKEN_SIZE,
-};
+pub use token::{ResetKey, ResetToken, TokenError, TokenKey, TokenKind, ValidToken, RESET_TOKEN_SIZE};
 
 #[cfg(test)]
 pub(crate) mod test_util {

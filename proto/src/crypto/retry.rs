@@ -14,17 +14,14 @@ use crate::shared::MAX_CID_SIZE;
 pub const RETRY_INTEGRITY_TAG_LEN: usize = 16;
 
 /// RFC 9001 §5.8: the QUIC v1 Retry key.
-const RETRY_KEY_V1: [u8; 16] = [
-    0xbe, 0x0c, 0x69, 0x0b, 0x9f, 0x66, 0x57, 0x5a, 0x1d, 0x76, 0x6b, 0x54, 0xe3, 0x68, 0xc8, 0x4e,
-];
+const RETRY_KEY_V1: [u8; 16] =
+    [0xbe, 0x0c, 0x69, 0x0b, 0x9f, 0x66, 0x57, 0x5a, 0x1d, 0x76, 0x6b, 0x54, 0xe3, 0x68, 0xc8, 0x4e];
 /// RFC 9001 §5.8: the QUIC v1 Retry nonce.
 const RETRY_NONCE_V1: [u8; 12] = [0x46, 0x15, 0x99, 0xd3, 0x5d, 0x63, 0x2b, 0xf2, 0x23, 0x98, 0x25, 0xbb];
 
 fn retry_key() -> aead::LessSafeKey {
     // A 16-byte key for AES-128-GCM is always accepted.
-    aead::LessSafeKey::new(
-        aead::UnboundKey::new(&aead::AES_128_GCM, &RETRY_KEY_V1).expect("16-byte AES-128 key"),
-    )
+    aead::LessSafeKey::new(aead::UnboundKey::new(&aead::AES_128_GCM, &RETRY_KEY_V1).expect("16-byte AES-128 key"))
 }
 
 /// RFC 9001 §5.8: ODCID Length (1 byte) || Original Destination Connection ID || Retry packet
@@ -43,10 +40,7 @@ fn pseudo_packet(original_dcid: &[u8], retry_without_tag: &[u8]) -> Vec<u8> {
 /// `original_dcid`. A server appends it to the Retry packet it builds.
 ///
 /// Returns `None` if `original_dcid` is longer than 20 bytes (RFC 9000 §17.2).
-pub fn retry_integrity_tag(
-    original_dcid: &[u8],
-    retry_without_tag: &[u8],
-) -> Option<[u8; RETRY_INTEGRITY_TAG_LEN]> {
+pub fn retry_integrity_tag(original_dcid: &[u8], retry_without_tag: &[u8]) -> Option<[u8; RETRY_INTEGRITY_TAG_LEN]> {
     if original_dcid.len() > MAX_CID_SIZE {
         return None;
     }
@@ -76,11 +70,7 @@ pub fn is_valid_retry(original_dcid: &[u8], retry_packet: &[u8]) -> bool {
     let mut tag_copy = [0u8; RETRY_INTEGRITY_TAG_LEN];
     tag_copy.copy_from_slice(tag);
     retry_key()
-        .open_in_place(
-            aead::Nonce::assume_unique_for_key(RETRY_NONCE_V1),
-            aead::Aad::from(&aad[..]),
-            &mut tag_copy,
-        )
+        .open_in_place(aead::Nonce::assume_unique_for_key(RETRY_NONCE_V1), aead::Aad::from(&aad[..]), &mut tag_copy)
         .is_ok()
 }
 

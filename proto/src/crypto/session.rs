@@ -58,7 +58,10 @@ pub enum KeyChange {
 ///     match change { Some(c) => install its keys, None => break }
 /// ```
 /// The bytes one call appends belong to the write level as it was before the call; a returned
-/// [`KeyChange`] applies to what is written afterwards.
+/// [`KeyChange`] applies to what is written afterwards. That holds when output is drained (until
+/// `write_handshake` returns `None`) after every `read_handshake` that may have produced new
+/// keys, which a connection does naturally: it cannot decrypt the next level's CRYPTO data
+/// before it has taken that level's keys from `write_handshake`.
 pub struct TlsSession {
     conn: rq::Connection,
     write_level: EncryptionLevel,
@@ -257,9 +260,13 @@ mod tests {
         server_alpn: &[u8],
     ) -> (Arc<rustls::ClientConfig>, Arc<rustls::ServerConfig>) {
         let provider = Arc::new(CryptoProvider { cipher_suites: vec![suite], ..quic_crypto_provider() });
-        let server =
-            server_config_for_quic(provider.clone(), vec![pki.cert.clone()], pki.key.clone_key(), vec![server_alpn.to_vec()])
-                .unwrap();
+        let server = server_config_for_quic(
+            provider.clone(),
+            vec![pki.cert.clone()],
+            pki.key.clone_key(),
+            vec![server_alpn.to_vec()],
+        )
+        .unwrap();
         let mut roots = RootCertStore::empty();
         roots.add(pki.cert.clone()).unwrap();
         let client = client_config_for_quic(provider, roots, vec![ALPN.to_vec()]).unwrap();
@@ -364,7 +371,10 @@ mod tests {
         assert_ne!(&packet[5..5 + payload.len()], payload);
         let mut wrong_path = packet.clone();
         let other = PathId(path.0 + 1);
-        assert_eq!(receiver.decrypt_packet(other, pn, &mut wrong_path, 5), Err(super::super::CryptoError::DecryptFailed));
+        assert_eq!(
+            receiver.decrypt_packet(other, pn, &mut wrong_path, 5),
+            Err(super::super::CryptoError::DecryptFailed)
+        );
         let len = receiver.decrypt_packet(path, pn, &mut packet, header.len()).unwrap();
         assert_eq!(&packet[5..5 + len], payload);
     }
@@ -464,10 +474,7 @@ mod tests {
         let (client_config, server_config) = configs(&pki, cipher_suite::TLS13_AES_128_GCM_SHA256, ALPN);
         let mut early = (*server_config).clone();
         early.max_early_data_size = 5;
-        assert!(matches!(
-            TlsSession::server(Arc::new(early), &server_params()),
-            Err(TlsConfigError::EarlyDataSize(5))
-        ));
+        assert!(matches!(TlsSession::server(Arc::new(early), &server_params()), Err(TlsConfigError::EarlyDataSize(5))));
         let mut early = (*server_config).clone();
         early.max_early_data_size = u32::MAX;
         assert!(TlsSession::server(Arc::new(early), &server_params()).is_ok());

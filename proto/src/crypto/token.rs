@@ -36,8 +36,7 @@ impl ResetToken {
     /// Compares with `other` in time independent of where they differ, for matching the tail of
     /// a received datagram against known tokens (RFC 9000 §10.3.1).
     pub fn constant_time_eq(&self, other: &[u8]) -> bool {
-        other.len() == RESET_TOKEN_SIZE
-            && self.0.iter().zip(other).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        other.len() == RESET_TOKEN_SIZE && self.0.iter().zip(other).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     }
 }
 
