@@ -316,6 +316,38 @@ mod tests {
         }
     }
 
+    /// Passes handshake bytes between the two sessions until both are quiet; `on_client_hello`
+    /// sees the client right after its first flight. Returns both sides' keys and the
+    /// (writer, level) of every chunk in delivery order.
+    #[allow(clippy::type_complexity)]
+    fn exchange(
+        client: &mut TlsSession,
+        server: &mut TlsSession,
+        on_client_hello: impl FnOnce(&TlsSession),
+    ) -> Result<(Installed, Installed, Vec<(Side, EncryptionLevel)>), TransportError> {
+        let (mut ck, mut sk) = (Installed::default(), Installed::default());
+        let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
+        drain(client, &mut ck, &mut to_server);
+        on_client_hello(client);
+        let mut levels = Vec::new();
+        for _ in 0..20 {
+            if to_server.is_empty() && to_client.is_empty() {
+                break;
+            }
+            for (level, bytes) in core::mem::take(&mut to_server) {
+                levels.push((Side::Client, level));
+                server.read_handshake(&bytes)?;
+                drain(server, &mut sk, &mut to_client);
+            }
+            for (level, bytes) in core::mem::take(&mut to_client) {
+                levels.push((Side::Server, level));
+                client.read_handshake(&bytes)?;
+                drain(client, &mut ck, &mut to_server);
+            }
+        }
+        Ok((ck, sk, levels))
+    }
+
     /// Runs a full handshake, delivering one flight chunk at a time and draining the receiver
     /// after each (the receiver could not decrypt the next level before taking its keys).
     /// Returns both sessions and their installed keys.
@@ -327,25 +359,7 @@ mod tests {
         let (client_config, server_config) = configs(&pki, suite, server_alpn);
         let mut client = TlsSession::client(client_config, "localhost", &client_params()).unwrap();
         let mut server = TlsSession::server(server_config, &server_params()).unwrap();
-        let (mut ck, mut sk) = (Installed::default(), Installed::default());
-        let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
-        drain(&mut client, &mut ck, &mut to_server);
-        let mut levels = Vec::new();
-        for _ in 0..20 {
-            if to_server.is_empty() && to_client.is_empty() {
-                break;
-            }
-            for (level, bytes) in core::mem::take(&mut to_server) {
-                levels.push((Side::Client, level));
-                server.read_handshake(&bytes)?;
-                drain(&mut server, &mut sk, &mut to_client);
-            }
-            for (level, bytes) in core::mem::take(&mut to_client) {
-                levels.push((Side::Server, level));
-                client.read_handshake(&bytes)?;
-                drain(&mut client, &mut ck, &mut to_server);
-            }
-        }
+        let (ck, sk, levels) = exchange(&mut client, &mut server, |_| {})?;
         // RFC 9001 §4.1.4 / Figure 5: ClientHello and ServerHello at Initial; the rest of the
         // server's flight and the client's Finished at Handshake; session tickets at 1-RTT.
         assert_eq!(
@@ -488,5 +502,37 @@ mod tests {
             TlsSession::client(client_config, "not a name!", &client_params()),
             Err(TlsConfigError::InvalidServerName(_))
         ));
+    }
+
+    #[test]
+    fn zero_rtt_after_resumption() {
+        let pki = pki();
+        let (client_config, server_config) = configs(&pki, cipher_suite::TLS13_AES_128_GCM_SHA256, ALPN);
+        let mut client_config = (*client_config).clone();
+        client_config.enable_early_data = true;
+        let mut server_config = (*server_config).clone();
+        server_config.max_early_data_size = u32::MAX;
+        let (client_config, server_config) = (Arc::new(client_config), Arc::new(server_config));
+
+        // First connection: the client receives a session ticket at 1-RTT.
+        let mut client = TlsSession::client(client_config.clone(), "localhost", &client_params()).unwrap();
+        let mut server = TlsSession::server(server_config.clone(), &server_params()).unwrap();
+        assert!(client.zero_rtt_keys().is_none());
+        exchange(&mut client, &mut server, |_| {}).unwrap();
+
+        // Second connection resumes and offers 0-RTT.
+        let mut client = TlsSession::client(client_config, "localhost", &client_params()).unwrap();
+        let mut server = TlsSession::server(server_config, &server_params()).unwrap();
+        let mut client_0rtt = None;
+        exchange(&mut client, &mut server, |c| client_0rtt = c.zero_rtt_keys()).unwrap();
+        let client_0rtt = client_0rtt.expect("client has 0-RTT keys after a resumable ClientHello");
+        let server_0rtt = server.zero_rtt_keys().expect("server accepted 0-RTT");
+        assert!(client.is_early_data_accepted());
+        // 0-RTT uses path 0's packet number space (draft-ietf-quic-multipath-21 §4).
+        assert_round_trip(&client_0rtt.packet, &server_0rtt.packet, PathId::ZERO, 0);
+        let mut packet = vec![0xd1u8; 40];
+        client_0rtt.header.apply(&mut packet, 10).unwrap();
+        assert_eq!(server_0rtt.header.remove(&mut packet, 10).unwrap(), 2);
+        assert_eq!(packet[0], 0xd1);
     }
 }
