@@ -423,4 +423,46 @@ mod tests {
             assert_eq!(packet, original);
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn protection_round_trips(
+            path in proptest::prelude::any::<u32>(),
+            pn in 0u64..(1 << 62),
+            long_header in proptest::prelude::any::<bool>(),
+            pn_len in 1usize..=4,
+            pn_offset in 1usize..30,
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let (packet_key, header_key) = a5_keys();
+            let header_len = pn_offset + pn_len;
+            let mut packet = vec![0x55u8; header_len];
+            packet[0] = if long_header { 0xc0 } else { 0x40 } | (pn_len as u8 - 1);
+            packet.extend_from_slice(&payload);
+            // Pad so that the header protection sample exists (RFC 9001 §5.4.2).
+            let min = header_key.min_packet_len(pn_offset).saturating_sub(packet_key.tag_len());
+            if packet.len() < min {
+                packet.resize(min, 0);
+            }
+            let plain = packet.clone();
+            packet.resize(packet.len() + packet_key.tag_len(), 0);
+            packet_key.encrypt_packet(PathId(path), pn, &mut packet, header_len).unwrap();
+            header_key.apply(&mut packet, pn_offset).unwrap();
+            proptest::prop_assert_eq!(header_key.remove(&mut packet, pn_offset).unwrap(), pn_len);
+            proptest::prop_assert_eq!(&packet[..header_len], &plain[..header_len]);
+            let len = packet_key.decrypt_packet(PathId(path), pn, &mut packet, header_len).unwrap();
+            proptest::prop_assert_eq!(&packet[header_len..header_len + len], &plain[header_len..]);
+        }
+
+        #[test]
+        fn opening_garbage_never_panics(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+            pn_offset in 0usize..40,
+        ) {
+            let (packet_key, header_key) = a5_keys();
+            let mut packet = bytes.clone();
+            let _ = header_key.remove(&mut packet, pn_offset);
+            let _ = packet_key.decrypt_packet(PathId(3), 1, &mut packet, pn_offset);
+        }
+    }
 }

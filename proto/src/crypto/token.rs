@@ -477,4 +477,14 @@ mod tests {
         assert!(!a.constant_time_eq(&[0; 16]));
         assert!(!a.constant_time_eq(&a.0[..15]));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn validating_garbage_never_panics(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120),
+        ) {
+            let key = TokenKey::new(b"k");
+            let _ = key.validate(&bytes, addr("192.0.2.1:1"), Instant::from_nanos(1));
+        }
+    }
 }
