@@ -244,6 +244,17 @@ impl Endpoint {
             }
             self.handle_unrouted_long(now, local, remote, ecn, data);
         } else {
+            // RFC 9000 §10.3.1: an unroutable short-header datagram may be a stateless reset
+            // for one of our connections; its last 16 bytes are then the token. (A linear scan:
+            // only unroutable datagrams pay for it.)
+            if len >= 21 {
+                let mut tail = [0u8; 16];
+                tail.copy_from_slice(&data[len - 16..]);
+                let hit = self.slots.iter().position(|s| s.as_ref().is_some_and(|s| s.conn.is_stateless_reset(&tail)));
+                if let Some(i) = hit {
+                    return self.deliver(now, ConnectionHandle(i), local, remote, ecn, data);
+                }
+            }
             self.send_stateless_reset(local, remote, &dcid, len);
         }
     }

@@ -396,6 +396,11 @@ impl Connection {
         self.received_tokens.drain(..)
     }
 
+    /// Whether `token` is the stateless reset token of a CID the peer gave us (RFC 9000 §10.3.1).
+    pub fn is_stateless_reset(&self, token: &[u8; 16]) -> bool {
+        self.remote_cids.is_reset_token(token)
+    }
+
     /// The CIDs we issued that the endpoint routes to us.
     pub fn local_cids(&self) -> impl Iterator<Item = ConnectionId> + '_ {
         self.local_cids.iter().map(|(_, id)| id)

@@ -1,0 +1,200 @@
+//! Connection life-cycle: Retry, version negotiation, stateless reset, idle timeout, closing,
+//! datagrams, ECN, MTU discovery, and the endpoint's limits.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use common::Pair;
+use mpquic_proto::{ConnectionError, Dir, Event, TransportConfig, VarInt};
+
+fn lost_error(events: &[(mpquic_proto::ConnectionHandle, Event)]) -> Option<ConnectionError> {
+    events.iter().find_map(|(_, e)| match e {
+        Event::ConnectionLost(err) => Some(err.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn retry_then_handshake() {
+    let mut pair = Pair::with_server_config(20, TransportConfig::default(), |s| s.retry = true);
+    let (c, s) = pair.connect_default();
+    assert!(pair.server.connection(s).is_some());
+    // The server's transport parameters carried retry_source_connection_id and the client
+    // accepted them (RFC 9000 §7.3), or the handshake would have failed.
+    assert!(pair.client.connection(c).unwrap().peer_params().unwrap().retry_source_connection_id.is_some());
+}
+
+#[test]
+fn version_negotiation_ends_the_attempt() {
+    let mut pair = Pair::new(21, TransportConfig::default());
+    let mut cfg = pair.client_config(TransportConfig::default());
+    cfg.version = 0x1a2a_3a4a;
+    // The client endpoint refuses to start a version it does not speak.
+    assert!(pair.client.connect(pair.now, cfg, pair.client_addr, pair.server_addr, "localhost").is_err());
+    // A datagram with an unknown version makes the server answer with Version Negotiation.
+    let mut datagram = vec![0u8; 1200];
+    datagram[0] = 0xc0;
+    datagram[1..5].copy_from_slice(&0x1a2a_3a4au32.to_be_bytes());
+    datagram[5] = 8;
+    datagram[14] = 8;
+    pair.server.handle_datagram(pair.now, pair.server_addr, pair.client_addr, None, BytesMut::from(&datagram[..]));
+    let mut buf = Vec::new();
+    let t = pair.server.poll_transmit(pair.now, &mut buf).expect("version negotiation");
+    assert_eq!(&buf[1..5], &[0, 0, 0, 0], "version 0 marks Version Negotiation");
+    assert!(buf[5 + 1 + 8 + 1 + 8..t.len].chunks(4).any(|v| v == [0, 0, 0, 1]), "lists QUIC v1");
+}
+
+#[test]
+fn idle_timeout_closes_silently() {
+    let transport = TransportConfig { max_idle_timeout: Some(Duration::from_secs(2)), ..TransportConfig::default() };
+    let mut pair = Pair::new(22, transport.clone());
+    let cfg = pair.client_config(transport);
+    let (c, s) = pair.connect_with(cfg);
+    pair.drive_until(Duration::from_secs(10), |p| p.client.connection(c).is_none() && p.server.connection(s).is_none());
+    let (ce, se) = pair.events();
+    assert_eq!(lost_error(&ce), Some(ConnectionError::TimedOut));
+    assert_eq!(lost_error(&se), Some(ConnectionError::TimedOut));
+}
+
+#[test]
+fn keep_alive_prevents_idle_timeout() {
+    let transport = TransportConfig {
+        max_idle_timeout: Some(Duration::from_secs(2)),
+        keep_alive_interval: Some(Duration::from_millis(500)),
+        ..TransportConfig::default()
+    };
+    let mut pair = Pair::new(23, transport.clone());
+    let cfg = pair.client_config(transport);
+    let (c, s) = pair.connect_with(cfg);
+    pair.drive_until(Duration::from_secs(10), |_| false);
+    assert!(pair.client.connection(c).is_some() && pair.server.connection(s).is_some());
+}
+
+#[test]
+fn application_close_reaches_peer_and_both_drain() {
+    let mut pair = Pair::new(24, TransportConfig::default());
+    let (c, s) = pair.connect_default();
+    let now = pair.now;
+    pair.client.connection(c).unwrap().close(now, VarInt::from_u32(42), Bytes::from_static(b"bye"));
+    pair.drive_until(Duration::from_secs(5), |p| p.client.connection(c).is_none() && p.server.connection(s).is_none());
+    assert!(pair.client.connection(c).is_none() && pair.server.connection(s).is_none());
+    let (_, se) = pair.events();
+    assert_eq!(lost_error(&se), Some(ConnectionError::ApplicationClosed { code: 42, reason: "bye".into() }));
+}
+
+#[test]
+fn stateless_reset_after_server_state_loss() {
+    let mut pair = Pair::new(25, TransportConfig::default());
+    let (c, _s) = pair.connect_default();
+    pair.drive_until(Duration::from_millis(200), |_| false);
+    // The server "reboots" with the same static key: it no longer knows the connection and
+    // answers the client's next packet with a stateless reset (RFC 9000 §10.3).
+    let (server_tls, _) = common::cached_tls();
+    let mut sc = mpquic_proto::ServerConfig::new(server_tls);
+    sc.transport = std::sync::Arc::new(TransportConfig::default());
+    pair.server = mpquic_proto::Endpoint::new(
+        std::sync::Arc::new(mpquic_proto::EndpointConfig::with_seed(25)),
+        Some(std::sync::Arc::new(sc)),
+    );
+    let conn = pair.client.connection(c).unwrap();
+    let id = conn.open_stream(Dir::Uni).unwrap();
+    conn.write(id, &[1; 100]).unwrap();
+    pair.drive_until(Duration::from_secs(5), |p| p.client.connection(c).is_none());
+    let (ce, _) = pair.events();
+    assert_eq!(lost_error(&ce), Some(ConnectionError::Reset));
+}
+
+#[test]
+fn datagrams_flow_both_ways() {
+    let mut pair = Pair::new(26, TransportConfig::default());
+    let (c, s) = pair.connect_default();
+    for i in 0..10u8 {
+        pair.client.connection(c).unwrap().send_datagram(Bytes::from(vec![i; 500])).unwrap();
+    }
+    let too_big = pair.client.connection(c).unwrap().send_datagram(Bytes::from(vec![0; 5000]));
+    assert!(matches!(too_big, Err(mpquic_proto::SendDatagramError::TooLarge { .. })));
+    let mut got = Vec::new();
+    pair.drive_until(Duration::from_secs(2), |p| {
+        let conn = p.server.connection(s).unwrap();
+        while let Some(d) = conn.recv_datagram() {
+            got.push(d);
+        }
+        got.len() == 10
+    });
+    assert_eq!(got.len(), 10);
+    assert!(got.iter().enumerate().all(|(i, d)| d.len() == 500 && d[0] == i as u8));
+}
+
+#[test]
+fn ecn_marks_and_mtu_discovery() {
+    let mut pair = Pair::new(27, TransportConfig::default());
+    let (c, _s) = pair.connect_default();
+    pair.drive_until(Duration::from_secs(3), |_| false);
+    let path = pair.client.connection(c).unwrap().path(mpquic_proto::PathId::ZERO).unwrap();
+    // The in-memory network carries 1452-byte datagrams, so DPLPMTUD finds the configured
+    // ceiling (RFC 9000 §14.3).
+    assert_eq!(path.mtu, 1452, "{path:?}");
+}
+
+#[test]
+fn server_refuses_beyond_its_handshake_limit() {
+    let mut pair = Pair::with_server_config(28, TransportConfig::default(), |s| s.max_incoming_handshakes = 0);
+    let cfg = pair.client_config(TransportConfig::default());
+    let c = pair.connect(cfg);
+    pair.drive_until(Duration::from_secs(5), |p| p.client.connection(c).is_none());
+    let (ce, _) = pair.events();
+    match lost_error(&ce) {
+        Some(ConnectionError::ConnectionClosed { code, .. }) => {
+            assert_eq!(code, mpquic_proto::TransportErrorCode::CONNECTION_REFUSED)
+        }
+        other => panic!("expected CONNECTION_REFUSED, got {other:?}"),
+    }
+    assert_eq!(pair.server.connection_count(), 0, "a refusal keeps no state");
+}
+
+#[test]
+fn transfers_with_every_congestion_controller() {
+    for name in ["newreno", "cubic", "bbr", "lia", "olia", "balia"] {
+        let transport = TransportConfig {
+            congestion_controller_factory: mpquic_cc::factory_by_name(name).unwrap(),
+            ..TransportConfig::default()
+        };
+        let mut pair = Pair::new(29, transport.clone());
+        pair.to_server = common::Link::lossy(0.01);
+        pair.to_client = common::Link::lossy(0.01);
+        pair.to_server.rate_bytes_per_sec = 2_500_000;
+        pair.to_client.rate_bytes_per_sec = 2_500_000;
+        let cfg = pair.client_config(transport);
+        let (c, s) = pair.connect_with(cfg);
+        let data = common::payload(7, 2 << 20);
+        let id = pair.client.connection(c).unwrap().open_stream(Dir::Uni).unwrap();
+        let mut sent = 0;
+        let mut got = Vec::new();
+        let mut rid = None;
+        let ok = pair.drive_until(Duration::from_secs(120), |p| {
+            let conn = p.client.connection(c).unwrap();
+            while sent < data.len() {
+                match conn.write(id, &data[sent..]) {
+                    Ok(n) if n > 0 => sent += n,
+                    _ => break,
+                }
+            }
+            if sent == data.len() {
+                let _ = conn.finish(id);
+            }
+            let server = p.server.connection(s).unwrap();
+            rid = rid.or_else(|| server.accept_stream(Dir::Uni));
+            let Some(rid) = rid else { return false };
+            loop {
+                match server.read(rid, usize::MAX) {
+                    Ok(Some(chunk)) => got.extend_from_slice(&chunk.bytes),
+                    Ok(None) => return true,
+                    Err(_) => return false,
+                }
+            }
+        });
+        assert!(ok && got == data, "{name}: transfer incomplete ({} bytes)", got.len());
+    }
+}
