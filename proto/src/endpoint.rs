@@ -307,7 +307,6 @@ impl Endpoint {
                     );
                     self.responses.push_back((remote, Some(local), buf));
                 }
-                return;
             }
             ProtectedHeader::Long { ty: LongType::Initial, version, dst_cid, src_cid } => {
                 if datagram_len < MIN_INITIAL_SIZE || dst_cid.len() < 8 {
