@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mpquic_cc::{ControllerFactory, NewReno};
+use mpquic_scheduler::{MinRtt, SchedulerFactory};
 
 /// Per-connection transport settings, shared by every connection of an endpoint that uses them.
 #[derive(Debug, Clone)]
@@ -63,6 +64,22 @@ pub struct TransportConfig {
     /// Multipath (draft-ietf-quic-multipath-21): the initial_max_path_id we advertise; `None`
     /// leaves multipath off.
     pub initial_max_path_id: Option<u32>,
+    /// Chooses the path of each packet of stream data when several paths are usable.
+    pub scheduler_factory: Arc<dyn SchedulerFactory>,
+    /// Where PATH_ACK frames go (draft-21 §3.2: any path is allowed).
+    pub ack_path_policy: AckPathPolicy,
+}
+
+/// Which path carries the acknowledgements of a path's packets (draft-ietf-quic-multipath-21
+/// §5 discusses the trade-off: the RTT a sender measures includes the ACK's return path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AckPathPolicy {
+    /// ACKs go back on the path they acknowledge (stable RTT estimates); an abandoned path's
+    /// ACKs go on any other path.
+    #[default]
+    SamePath,
+    /// ACKs ride on whatever packet leaves next, on any path (fastest feedback).
+    AnyPath,
 }
 
 impl TransportConfig {
@@ -100,6 +117,8 @@ impl Default for TransportConfig {
             time_threshold: 9.0 / 8.0,
             persistent_congestion_threshold: 3,
             initial_max_path_id: None,
+            scheduler_factory: MinRtt::factory(),
+            ack_path_policy: AckPathPolicy::SamePath,
         }
     }
 }

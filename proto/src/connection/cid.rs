@@ -4,9 +4,10 @@
 //! [`LocalCids`] (the IDs we issued, which the peer uses to reach us) and a [`RemoteCids`] (the IDs
 //! the peer issued, which we put in the Destination Connection ID field).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::error::TransportError;
+use crate::path::PathId;
 use crate::shared::ConnectionId;
 
 /// A CID the peer issued, with its sequence number and stateless reset token.
@@ -27,9 +28,9 @@ pub struct RemoteCids {
     /// The one in use.
     active: IssuedCid,
     /// Spare ones, ascending by sequence.
-    spare: VecDeque<IssuedCid>,
+    pub(super) spare: VecDeque<IssuedCid>,
     /// Everything below this sequence number is retired (retire_prior_to, RFC 9000 §19.15).
-    retire_prior_to: u64,
+    pub(super) retire_prior_to: u64,
     /// Sequence numbers we must announce in RETIRE_CONNECTION_ID.
     to_retire: VecDeque<u64>,
     /// Our active_connection_id_limit.
@@ -185,6 +186,11 @@ impl LocalCids {
         seq
     }
 
+    /// The sequence number the next issued CID will get.
+    pub fn next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+
     /// The retire_prior_to value to send with NEW_CONNECTION_ID.
     pub fn retire_prior_to(&self) -> u64 {
         self.retire_prior_to
@@ -270,5 +276,98 @@ mod tests {
         assert_eq!(l.on_retire(1, &cid(2)).unwrap_err().code, TransportErrorCode::PROTOCOL_VIOLATION);
         assert_eq!(l.on_retire(1, &cid(1)).unwrap(), Some(cid(2)));
         assert_eq!(l.on_retire(1, &cid(1)).unwrap(), None);
+    }
+}
+
+/// Every CID of a connection, per path ID (draft-ietf-quic-multipath-21 §4: sequence numbers and
+/// Retire Prior To are per path ID; without multipath everything is path 0).
+#[derive(Debug)]
+pub struct CidState {
+    /// CIDs we issued, per path ID.
+    pub local: BTreeMap<PathId, LocalCids>,
+    /// CIDs the peer issued, per path ID.
+    pub remote: BTreeMap<PathId, RemoteCids>,
+    /// NEW_CONNECTION_ID / PATH_NEW_CONNECTION_ID frames to (re)send.
+    pub new_cids_pending: VecDeque<(PathId, u64)>,
+    /// What we issued, to build those frames: (path, sequence) -> (CID, reset token).
+    pub issued: BTreeMap<(PathId, u64), (ConnectionId, [u8; 16])>,
+    /// Our active_connection_id_limit (per path ID with multipath).
+    limit: u64,
+}
+
+impl CidState {
+    /// Path 0's CIDs from the handshake.
+    pub fn new(local_initial: ConnectionId, remote_initial: ConnectionId, limit: u64) -> Self {
+        let mut local = BTreeMap::new();
+        local.insert(PathId::ZERO, LocalCids::new(local_initial));
+        let mut remote = BTreeMap::new();
+        remote.insert(
+            PathId::ZERO,
+            RemoteCids::new(IssuedCid { sequence: 0, id: remote_initial, reset_token: None }, limit),
+        );
+        Self { local, remote, new_cids_pending: VecDeque::new(), issued: BTreeMap::new(), limit }
+    }
+
+    /// The peer's CIDs for `path`.
+    pub fn remote(&self, path: PathId) -> Option<&RemoteCids> {
+        self.remote.get(&path)
+    }
+
+    /// The peer's CIDs for `path`, mutably.
+    pub fn remote_mut(&mut self, path: PathId) -> Option<&mut RemoteCids> {
+        self.remote.get_mut(&path)
+    }
+
+    /// The CID to send to on `path`.
+    pub fn active_remote(&self, path: PathId) -> Option<ConnectionId> {
+        self.remote.get(&path).map(|r| r.active().id)
+    }
+
+    /// The path ID one of our CIDs belongs to.
+    pub fn path_of_local(&self, id: &ConnectionId) -> Option<PathId> {
+        // Path 0 first: the single-path case stops after one lookup.
+        self.local.iter().find(|(_, l)| l.contains(id)).map(|(p, _)| *p)
+    }
+
+    /// Handles (PATH_)NEW_CONNECTION_ID for `path`.
+    pub fn on_new_cid(&mut self, path: PathId, cid: IssuedCid, retire_prior_to: u64) -> Result<(), TransportError> {
+        // CIDs must be unique across the whole connection (draft-21 §4.5).
+        for (p, r) in &self.remote {
+            if *p != path && (r.active().id == cid.id || r.spare.iter().any(|c| c.id == cid.id)) {
+                return Err(TransportError::PROTOCOL_VIOLATION("connection ID issued for two path IDs"));
+            }
+        }
+        match self.remote.get_mut(&path) {
+            Some(r) => r.on_new_cid(cid, retire_prior_to),
+            None => {
+                let mut r = RemoteCids::new(cid, self.limit);
+                if retire_prior_to > cid.sequence {
+                    return Err(TransportError::FRAME_ENCODING_ERROR("retire_prior_to above sequence number"));
+                }
+                r.retire_prior_to = retire_prior_to;
+                self.remote.insert(path, r);
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether `token` belongs to any CID the peer gave us.
+    pub fn is_reset_token(&self, token: &[u8; 16]) -> bool {
+        self.remote.values().any(|r| r.is_reset_token(token))
+    }
+
+    /// Whether any RETIRE frame is owed.
+    pub fn has_pending_retire(&self) -> bool {
+        self.remote.values().any(RemoteCids::has_pending_retire)
+    }
+
+    /// The next (path, sequence) to retire.
+    pub fn pop_retire(&mut self) -> Option<(PathId, u64)> {
+        self.remote.iter_mut().find_map(|(p, r)| r.pop_retire().map(|s| (*p, s)))
+    }
+
+    /// All CIDs we issued.
+    pub fn all_local(&self) -> impl Iterator<Item = ConnectionId> + '_ {
+        self.local.values().flat_map(|l| l.iter().map(|(_, id)| id))
     }
 }

@@ -26,6 +26,7 @@ mod crypto_stream;
 mod datagrams;
 mod events;
 mod mtud;
+mod multipath;
 mod paths;
 mod recv;
 mod send;
@@ -41,10 +42,11 @@ use bytes::Bytes;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-pub use cid::{IssuedCid, LocalCids, RemoteCids};
+pub use cid::{CidState, IssuedCid, LocalCids, RemoteCids};
 pub use datagrams::SendDatagramError;
 pub use events::{ConnectionError, EndpointEvent, Event, PathEvent};
-pub use paths::{PathInfo, PathStats};
+pub use multipath::PathError;
+pub use paths::{PathInfo, PathStats, PathStatus};
 
 use crate::config::{EndpointConfig, TransportConfig};
 use crate::crypto::{self, ResetKey, TlsSession, TokenKey};
@@ -180,12 +182,10 @@ pub struct Connection {
     handshake_confirmed: bool,
     connected_reported: bool,
     paths: BTreeMap<PathId, PathData>,
-    local_cids: LocalCids,
-    remote_cids: RemoteCids,
-    /// Connection IDs we issued, waiting to be (re)sent in NEW_CONNECTION_ID: (sequence).
-    new_cids_pending: VecDeque<u64>,
-    /// Reset tokens of the CIDs we issued, by sequence number (to resend NEW_CONNECTION_ID).
-    issued_reset_tokens: BTreeMap<u64, (ConnectionId, [u8; 16])>,
+    /// Connection IDs of every path, both directions.
+    cids: CidState,
+    /// Multipath state, once negotiated (draft-ietf-quic-multipath-21).
+    multipath: Option<multipath::Multipath>,
     reset_key: Arc<ResetKey>,
     token_key: Option<Arc<TokenKey>>,
     /// NEW_TOKEN to send (server), if any.
@@ -226,6 +226,10 @@ pub struct Connection {
     next_send_path: u32,
     /// Raw frame bytes to put verbatim into the next 1-RTT packet (conformance tests only).
     raw_frames: Option<Bytes>,
+    /// Picks the path of stream data when several paths can send.
+    scheduler: mpquic_scheduler::SchedulerHandle,
+    /// Reused per scheduling decision.
+    path_views: Vec<mpquic_scheduler::PathView>,
 }
 
 impl Connection {
@@ -234,10 +238,7 @@ impl Connection {
         let streams = Streams::new(p.side, streams_config(&config));
         let mut rng = ChaCha20Rng::seed_from_u64(p.rng_seed);
         let _ = rng.next_u32();
-        let remote_cids = RemoteCids::new(
-            IssuedCid { sequence: 0, id: p.remote_cid, reset_token: None },
-            config.active_connection_id_limit,
-        );
+        let cids = CidState::new(p.local_cid, p.remote_cid, config.active_connection_id_limit);
         let mut this = Self {
             side: p.side,
             version: p.version,
@@ -256,10 +257,8 @@ impl Connection {
             handshake_confirmed: false,
             connected_reported: false,
             paths: BTreeMap::new(),
-            local_cids: LocalCids::new(p.local_cid),
-            remote_cids,
-            new_cids_pending: VecDeque::new(),
-            issued_reset_tokens: BTreeMap::new(),
+            cids,
+            multipath: None,
             reset_key: p.reset_key,
             token_key: p.token_key,
             new_token_pending: None,
@@ -288,6 +287,11 @@ impl Connection {
             stats: ConnectionStats::default(),
             next_send_path: 0,
             raw_frames: None,
+            scheduler: mpquic_scheduler::SchedulerHandle::from_factory(
+                &*config.scheduler_factory,
+                mpquic_scheduler::RedundancyCap::default(),
+            ),
+            path_views: Vec::new(),
             config,
         };
         let kind = match p.side {
@@ -398,12 +402,12 @@ impl Connection {
 
     /// Whether `token` is the stateless reset token of a CID the peer gave us (RFC 9000 §10.3.1).
     pub fn is_stateless_reset(&self, token: &[u8; 16]) -> bool {
-        self.remote_cids.is_reset_token(token)
+        self.cids.is_reset_token(token)
     }
 
     /// The CIDs we issued that the endpoint routes to us.
     pub fn local_cids(&self) -> impl Iterator<Item = ConnectionId> + '_ {
-        self.local_cids.iter().map(|(_, id)| id)
+        self.cids.all_local()
     }
 
     // ---------------------------------------------------------------- stream commands
@@ -580,6 +584,11 @@ impl Connection {
             consider(k.discard_deadline());
         }
         for path in self.paths.values() {
+            consider(path.abandoned_at);
+            if path.abandoned_at.is_some() {
+                consider(path.recovery.ack_deadline());
+                continue;
+            }
             consider(path.recovery.loss_detection_timer());
             consider(path.recovery.ack_deadline());
             consider(path.pacing_release);
@@ -626,6 +635,7 @@ impl Connection {
         for id in ids {
             self.path_timeouts(now, id);
         }
+        self.forget_abandoned_paths(now);
     }
 
     fn path_timeouts(&mut self, now: Instant, id: PathId) {
@@ -633,10 +643,15 @@ impl Connection {
         if path.pacing_release.is_some_and(|t| now >= t) {
             path.pacing_release = None;
         }
+        if path.abandoned_at.is_some() {
+            return;
+        }
         if let Validation::Pending { sent, deadline, token } = path.validation {
             if now >= deadline {
                 path.validation = Validation::Unvalidated;
                 self.events.push_back(Event::Path(PathEvent::ValidationFailed(id)));
+                self.on_validation_failed(now, id);
+                return;
             } else if sent.is_some_and(|s| now >= s + path.recovery.pto_duration(SpaceId::Data)) {
                 // Resend the challenge (RFC 9000 §8.2.1: new data per challenge is allowed, same is fine).
                 path.validation = Validation::Pending { token, sent: None, deadline };
@@ -786,28 +801,45 @@ impl Connection {
         self.crypto[space.index()] = CryptoStream::default();
     }
 
+    /// Issues CIDs up to the peer's active_connection_id_limit for every path ID we may use
+    /// (RFC 9000 §5.1.1; draft-ietf-quic-multipath-21 §4: per path ID, and at least one for each
+    /// unused path ID up to both limits so the client can open paths).
     fn issue_cids(&mut self) {
         let Some(peer) = self.peer_params.as_ref() else { return };
         if self.endpoint_config.local_cid_len == 0 {
             return;
         }
-        // RFC 9000 §5.1.1: at most the peer's active_connection_id_limit; we cap at 8.
-        let limit = peer.active_connection_id_limit.into_inner().min(8) as usize;
-        while self.local_cids.active_count() < limit {
-            let mut bytes = [0u8; crate::MAX_CID_SIZE];
-            let len = self.endpoint_config.local_cid_len;
-            self.rng.fill_bytes(&mut bytes[..len]);
-            let Some(id) = ConnectionId::new(&bytes[..len]) else { return };
-            let token = self.reset_key.token(&id).0;
-            let sequence = self.local_cids.issue(id);
-            self.issued_reset_tokens.insert(sequence, (id, token));
-            self.new_cids_pending.push_back(sequence);
-            self.endpoint_events.push_back(EndpointEvent::NewLocalCid {
-                path: PathId::ZERO,
-                sequence,
-                id,
-                reset_token: token,
-            });
+        // We cap at 4 per path to bound state; the peer's limit is per path ID.
+        let limit = peer.active_connection_id_limit.into_inner().min(4) as usize;
+        let mut targets: smallvec::SmallVec<[(PathId, usize); 8]> = smallvec::SmallVec::new();
+        targets.push((PathId::ZERO, limit));
+        if let Some(mp) = &self.multipath {
+            let max = mp.local_max_path_id.0.min(mp.peer_max_path_id.0);
+            for id in 1..=max {
+                let id = PathId(id);
+                if mp.abandoned.contains(&id) {
+                    continue;
+                }
+                let want = if self.paths.contains_key(&id) { limit } else { 2 };
+                targets.push((id, want));
+            }
+        }
+        for (path, want) in targets {
+            loop {
+                let have = self.cids.local.get(&path).map_or(0, LocalCids::active_count);
+                if have >= want {
+                    break;
+                }
+                let mut bytes = [0u8; crate::MAX_CID_SIZE];
+                let len = self.endpoint_config.local_cid_len;
+                self.rng.fill_bytes(&mut bytes[..len]);
+                let Some(id) = ConnectionId::new(&bytes[..len]) else { return };
+                let token = self.reset_key.token(&id).0;
+                let sequence = self.cids.local.entry(path).or_insert_with(|| LocalCids::empty(0)).issue(id);
+                self.cids.issued.insert((path, sequence), (id, token));
+                self.cids.new_cids_pending.push_back((path, sequence));
+                self.endpoint_events.push_back(EndpointEvent::NewLocalCid { path, sequence, id, reset_token: token });
+            }
         }
     }
 }
@@ -860,6 +892,8 @@ pub(crate) fn local_transport_parameters(
         max_datagram_frame_size: config
             .datagram_receive_buffer_bytes
             .map(|_| VarInt::from_u64_saturating(u64::from(endpoint.max_udp_payload_size))),
+        // draft-ietf-quic-multipath-21 §2: multipath needs non-zero-length CIDs.
+        initial_max_path_id: config.initial_max_path_id.filter(|_| endpoint.local_cid_len > 0).map(PathId),
         ..TransportParameters::default()
     }
 }

@@ -66,6 +66,12 @@ pub struct PathInfo {
     pub mtu: u16,
     /// Counters.
     pub stats: PathStats,
+    /// Our status for the path.
+    pub status: PathStatus,
+    /// The peer's hint, if it sent one.
+    pub peer_status: Option<PathStatus>,
+    /// Whether the path was abandoned (its state is kept a little while, draft-21 §3.3).
+    pub abandoned: bool,
 }
 
 /// Where a path stands in validation (RFC 9000 §8.2).
@@ -85,6 +91,15 @@ pub enum Validation {
     /// Not validated and not being validated (server handshake path before the client's
     /// Handshake packet, RFC 9000 §8.1).
     Unvalidated,
+}
+
+/// A path's status (draft-ietf-quic-multipath-21 §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathStatus {
+    /// Use the path as the scheduler sees fit.
+    Available,
+    /// Use the path only when no available path can send.
+    Backup,
 }
 
 /// One path.
@@ -114,6 +129,18 @@ pub struct PathData {
     pub ping_pending: bool,
     /// Counters.
     pub stats: PathStats,
+    /// Sending is limited to 3x what was received until validation (server side, RFC 9000 §8.1).
+    pub anti_amplification: bool,
+    /// Abandoned: state is kept until this time, then forgotten (draft-21 §3.3).
+    pub abandoned_at: Option<Instant>,
+    /// Our preference for the path, which our scheduler honours and the peer is told.
+    pub local_status: PathStatus,
+    /// The peer's hint for our use of the path (PATH_STATUS_* frames).
+    pub peer_status: Option<PathStatus>,
+    /// Last Path Status Sequence Number we sent.
+    pub status_sequence_sent: u64,
+    /// Highest Path Status Sequence Number received.
+    pub status_sequence_received: Option<u64>,
 }
 
 impl PathData {
@@ -139,6 +166,12 @@ impl PathData {
             pacing_release: None,
             ping_pending: false,
             stats: PathStats::default(),
+            anti_amplification: validation == Validation::Unvalidated,
+            abandoned_at: None,
+            local_status: PathStatus::Available,
+            peer_status: None,
+            status_sequence_sent: 0,
+            status_sequence_received: None,
         }
     }
 
@@ -150,7 +183,7 @@ impl PathData {
     /// Bytes we may still send before validation (RFC 9000 §8.1: three times what we received);
     /// `u64::MAX` once validated.
     pub fn amplification_budget(&self) -> u64 {
-        if self.is_validated() {
+        if self.is_validated() || !self.anti_amplification {
             u64::MAX
         } else {
             (3 * self.amplification_received).saturating_sub(self.amplification_sent)
@@ -177,6 +210,9 @@ impl PathData {
             bytes_in_flight: self.recovery.bytes_in_flight(),
             mtu: self.mtu(),
             stats: self.stats,
+            status: self.local_status,
+            peer_status: self.peer_status,
+            abandoned: self.abandoned_at.is_some(),
         }
     }
 }

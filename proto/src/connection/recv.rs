@@ -33,7 +33,21 @@ impl Connection {
             return;
         }
         self.stats.datagrams_received += 1;
-        let path_id = PathId::ZERO;
+        let cid_len = self.endpoint_config.local_cid_len;
+        // The path: from the DCID of a short-header packet (draft-21 §4: CID -> path ID);
+        // long-header packets only travel on path 0.
+        let path_id = if self.multipath.is_some() && data.first().is_some_and(|b| b & 0x80 == 0) {
+            let Some(dcid) = data.get(1..1 + cid_len).and_then(ConnectionId::new) else { return };
+            match self.path_for_packet(now, &dcid, local, remote) {
+                Some(id) => id,
+                None => {
+                    self.stats.packets_dropped += 1;
+                    return;
+                }
+            }
+        } else {
+            PathId::ZERO
+        };
         let datagram_len = data.len() as u64;
         // The last 16 bytes, for stateless reset detection (RFC 9000 §10.3.1).
         let mut tail = [0u8; 16];
@@ -48,7 +62,6 @@ impl Connection {
                 path.amplification_received += datagram_len;
             }
         }
-        let cid_len = self.endpoint_config.local_cid_len;
         let mut remaining = Some(data);
         let mut any_authenticated = false;
         while let Some(d) = remaining.take() {
@@ -72,7 +85,7 @@ impl Connection {
                 break;
             }
         }
-        if !any_authenticated && reset_candidate && self.remote_cids.is_reset_token(&tail) {
+        if !any_authenticated && reset_candidate && self.cids.is_reset_token(&tail) {
             // RFC 9000 §10.3.1: a stateless reset ends the connection without another packet.
             tracing::debug!("stateless reset received");
             if !self.is_closed() {
@@ -228,7 +241,9 @@ impl Connection {
         if self.side.is_client() && space == SpaceId::Initial && self.peer_handshake_cid.is_none() {
             // RFC 9000 §7.2: the client switches to the server's chosen CID.
             if let Some(scid) = first_src_cid {
-                self.remote_cids.update_initial(scid);
+                if let Some(r) = self.cids.remote_mut(PathId::ZERO) {
+                    r.update_initial(scid);
+                }
                 self.peer_handshake_cid = Some(scid);
             }
         }
@@ -329,7 +344,9 @@ impl Connection {
         self.retry_received = true;
         self.retry_src_cid = Some(src_cid);
         self.token = Bytes::copy_from_slice(partial.token());
-        self.remote_cids.update_initial(src_cid);
+        if let Some(r) = self.cids.remote_mut(PathId::ZERO) {
+            r.update_initial(src_cid);
+        }
         self.initial_dst_cid = src_cid;
         self.initial_keys = Some(crypto::initial_keys(&src_cid, Side::Client));
         if let Some(path) = self.paths.get_mut(&PathId::ZERO) {
@@ -352,7 +369,7 @@ impl Connection {
         let space = packet_type.space();
         let mut ack_eliciting = false;
         let mut probing_only = true;
-        for frame in frame::Iter::with_multipath(payload, None) {
+        for frame in frame::Iter::with_multipath(payload, self.mp_version()) {
             let frame = frame?;
             if !frame.allowed_in(packet_type) {
                 // RFC 9000 §12.4: a frame in a packet type that does not allow it.
@@ -364,7 +381,7 @@ impl Connection {
             }
             ack_eliciting |= frame.is_ack_eliciting();
             probing_only &= frame.is_probing();
-            let ty = frame.frame_type(Default::default());
+            let ty = frame.frame_type(self.mp_version().unwrap_or_default());
             self.process_frame(now, path_id, space, packet_dcid, frame).map_err(|e| {
                 if e.frame.is_none() {
                     e.with_frame(ty)
@@ -389,7 +406,11 @@ impl Connection {
     ) -> Result<(), TransportError> {
         match frame {
             Frame::Padding(_) | Frame::Ping => {}
-            Frame::Ack(ack) => self.on_ack_frame(now, path_id, space, &ack)?,
+            // draft-21 §3.2: a plain ACK in 1-RTT always acknowledges path 0.
+            Frame::Ack(ack) => {
+                let acked_path = if space == SpaceId::Data { PathId::ZERO } else { path_id };
+                self.on_ack_frame(now, acked_path, space, &ack)?
+            }
             Frame::Crypto(c) => self.on_crypto_frame(now, space, c.offset, c.data)?,
             Frame::Stream(s) => self.streams.on_stream_frame(s.id, s.offset, s.fin, s.data)?,
             Frame::ResetStream { id, error_code, final_size } => {
@@ -404,11 +425,7 @@ impl Connection {
             Frame::StreamsBlocked { dir, limit } => self.streams.on_streams_blocked(dir, limit)?,
             Frame::NewConnectionId(n) => {
                 // RFC 9000 §19.15: a peer using zero-length CIDs cannot send this frame.
-                if self.remote_cids.active().id.is_empty() {
-                    return Err(TransportError::PROTOCOL_VIOLATION("NEW_CONNECTION_ID while using zero-length CIDs"));
-                }
-                let cid = super::IssuedCid { sequence: n.sequence, id: n.id, reset_token: Some(n.reset_token) };
-                self.remote_cids.on_new_cid(cid, n.retire_prior_to)?;
+                self.on_new_connection_id(n)?;
             }
             Frame::RetireConnectionId(r) => {
                 if self.endpoint_config.local_cid_len == 0 {
@@ -416,11 +433,7 @@ impl Connection {
                         "RETIRE_CONNECTION_ID while we use zero-length CIDs",
                     ));
                 }
-                if let Some(id) = self.local_cids.on_retire(r.sequence, packet_dcid)? {
-                    self.issued_reset_tokens.remove(&r.sequence);
-                    self.endpoint_events.push_back(super::EndpointEvent::RetiredLocalCid(id));
-                    self.issue_cids();
-                }
+                self.on_retire_connection_id(r, packet_dcid)?;
             }
             Frame::PathChallenge(token) => {
                 if let Some(path) = self.paths.get_mut(&path_id) {
@@ -479,19 +492,25 @@ impl Connection {
                 self.datagrams.push_incoming(d.data, limit);
                 self.events.push_back(Event::DatagramReceived(Bytes::new()));
             }
-            Frame::PathAck(_)
-            | Frame::PathAbandon(_)
+            Frame::PathAck(ack) => {
+                // draft-21 §3.2: PATH_ACK may arrive on any path; unknown or abandoned path IDs
+                // are ignored, path IDs above our limit are a violation.
+                let limit = self.multipath.as_ref().map_or(PathId::ZERO, |m| m.local_max_path_id);
+                if ack.path_id > limit {
+                    return Err(TransportError::PROTOCOL_VIOLATION("PATH_ACK for a path ID above our limit"));
+                }
+                if self.paths.contains_key(&ack.path_id) {
+                    self.on_ack_frame(now, ack.path_id, SpaceId::Data, &ack)?;
+                }
+            }
+            Frame::PathNewConnectionId(n) => self.on_new_connection_id(n)?,
+            Frame::PathRetireConnectionId(r) => self.on_retire_connection_id(r, packet_dcid)?,
+            f @ (Frame::PathAbandon(_)
             | Frame::PathStatusBackup(_)
             | Frame::PathStatusAvailable(_)
-            | Frame::PathNewConnectionId(_)
-            | Frame::PathRetireConnectionId(_)
             | Frame::MaxPathId(_)
             | Frame::PathsBlocked(_)
-            | Frame::PathCidsBlocked(_) => {
-                // Decoded only when multipath is negotiated (not yet offered): unreachable in
-                // practice, and a protocol violation if it ever happens.
-                return Err(TransportError::PROTOCOL_VIOLATION("multipath frame without multipath"));
-            }
+            | Frame::PathCidsBlocked(_)) => self.on_multipath_frame(now, f)?,
         }
         Ok(())
     }
@@ -565,7 +584,7 @@ impl Connection {
         // RFC 9000 §7.3: authenticate the connection IDs of the handshake.
         let peer_initial_source = match self.side {
             Side::Client => self.peer_handshake_cid.unwrap_or(ConnectionId::EMPTY),
-            Side::Server => self.remote_cids.active().id,
+            Side::Server => self.cids.active_remote(PathId::ZERO).unwrap_or(ConnectionId::EMPTY),
         };
         params.authenticate_connection_ids(
             !self.side,
@@ -582,7 +601,9 @@ impl Connection {
             initial_max_streams_uni: params.initial_max_streams_uni.into_inner(),
         });
         if let Some(token) = params.stateless_reset_token {
-            self.remote_cids.set_active_reset_token(token.0);
+            if let Some(r) = self.cids.remote_mut(PathId::ZERO) {
+                r.set_active_reset_token(token.0);
+            }
         }
         let max_ack_delay = params.max_ack_delay_duration();
         let max_udp = params.max_udp_payload_size.into_inner();
@@ -591,6 +612,7 @@ impl Connection {
             path.mtud.set_peer_max_udp_payload_size(max_udp);
         }
         self.peer_params = Some(params);
+        self.negotiate_multipath()?;
         self.reset_idle_timer(now);
         Ok(())
     }
@@ -682,6 +704,11 @@ impl Connection {
             for cf in &f.control {
                 self.streams.on_control_acked(cf);
             }
+            for &(path, largest) in &f.path_acks {
+                if let Some(t) = self.paths.get_mut(&path).and_then(|p| p.recovery.ack_tracker_mut(SpaceId::Data)) {
+                    t.on_ack_of_ack(largest);
+                }
+            }
             if let Some(path) = self.paths.get_mut(&path_id) {
                 let grown = path.mtud.on_acked(p.packet_number, p.size as u16);
                 if let Some(mtu) = grown {
@@ -710,13 +737,31 @@ impl Connection {
             if f.handshake_done {
                 self.handshake_done_pending = true;
             }
-            for &seq in &f.new_cids {
-                if self.issued_reset_tokens.contains_key(&seq) && !self.new_cids_pending.contains(&seq) {
-                    self.new_cids_pending.push_back(seq);
+            if let Some(mp) = self.multipath.as_mut() {
+                for c in &f.mp_control {
+                    // Resend unless superseded (draft-21 §4: only the latest status matters).
+                    let superseded = match c {
+                        super::sent::MpControl::Status { path, sequence, .. } => self
+                            .paths
+                            .get(path)
+                            .is_none_or(|p| p.status_sequence_sent != *sequence || p.abandoned_at.is_some()),
+                        super::sent::MpControl::MaxPathId(m) => *m < mp.local_max_path_id,
+                        super::sent::MpControl::Abandon(..) => false,
+                    };
+                    if !superseded && !mp.pending.contains(c) {
+                        mp.pending.push_back(*c);
+                    }
                 }
             }
-            for &seq in &f.retire_cids {
-                self.remote_cids.requeue_retire(seq);
+            for &key in &f.new_cids {
+                if self.cids.issued.contains_key(&key) && !self.cids.new_cids_pending.contains(&key) {
+                    self.cids.new_cids_pending.push_back(key);
+                }
+            }
+            for &(path, seq) in &f.retire_cids {
+                if let Some(r) = self.cids.remote_mut(path) {
+                    r.requeue_retire(seq);
+                }
             }
             if f.new_token && self.new_token_pending.is_none() {
                 if let Some(key) = self.token_key.clone() {

@@ -137,7 +137,7 @@ impl Connection {
     }
 
     /// Whether `space` has anything to send on `path_id` now.
-    fn wants_to_send(&self, now: Instant, path_id: PathId, space: SpaceId) -> bool {
+    fn wants_to_send(&mut self, now: Instant, path_id: PathId, space: SpaceId) -> bool {
         if !self.space_keys_available(space) {
             return false;
         }
@@ -146,6 +146,9 @@ impl Connection {
             return false;
         }
         let Some(path) = self.paths.get(&path_id) else { return false };
+        if path.abandoned_at.is_some() || self.cids.remote(path_id).is_none() {
+            return false;
+        }
         let Some(sp) = path.recovery.space(space) else { return false };
         if sp.ack_tracker().should_send_now(now) {
             return true;
@@ -167,15 +170,17 @@ impl Connection {
         if !cc_open {
             return false;
         }
+        let mtu_probe = self.handshake_confirmed && path.is_validated() && self.mtu_probe_due(now, path);
         self.crypto[SpaceId::Data.index()].has_pending()
             || self.handshake_done_pending
-            || !self.new_cids_pending.is_empty()
-            || self.remote_cids.has_pending_retire()
+            || !self.cids.new_cids_pending.is_empty()
+            || self.cids.has_pending_retire()
+            || self.multipath.as_ref().is_some_and(|m| !m.pending.is_empty() || m.paths_blocked.is_some())
             || self.new_token_pending.is_some()
             || self.streams.has_pending_control()
             || self.datagrams.has_outgoing()
-            || self.streams.has_stream_data()
-            || (self.handshake_confirmed && path.is_validated() && self.mtu_probe_due(now, path))
+            || mtu_probe
+            || (self.streams.has_stream_data() && self.stream_data_allowed(now, path_id))
     }
 
     fn mtu_probe_due(&self, now: Instant, path: &PathData) -> bool {
@@ -205,7 +210,9 @@ impl Connection {
                 (k.local().tag_len(), k.key_phase())
             }
         };
-        let dcid = self.remote_cids.active().id;
+        let dcid_path = if space == SpaceId::Data { path_id } else { PathId::ZERO };
+        let dcid = self.cids.active_remote(dcid_path)?;
+        let mp = self.mp_version();
         let path = self.paths.get_mut(&path_id)?;
         let pn = path.recovery.next_packet_number(space);
         let largest_acked = path.recovery.space(space).and_then(|s| s.largest_acked_packet());
@@ -243,6 +250,7 @@ impl Connection {
         frames.clear();
         let mut ack_eliciting = false;
         let mut largest_acked_in_ack = None;
+        let mut challenge_padding = false;
 
         // ACK first: it is never limited by congestion control (RFC 9002 §7).
         let path = self.paths.get_mut(&path_id)?;
@@ -253,10 +261,12 @@ impl Connection {
                 let delay = (delay.as_micros() as u64) >> ack_exponent;
                 let ecn_counts = tracker.ecn_counts();
                 let room = payload_limit - buf.len();
+                // draft-21 §3.2: with multipath, 1-RTT packets are acknowledged with PATH_ACK.
+                let ack_path = (space == SpaceId::Data && mp.is_some()).then_some(path_id);
                 if let Some(w) = frame::encode_ack(
                     buf,
-                    None,
-                    frame::MultipathVersion::default(),
+                    ack_path,
+                    mp.unwrap_or_default(),
                     tracker.pending(),
                     delay,
                     ecn_counts.as_ref(),
@@ -268,7 +278,10 @@ impl Connection {
                 }
             }
         }
-
+        if space == SpaceId::Data && mp.is_some() {
+            self.write_other_path_acks(now, path_id, buf, payload_limit, &mut frames);
+        }
+        let path = self.paths.get_mut(&path_id)?;
         let probe = path.recovery.probes_pending() > 0;
         let cc_open =
             probe || (path.recovery.can_send(u64::from(path.mtu())) && path.pacing_release.is_none_or(|t| now >= t));
@@ -289,7 +302,9 @@ impl Connection {
                     Frame::PathChallenge(token).encode(buf);
                     path.validation = Validation::Pending { token, sent: Some(now), deadline };
                     ack_eliciting = true;
-                    // RFC 9000 §8.2.1: datagrams with PATH_CHALLENGE are padded to 1200 bytes.
+                    // RFC 9000 §8.2.1: datagrams with PATH_CHALLENGE are padded to 1200 bytes
+                    // (within the anti-amplification budget), which also checks the path's MTU.
+                    challenge_padding = true;
                 }
             }
         }
@@ -337,6 +352,9 @@ impl Connection {
         let mut target = buf.len().max(header_start + layout.pn_offset + 4 + 16 - tag_len);
         if let Some(p) = pad_to {
             target = target.max(p.saturating_sub(tag_len));
+        }
+        if challenge_padding {
+            target = target.max((header_start + MIN_INITIAL_DATAGRAM).min(limit).saturating_sub(tag_len));
         }
         if let Some(size) = mtu_probe {
             target = target.max(header_start + size - tag_len);
@@ -446,30 +464,32 @@ impl Connection {
         }
         // CRYPTO in 1-RTT (NewSessionTicket, RFC 9001 §4.1.3).
         self.write_crypto_frame(crate::packet::SpaceId::Data, buf, limit, frames);
-        while let Some(&seq) = self.new_cids_pending.front() {
-            let Some(&(id, reset_token)) = self.issued_reset_tokens.get(&seq) else {
-                self.new_cids_pending.pop_front();
+        let mpv = self.mp_version();
+        while let Some(&(path, seq)) = self.cids.new_cids_pending.front() {
+            let Some(&(id, reset_token)) = self.cids.issued.get(&(path, seq)) else {
+                self.cids.new_cids_pending.pop_front();
                 continue;
             };
-            let f = Frame::NewConnectionId(frame::NewConnectionId {
-                path_id: PathId::ZERO,
-                sequence: seq,
-                retire_prior_to: self.local_cids.retire_prior_to(),
-                id,
-                reset_token,
-            });
-            if buf.len() + f.encoded_len() > limit {
+            let retire_prior_to = self.cids.local.get(&path).map_or(0, |l| l.retire_prior_to());
+            let n = frame::NewConnectionId { path_id: path, sequence: seq, retire_prior_to, id, reset_token };
+            // draft-21 §4.5: PATH_NEW_CONNECTION_ID once multipath is on (for path 0 too).
+            let f = if mpv.is_some() { Frame::PathNewConnectionId(n) } else { Frame::NewConnectionId(n) };
+            let v = mpv.unwrap_or_default();
+            if buf.len() + f.encoded_len_with(v) > limit {
                 break;
             }
-            f.encode(buf);
-            frames.new_cids.push(seq);
-            self.new_cids_pending.pop_front();
+            f.encode_with(v, buf);
+            frames.new_cids.push((path, seq));
+            self.cids.new_cids_pending.pop_front();
         }
-        while self.remote_cids.has_pending_retire() && buf.len() + 9 <= limit {
-            let Some(seq) = self.remote_cids.pop_retire() else { break };
-            Frame::RetireConnectionId(frame::RetireConnectionId { path_id: PathId::ZERO, sequence: seq }).encode(buf);
-            frames.retire_cids.push(seq);
+        while self.cids.has_pending_retire() && buf.len() + 16 <= limit {
+            let Some((path, seq)) = self.cids.pop_retire() else { break };
+            let r = frame::RetireConnectionId { path_id: path, sequence: seq };
+            let f = if mpv.is_some() { Frame::PathRetireConnectionId(r) } else { Frame::RetireConnectionId(r) };
+            f.encode_with(mpv.unwrap_or_default(), buf);
+            frames.retire_cids.push((path, seq));
         }
+        self.write_multipath_control(buf, limit, frames);
         if let Some(token) = &self.new_token_pending {
             let f = Frame::NewToken(frame::NewToken { token: token.clone() });
             if buf.len() + f.encoded_len() <= limit {
@@ -500,9 +520,10 @@ impl Connection {
             };
             frame::Datagram { data: d }.encode(buf, true);
         }
-        // Stream data last, filling the packet.
+        // Stream data last, filling the packet, on the path the scheduler picks.
         let mut stream_bytes = 0u64;
-        loop {
+        let allowed = self.stream_data_allowed(now, path_id);
+        while allowed {
             let room = limit.saturating_sub(buf.len());
             if room < 8 {
                 break;
@@ -564,7 +585,7 @@ impl Connection {
         pad_to: Option<usize>,
     ) {
         let header_start = buf.len();
-        let dcid = self.remote_cids.active().id;
+        let Some(dcid) = self.cids.active_remote(PathId::ZERO) else { return };
         let Some(path) = self.paths.get_mut(&PathId::ZERO) else { return };
         let pn = path.recovery.next_packet_number(space);
         let _ = path.recovery.skip_packet_number(space, pn);
@@ -645,4 +666,127 @@ fn control_frame(cf: &ControlFrame) -> Frame {
         ControlFrame::ResetStream { id, error_code, final_size } => Frame::ResetStream { id, error_code, final_size },
         ControlFrame::StopSending { id, error_code } => Frame::StopSending { id, error_code },
     }
+}
+
+impl Connection {
+    /// PATH_ACKs for other paths (draft-21 §3.2): an abandoned path's, or every path's under
+    /// [`crate::AckPathPolicy::AnyPath`].
+    fn write_other_path_acks(
+        &mut self,
+        now: Instant,
+        path_id: PathId,
+        buf: &mut Vec<u8>,
+        limit: usize,
+        frames: &mut super::SentFrames,
+    ) {
+        let any = self.config.ack_path_policy == crate::AckPathPolicy::AnyPath;
+        let mp = self.mp_version().unwrap_or_default();
+        let ack_exponent = u32::from(self.config.ack_delay_exponent);
+        for (&other, path) in self.paths.iter_mut() {
+            if other == path_id || !(any || path.abandoned_at.is_some()) {
+                continue;
+            }
+            let Some(tracker) = path.recovery.ack_tracker_mut(SpaceId::Data) else { continue };
+            if !tracker.can_bundle() {
+                continue;
+            }
+            let delay = (tracker.ack_delay(now).as_micros() as u64) >> ack_exponent;
+            let ecn = tracker.ecn_counts();
+            let room = limit.saturating_sub(buf.len());
+            if let Some(w) =
+                frame::encode_ack(buf, Some(other), mp, tracker.pending(), delay, ecn.as_ref(), MAX_ACK_RANGES, room)
+            {
+                tracker.on_ack_sent(now);
+                frames.path_acks.push((other, w.largest));
+            }
+        }
+    }
+
+    /// PATH_ABANDON, PATH_STATUS_*, MAX_PATH_ID and PATHS_BLOCKED.
+    fn write_multipath_control(&mut self, buf: &mut Vec<u8>, limit: usize, frames: &mut super::SentFrames) {
+        let Some(mp) = self.multipath.as_mut() else { return };
+        let v = mp.version;
+        while let Some(&c) = mp.pending.front() {
+            let f = match c {
+                super::sent::MpControl::Abandon(path_id, error_code) => {
+                    Frame::PathAbandon(frame::PathAbandon { path_id, error_code })
+                }
+                super::sent::MpControl::Status { path, backup, sequence } => {
+                    let s = frame::PathStatus { path_id: path, sequence };
+                    if backup {
+                        Frame::PathStatusBackup(s)
+                    } else {
+                        Frame::PathStatusAvailable(s)
+                    }
+                }
+                super::sent::MpControl::MaxPathId(m) => Frame::MaxPathId(m),
+            };
+            if buf.len() + f.encoded_len_with(v) > limit {
+                return;
+            }
+            f.encode_with(v, buf);
+            frames.mp_control.push(c);
+            mp.pending.pop_front();
+        }
+        if let Some(blocked) = mp.paths_blocked {
+            let f = Frame::PathsBlocked(blocked);
+            if buf.len() + f.encoded_len_with(v) <= limit {
+                f.encode_with(v, buf);
+                mp.paths_blocked = None;
+            }
+        }
+    }
+
+    /// Whether stream data may go on `path_id` now: always with one usable path; otherwise as
+    /// the scheduler decides (ARCHITECTURE.md: the scheduler sees read-only path views).
+    pub(super) fn stream_data_allowed(&mut self, now: Instant, path_id: PathId) -> bool {
+        let Some(path) = self.paths.get(&path_id) else { return false };
+        if !path.is_validated() || path.abandoned_at.is_some() {
+            return false;
+        }
+        if self.multipath.is_none() || self.paths.len() == 1 {
+            return true;
+        }
+        let mut views = core::mem::take(&mut self.path_views);
+        views.clear();
+        for p in self.paths.values() {
+            if self.cids.remote(p.id).is_none() {
+                continue;
+            }
+            views.push(self::path_view(p, now));
+        }
+        let mut conn = mpquic_scheduler::ConnectionView::new(self.streams.unacked_buffered());
+        conn.now_nanos = now.as_nanos();
+        let decision = self.scheduler.schedule(&views, &conn);
+        self.path_views = views;
+        decision.paths().contains(&path_id.0)
+    }
+}
+
+/// The scheduler's read-only view of a path.
+fn path_view(p: &PathData, now: Instant) -> mpquic_scheduler::PathView {
+    let rtt = p.recovery.rtt();
+    let mut v = mpquic_scheduler::PathView::new(p.id.0);
+    v.status = match p.local_status {
+        super::PathStatus::Available => mpquic_scheduler::PathStatus::Available,
+        super::PathStatus::Backup => mpquic_scheduler::PathStatus::Backup,
+    };
+    v.peer_status = p.peer_status.map(|s| match s {
+        super::PathStatus::Available => mpquic_scheduler::PathStatus::Available,
+        super::PathStatus::Backup => mpquic_scheduler::PathStatus::Backup,
+    });
+    v.validated = p.is_validated();
+    v.abandoned = p.abandoned_at.is_some();
+    v.potentially_failed = p.recovery.pto_count() >= 2;
+    v.srtt = rtt.smoothed();
+    v.rttvar = rtt.rttvar();
+    v.min_rtt = rtt.min();
+    v.cwnd = p.recovery.congestion_window();
+    v.bytes_in_flight = p.recovery.bytes_in_flight();
+    v.next_send_in = p.pacing_release.map_or(core::time::Duration::ZERO, |t| t.saturating_duration_since(now));
+    v.mtu = p.mtu();
+    v.bytes_sent = p.stats.bytes_sent;
+    v.loss_rate =
+        if p.stats.packets_sent == 0 { 0.0 } else { p.stats.packets_lost as f64 / p.stats.packets_sent as f64 };
+    v
 }

@@ -4,6 +4,7 @@
 
 use smallvec::SmallVec;
 
+use crate::path::PathId;
 use crate::shared::StreamId;
 use crate::stream::ControlFrame;
 
@@ -32,10 +33,15 @@ pub struct SentFrames {
     pub control: SmallVec<[ControlFrame; 1]>,
     /// HANDSHAKE_DONE.
     pub handshake_done: bool,
-    /// NEW_CONNECTION_ID sequence numbers.
-    pub new_cids: SmallVec<[u64; 1]>,
-    /// RETIRE_CONNECTION_ID sequence numbers.
-    pub retire_cids: SmallVec<[u64; 1]>,
+    /// (PATH_)NEW_CONNECTION_ID frames: (path, sequence).
+    pub new_cids: SmallVec<[(PathId, u64); 1]>,
+    /// (PATH_)RETIRE_CONNECTION_ID frames: (path, sequence).
+    pub retire_cids: SmallVec<[(PathId, u64); 1]>,
+    /// PATH_ACK frames for other paths' spaces: (path, largest acknowledged), to prune their
+    /// receive state once this packet is acknowledged (RFC 9000 §13.2.4).
+    pub path_acks: SmallVec<[(PathId, u64); 1]>,
+    /// Multipath control frames to resend if lost.
+    pub mp_control: SmallVec<[MpControl; 1]>,
     /// NEW_TOKEN.
     pub new_token: bool,
     /// The packet was a DPLPMTUD probe of this size.
@@ -51,7 +57,27 @@ impl SentFrames {
         self.handshake_done = false;
         self.new_cids.clear();
         self.retire_cids.clear();
+        self.path_acks.clear();
+        self.mp_control.clear();
         self.new_token = false;
         self.mtu_probe = None;
     }
+}
+
+/// Multipath control frames that are retransmitted when lost (draft-ietf-quic-multipath-21 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MpControl {
+    /// PATH_ABANDON for a path, with its error code.
+    Abandon(PathId, u64),
+    /// PATH_STATUS_BACKUP / PATH_STATUS_AVAILABLE with its sequence number.
+    Status {
+        /// The path.
+        path: PathId,
+        /// True for BACKUP.
+        backup: bool,
+        /// Path Status Sequence Number.
+        sequence: u64,
+    },
+    /// MAX_PATH_ID.
+    MaxPathId(PathId),
 }
