@@ -123,9 +123,14 @@ pub struct Pair {
     queue: BinaryHeap<InFlight>,
     seq: u64,
     rng: ChaCha8Rng,
-    link_free_at: [Instant; 2],
+    link_free_at: std::collections::HashMap<((SocketAddr, SocketAddr), bool), Instant>,
     buf: Vec<u8>,
     pub datagrams_sent: u64,
+    /// Per-path links, keyed by (client address, server address); others use `to_server` /
+    /// `to_client`.
+    pub path_links: std::collections::HashMap<(SocketAddr, SocketAddr), (Link, Link)>,
+    /// Datagrams delivered per (client address, server address), both directions.
+    pub delivered: std::collections::HashMap<(SocketAddr, SocketAddr), u64>,
 }
 
 impl Pair {
@@ -153,9 +158,11 @@ impl Pair {
             queue: BinaryHeap::new(),
             seq: 0,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5eed),
-            link_free_at: [Instant::ZERO; 2],
+            link_free_at: Default::default(),
             buf: Vec::with_capacity(64 * 1024),
             datagrams_sent: 0,
+            path_links: Default::default(),
+            delivered: Default::default(),
         }
     }
 
@@ -196,15 +203,26 @@ impl Pair {
         ecn: Option<EcnCodepoint>,
         data: Vec<u8>,
     ) {
-        let link = if to_server { self.to_server } else { self.to_client };
+        let key = if to_server { (src, dst) } else { (dst, src) };
+        let link = match self.path_links.get(&key) {
+            Some((up, down)) => {
+                if to_server {
+                    *up
+                } else {
+                    *down
+                }
+            }
+            None if to_server => self.to_server,
+            None => self.to_client,
+        };
         let impaired = self.now >= self.impair_after;
         // Serialisation on a rate-limited link (infinite queue).
-        let dir = usize::from(to_server);
         let mut depart = self.now;
         if link.rate_bytes_per_sec > 0 {
-            depart = depart.max(self.link_free_at[dir]);
+            let free = self.link_free_at.entry((key, to_server)).or_insert(Instant::ZERO);
+            depart = depart.max(*free);
             let tx = Duration::from_nanos(data.len() as u64 * 1_000_000_000 / link.rate_bytes_per_sec);
-            self.link_free_at[dir] = depart + tx;
+            *free = depart + tx;
             depart += tx;
         }
         if impaired && self.rng.random_bool(link.loss) {
@@ -242,6 +260,8 @@ impl Pair {
         self.now = self.now.max(next);
         while self.queue.peek().is_some_and(|d| d.at <= self.now) {
             let d = self.queue.pop().expect("peeked");
+            let key = if d.to_server { (d.src, d.dst) } else { (d.dst, d.src) };
+            *self.delivered.entry(key).or_default() += 1;
             let ep = if d.to_server { &mut self.server } else { &mut self.client };
             ep.handle_datagram(self.now, d.dst, d.src, d.ecn, BytesMut::from(&d.data[..]));
         }

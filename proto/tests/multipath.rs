@@ -1,0 +1,155 @@
+//! Multipath (draft-ietf-quic-multipath-21) over the in-memory network: two paths between
+//! distinct client addresses and one server address.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{payload, Link, Pair};
+use mpquic_proto::{ConnectionHandle, Dir, Event, PathEvent, PathId, TransportConfig};
+
+fn mp_config() -> TransportConfig {
+    TransportConfig { initial_max_path_id: Some(4), ..TransportConfig::default() }
+}
+
+fn second_addr() -> SocketAddr {
+    "127.0.0.2:40001".parse().unwrap()
+}
+
+/// Connects with multipath on both sides, opens a second path and waits for its validation.
+fn two_paths(seed: u64, primary: Link, secondary: Link) -> (Pair, ConnectionHandle, ConnectionHandle, PathId) {
+    let mut pair = Pair::new(seed, mp_config());
+    let cfg = pair.client_config(mp_config());
+    pair.to_server = primary;
+    pair.to_client = primary;
+    pair.path_links.insert((second_addr(), pair.server_addr), (secondary, secondary));
+    let (c, s) = pair.connect_with(cfg);
+    // Wait for HANDSHAKE_DONE and the peer's CIDs for path 1.
+    let mut path = None;
+    let ok = pair.drive_until(Duration::from_secs(5), |p| {
+        let now = p.now;
+        let server_addr = p.server_addr;
+        let conn = p.client.connection(c).unwrap();
+        if path.is_none() {
+            path = conn.open_path(now, Some(second_addr()), server_addr).ok();
+        }
+        path.is_some()
+    });
+    assert!(ok, "could not open a second path");
+    let path = path.unwrap();
+    let mut validated = false;
+    let ok = pair.drive_until(Duration::from_secs(5), |p| {
+        while let Some((_, e)) = p.client.poll_event() {
+            if e == Event::Path(PathEvent::Validated(path)) {
+                validated = true;
+            }
+        }
+        validated
+    });
+    assert!(ok, "second path not validated");
+    assert!(pair.client.connection(c).unwrap().is_multipath());
+    (pair, c, s, path)
+}
+
+/// Sends `len` bytes client -> server on one stream; `during` runs at every step with the bytes
+/// received so far. Returns the received data.
+fn bulk(
+    pair: &mut Pair,
+    c: ConnectionHandle,
+    s: ConnectionHandle,
+    data: &[u8],
+    limit: Duration,
+    mut during: impl FnMut(&mut Pair, usize),
+) -> Vec<u8> {
+    let id = pair.client.connection(c).unwrap().open_stream(Dir::Uni).unwrap();
+    let mut sent = 0;
+    let mut got = Vec::new();
+    let mut rid = None;
+    let mut finished = false;
+    let ok = pair.drive_until(limit, |p| {
+        during(p, got.len());
+        let conn = p.client.connection(c).unwrap();
+        while sent < data.len() {
+            match conn.write(id, &data[sent..]) {
+                Ok(n) if n > 0 => sent += n,
+                _ => break,
+            }
+        }
+        if sent == data.len() && !finished {
+            conn.finish(id).unwrap();
+            finished = true;
+        }
+        while p.client.poll_event().is_some() {}
+        while p.server.poll_event().is_some() {}
+        let server = p.server.connection(s).unwrap();
+        rid = rid.or_else(|| server.accept_stream(Dir::Uni));
+        let Some(rid) = rid else { return false };
+        loop {
+            match server.read(rid, usize::MAX) {
+                Ok(Some(chunk)) => got.extend_from_slice(&chunk.bytes),
+                Ok(None) => return true,
+                Err(_) => return false,
+            }
+        }
+    });
+    assert!(ok, "transfer incomplete: {} of {} bytes", got.len(), data.len());
+    got
+}
+
+#[test]
+fn second_path_opens_and_validates() {
+    let (mut pair, c, s, path) = two_paths(50, Link::default(), Link::default());
+    assert_eq!(path, PathId(1));
+    // The server validates the client's new address with its own PATH_CHALLENGE (RFC 9000 §8.2).
+    pair.drive_until(Duration::from_millis(500), |_| false);
+    let server_paths = pair.server.connection(s).unwrap().paths();
+    assert_eq!(server_paths.len(), 2, "{server_paths:?}");
+    assert!(server_paths.iter().all(|p| p.validated));
+    assert_eq!(pair.client.connection(c).unwrap().paths().len(), 2);
+}
+
+#[test]
+fn both_paths_carry_data_and_abandoning_one_loses_nothing() {
+    let fast = Link { delay: Duration::from_millis(10), rate_bytes_per_sec: 6_250_000, ..Link::default() };
+    let slow = Link { delay: Duration::from_millis(30), rate_bytes_per_sec: 2_500_000, ..Link::default() };
+    let (mut pair, c, s, path) = two_paths(51, fast, slow);
+    let data = payload(51, 20 << 20);
+    let mut abandoned = false;
+    let got = bulk(&mut pair, c, s, &data, Duration::from_secs(120), |p, received| {
+        if !abandoned && received > 10 << 20 {
+            let now = p.now;
+            p.client.connection(c).unwrap().abandon_path(now, path, 0).unwrap();
+            abandoned = true;
+        }
+    });
+    assert!(got == data, "content differs");
+    assert!(abandoned);
+    let second = (second_addr(), pair.server_addr);
+    let first = (pair.client_addr, pair.server_addr);
+    assert!(pair.delivered[&first] > 1000 && pair.delivered[&second] > 1000, "both paths used: {:?}", pair.delivered);
+    // The server echoed PATH_ABANDON and both sides forgot the path after 3 PTOs.
+    pair.drive_until(Duration::from_secs(5), |_| false);
+    assert_eq!(pair.client.connection(c).unwrap().paths().len(), 1);
+    assert_eq!(pair.server.connection(s).unwrap().paths().len(), 1);
+}
+
+#[test]
+fn aggregation_beats_the_faster_path_alone() {
+    let fast = Link { delay: Duration::from_millis(10), rate_bytes_per_sec: 2_500_000, ..Link::default() };
+    let slow = Link { delay: Duration::from_millis(30), rate_bytes_per_sec: 2_500_000, ..Link::default() };
+    let data = payload(52, 10 << 20);
+    let (mut pair, c, s, _) = two_paths(52, fast, slow);
+    let start = pair.now;
+    bulk(&mut pair, c, s, &data, Duration::from_secs(60), |_, _| {});
+    let two = pair.now - start;
+    // The same transfer on the fast path alone.
+    let mut single = Pair::new(52, TransportConfig::default());
+    single.to_server = fast;
+    single.to_client = fast;
+    let (c1, s1) = single.connect_default();
+    let start = single.now;
+    bulk(&mut single, c1, s1, &data, Duration::from_secs(60), |_, _| {});
+    let one = single.now - start;
+    assert!(two.as_secs_f64() < one.as_secs_f64() * 0.75, "two paths {two:?} vs one {one:?}");
+}
