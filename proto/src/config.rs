@@ -68,6 +68,32 @@ pub struct TransportConfig {
     pub scheduler_factory: Arc<dyn SchedulerFactory>,
     /// Where PATH_ACK frames go (draft-21 §3.2: any path is allowed).
     pub ack_path_policy: AckPathPolicy,
+    /// When a path counts as potentially failed (multipath only; see [`PathFailureDetection`]).
+    pub path_failure: PathFailureDetection,
+}
+
+/// Path failure detection (multipath). A path is *potentially failed* when data sent on it has
+/// gone unacknowledged for `rtt_factor` x its smoothed RTT plus the peer's max_ack_delay (at least
+/// `min_timeout`), or after `consecutive_ptos` PTOs. Its unacknowledged data is then re-injected on
+/// the other paths at once, the scheduler stops using it, and PTO probes keep testing it; the
+/// first acknowledgement restores it. With `abandon_after` set, a path failed that long is
+/// abandoned (PATH_ABANDON on another path).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PathFailureDetection {
+    /// Multiple of the path's smoothed RTT.
+    pub rtt_factor: f64,
+    /// Lower bound of the silence that marks a path failed.
+    pub min_timeout: Duration,
+    /// Consecutive PTOs that mark a path failed.
+    pub consecutive_ptos: u32,
+    /// Abandon a path after it has been failed this long; `None` keeps probing it forever.
+    pub abandon_after: Option<Duration>,
+}
+
+impl Default for PathFailureDetection {
+    fn default() -> Self {
+        Self { rtt_factor: 2.0, min_timeout: Duration::from_millis(30), consecutive_ptos: 2, abandon_after: None }
+    }
 }
 
 /// Which path carries the acknowledgements of a path's packets (draft-ietf-quic-multipath-21
@@ -119,6 +145,7 @@ impl Default for TransportConfig {
             initial_max_path_id: None,
             scheduler_factory: MinRtt::factory(),
             ack_path_policy: AckPathPolicy::SamePath,
+            path_failure: PathFailureDetection::default(),
         }
     }
 }

@@ -37,7 +37,7 @@ pub mod stream;
 pub mod transport_parameters;
 
 pub use coding::{VarInt, VarIntBoundsExceeded};
-pub use config::{AckPathPolicy, ClientConfig, EndpointConfig, ServerConfig, TransportConfig};
+pub use config::{AckPathPolicy, ClientConfig, EndpointConfig, PathFailureDetection, ServerConfig, TransportConfig};
 pub use connection::{
     Connection, ConnectionError, ConnectionStats, Event, PathEvent, PathInfo, PathStats, SendDatagramError, Transmit,
 };

@@ -84,6 +84,11 @@ pub enum PathEvent {
     Migrated(PathId),
     /// The path was abandoned.
     Abandoned(PathId),
+    /// Data on the path went unacknowledged too long: it is avoided and its data re-sent
+    /// elsewhere, while probes test it.
+    PotentiallyFailed(PathId),
+    /// A potentially failed path answered again.
+    Recovered(PathId),
 }
 
 /// Events for the endpoint that owns the connection: CID routing changes and the end.

@@ -25,6 +25,7 @@ mod cid;
 mod crypto_stream;
 mod datagrams;
 mod events;
+mod failure;
 mod mtud;
 mod multipath;
 mod paths;
@@ -580,6 +581,7 @@ impl Connection {
             }
         };
         consider(self.keep_alive_deadline);
+        consider(self.failure_timeout());
         if let Some(k) = &self.one_rtt {
             consider(k.discard_deadline());
         }
@@ -635,6 +637,7 @@ impl Connection {
         for id in ids {
             self.path_timeouts(now, id);
         }
+        self.detect_path_failures(now);
         self.forget_abandoned_paths(now);
     }
 

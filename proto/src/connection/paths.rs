@@ -72,6 +72,8 @@ pub struct PathInfo {
     pub peer_status: Option<PathStatus>,
     /// Whether the path was abandoned (its state is kept a little while, draft-21 §3.3).
     pub abandoned: bool,
+    /// Whether the path is potentially failed (data unacknowledged too long).
+    pub potentially_failed: bool,
 }
 
 /// Where a path stands in validation (RFC 9000 §8.2).
@@ -141,6 +143,10 @@ pub struct PathData {
     pub status_sequence_sent: u64,
     /// Highest Path Status Sequence Number received.
     pub status_sequence_received: Option<u64>,
+    /// Since when the path is potentially failed (multipath failure detection).
+    pub failed_since: Option<Instant>,
+    /// When an ACK last acknowledged new packets of this path.
+    pub last_ack_received: Option<Instant>,
 }
 
 impl PathData {
@@ -172,6 +178,8 @@ impl PathData {
             peer_status: None,
             status_sequence_sent: 0,
             status_sequence_received: None,
+            failed_since: None,
+            last_ack_received: None,
         }
     }
 
@@ -213,6 +221,7 @@ impl PathData {
             status: self.local_status,
             peer_status: self.peer_status,
             abandoned: self.abandoned_at.is_some(),
+            potentially_failed: self.failed_since.is_some(),
         }
     }
 }

@@ -674,6 +674,7 @@ impl Connection {
         if summary.congestion_event {
             path.stats.congestion_events += 1;
         }
+        let newly_acked = summary.newly_acked > 0;
         if space == SpaceId::Data {
             if let Some(k) = self.one_rtt.as_mut() {
                 k.on_ack(path_id, ack.largest);
@@ -681,6 +682,9 @@ impl Connection {
         }
         self.apply_recovery_output(now, path_id, space, &mut out);
         self.recovery_out = out;
+        if newly_acked && space == SpaceId::Data {
+            self.on_path_acked(now, path_id);
+        }
         Ok(())
     }
 

@@ -777,7 +777,7 @@ fn path_view(p: &PathData, now: Instant) -> mpquic_scheduler::PathView {
     });
     v.validated = p.is_validated();
     v.abandoned = p.abandoned_at.is_some();
-    v.potentially_failed = p.recovery.pto_count() >= 2;
+    v.potentially_failed = p.failed_since.is_some();
     v.srtt = rtt.smoothed();
     v.rttvar = rtt.rttvar();
     v.min_rtt = rtt.min();

@@ -1,0 +1,95 @@
+//! Path failure detection and re-injection (multipath): a path whose data goes unacknowledged
+//! for too long is marked potentially failed, its in-flight stream data is sent again on the
+//! other paths at once, and the scheduler avoids it until an acknowledgement shows it works.
+//! draft-ietf-quic-multipath-21 §5 leaves the policy to implementations ("Path failure"); the
+//! thresholds are in [`crate::PathFailureDetection`].
+
+use std::time::Duration;
+
+use super::{Connection, Event, PathEvent};
+use crate::packet::SpaceId;
+use crate::path::PathId;
+use crate::Instant;
+
+impl Connection {
+    /// The silence after which `id` counts as failed, and since when it is counted.
+    fn failure_deadline(&self, id: PathId) -> Option<Instant> {
+        if self.multipath.is_none() {
+            return None;
+        }
+        let path = self.paths.get(&id)?;
+        if path.abandoned_at.is_some() || path.failed_since.is_some() || !path.is_validated() {
+            return None;
+        }
+        let oldest =
+            path.recovery.outstanding(SpaceId::Data).find(|p| p.ack_eliciting && p.in_flight).map(|p| p.time_sent)?;
+        let start = path.last_ack_received.map_or(oldest, |t| t.max(oldest));
+        let cfg = &self.config.path_failure;
+        let max_ack_delay = self.peer_params.as_ref().map_or(Duration::from_millis(25), |p| p.max_ack_delay_duration());
+        let rtt = path.recovery.rtt().smoothed();
+        let timeout = rtt.mul_f64(cfg.rtt_factor) + max_ack_delay;
+        Some(start + timeout.max(cfg.min_timeout))
+    }
+
+    /// The earliest failure-detection or abandon deadline over all paths.
+    pub(super) fn failure_timeout(&self) -> Option<Instant> {
+        let abandon = self.config.path_failure.abandon_after;
+        self.paths
+            .values()
+            .filter_map(|p| {
+                let detect = self.failure_deadline(p.id);
+                let give_up = abandon.and_then(|d| p.failed_since.map(|t| t + d));
+                [detect, give_up].into_iter().flatten().min()
+            })
+            .min()
+    }
+
+    /// Marks paths failed whose deadline passed, and abandons those failed for too long.
+    pub(super) fn detect_path_failures(&mut self, now: Instant) {
+        if self.multipath.is_none() {
+            return;
+        }
+        let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.keys().copied().collect();
+        for id in ids {
+            let ptos = self.config.path_failure.consecutive_ptos;
+            let by_pto = self.paths.get(&id).is_some_and(|p| {
+                p.failed_since.is_none() && p.abandoned_at.is_none() && p.recovery.pto_count() >= ptos
+            });
+            if by_pto || self.failure_deadline(id).is_some_and(|t| now >= t) {
+                self.mark_failed(now, id);
+            }
+            if let (Some(after), Some(since)) =
+                (self.config.path_failure.abandon_after, self.paths.get(&id).and_then(|p| p.failed_since))
+            {
+                if now >= since + after && self.usable_paths().filter(|p| *p != id).count() > 0 {
+                    let _ = self.abandon_path(now, id, crate::TransportErrorCode::PATH_UNSTABLE_OR_POOR.0);
+                }
+            }
+        }
+    }
+
+    fn mark_failed(&mut self, now: Instant, id: PathId) {
+        let Some(path) = self.paths.get_mut(&id) else { return };
+        path.failed_since = Some(now);
+        // Re-inject: the stream data in flight on this path is queued again for the other
+        // paths right away. The packets stay in flight here; if they are acknowledged after all,
+        // the copies were redundant but harmless.
+        let mut ranges: smallvec::SmallVec<[super::sent::StreamRange; 16]> = smallvec::SmallVec::new();
+        for p in path.recovery.outstanding(SpaceId::Data) {
+            ranges.extend(p.frames.stream.iter().copied());
+        }
+        for r in ranges {
+            self.streams.on_stream_data_lost(r.id, r.offset, r.len, r.fin);
+        }
+        self.events.push_back(Event::Path(PathEvent::PotentiallyFailed(id)));
+    }
+
+    /// An ACK acknowledged new packets of `id`: the path works.
+    pub(super) fn on_path_acked(&mut self, now: Instant, id: PathId) {
+        let Some(path) = self.paths.get_mut(&id) else { return };
+        path.last_ack_received = Some(now);
+        if path.failed_since.take().is_some() {
+            self.events.push_back(Event::Path(PathEvent::Recovered(id)));
+        }
+    }
+}
