@@ -161,23 +161,45 @@ fn write_blocked_by_stream_credit_then_writable() {
 }
 
 #[test]
-fn connection_credit_and_data_blocked() {
+fn connection_credit_taken_when_sending() {
     let (mut c, _s) = pair(small_config(), small_config());
     let ids: Vec<_> = (0..4).map(|_| c.open(Dir::Bi).unwrap()).collect();
-    for &id in &ids[..3] {
+    // Writes are bounded by stream credit (1000) only; the connection credit (3000) is shared
+    // by the streams in scheduling order.
+    for &id in &ids {
         assert_eq!(c.write(id, &[0; 1000]), Ok(1000));
     }
-    assert_eq!(c.write_capacity(ids[3]), Ok(0));
-    assert_eq!(c.write(ids[3], &[0; 1]), Err(WriteError::Blocked));
+    let mut sent = std::collections::BTreeMap::new();
+    while let Some(ch) = c.next_stream_chunk(400) {
+        *sent.entry(ch.id).or_insert(0) += ch.data.len();
+    }
+    assert_eq!(sent.values().sum::<usize>(), 3000);
+    // Round-robin: every stream got a share.
+    assert_eq!(sent.len(), 4);
+    assert!(!c.has_stream_data());
     assert_eq!(controls(&mut c), vec![ControlFrame::DataBlocked { limit: 3000 }]);
+    // Retransmissions need no credit.
+    c.on_stream_data_lost(ids[0], 0, 100, false);
+    assert_eq!(c.next_stream_chunk(1200).map(|ch| ch.data.len()), Some(100));
     c.on_max_data(2000); // smaller: ignored
-    assert!(events(&mut c).is_empty());
+    assert!(c.next_stream_chunk(1200).is_none());
     c.on_max_data(3500);
-    assert_eq!(events(&mut c), vec![StreamEvent::Writable { id: ids[3] }]);
-    assert_eq!(c.write(ids[3], &[0; 1000]), Ok(500));
+    let mut more = 0;
+    while let Some(ch) = c.next_stream_chunk(1200) {
+        more += ch.data.len();
+        *sent.entry(ch.id).or_insert(0) += ch.data.len();
+    }
+    assert_eq!(more, 500);
     // A lost DATA_BLOCKED for an old limit is not repeated.
     c.on_control_lost(&ControlFrame::DataBlocked { limit: 3000 });
-    assert!(controls(&mut c).is_empty());
+    assert_eq!(controls(&mut c), vec![ControlFrame::DataBlocked { limit: 3500 }]);
+    // A reset stream's final size is what it sent, so both ends agree on connection credit.
+    let unsent_stream = ids.iter().copied().find(|&id| sent[&id] < 1000).unwrap();
+    c.reset(unsent_stream, 1).unwrap();
+    assert_eq!(
+        controls(&mut c),
+        vec![ControlFrame::ResetStream { id: unsent_stream, error_code: 1, final_size: sent[&unsent_stream] as u64 }]
+    );
 }
 
 #[test]
@@ -204,7 +226,7 @@ fn max_data_and_max_stream_data_after_half_window() {
         c.write(id, &[7; 1000]).unwrap();
     }
     transfer(&mut c, &mut s);
-    let mut read = |s: &mut Streams, id, n| s.read(id, n).unwrap().unwrap().bytes.len();
+    let read = |s: &mut Streams, id, n| s.read(id, n).unwrap().unwrap().bytes.len();
     assert_eq!(read(&mut s, ids[0], 499), 499);
     assert!(controls(&mut s).is_empty());
     assert_eq!(read(&mut s, ids[0], 1), 1);
@@ -271,12 +293,13 @@ fn stop_sending_resets_and_stream_is_freed() {
     assert_eq!(c.write(id, b"x"), Err(WriteError::Stopped(7)));
     assert_eq!(c.unacked_buffered(), 0);
     let reset = controls(&mut c);
-    assert_eq!(reset, vec![ControlFrame::ResetStream { id, error_code: 7, final_size: 11 }]);
+    // " world" was never sent: the final size is the 5 bytes sent.
+    assert_eq!(reset, vec![ControlFrame::ResetStream { id, error_code: 7, final_size: 5 }]);
     // Nothing more is sent on a reset stream.
     assert!(c.next_stream_chunk(1200).is_none());
-    s.on_reset_stream(id, 7, 11).unwrap();
+    s.on_reset_stream(id, 7, 5).unwrap();
     assert!(!s.contains(id));
-    assert_eq!(s.connection_receive_window().consumed(), 11);
+    assert_eq!(s.connection_receive_window().consumed(), 5);
     // RFC 9000 §4.6: the freed peer stream is replaced.
     assert_eq!(controls(&mut s), vec![ControlFrame::MaxStreams { dir: Dir::Uni, count: 5 }]);
     // Lost RESET_STREAM is sent again until acknowledged; then the stream is forgotten.
@@ -298,8 +321,9 @@ fn reset_delivered_to_reader_and_finish_frees() {
     c.reset(id, 3).unwrap();
     assert_eq!(c.reset(id, 4), Ok(()));
     assert_eq!(c.finish(id), Err(WriteError::ClosedStream));
-    assert_eq!(controls(&mut c), vec![ControlFrame::ResetStream { id, error_code: 3, final_size: 3 }]);
-    s.on_reset_stream(id, 3, 3).unwrap();
+    // Nothing was sent: the final size is 0.
+    assert_eq!(controls(&mut c), vec![ControlFrame::ResetStream { id, error_code: 3, final_size: 0 }]);
+    s.on_reset_stream(id, 3, 0).unwrap();
     assert!(events(&mut s).contains(&StreamEvent::Readable { id }));
     assert_eq!(s.read(id, 10), Err(ReadError::Reset(3)));
     assert!(!s.contains(id));
@@ -320,21 +344,25 @@ fn reset_delivered_to_reader_and_finish_frees() {
 fn priority_then_round_robin() {
     let (mut c, _s) = pair(small_config(), small_config());
     let ids: Vec<_> = (0..3).map(|_| c.open(Dir::Bi).unwrap()).collect();
-    for &id in &ids {
-        c.write(id, &[0; 300]).unwrap();
-    }
+    // Three writes of 100 bytes per stream: chunks end at write boundaries, so three frames each.
+    let write3 = |c: &mut Streams| {
+        for &id in &ids {
+            for _ in 0..3 {
+                c.write(id, &[0; 100]).unwrap();
+            }
+        }
+    };
+    write3(&mut c);
     c.set_priority(ids[1], 5).unwrap();
     c.set_priority(ids[2], -1).unwrap();
-    let order: Vec<_> = core::iter::from_fn(|| c.next_stream_chunk(103)).map(|ch| ch.id).collect();
+    let order: Vec<_> = core::iter::from_fn(|| c.next_stream_chunk(1200)).map(|ch| ch.id).collect();
     let (a, b, d) = (ids[0], ids[1], ids[2]);
     assert_eq!(order, vec![b, b, b, a, a, a, d, d, d]);
 
-    for &id in &ids {
-        c.write(id, &[0; 300]).unwrap();
-    }
+    write3(&mut c);
     c.set_priority(ids[1], 0).unwrap();
     c.set_priority(ids[2], 0).unwrap();
-    let order: Vec<_> = core::iter::from_fn(|| c.next_stream_chunk(103)).map(|ch| ch.id).collect();
+    let order: Vec<_> = core::iter::from_fn(|| c.next_stream_chunk(1200)).map(|ch| ch.id).collect();
     assert_eq!(order, vec![a, b, d, a, b, d, a, b, d]);
 }
 
@@ -471,6 +499,7 @@ struct Scenario {
     dup: f64,
     max_delay: u64,
     receiver_limit: u64,
+    send_buffer_limit: u64,
 }
 
 /// Sends `streams` unidirectional streams from a client to a server over a lossy, duplicating,
@@ -478,7 +507,7 @@ struct Scenario {
 /// check, how many streams had data when the first stream completed.
 fn run(sc: &Scenario) -> usize {
     let mut rng = ChaCha8Rng::seed_from_u64(sc.seed);
-    let sender_config = StreamsConfig { send_buffer_limit: 512 * 1024, ..StreamsConfig::default() };
+    let sender_config = StreamsConfig { send_buffer_limit: sc.send_buffer_limit, ..StreamsConfig::default() };
     let receiver_config = StreamsConfig {
         max_concurrent_uni_streams: sc.receiver_limit,
         stream_receive_window: 16 * 1024,
@@ -631,6 +660,7 @@ fn lossy_exchange_1000_streams_round_robin() {
         dup: 0.05,
         max_delay: 3,
         receiver_limit: 1000,
+        send_buffer_limit: 4 << 20,
     };
     let progressed = run(&sc);
     // Round-robin: nearly every stream had data before the first one completed.
@@ -648,6 +678,7 @@ fn lossy_exchange_with_stream_limit_reissue() {
         dup: 0.1,
         max_delay: 5,
         receiver_limit: 20,
+        send_buffer_limit: 64 * 1024,
     };
     run(&sc);
 }
@@ -663,7 +694,8 @@ proptest! {
         dup in 0.0f64..0.2,
         max_delay in 0u64..6,
         receiver_limit in 1u64..30,
+        send_buffer_limit in 1u64..200_000,
     ) {
-        run(&Scenario { seed, streams, max_len, fixed_len: false, loss, dup, max_delay, receiver_limit });
+        run(&Scenario { seed, streams, max_len, fixed_len: false, loss, dup, max_delay, receiver_limit, send_buffer_limit });
     }
 }
