@@ -37,7 +37,14 @@ impl ReceiveWindow {
     /// initial limit (the transport parameter we advertise).
     pub fn new(window: u64, max_window: u64) -> Self {
         let window = window.min(VarInt::MAX.into_inner());
-        Self { window, max_window: max_window.max(window), max_data: window, received: 0, consumed: 0, last_update: None }
+        Self {
+            window,
+            max_window: max_window.max(window),
+            max_data: window,
+            received: 0,
+            consumed: 0,
+            last_update: None,
+        }
     }
 
     /// The limit currently advertised to the peer.

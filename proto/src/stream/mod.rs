@@ -41,7 +41,7 @@ use thiserror::Error;
 
 pub use assembler::Assembler;
 pub use flow_control::{ReceiveWindow, SendCredit};
-pub use recv::{ReadError, RecvState, RecvStream, Received};
+pub use recv::{ReadError, Received, RecvState, RecvStream};
 pub use send::{stream_frame_room, SendChunk, SendState, SendStream};
 
 use crate::error::TransportError;
@@ -752,11 +752,7 @@ impl Streams {
         if !self.stream_for_frame(id, false).map_err(|e| e.with_frame(FRAME_MAX_STREAM_DATA))? {
             return Ok(());
         }
-        let raised = self
-            .streams
-            .get_mut(&id)
-            .and_then(|s| s.send.as_mut())
-            .is_some_and(|send| send.credit.raise(max));
+        let raised = self.streams.get_mut(&id).and_then(|s| s.send.as_mut()).is_some_and(|send| send.credit.raise(max));
         if raised {
             self.notify_writable(Some(id));
         }
@@ -787,10 +783,9 @@ impl Streams {
             return Ok(());
         }
         let Some(stream) = self.streams.get_mut(&id) else { return Ok(()) };
-        let resend = stream
-            .recv
-            .as_ref()
-            .is_some_and(|r| r.final_size().is_none() && r.wants_stop_sending().is_none() && r.window.max_data() > limit);
+        let resend = stream.recv.as_ref().is_some_and(|r| {
+            r.final_size().is_none() && r.wants_stop_sending().is_none() && r.window.max_data() > limit
+        });
         if resend {
             Self::queue_control(&mut self.control_queue, id, stream, CTRL_MAX_STREAM_DATA);
         }

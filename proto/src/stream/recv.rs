@@ -267,8 +267,7 @@ impl RecvStream {
         let released = self.discard();
         let send_frame = matches!(self.state, RecvState::Recv | RecvState::SizeKnown);
         if !send_frame {
-            self.state =
-                if self.state == RecvState::DataRecvd { RecvState::DataRead } else { RecvState::ResetRead };
+            self.state = if self.state == RecvState::DataRecvd { RecvState::DataRead } else { RecvState::ResetRead };
         }
         (send_frame, released)
     }
@@ -332,7 +331,10 @@ mod tests {
         assert_eq!(code(r.on_stream_frame(0, b("abcde"), false, 1000)), TransportErrorCode::FLOW_CONTROL_ERROR);
         assert_eq!(code(r.on_stream_frame(0, b("abc"), false, 2)), TransportErrorCode::FLOW_CONTROL_ERROR);
         assert_eq!(code(r.on_reset(0, 5, 1000)), TransportErrorCode::FLOW_CONTROL_ERROR);
-        assert_eq!(code(r.on_stream_frame(u64::MAX - 1, b("abc"), false, 1000)), TransportErrorCode::FLOW_CONTROL_ERROR);
+        assert_eq!(
+            code(r.on_stream_frame(u64::MAX - 1, b("abc"), false, 1000)),
+            TransportErrorCode::FLOW_CONTROL_ERROR
+        );
         // Nothing changed on error.
         assert_eq!(r.on_stream_frame(0, b("abcd"), false, 4).unwrap().new_bytes, 4);
     }

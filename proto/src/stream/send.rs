@@ -203,7 +203,8 @@ impl SendStream {
 
     /// Whether data never sent (or a FIN never sent) waits.
     pub fn has_new_data(&self) -> bool {
-        matches!(self.state, SendState::Ready | SendState::Send) && (self.unsent < self.write_offset || self.fin == Fin::Pending)
+        matches!(self.state, SendState::Ready | SendState::Send)
+            && (self.unsent < self.write_offset || self.fin == Fin::Pending)
     }
 
     /// The data starting at `offset`, up to `max_len` bytes and the end of its chunk.
@@ -442,6 +443,29 @@ mod tests {
         t.on_ack(0, 1, true);
         assert!(t.on_stop_sending(3).is_none());
         assert_eq!(t.stop_code(), Some(3));
+    }
+
+    #[test]
+    fn connection_credit_limits_new_data_and_final_size() {
+        let mut s = stream_with(b"0123456789");
+        let c = s.poll_new(ID, 100, 4).unwrap();
+        assert_eq!(&c.data[..], b"0123");
+        // No credit: no data frame (a FIN-only frame would need none).
+        assert!(s.poll_new(ID, 100, 0).is_none());
+        assert!(s.has_new_data());
+        // RFC 9000 §4.5: the final size is what was sent, the unsent rest is dropped.
+        assert_eq!(s.reset(1), Some(10));
+        assert_eq!(s.reset_info(), Some((1, 4)));
+        assert!(!s.has_new_data());
+    }
+
+    #[test]
+    fn fin_only_needs_no_credit() {
+        let mut s = SendStream::new(0);
+        s.finish();
+        let f = s.poll_new(ID, 100, 0).unwrap();
+        assert_eq!((f.offset, f.data.len(), f.fin), (0, 0, true));
+        assert_eq!(s.state(), SendState::DataSent);
     }
 
     #[test]

@@ -248,7 +248,8 @@ fn max_data_and_max_stream_data_after_half_window() {
 
 #[test]
 fn auto_tuning_grows_stream_window_when_reading_fast() {
-    let config = StreamsConfig { connection_receive_window: 1 << 20, max_connection_receive_window: 1 << 22, ..small_config() };
+    let config =
+        StreamsConfig { connection_receive_window: 1 << 20, max_connection_receive_window: 1 << 22, ..small_config() };
     let (mut c, mut s) = pair(config.clone(), config);
     let id = c.open(Dir::Uni).unwrap();
     let mut now = Instant::ZERO;
@@ -500,12 +501,25 @@ struct Scenario {
     max_delay: u64,
     receiver_limit: u64,
     send_buffer_limit: u64,
+    /// The receiving application reads every this many steps.
+    read_every: u64,
+}
+
+/// What a run went through, so tests can check the scenario exercised what it meant to.
+#[derive(Debug, Default)]
+struct Stats {
+    /// Streams that had received data when the first stream was completely read.
+    progressed_at_first_completion: usize,
+    dropped_packets: usize,
+    max_streams_frames: usize,
+    blocked_writes: usize,
+    data_blocked_frames: usize,
 }
 
 /// Sends `streams` unidirectional streams from a client to a server over a lossy, duplicating,
-/// reordering network; checks byte-exact delivery. Returns, for the 1000-stream progress
-/// check, how many streams had data when the first stream completed.
-fn run(sc: &Scenario) -> usize {
+/// reordering network; checks byte-exact delivery and that both sides forget every stream.
+fn run(sc: &Scenario) -> Stats {
+    let mut stats = Stats::default();
     let mut rng = ChaCha8Rng::seed_from_u64(sc.seed);
     let sender_config = StreamsConfig { send_buffer_limit: sc.send_buffer_limit, ..StreamsConfig::default() };
     let receiver_config = StreamsConfig {
@@ -549,7 +563,10 @@ fn run(sc: &Scenario) -> usize {
             if *written < sizes[k] {
                 match tx.write_bytes(*id, sources[k].slice(*written..)) {
                     Ok(n) => *written += n,
-                    Err(WriteError::Blocked) => continue,
+                    Err(WriteError::Blocked) => {
+                        stats.blocked_writes += 1;
+                        continue;
+                    }
                     Err(e) => panic!("write: {e}"),
                 }
             }
@@ -570,6 +587,13 @@ fn run(sc: &Scenario) -> usize {
                 let frames = build_packet(s, now, 1200);
                 if frames.is_empty() {
                     break;
+                }
+                for f in &frames {
+                    match f {
+                        Frame::Control(ControlFrame::MaxStreams { .. }) => stats.max_streams_frames += 1,
+                        Frame::Control(ControlFrame::DataBlocked { .. }) => stats.data_blocked_frames += 1,
+                        _ => {}
+                    }
                 }
                 in_flight.push(InFlight {
                     deliver_at: step + rng.random_range(0..=sc.max_delay),
@@ -594,6 +618,7 @@ fn run(sc: &Scenario) -> usize {
         for p in due {
             let (sender, receiver) = if p.to_receiver { (&mut tx, &mut rx) } else { (&mut rx, &mut tx) };
             if p.drop {
+                stats.dropped_packets += 1;
                 lost(sender, &p.frames);
                 continue;
             }
@@ -606,8 +631,8 @@ fn run(sc: &Scenario) -> usize {
             }
             acked(sender, &p.frames);
         }
-        // Receiver application: accept and read everything.
-        while let Some(ev) = rx.poll_event() {
+        // Receiver application: accept and read everything, every `read_every` steps.
+        while let Some(ev) = (step % sc.read_every == 0).then(|| rx.poll_event()).flatten() {
             if let StreamEvent::Readable { id } = ev {
                 let k = id.index() as usize;
                 loop {
@@ -642,7 +667,8 @@ fn run(sc: &Scenario) -> usize {
             assert_eq!(tx.unacked_buffered(), 0);
             assert!(tx.is_empty(), "sender streams left: {}", tx.len());
             assert!(rx.is_empty(), "receiver streams left: {}", rx.len());
-            return progressed_at_first_completion.unwrap_or(0);
+            stats.progressed_at_first_completion = progressed_at_first_completion.unwrap_or(0);
+            return stats;
         }
     }
     let incomplete = complete.iter().filter(|&&c| !c).count();
@@ -661,10 +687,13 @@ fn lossy_exchange_1000_streams_round_robin() {
         max_delay: 3,
         receiver_limit: 1000,
         send_buffer_limit: 4 << 20,
+        read_every: 1,
     };
-    let progressed = run(&sc);
+    let stats = run(&sc);
     // Round-robin: nearly every stream had data before the first one completed.
+    let progressed = stats.progressed_at_first_completion;
     assert!(progressed >= 900, "only {progressed} streams progressed before the first completed");
+    assert!(stats.dropped_packets > 100, "{stats:?}");
 }
 
 #[test]
@@ -679,23 +708,33 @@ fn lossy_exchange_with_stream_limit_reissue() {
         max_delay: 5,
         receiver_limit: 20,
         send_buffer_limit: 64 * 1024,
+        read_every: 50,
     };
-    run(&sc);
+    let stats = run(&sc);
+    // 300 streams through a limit of 20: MAX_STREAMS was re-issued as streams closed.
+    assert!(stats.max_streams_frames >= 280 / 20, "{stats:?}");
+    assert!(stats.blocked_writes > 0 && stats.dropped_packets > 0, "{stats:?}");
+    // The receiver reads slowly: the sender ran into the connection window.
+    assert!(stats.data_blocked_frames > 0, "{stats:?}");
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
     #[test]
     fn lossy_exchange_delivers_exact_bytes(
         seed in any::<u64>(),
-        streams in 1usize..60,
+        streams in 1usize..150,
         max_len in 0usize..40_000,
         loss in 0.0f64..0.3,
         dup in 0.0f64..0.2,
         max_delay in 0u64..6,
         receiver_limit in 1u64..30,
         send_buffer_limit in 1u64..200_000,
+        read_every in 1u64..30,
     ) {
-        run(&Scenario { seed, streams, max_len, fixed_len: false, loss, dup, max_delay, receiver_limit, send_buffer_limit });
+        let sc = Scenario {
+            seed, streams, max_len, fixed_len: false, loss, dup, max_delay, receiver_limit, send_buffer_limit, read_every,
+        };
+        run(&sc);
     }
 }
