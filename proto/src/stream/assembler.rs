@@ -86,12 +86,22 @@ impl Assembler {
             return 0;
         }
         let base = offset;
-        let mut start = offset.max(self.bytes_read);
+        let start = offset.max(self.bytes_read);
         // Fast path for in-order arrival: after everything held.
-        if self.pieces.back().is_none_or(|p| p.end() <= start) {
+        let added = if self.pieces.back().is_none_or(|p| p.end() <= start) {
             let piece = data.slice((start - base) as usize..);
-            return self.push_at(self.pieces.len(), start, piece);
+            self.push_at(self.pieces.len(), start, piece)
+        } else {
+            self.insert_between(base, start, end, &data)
+        };
+        if self.small_borrowed > COMPACT_THRESHOLD {
+            self.compact();
         }
+        added
+    }
+
+    /// Inserts the parts of `data` (which starts at `base`) in `[start, end)` that fill gaps.
+    fn insert_between(&mut self, base: u64, mut start: u64, end: u64, data: &Bytes) -> u64 {
         let mut added = 0;
         // First piece that ends after `start`.
         let mut idx = self.pieces.partition_point(|p| p.end() <= start);
@@ -116,9 +126,6 @@ impl Assembler {
                     break;
                 }
             }
-        }
-        if self.small_borrowed > COMPACT_THRESHOLD {
-            self.compact();
         }
         added
     }

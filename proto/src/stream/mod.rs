@@ -23,8 +23,10 @@
 //!
 //! Policies: lost data of any stream is sent before new data; new data goes to the
 //! highest-priority streams first, round-robin (one frame per turn) among equal priorities.
-//! Connection-level and stream-level send credit is taken when the application writes, so
-//! everything buffered is within the peer's limits and retransmissions never need credit.
+//! Stream-level send credit is taken when the application writes (a write never buffers more
+//! than the peer lets the stream carry); connection-level credit is taken when new data is first
+//! put in a frame, so streams share it in scheduling order rather than in writing order.
+//! Retransmissions never take credit again.
 
 mod assembler;
 mod flow_control;
@@ -489,16 +491,21 @@ impl Streams {
         if !send.is_writable() {
             return Err(WriteError::ClosedStream);
         }
-        Ok(send.credit.available().min(self.connection_write_capacity()))
+        Ok(send.credit.available().min(self.send_buffer_room()))
     }
 
-    fn connection_write_capacity(&self) -> u64 {
-        self.send_credit.available().min(self.config.send_buffer_limit.saturating_sub(self.unacked_buffered))
+    fn send_buffer_room(&self) -> u64 {
+        self.config.send_buffer_limit.saturating_sub(self.unacked_buffered)
     }
 
-    /// Copies as much of `data` as flow control and the send buffer allow; returns how much.
+    /// Copies as much of `data` as the stream's credit and the send buffer allow; returns how
+    /// much. `Err(Blocked)` when nothing fits; a `Writable` event follows when room appears.
     pub fn write(&mut self, id: StreamId, data: &[u8]) -> Result<usize, WriteError> {
         let cap = self.write_capacity(id)?;
+        if cap == 0 && !data.is_empty() {
+            self.on_write_blocked(id);
+            return Err(WriteError::Blocked);
+        }
         let n = usize::try_from(cap).unwrap_or(usize::MAX).min(data.len());
         self.write_bytes(id, Bytes::copy_from_slice(&data[..n]))
     }
@@ -519,18 +526,14 @@ impl Streams {
         let Some(stream) = self.streams.get_mut(&id) else { return Err(WriteError::ClosedStream) };
         let Some(send) = stream.send.as_mut() else { return Err(WriteError::ClosedStream) };
         send.write(data);
-        self.send_credit.consume(n as u64);
         self.unacked_buffered += n as u64;
         self.schedule_new(id);
         Ok(n)
     }
 
     fn on_write_blocked(&mut self, id: StreamId) {
-        // RFC 9000 §4.1: a sender SHOULD send STREAM_DATA_BLOCKED / DATA_BLOCKED when it has data
-        // to write but is blocked by flow control.
-        if self.send_credit.available() == 0 && self.send_credit.take_blocked() {
-            self.data_blocked_pending = true;
-        }
+        // RFC 9000 §4.1: a sender SHOULD send STREAM_DATA_BLOCKED when it has data to write but
+        // is blocked by flow control.
         let Some(stream) = self.streams.get_mut(&id) else { return };
         if let Some(send) = stream.send.as_mut() {
             if send.credit.available() == 0 && send.credit.take_blocked() {
@@ -742,9 +745,7 @@ impl Streams {
 
     /// A MAX_DATA frame (RFC 9000 §19.9).
     pub fn on_max_data(&mut self, max: u64) {
-        if self.send_credit.raise(max) {
-            self.notify_writable(None);
-        }
+        self.send_credit.raise(max);
     }
 
     /// A MAX_STREAM_DATA frame (RFC 9000 §19.10).
@@ -946,7 +947,7 @@ impl Streams {
             })
         };
         self.retransmit_queue.iter().any(|id| has(id, true))
-            || self.levels.iter().any(|(_, q)| q.iter().any(|id| has(id, false)))
+            || (self.send_credit.available() > 0 && self.levels.iter().any(|(_, q)| q.iter().any(|id| has(id, false))))
     }
 
     /// The next STREAM frame's content, for a frame of at most `max_frame_len` bytes including
@@ -970,6 +971,14 @@ impl Streams {
             }
             return Some(StreamChunk { id, offset: chunk.offset, data: chunk.data, fin: chunk.fin });
         }
+        let credit = self.send_credit.available();
+        if credit == 0 {
+            // RFC 9000 §4.1: blocked by connection flow control with data to send: DATA_BLOCKED.
+            if self.levels.iter().any(|(_, q)| !q.is_empty()) && self.send_credit.take_blocked() {
+                self.data_blocked_pending = true;
+            }
+            return None;
+        }
         for (_, queue) in self.levels.iter_mut() {
             while let Some(&id) = queue.front() {
                 let Some(stream) = self.streams.get_mut(&id) else {
@@ -981,7 +990,8 @@ impl Streams {
                     queue.pop_front();
                     continue;
                 };
-                let chunk = send.poll_new(id, max_frame_len)?;
+                let chunk = send.poll_new(id, max_frame_len, credit)?;
+                self.send_credit.consume(chunk.data.len() as u64);
                 queue.pop_front();
                 if send.has_new_data() {
                     // Round-robin: to the back of its priority level.
@@ -1044,7 +1054,7 @@ impl Streams {
         if self.write_blocked.is_empty() {
             return;
         }
-        let connection_capacity = self.connection_write_capacity();
+        let buffer_room = self.send_buffer_room();
         let streams = &mut self.streams;
         let events = &mut self.events;
         self.write_blocked.retain(|&id| {
@@ -1055,7 +1065,7 @@ impl Streams {
             let writable = match stream.send.as_ref() {
                 // Stopped or closed: the next write reports it, so wake the writer.
                 Some(send) if send.is_writable() && send.stop_code().is_none() => {
-                    send.credit.available().min(connection_capacity) > 0
+                    send.credit.available().min(buffer_room) > 0
                 }
                 _ => true,
             };

@@ -278,8 +278,8 @@ mod tests {
     use super::*;
     use crate::TransportErrorCode;
 
-    fn b(s: &'static [u8]) -> Bytes {
-        Bytes::from_static(s)
+    fn b(s: &'static str) -> Bytes {
+        Bytes::from_static(s.as_bytes())
     }
 
     #[test]
@@ -292,8 +292,10 @@ mod tests {
         let o = r.on_stream_frame(0, b("abc"), false, 1000).unwrap();
         assert_eq!(o, Received { new_bytes: 0, released: 0, readable: true });
         assert_eq!(r.state(), RecvState::DataRecvd);
-        assert_eq!(r.read(4), Ok(Some((0, b("abcd")))));
-        assert_eq!(r.read(4), Ok(Some((4, b("ef")))));
+        // Pieces are delivered as they arrived, never merged (no copy).
+        assert_eq!(r.read(4), Ok(Some((0, b("abc")))));
+        assert_eq!(r.read(2), Ok(Some((3, b("de")))));
+        assert_eq!(r.read(4), Ok(Some((5, b("f")))));
         assert!(!r.is_done());
         assert_eq!(r.read(4), Ok(None));
         assert_eq!(r.state(), RecvState::DataRead);

@@ -112,7 +112,7 @@ impl SendStream {
         self.state
     }
 
-    /// Bytes written by the application so far (the final size once finished or reset).
+    /// Bytes written by the application so far (the final size once finished).
     pub fn write_offset(&self) -> u64 {
         self.write_offset
     }
@@ -167,9 +167,10 @@ impl SendStream {
         if !matches!(self.state, SendState::Ready | SendState::Send | SendState::DataSent) {
             return None;
         }
-        // RFC 9000 §4.5: the final size is what we consumed of the peer's credit, i.e. every byte
-        // written, sent or not.
-        self.reset = Some((error_code, self.write_offset));
+        // RFC 9000 §4.5: the final size is the credit we consumed. Connection credit is taken
+        // when data is first sent, so it is the end of the data sent; later bytes were never
+        // sent and are dropped.
+        self.reset = Some((error_code, self.unsent));
         self.state = SendState::ResetSent;
         let freed = self.buffered();
         self.buf.clear();
@@ -252,15 +253,17 @@ impl SendStream {
         None
     }
 
-    /// The next new data to send, sized for a frame of at most `max_frame_len` bytes; carries
-    /// the FIN when it reaches the end of a finished stream.
-    pub fn poll_new(&mut self, id: StreamId, max_frame_len: usize) -> Option<SendChunk> {
+    /// The next new data to send, sized for a frame of at most `max_frame_len` bytes and at
+    /// most `connection_credit` bytes of data; carries the FIN when it reaches the end of a
+    /// finished stream. The caller charges the returned length to the connection credit.
+    pub fn poll_new(&mut self, id: StreamId, max_frame_len: usize, connection_credit: u64) -> Option<SendChunk> {
         if !self.has_new_data() {
             return None;
         }
         let offset = self.unsent;
         let room = stream_frame_room(id, offset, max_frame_len)?;
         let data = if offset < self.write_offset {
+            let room = usize::try_from(connection_credit).unwrap_or(usize::MAX).min(room);
             if room == 0 {
                 return None;
             }
@@ -364,16 +367,16 @@ mod tests {
     fn state_machine_data_path() {
         let mut s = stream_with(b"hello world");
         assert_eq!(s.state(), SendState::Ready);
-        let c = s.poll_new(ID, 8).unwrap();
+        let c = s.poll_new(ID, 8, u64::MAX).unwrap();
         assert_eq!(s.state(), SendState::Send);
         // 8-byte frame: 1 type + 1 id + 1 length = 3 header bytes.
         assert_eq!((c.offset, &c.data[..], c.fin), (0, &b"hello"[..], false));
         s.finish();
         assert!(!s.is_writable());
-        let c2 = s.poll_new(ID, 100).unwrap();
+        let c2 = s.poll_new(ID, 100, u64::MAX).unwrap();
         assert_eq!((c2.offset, &c2.data[..], c2.fin), (5, &b" world"[..], true));
         assert_eq!(s.state(), SendState::DataSent);
-        assert!(s.poll_new(ID, 100).is_none());
+        assert!(s.poll_new(ID, 100, u64::MAX).is_none());
         assert_eq!(s.on_ack(5, 6, true), (0, false));
         assert_eq!(s.on_ack(0, 5, false), (11, true));
         assert_eq!(s.state(), SendState::DataRecvd);
@@ -385,9 +388,10 @@ mod tests {
     fn loss_retransmits_only_unacked() {
         let mut s = stream_with(b"0123456789");
         s.finish();
-        let a = s.poll_new(ID, 7).unwrap(); // 4 bytes
-        let b = s.poll_new(ID, 7).unwrap(); // 4 bytes
-        let c = s.poll_new(ID, 7).unwrap(); // 2 bytes + FIN
+        // Headers: 3 bytes at offset 0, 4 bytes at other offsets.
+        let a = s.poll_new(ID, 7, u64::MAX).unwrap(); // 0..4
+        let b = s.poll_new(ID, 7, u64::MAX).unwrap(); // 4..7
+        let c = s.poll_new(ID, 7, u64::MAX).unwrap(); // 7..10 + FIN
         assert!(c.fin);
         s.on_ack(b.offset, b.data.len() as u64, false);
         // A whole-range loss report only queues the unacked parts.
@@ -396,7 +400,7 @@ mod tests {
         let r1 = s.poll_retransmit(ID, 100).unwrap();
         assert_eq!((r1.offset, &r1.data[..], r1.fin), (a.offset, &b"0123"[..], false));
         let r2 = s.poll_retransmit(ID, 100).unwrap();
-        assert_eq!((r2.offset, &r2.data[..], r2.fin), (8, &b"89"[..], true));
+        assert_eq!((r2.offset, &r2.data[..], r2.fin), (7, &b"789"[..], true));
         assert!(!s.has_retransmits());
         // A spurious loss of acked data queues nothing.
         s.on_ack(0, 10, true);
@@ -407,10 +411,10 @@ mod tests {
     #[test]
     fn fin_only_frame_lost_and_resent() {
         let mut s = stream_with(b"ab");
-        let c = s.poll_new(ID, 100).unwrap();
+        let c = s.poll_new(ID, 100, u64::MAX).unwrap();
         assert!(!c.fin);
         s.finish();
-        let f = s.poll_new(ID, 100).unwrap();
+        let f = s.poll_new(ID, 100, u64::MAX).unwrap();
         assert_eq!((f.offset, f.data.len(), f.fin), (2, 0, true));
         s.on_ack(0, 2, false);
         assert!(s.on_lost(2, 0, true));
@@ -422,7 +426,7 @@ mod tests {
     #[test]
     fn reset_state_machine() {
         let mut s = stream_with(b"abc");
-        s.poll_new(ID, 100);
+        s.poll_new(ID, 100, u64::MAX);
         assert_eq!(s.reset(7), Some(3));
         assert_eq!(s.state(), SendState::ResetSent);
         assert_eq!(s.reset_info(), Some((7, 3)));
@@ -435,19 +439,42 @@ mod tests {
         // Fully acknowledged streams cannot be reset.
         let mut t = stream_with(b"x");
         t.finish();
-        t.poll_new(ID, 100);
+        t.poll_new(ID, 100, u64::MAX);
         t.on_ack(0, 1, true);
         assert!(t.on_stop_sending(3).is_none());
         assert_eq!(t.stop_code(), Some(3));
     }
 
     #[test]
+    fn connection_credit_limits_new_data_and_final_size() {
+        let mut s = stream_with(b"0123456789");
+        let c = s.poll_new(ID, 100, 4).unwrap();
+        assert_eq!(&c.data[..], b"0123");
+        // No credit: no data frame (a FIN-only frame would need none).
+        assert!(s.poll_new(ID, 100, 0).is_none());
+        assert!(s.has_new_data());
+        // RFC 9000 §4.5: the final size is what was sent, the unsent rest is dropped.
+        assert_eq!(s.reset(1), Some(10));
+        assert_eq!(s.reset_info(), Some((1, 4)));
+        assert!(!s.has_new_data());
+    }
+
+    #[test]
+    fn fin_only_needs_no_credit() {
+        let mut s = SendStream::new(0);
+        s.finish();
+        let f = s.poll_new(ID, 100, 0).unwrap();
+        assert_eq!((f.offset, f.data.len(), f.fin), (0, 0, true));
+        assert_eq!(s.state(), SendState::DataSent);
+    }
+
+    #[test]
     fn frame_too_small_for_header() {
         let mut s = stream_with(b"abc");
         let id = StreamId::new(Side::Client, Dir::Bi, 1000);
-        assert!(s.poll_new(id, 3).is_none());
+        assert!(s.poll_new(id, 3, u64::MAX).is_none());
         assert_eq!(s.state(), SendState::Ready);
-        assert!(s.poll_new(id, 6).is_some());
+        assert!(s.poll_new(id, 6, u64::MAX).is_some());
     }
 
     #[test]
@@ -455,8 +482,8 @@ mod tests {
         let mut s = SendStream::new(100);
         s.write(Bytes::from_static(b"abc"));
         s.write(Bytes::from_static(b"defg"));
-        let a = s.poll_new(ID, 100).unwrap();
-        let b = s.poll_new(ID, 100).unwrap();
+        let a = s.poll_new(ID, 100, u64::MAX).unwrap();
+        let b = s.poll_new(ID, 100, u64::MAX).unwrap();
         assert_eq!((&a.data[..], &b.data[..]), (&b"abc"[..], &b"defg"[..]));
         // Partial ack inside the second chunk frees exactly that much.
         assert_eq!(s.on_ack(0, 5, false).0, 5);

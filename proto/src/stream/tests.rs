@@ -161,23 +161,45 @@ fn write_blocked_by_stream_credit_then_writable() {
 }
 
 #[test]
-fn connection_credit_and_data_blocked() {
+fn connection_credit_taken_when_sending() {
     let (mut c, _s) = pair(small_config(), small_config());
     let ids: Vec<_> = (0..4).map(|_| c.open(Dir::Bi).unwrap()).collect();
-    for &id in &ids[..3] {
+    // Writes are bounded by stream credit (1000) only; the connection credit (3000) is shared
+    // by the streams in scheduling order.
+    for &id in &ids {
         assert_eq!(c.write(id, &[0; 1000]), Ok(1000));
     }
-    assert_eq!(c.write_capacity(ids[3]), Ok(0));
-    assert_eq!(c.write(ids[3], &[0; 1]), Err(WriteError::Blocked));
+    let mut sent = std::collections::BTreeMap::new();
+    while let Some(ch) = c.next_stream_chunk(400) {
+        *sent.entry(ch.id).or_insert(0) += ch.data.len();
+    }
+    assert_eq!(sent.values().sum::<usize>(), 3000);
+    // Round-robin: every stream got a share.
+    assert_eq!(sent.len(), 4);
+    assert!(!c.has_stream_data());
     assert_eq!(controls(&mut c), vec![ControlFrame::DataBlocked { limit: 3000 }]);
+    // Retransmissions need no credit.
+    c.on_stream_data_lost(ids[0], 0, 100, false);
+    assert_eq!(c.next_stream_chunk(1200).map(|ch| ch.data.len()), Some(100));
     c.on_max_data(2000); // smaller: ignored
-    assert!(events(&mut c).is_empty());
+    assert!(c.next_stream_chunk(1200).is_none());
     c.on_max_data(3500);
-    assert_eq!(events(&mut c), vec![StreamEvent::Writable { id: ids[3] }]);
-    assert_eq!(c.write(ids[3], &[0; 1000]), Ok(500));
+    let mut more = 0;
+    while let Some(ch) = c.next_stream_chunk(1200) {
+        more += ch.data.len();
+        *sent.entry(ch.id).or_insert(0) += ch.data.len();
+    }
+    assert_eq!(more, 500);
     // A lost DATA_BLOCKED for an old limit is not repeated.
     c.on_control_lost(&ControlFrame::DataBlocked { limit: 3000 });
-    assert!(controls(&mut c).is_empty());
+    assert_eq!(controls(&mut c), vec![ControlFrame::DataBlocked { limit: 3500 }]);
+    // A reset stream's final size is what it sent, so both ends agree on connection credit.
+    let unsent_stream = ids.iter().copied().find(|&id| sent[&id] < 1000).unwrap();
+    c.reset(unsent_stream, 1).unwrap();
+    assert_eq!(
+        controls(&mut c),
+        vec![ControlFrame::ResetStream { id: unsent_stream, error_code: 1, final_size: sent[&unsent_stream] as u64 }]
+    );
 }
 
 #[test]
@@ -204,7 +226,7 @@ fn max_data_and_max_stream_data_after_half_window() {
         c.write(id, &[7; 1000]).unwrap();
     }
     transfer(&mut c, &mut s);
-    let mut read = |s: &mut Streams, id, n| s.read(id, n).unwrap().unwrap().bytes.len();
+    let read = |s: &mut Streams, id, n| s.read(id, n).unwrap().unwrap().bytes.len();
     assert_eq!(read(&mut s, ids[0], 499), 499);
     assert!(controls(&mut s).is_empty());
     assert_eq!(read(&mut s, ids[0], 1), 1);
@@ -272,12 +294,13 @@ fn stop_sending_resets_and_stream_is_freed() {
     assert_eq!(c.write(id, b"x"), Err(WriteError::Stopped(7)));
     assert_eq!(c.unacked_buffered(), 0);
     let reset = controls(&mut c);
-    assert_eq!(reset, vec![ControlFrame::ResetStream { id, error_code: 7, final_size: 11 }]);
+    // " world" was never sent: the final size is the 5 bytes sent.
+    assert_eq!(reset, vec![ControlFrame::ResetStream { id, error_code: 7, final_size: 5 }]);
     // Nothing more is sent on a reset stream.
     assert!(c.next_stream_chunk(1200).is_none());
-    s.on_reset_stream(id, 7, 11).unwrap();
+    s.on_reset_stream(id, 7, 5).unwrap();
     assert!(!s.contains(id));
-    assert_eq!(s.connection_receive_window().consumed(), 11);
+    assert_eq!(s.connection_receive_window().consumed(), 5);
     // RFC 9000 §4.6: the freed peer stream is replaced.
     assert_eq!(controls(&mut s), vec![ControlFrame::MaxStreams { dir: Dir::Uni, count: 5 }]);
     // Lost RESET_STREAM is sent again until acknowledged; then the stream is forgotten.
@@ -299,8 +322,9 @@ fn reset_delivered_to_reader_and_finish_frees() {
     c.reset(id, 3).unwrap();
     assert_eq!(c.reset(id, 4), Ok(()));
     assert_eq!(c.finish(id), Err(WriteError::ClosedStream));
-    assert_eq!(controls(&mut c), vec![ControlFrame::ResetStream { id, error_code: 3, final_size: 3 }]);
-    s.on_reset_stream(id, 3, 3).unwrap();
+    // Nothing was sent: the final size is 0.
+    assert_eq!(controls(&mut c), vec![ControlFrame::ResetStream { id, error_code: 3, final_size: 0 }]);
+    s.on_reset_stream(id, 3, 0).unwrap();
     assert!(events(&mut s).contains(&StreamEvent::Readable { id }));
     assert_eq!(s.read(id, 10), Err(ReadError::Reset(3)));
     assert!(!s.contains(id));
@@ -321,21 +345,25 @@ fn reset_delivered_to_reader_and_finish_frees() {
 fn priority_then_round_robin() {
     let (mut c, _s) = pair(small_config(), small_config());
     let ids: Vec<_> = (0..3).map(|_| c.open(Dir::Bi).unwrap()).collect();
-    for &id in &ids {
-        c.write(id, &[0; 300]).unwrap();
-    }
+    // Three writes of 100 bytes per stream: chunks end at write boundaries, so three frames each.
+    let write3 = |c: &mut Streams| {
+        for &id in &ids {
+            for _ in 0..3 {
+                c.write(id, &[0; 100]).unwrap();
+            }
+        }
+    };
+    write3(&mut c);
     c.set_priority(ids[1], 5).unwrap();
     c.set_priority(ids[2], -1).unwrap();
-    let order: Vec<_> = core::iter::from_fn(|| c.next_stream_chunk(103)).map(|ch| ch.id).collect();
+    let order: Vec<_> = core::iter::from_fn(|| c.next_stream_chunk(1200)).map(|ch| ch.id).collect();
     let (a, b, d) = (ids[0], ids[1], ids[2]);
     assert_eq!(order, vec![b, b, b, a, a, a, d, d, d]);
 
-    for &id in &ids {
-        c.write(id, &[0; 300]).unwrap();
-    }
+    write3(&mut c);
     c.set_priority(ids[1], 0).unwrap();
     c.set_priority(ids[2], 0).unwrap();
-    let order: Vec<_> = core::iter::from_fn(|| c.next_stream_chunk(103)).map(|ch| ch.id).collect();
+    let order: Vec<_> = core::iter::from_fn(|| c.next_stream_chunk(1200)).map(|ch| ch.id).collect();
     assert_eq!(order, vec![a, b, d, a, b, d, a, b, d]);
 }
 
@@ -472,14 +500,28 @@ struct Scenario {
     dup: f64,
     max_delay: u64,
     receiver_limit: u64,
+    send_buffer_limit: u64,
+    /// The receiving application reads every this many steps.
+    read_every: u64,
+}
+
+/// What a run went through, so tests can check the scenario exercised what it meant to.
+#[derive(Debug, Default)]
+struct Stats {
+    /// Streams that had received data when the first stream was completely read.
+    progressed_at_first_completion: usize,
+    dropped_packets: usize,
+    max_streams_frames: usize,
+    blocked_writes: usize,
+    data_blocked_frames: usize,
 }
 
 /// Sends `streams` unidirectional streams from a client to a server over a lossy, duplicating,
-/// reordering network; checks byte-exact delivery. Returns, for the 1000-stream progress
-/// check, how many streams had data when the first stream completed.
-fn run(sc: &Scenario) -> usize {
+/// reordering network; checks byte-exact delivery and that both sides forget every stream.
+fn run(sc: &Scenario) -> Stats {
+    let mut stats = Stats::default();
     let mut rng = ChaCha8Rng::seed_from_u64(sc.seed);
-    let sender_config = StreamsConfig { send_buffer_limit: 512 * 1024, ..StreamsConfig::default() };
+    let sender_config = StreamsConfig { send_buffer_limit: sc.send_buffer_limit, ..StreamsConfig::default() };
     let receiver_config = StreamsConfig {
         max_concurrent_uni_streams: sc.receiver_limit,
         stream_receive_window: 16 * 1024,
@@ -521,7 +563,10 @@ fn run(sc: &Scenario) -> usize {
             if *written < sizes[k] {
                 match tx.write_bytes(*id, sources[k].slice(*written..)) {
                     Ok(n) => *written += n,
-                    Err(WriteError::Blocked) => continue,
+                    Err(WriteError::Blocked) => {
+                        stats.blocked_writes += 1;
+                        continue;
+                    }
                     Err(e) => panic!("write: {e}"),
                 }
             }
@@ -542,6 +587,13 @@ fn run(sc: &Scenario) -> usize {
                 let frames = build_packet(s, now, 1200);
                 if frames.is_empty() {
                     break;
+                }
+                for f in &frames {
+                    match f {
+                        Frame::Control(ControlFrame::MaxStreams { .. }) => stats.max_streams_frames += 1,
+                        Frame::Control(ControlFrame::DataBlocked { .. }) => stats.data_blocked_frames += 1,
+                        _ => {}
+                    }
                 }
                 in_flight.push(InFlight {
                     deliver_at: step + rng.random_range(0..=sc.max_delay),
@@ -566,6 +618,7 @@ fn run(sc: &Scenario) -> usize {
         for p in due {
             let (sender, receiver) = if p.to_receiver { (&mut tx, &mut rx) } else { (&mut rx, &mut tx) };
             if p.drop {
+                stats.dropped_packets += 1;
                 lost(sender, &p.frames);
                 continue;
             }
@@ -578,8 +631,8 @@ fn run(sc: &Scenario) -> usize {
             }
             acked(sender, &p.frames);
         }
-        // Receiver application: accept and read everything.
-        while let Some(ev) = rx.poll_event() {
+        // Receiver application: accept and read everything, every `read_every` steps.
+        while let Some(ev) = (step % sc.read_every == 0).then(|| rx.poll_event()).flatten() {
             if let StreamEvent::Readable { id } = ev {
                 let k = id.index() as usize;
                 loop {
@@ -614,7 +667,8 @@ fn run(sc: &Scenario) -> usize {
             assert_eq!(tx.unacked_buffered(), 0);
             assert!(tx.is_empty(), "sender streams left: {}", tx.len());
             assert!(rx.is_empty(), "receiver streams left: {}", rx.len());
-            return progressed_at_first_completion.unwrap_or(0);
+            stats.progressed_at_first_completion = progressed_at_first_completion.unwrap_or(0);
+            return stats;
         }
     }
     let incomplete = complete.iter().filter(|&&c| !c).count();
@@ -632,10 +686,14 @@ fn lossy_exchange_1000_streams_round_robin() {
         dup: 0.05,
         max_delay: 3,
         receiver_limit: 1000,
+        send_buffer_limit: 4 << 20,
+        read_every: 1,
     };
-    let progressed = run(&sc);
+    let stats = run(&sc);
     // Round-robin: nearly every stream had data before the first one completed.
+    let progressed = stats.progressed_at_first_completion;
     assert!(progressed >= 900, "only {progressed} streams progressed before the first completed");
+    assert!(stats.dropped_packets > 100, "{stats:?}");
 }
 
 #[test]
@@ -649,22 +707,34 @@ fn lossy_exchange_with_stream_limit_reissue() {
         dup: 0.1,
         max_delay: 5,
         receiver_limit: 20,
+        send_buffer_limit: 64 * 1024,
+        read_every: 50,
     };
-    run(&sc);
+    let stats = run(&sc);
+    // 300 streams through a limit of 20: MAX_STREAMS was re-issued as streams closed.
+    assert!(stats.max_streams_frames >= 280 / 20, "{stats:?}");
+    assert!(stats.blocked_writes > 0 && stats.dropped_packets > 0, "{stats:?}");
+    // The receiver reads slowly: the sender ran into the connection window.
+    assert!(stats.data_blocked_frames > 0, "{stats:?}");
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
     #[test]
     fn lossy_exchange_delivers_exact_bytes(
         seed in any::<u64>(),
-        streams in 1usize..60,
+        streams in 1usize..150,
         max_len in 0usize..40_000,
         loss in 0.0f64..0.3,
         dup in 0.0f64..0.2,
         max_delay in 0u64..6,
         receiver_limit in 1u64..30,
+        send_buffer_limit in 1u64..200_000,
+        read_every in 1u64..30,
     ) {
-        run(&Scenario { seed, streams, max_len, fixed_len: false, loss, dup, max_delay, receiver_limit });
+        let sc = Scenario {
+            seed, streams, max_len, fixed_len: false, loss, dup, max_delay, receiver_limit, send_buffer_limit, read_every,
+        };
+        run(&sc);
     }
 }
