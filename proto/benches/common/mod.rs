@@ -94,6 +94,7 @@ pub fn build_packet(buf: &mut Vec<u8>, keys: &Keys, pn: u64, largest_acked: Opti
     let pn_len = number::encoded_len(pn, largest_acked);
     let layout = encode_short_header(buf, false, false, &dcid, pn, pn_len);
     let stream = StreamId(4);
+    // As if each earlier packet had carried about 1 KiB of this stream.
     let offset = pn * 1024;
     encode_stream_header(buf, stream, offset, None, false);
     let room = size - buf.len() - tag_len;
