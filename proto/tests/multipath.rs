@@ -153,3 +153,69 @@ fn aggregation_beats_the_faster_path_alone() {
     let one = single.now - start;
     assert!(two.as_secs_f64() < one.as_secs_f64() * 0.75, "two paths {two:?} vs one {one:?}");
 }
+
+/// The CoNEXT'17 handover test, reduced: paths of 10 Mbit/s with 15 ms and 25 ms RTT, a 750-byte
+/// request and its response every 400 ms; the path carrying the traffic goes to 100% loss. The
+/// longest request-to-response delay must stay below 200 ms.
+#[test]
+fn handover_keeps_request_response_delay_below_200ms() {
+    let rate = 1_250_000;
+    let fast = Link { delay: Duration::from_micros(7_500), rate_bytes_per_sec: rate, ..Link::default() };
+    let slow = Link { delay: Duration::from_micros(12_500), rate_bytes_per_sec: rate, ..Link::default() };
+    let (mut pair, c, s, _) = two_paths(53, fast, slow);
+    let primary = (pair.client_addr, pair.server_addr);
+    let mut worst = Duration::ZERO;
+    let mut delays = Vec::new();
+    for i in 0..15u64 {
+        if i == 5 {
+            // The primary path (the lowest RTT, so MinRTT's choice) becomes a black hole.
+            let dead = Link { loss: 1.0, ..fast };
+            pair.path_links.insert(primary, (dead, dead));
+        }
+        let sent_at = pair.now;
+        let id = pair.client.connection(c).unwrap().open_stream(Dir::Bi).unwrap();
+        let conn = pair.client.connection(c).unwrap();
+        conn.write(id, &[i as u8; 750]).unwrap();
+        conn.finish(id).unwrap();
+        // Server: answer every complete request with 750 bytes; client: wait for the answer.
+        let mut answered = false;
+        let mut request = Vec::new();
+        let mut response = Vec::new();
+        let mut sid = None;
+        let ok = pair.drive_until(Duration::from_secs(3), |p| {
+            while p.server.poll_event().is_some() {}
+            while p.client.poll_event().is_some() {}
+            let server = p.server.connection(s).unwrap();
+            if sid.is_none() {
+                sid = server.accept_stream(Dir::Bi);
+            }
+            if let Some(sid) = sid {
+                while let Ok(Some(chunk)) = server.read(sid, usize::MAX) {
+                    request.extend_from_slice(&chunk.bytes);
+                }
+                if request.len() == 750 && !answered {
+                    server.write(sid, &[0xee; 750]).unwrap();
+                    server.finish(sid).unwrap();
+                    answered = true;
+                }
+            }
+            let client = p.client.connection(c).unwrap();
+            loop {
+                match client.read(id, usize::MAX) {
+                    Ok(Some(chunk)) => response.extend_from_slice(&chunk.bytes),
+                    Ok(None) => return true,
+                    Err(_) => return false,
+                }
+            }
+        });
+        assert!(ok && response.len() == 750, "request {i} unanswered");
+        let delay = pair.now - sent_at;
+        delays.push(delay);
+        worst = worst.max(delay);
+        // Next request 400 ms after this one was sent.
+        let next = sent_at + Duration::from_millis(400);
+        let wait = next.saturating_duration_since(pair.now);
+        pair.drive_until(wait, |_| false);
+    }
+    assert!(worst < Duration::from_millis(200), "worst request-response delay {worst:?}; all: {delays:?}");
+}
