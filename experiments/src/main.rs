@@ -57,8 +57,8 @@ fn run(args: RunArgs) -> Result<()> {
     print!("{}", output::table(&report));
     let simulated: f64 = report.runs.iter().chain(&report.baselines).map(|r| r.simulated_s).sum();
     println!("simulated {simulated:.2} s in {wall:.2} s of wall time ({:.1}x real time)", simulated / wall.max(1e-9));
-    let files = output::write_all(&args.out, &report)
-        .with_context(|| format!("writing outputs to {}", args.out.display()))?;
+    let files =
+        output::write_all(&args.out, &report).with_context(|| format!("writing outputs to {}", args.out.display()))?;
     println!("wrote {} files to {} (summary.json, timeseries/, plots/)", files.len(), args.out.display());
     Ok(())
 }

@@ -7,9 +7,7 @@ mod summary;
 
 use serde::Serialize;
 
-pub use summary::{
-    aggregation_benefit, DatagramSummary, LinkSummary, PathSummary, RequestSummary, RunSummary, Stat,
-};
+pub use summary::{aggregation_benefit, DatagramSummary, LinkSummary, PathSummary, RequestSummary, RunSummary, Stat};
 
 /// One sample of one path.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]

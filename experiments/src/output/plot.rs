@@ -78,12 +78,8 @@ fn draw<DB: DrawingBackend>(
 ) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let x_max = series.iter().flat_map(|s| s.samples.last()).map(|s| s.time_s).fold(0.0, f64::max).max(0.001);
-    let y_max = series
-        .iter()
-        .flat_map(|s| s.samples.iter().filter_map(|x| kind.value(x)))
-        .fold(0.0, f64::max)
-        .max(0.001)
-        * 1.1;
+    let y_max =
+        series.iter().flat_map(|s| s.samples.iter().filter_map(|x| kind.value(x))).fold(0.0, f64::max).max(0.001) * 1.1;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
         .margin(12)
@@ -118,7 +114,12 @@ fn draw<DB: DrawingBackend>(
 }
 
 /// Draws `kind` for one run's series as `<label>_<kind>.svg` and `.png` in `dir`.
-pub fn plot_series(dir: &Path, label: &str, series: &[PathSeries], kind: PlotKind) -> Result<Vec<PathBuf>, OutputError> {
+pub fn plot_series(
+    dir: &Path,
+    label: &str,
+    series: &[PathSeries],
+    kind: PlotKind,
+) -> Result<Vec<PathBuf>, OutputError> {
     register_font();
     let title = format!("{label}: {}", kind.y_label());
     let svg = dir.join(format!("{label}_{}.svg", kind.file_stem()));

@@ -49,7 +49,12 @@ fn run_rows(out: &mut String, runs: &[RunSummary]) {
             let _ = writeln!(
                 out,
                 "      {:<10} {:>14} {:>14} {:>10} {:>12} {:>10.2}",
-                p.name, p.bytes_sent_down, p.bytes_delivered_down, p.packets_lost, p.congestion_events, p.mean_goodput_mbps
+                p.name,
+                p.bytes_sent_down,
+                p.bytes_delivered_down,
+                p.packets_lost,
+                p.congestion_events,
+                p.mean_goodput_mbps
             );
         }
     }

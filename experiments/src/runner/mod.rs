@@ -110,8 +110,11 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report,
     let first = options.seed.unwrap_or(scenario.seed);
     let reps = options.repetitions.unwrap_or(scenario.repetitions).max(1);
     let seeds: Vec<u64> = (0..u64::from(reps)).map(|k| first.wrapping_add(k)).collect();
-    let baseline_scenarios: Vec<Scenario> =
-        if scenario.baselines { (0..scenario.paths.len()).map(|i| scenario.single_path(i)).collect() } else { Vec::new() };
+    let baseline_scenarios: Vec<Scenario> = if scenario.baselines {
+        (0..scenario.paths.len()).map(|i| scenario.single_path(i)).collect()
+    } else {
+        Vec::new()
+    };
     let total = seeds.len() * (1 + baseline_scenarios.len());
     let mut done = 0;
     let mut runs = Vec::new();

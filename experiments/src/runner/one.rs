@@ -240,11 +240,10 @@ impl<'a> Sim<'a> {
     /// arrived or one second passed since the last was sent (the rest are lost).
     fn workload_done(&self) -> bool {
         match self.s.workload {
-            Workload::Datagrams { count, .. } => {
-                self.server_app.datagrams_finished_at().is_some_and(|t| {
-                    self.client_app.datagrams.received >= u64::from(count) || self.now >= t + SEC
-                })
-            }
+            Workload::Datagrams { count, .. } => self
+                .server_app
+                .datagrams_finished_at()
+                .is_some_and(|t| self.client_app.datagrams.received >= u64::from(count) || self.now >= t + SEC),
             _ => self.client_app.all_done(),
         }
     }
@@ -405,15 +404,12 @@ impl<'a> Sim<'a> {
     fn finish(self) -> RunOutput {
         let records = &self.client_app.records;
         let planned = plan(&self.s.workload).len();
-        let latencies: Vec<f64> = records
-            .iter()
-            .filter_map(|r| r.completed_ns.map(|c| (c - r.started_ns) as f64 / 1e6))
-            .collect();
-        let deadlines_missed = records
-            .iter()
-            .filter(|r| r.deadline_ns.is_some_and(|d| r.completed_ns.is_none_or(|c| c > d)))
-            .count()
-            + planned.saturating_sub(records.len()) * usize::from(matches!(self.s.workload, Workload::Video { .. }));
+        let latencies: Vec<f64> =
+            records.iter().filter_map(|r| r.completed_ns.map(|c| (c - r.started_ns) as f64 / 1e6)).collect();
+        let deadlines_missed =
+            records.iter().filter(|r| r.deadline_ns.is_some_and(|d| r.completed_ns.is_none_or(|c| c > d))).count()
+                + planned.saturating_sub(records.len())
+                    * usize::from(matches!(self.s.workload, Workload::Video { .. }));
         let app_bytes: u64 = records.iter().map(|r| r.bytes).sum();
         let datagrams = match self.s.workload {
             Workload::Datagrams { count, .. } => {
@@ -445,7 +441,11 @@ impl<'a> Sim<'a> {
                 packets_lost: c.packets_lost,
                 bytes_lost: c.bytes_lost,
                 congestion_events: c.congestion_events,
-                mean_goodput_mbps: if simulated_s > 0.0 { c.delivered_down as f64 * 8.0 / simulated_s / 1e6 } else { 0.0 },
+                mean_goodput_mbps: if simulated_s > 0.0 {
+                    c.delivered_down as f64 * 8.0 / simulated_s / 1e6
+                } else {
+                    0.0
+                },
             })
             .collect();
         let links = self.net.links.iter().map(|l| LinkSummary { name: l.name.clone(), stats: l.stats }).collect();

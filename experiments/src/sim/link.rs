@@ -289,7 +289,8 @@ mod tests {
 
     #[test]
     fn gilbert_elliott_is_bursty_with_the_stationary_rate() {
-        let model = LossModel::GilbertElliott { p_good_to_bad: 0.01, p_bad_to_good: 0.25, loss_good: 0.0, loss_bad: 1.0 };
+        let model =
+            LossModel::GilbertElliott { p_good_to_bad: 0.01, p_bad_to_good: 0.25, loss_good: 0.0, loss_bad: 1.0 };
         let mut l = link(LinkParams { loss: model, ..Default::default() });
         let n = 200_000;
         let mut lost = Vec::with_capacity(n);

@@ -293,3 +293,94 @@ impl Network {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{MS, SEC};
+
+    const SHARED: &str = r#"
+name = "t"
+[[bottlenecks]]
+name = "core"
+up = { rate_mbps = 10.0, delay_ms = 5.0 }
+down = { rate_mbps = 10.0, delay_ms = 5.0 }
+[[paths]]
+name = "a"
+client = "10.0.0.2:1"
+server = "10.9.0.1:2"
+bottleneck = "core"
+up = { rate_mbps = 100.0, delay_ms = 1.0 }
+down = { rate_mbps = 100.0, delay_ms = 1.0 }
+[[paths]]
+name = "b"
+client = "10.1.0.2:1"
+server = "10.9.0.1:2"
+bottleneck = "core"
+up = { rate_mbps = 100.0, delay_ms = 1.0 }
+down = { rate_mbps = 100.0, delay_ms = 1.0 }
+[[events]]
+at_s = 2.0
+action = "down"
+path = "a"
+[workload]
+kind = "bulk"
+bytes = 1
+"#;
+
+    fn datagram(path: usize) -> Datagram {
+        Datagram {
+            direction: Direction::Down,
+            path,
+            src: "10.9.0.1:2".parse().unwrap(),
+            dst: "10.0.0.2:1".parse().unwrap(),
+            ecn: None,
+            data: vec![0; 1250],
+        }
+    }
+
+    /// Runs the network until idle; returns (delivery time, path) of each datagram delivered.
+    fn drain(net: &mut Network) -> Vec<(Nanos, usize)> {
+        let mut out = Vec::new();
+        while let Some(t) = net.next_time() {
+            while let Some(d) = net.poll(t) {
+                if let Some(d) = d {
+                    out.push((t, d.path));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn two_paths_share_the_bottleneck_rate() {
+        let mut s = Scenario::from_toml(SHARED, "t").unwrap();
+        s.events.clear();
+        let mut net = Network::new(&s, 1);
+        // 1000 datagrams of 1250 B on each path at once: 20 Mbit through a 10 Mbit/s bottleneck.
+        for _ in 0..1000 {
+            net.send(0, datagram(0));
+            net.send(0, datagram(1));
+        }
+        let got = drain(&mut net);
+        assert_eq!(got.len(), 2000);
+        let last = got.iter().map(|g| g.0).max().unwrap();
+        // 2 s of serialisation at the shared link plus 6 ms of delay, give or take one packet.
+        assert!((2 * SEC..=2 * SEC + 8 * MS).contains(&last), "{last}");
+        assert_eq!(net.links[1].stats.packets_delivered, 2000, "the core's down link carried both");
+    }
+
+    #[test]
+    fn down_event_loses_packets_on_the_wire() {
+        let s = Scenario::from_toml(SHARED, "t").unwrap();
+        let mut net = Network::new(&s, 1);
+        // Path a's packets are still queued at the core at 2 s; the access link goes down then.
+        for _ in 0..3000 {
+            net.send(0, datagram(0));
+        }
+        let got = drain(&mut net);
+        // 10 Mbit/s = 1000 packets/s: about 2000 leave the core before 2 s, the rest die.
+        assert!(got.len() > 1900 && got.len() < 2100, "{}", got.len());
+        assert!(!net.path_up(0) && net.path_up(1));
+    }
+}

@@ -57,7 +57,14 @@ pub struct ClientApp {
 impl ClientApp {
     /// A client that will issue `plan`.
     pub fn new(plan: Vec<RequestPlan>) -> Self {
-        Self { plan, next: 0, base: None, open: BTreeMap::new(), records: Vec::new(), datagrams: DatagramRecord::default() }
+        Self {
+            plan,
+            next: 0,
+            base: None,
+            open: BTreeMap::new(),
+            records: Vec::new(),
+            datagrams: DatagramRecord::default(),
+        }
     }
 
     /// Every planned request finished.
