@@ -19,12 +19,12 @@ pub use validate::ValidationError;
 #[derive(Debug, Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("cannot read scenario file {path}: {source}")]
+    #[error("cannot read scenario file {path}: {error}")]
     Io {
         /// The file.
         path: String,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The TOML is malformed, or a key has the wrong type, or is unknown (the message names the
     /// line, the key and the allowed values).
@@ -36,12 +36,12 @@ pub enum ScenarioError {
         message: String,
     },
     /// The values are out of range or inconsistent.
-    #[error("{origin}: {source}")]
+    #[error("{origin}: {error}")]
     Invalid {
         /// File name or `<builtin>`.
         origin: String,
         /// The first problem found.
-        source: ValidationError,
+        error: ValidationError,
     },
 }
 
@@ -374,14 +374,14 @@ impl Scenario {
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, ScenarioError> {
         let scenario: Scenario = toml::from_str(text)
             .map_err(|e| ScenarioError::Parse { origin: origin.to_owned(), message: e.to_string() })?;
-        scenario.validate().map_err(|source| ScenarioError::Invalid { origin: origin.to_owned(), source })?;
+        scenario.validate().map_err(|error| ScenarioError::Invalid { origin: origin.to_owned(), error })?;
         Ok(scenario)
     }
 
     /// Reads, parses and validates a scenario file.
     pub fn load(path: &std::path::Path) -> Result<Self, ScenarioError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|source| ScenarioError::Io { path: path.display().to_string(), source })?;
+            .map_err(|error| ScenarioError::Io { path: path.display().to_string(), error })?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
