@@ -1,1 +1,70 @@
-fn main() {}
+//! The `mpquic` command line. Dispatch only: the work lives in the `mpquic_experiments` library.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use mpquic_experiments::{output, runner, scenario::Scenario};
+
+/// mpquic: Multipath QUIC for networking research.
+#[derive(Debug, Parser)]
+#[command(name = "mpquic", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario in the deterministic simulator (the built-in demo without a file).
+    Run(RunArgs),
+    // `Client(ClientArgs)` and `Server(ServerArgs)` (hq-interop, experiments/src/hq/) go here.
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Scenario file (TOML, see experiments/SCENARIOS.md); the built-in demo when absent.
+    scenario: Option<PathBuf>,
+    /// Output directory.
+    #[arg(long, default_value = "mpquic-out")]
+    out: PathBuf,
+    /// Seed of the first repetition (overrides the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Number of repetitions (overrides the scenario's).
+    #[arg(long)]
+    repetitions: Option<u32>,
+    /// Run on real UDP sockets through a user-space link emulator instead of the simulator.
+    #[arg(long)]
+    real: bool,
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    if args.real {
+        bail!("--real is not yet implemented: it needs the io crate's endpoint driver (issue 3)");
+    }
+    let scenario = match &args.scenario {
+        Some(path) => Scenario::load(path)?,
+        None => Scenario::demo(),
+    };
+    let started = std::time::Instant::now();
+    let report = runner::run_scenario(
+        &scenario,
+        &runner::RunOptions { seed: args.seed, repetitions: args.repetitions, progress: None },
+    )
+    .context("running the scenario")?;
+    let wall = started.elapsed().as_secs_f64();
+    print!("{}", output::table(&report));
+    let simulated: f64 = report.runs.iter().chain(&report.baselines).map(|r| r.simulated_s).sum();
+    println!("simulated {simulated:.2} s in {wall:.2} s of wall time ({:.1}x real time)", simulated / wall.max(1e-9));
+    let files =
+        output::write_all(&args.out, &report).with_context(|| format!("writing outputs to {}", args.out.display()))?;
+    println!("wrote {} files to {} (summary.json, timeseries/, plots/)", files.len(), args.out.display());
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Run(args) => run(args),
+    }
+}

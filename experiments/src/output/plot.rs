@@ -1,0 +1,133 @@
+//! Plots of the per-path time series (goodput, congestion window, RTT), one line per path, as
+//! SVG and PNG. Text is drawn with DejaVu Sans embedded in the binary (no system fonts needed).
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use super::OutputError;
+use crate::metrics::{PathSample, PathSeries};
+
+/// Which quantity a plot shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlotKind {
+    /// Goodput per path, Mbit/s.
+    Goodput,
+    /// Congestion window, KB.
+    Cwnd,
+    /// Smoothed RTT, ms.
+    Rtt,
+}
+
+impl PlotKind {
+    /// Every kind.
+    pub const ALL: [PlotKind; 3] = [PlotKind::Goodput, PlotKind::Cwnd, PlotKind::Rtt];
+
+    fn file_stem(self) -> &'static str {
+        match self {
+            PlotKind::Goodput => "goodput",
+            PlotKind::Cwnd => "cwnd",
+            PlotKind::Rtt => "rtt",
+        }
+    }
+
+    fn y_label(self) -> &'static str {
+        match self {
+            PlotKind::Goodput => "goodput (Mbit/s)",
+            PlotKind::Cwnd => "congestion window (KB)",
+            PlotKind::Rtt => "smoothed RTT (ms)",
+        }
+    }
+
+    fn value(self, s: &PathSample) -> Option<f64> {
+        match self {
+            PlotKind::Goodput => Some(s.goodput_mbps),
+            PlotKind::Cwnd => s.active.then_some(s.cwnd_bytes as f64 / 1000.0),
+            PlotKind::Rtt => s.active.then_some(s.srtt_ms),
+        }
+    }
+}
+
+static FONT: Once = Once::new();
+
+fn register_font() {
+    FONT.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            // The bytes are a valid TTF shipped by the dejavu crate.
+            let _ = plotters::style::register_font("sans-serif", style, dejavu::sans::regular());
+        }
+    });
+}
+
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    series: &[PathSeries],
+    kind: PlotKind,
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let x_max = series.iter().flat_map(|s| s.samples.last()).map(|s| s.time_s).fold(0.0, f64::max).max(0.001);
+    let y_max =
+        series.iter().flat_map(|s| s.samples.iter().filter_map(|x| kind.value(x))).fold(0.0, f64::max).max(0.001) * 1.1;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("time (s)")
+        .y_desc(kind.y_label())
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (i, s) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let points: Vec<(f64, f64)> = s.samples.iter().filter_map(|x| kind.value(x).map(|v| (x.time_s, v))).collect();
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(s.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
+
+/// Draws `kind` for one run's series as `<label>_<kind>.svg` and `.png` in `dir`.
+pub fn plot_series(
+    dir: &Path,
+    label: &str,
+    series: &[PathSeries],
+    kind: PlotKind,
+) -> Result<Vec<PathBuf>, OutputError> {
+    register_font();
+    let title = format!("{label}: {}", kind.y_label());
+    let svg = dir.join(format!("{label}_{}.svg", kind.file_stem()));
+    let png = dir.join(format!("{label}_{}.png", kind.file_stem()));
+    let size = (900, 500);
+    draw(SVGBackend::new(&svg, size).into_drawing_area(), &title, series, kind)
+        .map_err(|message| OutputError::Plot { path: svg.display().to_string(), message })?;
+    draw(BitMapBackend::new(&png, size).into_drawing_area(), &title, series, kind)
+        .map_err(|message| OutputError::Plot { path: png.display().to_string(), message })?;
+    Ok(vec![svg, png])
+}

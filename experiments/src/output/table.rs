@@ -1,0 +1,89 @@
+//! The readable summary printed on the terminal.
+
+use std::fmt::Write;
+
+use crate::metrics::RunSummary;
+use crate::runner::Report;
+
+fn fmt_opt(v: Option<f64>, unit: &str) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}{unit}"))
+}
+
+fn run_rows(out: &mut String, runs: &[RunSummary]) {
+    for r in runs {
+        let _ = writeln!(
+            out,
+            "  {:<28} seed {:<4} {:<9} completion {:>10}  goodput {:>8.2} Mbit/s  handshake {:>9}  migrations {}",
+            r.label,
+            r.seed,
+            if r.completed { "completed" } else { "FAILED" },
+            fmt_opt(r.completion_time_s, " s"),
+            r.goodput_mbps,
+            fmt_opt(r.handshake_ms, " ms"),
+            r.migrations,
+        );
+        if let Some(e) = &r.error {
+            let _ = writeln!(out, "      reason: {e}");
+        }
+        if r.requests.planned > 1 {
+            let l = &r.requests.latency_ms;
+            let _ = writeln!(
+                out,
+                "      requests {}/{}  latency ms: mean {:.1} median {:.1} p95 {:.1} max {:.1}  deadlines missed {}",
+                r.requests.completed, r.requests.planned, l.mean, l.median, l.p95, l.max, r.requests.deadlines_missed
+            );
+        }
+        if let Some(d) = &r.datagrams {
+            let _ = writeln!(
+                out,
+                "      datagrams {}/{} received  delay ms: mean {:.1} max {:.1}",
+                d.received, d.sent, d.mean_delay_ms, d.max_delay_ms
+            );
+        }
+        let _ = writeln!(
+            out,
+            "      {:<10} {:>14} {:>14} {:>10} {:>12} {:>10}",
+            "path", "sent down (B)", "delivered (B)", "lost pkts", "cong. events", "Mbit/s"
+        );
+        for p in &r.paths {
+            let _ = writeln!(
+                out,
+                "      {:<10} {:>14} {:>14} {:>10} {:>12} {:>10.2}",
+                p.name,
+                p.bytes_sent_down,
+                p.bytes_delivered_down,
+                p.packets_lost,
+                p.congestion_events,
+                p.mean_goodput_mbps
+            );
+        }
+    }
+}
+
+/// The report as a table for the terminal.
+pub fn table(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "scenario {} ({}), cc {}, scheduler {}",
+        report.scenario, report.description, report.congestion_controller, report.scheduler
+    );
+    run_rows(&mut out, &report.runs);
+    if !report.baselines.is_empty() {
+        let _ = writeln!(out, "single-path baselines:");
+        run_rows(&mut out, &report.baselines);
+    }
+    let a = &report.aggregate;
+    let _ = writeln!(
+        out,
+        "mean over {} run(s): goodput {:.2} Mbit/s, completion {:.3} s ({} completed)",
+        a.runs, a.goodput_mbps.mean, a.completion_time_s.mean, a.completed
+    );
+    if let Some(b) = report.aggregation_benefit {
+        let _ = writeln!(out, "aggregation benefit (EABen): {b:.3}");
+    }
+    for n in &report.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
+    out
+}

@@ -1,0 +1,179 @@
+//! Runs scenarios: one run is a client and a server proto [`Endpoint`](mpquic_proto::Endpoint)
+//! joined by the simulated [`Network`](crate::sim::Network) in virtual time ([`run_once`]); a
+//! report gathers the repetitions of a scenario and, when asked, its single-path baselines and
+//! the aggregation benefit ([`run_scenario`]).
+
+mod one;
+
+use serde::Serialize;
+use thiserror::Error;
+
+pub use one::{run_once, RunOutput};
+
+use crate::metrics::{aggregation_benefit, RunSummary, Stat};
+use crate::scenario::Scenario;
+
+/// A run could not be set up (a run that fails to transfer is a result, not an error).
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// TLS configuration.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// The scenario names a congestion controller that does not exist.
+    #[error(transparent)]
+    Controller(#[from] mpquic_cc::UnknownController),
+    /// proto refused to start the connection.
+    #[error("starting the connection: {0}")]
+    Connect(#[from] mpquic_proto::ConnectError),
+    /// The simulation stopped making progress (a bug in a driver or in proto).
+    #[error("the simulation made no progress at t = {at_s} s")]
+    Stuck {
+        /// Virtual time.
+        at_s: f64,
+    },
+}
+
+/// Mean of the repetitions of one scenario variant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Aggregate {
+    /// Scenario name (or baseline label).
+    pub label: String,
+    /// Runs that completed.
+    pub completed: usize,
+    /// Runs.
+    pub runs: usize,
+    /// Goodput over runs, Mbit/s.
+    pub goodput_mbps: Stat,
+    /// Completion time over completed runs, s.
+    pub completion_time_s: Stat,
+}
+
+impl Aggregate {
+    fn of(label: &str, runs: &[RunSummary]) -> Self {
+        let goodput: Vec<f64> = runs.iter().map(|r| r.goodput_mbps).collect();
+        let completion: Vec<f64> = runs.iter().filter_map(|r| r.completion_time_s).collect();
+        Self {
+            label: label.to_owned(),
+            completed: runs.iter().filter(|r| r.completed).count(),
+            runs: runs.len(),
+            goodput_mbps: Stat::of(&goodput),
+            completion_time_s: Stat::of(&completion),
+        }
+    }
+}
+
+/// Everything `mpquic run` reports for one scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Format version of summary.json.
+    pub format: u32,
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario description.
+    pub description: String,
+    /// Congestion controller.
+    pub congestion_controller: String,
+    /// Scheduler (recorded; see `notes`).
+    pub scheduler: String,
+    /// Caveats a reader of the numbers must know.
+    pub notes: Vec<String>,
+    /// Seeds run.
+    pub seeds: Vec<u64>,
+    /// The scenario's runs, one per seed.
+    pub runs: Vec<RunSummary>,
+    /// Mean over the runs.
+    pub aggregate: Aggregate,
+    /// Single-path baseline runs, per path then per seed (empty without `baselines`).
+    pub baselines: Vec<RunSummary>,
+    /// Mean over seeds of each baseline, per path.
+    pub baseline_aggregates: Vec<Aggregate>,
+    /// Experimental aggregation benefit of the mean goodputs (spec/papers.md §1.3).
+    pub aggregation_benefit: Option<f64>,
+    /// Per-run time series, same order as `runs` then `baselines` (not serialised: CSV).
+    #[serde(skip)]
+    pub series: Vec<(String, Vec<crate::metrics::PathSeries>)>,
+}
+
+/// Settings of [`run_scenario`] from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Overrides the scenario's repetition count.
+    pub repetitions: Option<u32>,
+    /// Called after each run with (done, total).
+    pub progress: Option<fn(usize, usize)>,
+}
+
+/// Runs every repetition (and baselines if the scenario asks) and summarises.
+pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report, RunError> {
+    let first = options.seed.unwrap_or(scenario.seed);
+    let reps = options.repetitions.unwrap_or(scenario.repetitions).max(1);
+    let seeds: Vec<u64> = (0..u64::from(reps)).map(|k| first.wrapping_add(k)).collect();
+    let baseline_scenarios: Vec<Scenario> = if scenario.baselines {
+        (0..scenario.paths.len()).map(|i| scenario.single_path(i)).collect()
+    } else {
+        Vec::new()
+    };
+    let total = seeds.len() * (1 + baseline_scenarios.len());
+    let mut done = 0;
+    let mut runs = Vec::new();
+    let mut series = Vec::new();
+    for &seed in &seeds {
+        let out = run_once(scenario, seed)?;
+        series.push((format!("{}-seed{}", scenario.name, seed), out.series));
+        runs.push(out.summary);
+        done += 1;
+        if let Some(p) = options.progress {
+            p(done, total);
+        }
+    }
+    let mut baselines = Vec::new();
+    let mut baseline_aggregates = Vec::new();
+    for b in &baseline_scenarios {
+        let mut these = Vec::new();
+        for &seed in &seeds {
+            let out = run_once(b, seed)?;
+            series.push((format!("{}-seed{}", b.name, seed), out.series));
+            these.push(out.summary);
+            done += 1;
+            if let Some(p) = options.progress {
+                p(done, total);
+            }
+        }
+        baseline_aggregates.push(Aggregate::of(&b.name, &these));
+        baselines.extend(these);
+    }
+    let aggregate = Aggregate::of(&scenario.name, &runs);
+    let singles: Vec<f64> = baseline_aggregates.iter().map(|a| a.goodput_mbps.mean).collect();
+    let aggregation_benefit =
+        if singles.is_empty() { None } else { aggregation_benefit(aggregate.goodput_mbps.mean, &singles) };
+    let mut notes = vec![
+        "multipath is not yet negotiated by mpquic-proto: every run carries its transfer on one path at a time \
+         (path 0 first); when that path's interface goes down the client migrates the connection to the next \
+         working interface (RFC 9000 §9)"
+            .to_owned(),
+        format!(
+            "scheduler `{}` is recorded but not used: single-path runs have nothing to schedule",
+            scenario.transport.scheduler
+        ),
+    ];
+    if scenario.paths.len() > 1 && !scenario.baselines {
+        notes.push("set `baselines = true` to run each path alone and get the aggregation benefit".to_owned());
+    }
+    Ok(Report {
+        format: 1,
+        scenario: scenario.name.clone(),
+        description: scenario.description.clone(),
+        congestion_controller: scenario.transport.congestion_controller.clone(),
+        scheduler: scenario.transport.scheduler.clone(),
+        notes,
+        seeds,
+        runs,
+        aggregate,
+        baselines,
+        baseline_aggregates,
+        aggregation_benefit,
+        series,
+    })
+}

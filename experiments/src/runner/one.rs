@@ -1,0 +1,487 @@
+//! One simulated run: builds the endpoints, the network and the applications, and steps virtual
+//! time from event to event until the workload is done or the time limit passes.
+//!
+//! The loop, at each instant: the applications act, both endpoints are polled for datagrams
+//! (which enter the network), then time jumps to the earliest of the next network event, the
+//! endpoints' timers, the applications' wake-ups and the next sample; everything due then is
+//! processed (datagrams delivered, timeline events applied, timers fired).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use mpquic_proto::{
+    ClientConfig, ConnectionHandle, Endpoint, EndpointConfig, Event, Instant, PathId, ServerConfig, Transmit,
+    TransportConfig,
+};
+
+use super::RunError;
+use crate::metrics::{
+    DatagramSummary, LinkSummary, PathSample, PathSeries, PathSummary, RequestSummary, RunSummary, Stat,
+};
+use crate::scenario::{Scenario, Workload};
+use crate::sim::{ms_to_nanos, Datagram, Direction, Nanos, Network, SEC};
+use crate::tls::{tls_pair, SERVER_NAME};
+use crate::workload::{plan, ClientApp, ServerApp};
+
+/// The result of one run.
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    /// Summary numbers.
+    pub summary: RunSummary,
+    /// Per-path time series.
+    pub series: Vec<PathSeries>,
+}
+
+/// proto's clock for simulated time 0 (any fixed value works; 1 s keeps `Instant::ZERO` apart).
+const EPOCH: Nanos = SEC;
+
+fn instant(t: Nanos) -> Instant {
+    Instant::from_nanos(EPOCH + t)
+}
+
+fn sim_time(i: Instant) -> Nanos {
+    i.as_nanos().saturating_sub(EPOCH)
+}
+
+/// Per-path counters the driver keeps from the simulator and from the server's path stats.
+#[derive(Debug, Default, Clone)]
+struct PathCounters {
+    sent_up: u64,
+    sent_down: u64,
+    delivered_down: u64,
+    packets_lost: u64,
+    bytes_lost: u64,
+    congestion_events: u64,
+}
+
+/// The last per-PathId stats seen on the server, to attribute deltas to the scenario path the
+/// PathId used at the time (a migrated path changes scenario path).
+#[derive(Debug, Default, Clone, Copy)]
+struct SeenStats {
+    packets_lost: u64,
+    bytes_lost: u64,
+    congestion_events: u64,
+}
+
+fn transport_config(s: &Scenario) -> Result<TransportConfig, RunError> {
+    let mut t = TransportConfig {
+        congestion_controller_factory: mpquic_cc::factory_by_name(&s.transport.congestion_controller)?,
+        ecn: s.transport.ecn,
+        // Deterministic runs: no idle timeout shorter than the run.
+        max_idle_timeout: Some(Duration::from_secs_f64(s.duration_s.max(30.0))),
+        ..TransportConfig::default()
+    };
+    if !s.transport.mtu_discovery {
+        t.mtu_discovery_upper_bound = None;
+    }
+    if let Some(w) = s.transport.receive_window_bytes {
+        t.receive_window = w;
+        t.max_receive_window = t.max_receive_window.max(w);
+    }
+    if let Some(rtt) = s.transport.initial_rtt_ms {
+        t.initial_rtt = Duration::from_nanos(ms_to_nanos(rtt));
+    }
+    Ok(t)
+}
+
+/// Runs `scenario` once with `seed`.
+pub fn run_once(scenario: &Scenario, seed: u64) -> Result<RunOutput, RunError> {
+    Sim::new(scenario, seed)?.run()
+}
+
+struct Sim<'a> {
+    s: &'a Scenario,
+    seed: u64,
+    now: Nanos,
+    end: Nanos,
+    net: Network,
+    client: Endpoint,
+    server: Endpoint,
+    ch: ConnectionHandle,
+    sh: Option<ConnectionHandle>,
+    client_app: ClientApp,
+    server_app: ServerApp,
+    /// The path (client interface) the single-path connection uses now.
+    client_iface: usize,
+    migrations: u32,
+    counters: Vec<PathCounters>,
+    seen: BTreeMap<PathId, SeenStats>,
+    series: Vec<PathSeries>,
+    next_sample: Nanos,
+    sample_period: Nanos,
+    handshake_done: Option<Nanos>,
+    error: Option<String>,
+    buf: Vec<u8>,
+    datagrams_sent: u64,
+}
+
+impl<'a> Sim<'a> {
+    fn new(s: &'a Scenario, seed: u64) -> Result<Self, RunError> {
+        let tls = tls_pair()?;
+        let transport = Arc::new(transport_config(s)?);
+        let mut server_config = ServerConfig::new(tls.server);
+        server_config.transport = transport.clone();
+        let server = Endpoint::new(
+            Arc::new(EndpointConfig::with_seed(seed.wrapping_mul(0x9e37_79b9).wrapping_add(1))),
+            Some(Arc::new(server_config)),
+        );
+        let mut client =
+            Endpoint::new(Arc::new(EndpointConfig::with_seed(seed.wrapping_mul(0x9e37_79b9).wrapping_add(2))), None);
+        let mut client_config = ClientConfig::new(tls.client);
+        client_config.transport = transport;
+        let p0 = &s.paths[0];
+        let ch = client.connect(instant(0), client_config, p0.client, p0.server, SERVER_NAME)?;
+        let sample_period = ms_to_nanos(s.sample_interval_ms);
+        Ok(Self {
+            s,
+            seed,
+            now: 0,
+            end: (s.duration_s * SEC as f64).round() as Nanos,
+            net: Network::new(s, seed),
+            client,
+            server,
+            ch,
+            sh: None,
+            client_app: ClientApp::new(plan(&s.workload)),
+            server_app: ServerApp::new(&s.workload),
+            client_iface: 0,
+            migrations: 0,
+            counters: vec![PathCounters::default(); s.paths.len()],
+            seen: BTreeMap::new(),
+            series: s.paths.iter().map(|p| PathSeries { name: p.name.clone(), samples: Vec::new() }).collect(),
+            next_sample: 0,
+            sample_period,
+            handshake_done: None,
+            error: None,
+            buf: Vec::with_capacity(64 * 1024),
+            datagrams_sent: 0,
+        })
+    }
+
+    fn run(mut self) -> Result<RunOutput, RunError> {
+        let mut same_instant = 0u32;
+        loop {
+            self.drive_apps();
+            self.flush();
+            self.drain_events();
+            if self.error.is_some() || self.workload_done() {
+                break;
+            }
+            self.failover();
+            // A deadline still at or before `now` after it was handled and the endpoint polled is
+            // one proto cannot act on yet (e.g. an ACK or MTU probe held back by the
+            // anti-amplification limit of an unvalidated path): it waits for the next other event
+            // instead of spinning at this instant.
+            let now = self.now;
+            let pending = |t: Option<Instant>| t.map(sim_time).filter(|&t| t > now || same_instant == 0);
+            let next = [
+                self.net.next_time(),
+                pending(self.client.poll_timeout()),
+                pending(self.server.poll_timeout()),
+                self.client_app.next_wakeup(),
+                self.server_app.next_wakeup(),
+                self.server_app.datagrams_finished_at().map(|t| t + SEC),
+                Some(self.next_sample),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(self.end)
+            .max(self.now);
+            if next > self.end {
+                self.now = self.end;
+                break;
+            }
+            if next == self.now {
+                same_instant += 1;
+                if same_instant > 100_000 {
+                    if std::env::var_os("MPQUIC_SIM_DEBUG").is_some() {
+                        eprintln!(
+                            "stuck: net {:?} client {:?} server {:?} apps {:?} {:?} sample {}",
+                            self.net.next_time(),
+                            self.client.poll_timeout().map(sim_time),
+                            self.server.poll_timeout().map(sim_time),
+                            self.client_app.next_wakeup(),
+                            self.server_app.next_wakeup(),
+                            self.next_sample
+                        );
+                    }
+                    return Err(RunError::Stuck { at_s: self.now as f64 / 1e9 });
+                }
+            } else {
+                same_instant = 0;
+            }
+            self.now = next;
+            if self.now >= self.next_sample {
+                self.sample();
+                self.next_sample += self.sample_period;
+            }
+            while let Some(d) = self.net.poll(self.now) {
+                if let Some(d) = d {
+                    self.deliver(d);
+                }
+            }
+            let t = instant(self.now);
+            if self.client.poll_timeout().is_some_and(|x| x <= t) {
+                self.client.handle_timeout(t);
+            }
+            if self.server.poll_timeout().is_some_and(|x| x <= t) {
+                self.server.handle_timeout(t);
+            }
+        }
+        self.sample();
+        Ok(self.finish())
+    }
+
+    /// Stream workloads: every response read. Datagram flows: every datagram sent, and either all
+    /// arrived or one second passed since the last was sent (the rest are lost).
+    fn workload_done(&self) -> bool {
+        match self.s.workload {
+            Workload::Datagrams { count, .. } => self
+                .server_app
+                .datagrams_finished_at()
+                .is_some_and(|t| self.client_app.datagrams.received >= u64::from(count) || self.now >= t + SEC),
+            _ => self.client_app.all_done(),
+        }
+    }
+
+    fn drive_apps(&mut self) {
+        if let Some(conn) = self.client.connection(self.ch) {
+            self.client_app.drive(self.now, conn);
+        }
+        if self.sh.is_none() {
+            self.sh = self.server.accept();
+        }
+        if let Some(sh) = self.sh {
+            if let Some(conn) = self.server.connection(sh) {
+                self.server_app.drive(self.now, conn);
+            }
+        }
+    }
+
+    fn drain_events(&mut self) {
+        while let Some((h, e)) = self.client.poll_event() {
+            match e {
+                Event::Connected if h == self.ch => {
+                    self.handshake_done.get_or_insert(self.now);
+                }
+                Event::ConnectionLost(err) => self.error = Some(format!("client: {err}")),
+                _ => {}
+            }
+        }
+        while let Some((_, e)) = self.server.poll_event() {
+            if let Event::ConnectionLost(err) = e {
+                self.error.get_or_insert(format!("server: {err}"));
+            }
+        }
+    }
+
+    /// Single-path mode: when the interface in use goes down, the client's OS moves the socket
+    /// to the next working one (the server sees RFC 9000 §9 migration).
+    fn failover(&mut self) {
+        if self.net.path_up(self.client_iface) {
+            return;
+        }
+        if let Some(next) = (0..self.s.paths.len()).find(|&p| p != self.client_iface && self.net.path_up(p)) {
+            self.client_iface = next;
+            self.migrations += 1;
+            // A receiver may have nothing to send for a long time; a real client pings after
+            // rebinding so the server learns the new address (RFC 9000 §9.2).
+            if let Some(conn) = self.client.connection(self.ch) {
+                conn.ping();
+            }
+        }
+    }
+
+    /// The scenario path of a client transmit: the interface in use (single-path mode).
+    fn client_path(&self, _t: &Transmit) -> usize {
+        self.client_iface
+    }
+
+    /// The scenario path of a server transmit: the path whose client address is the destination,
+    /// preferring one whose server address is the source.
+    fn server_path(&self, t: &Transmit) -> Option<usize> {
+        let paths = &self.s.paths;
+        paths
+            .iter()
+            .position(|p| p.client == t.dst && t.src.is_none_or(|s| s == p.server))
+            .or_else(|| paths.iter().position(|p| p.client == t.dst))
+    }
+
+    fn flush(&mut self) {
+        let now = instant(self.now);
+        for from_client in [true, false] {
+            loop {
+                self.buf.clear();
+                let ep = if from_client { &mut self.client } else { &mut self.server };
+                let Some(t) = ep.poll_transmit(now, &mut self.buf) else { break };
+                let (path, src, direction) = if from_client {
+                    let p = self.client_path(&t);
+                    (p, self.s.paths[p].client, Direction::Up)
+                } else {
+                    match self.server_path(&t) {
+                        Some(p) => (p, t.src.unwrap_or(self.s.paths[p].server), Direction::Down),
+                        None => continue, // no route to that address: dropped
+                    }
+                };
+                let seg = t.segment_size.unwrap_or(t.len).max(1);
+                for chunk in self.buf[..t.len].chunks(seg) {
+                    self.datagrams_sent += 1;
+                    let c = &mut self.counters[path];
+                    if from_client {
+                        c.sent_up += chunk.len() as u64;
+                    } else {
+                        c.sent_down += chunk.len() as u64;
+                    }
+                    self.net.send(
+                        self.now,
+                        Datagram { direction, path, src, dst: t.dst, ecn: t.ecn, data: chunk.to_vec() },
+                    );
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, d: Datagram) {
+        let now = instant(self.now);
+        let len = d.data.len() as u64;
+        let data = BytesMut::from(&d.data[..]);
+        match d.direction {
+            Direction::Up => self.server.handle_datagram(now, d.dst, d.src, d.ecn, data),
+            Direction::Down => {
+                self.counters[d.path].delivered_down += len;
+                self.client.handle_datagram(now, d.dst, d.src, d.ecn, data)
+            }
+        }
+    }
+
+    /// Scenario path of a server-side path, by the client address it sends to.
+    fn scenario_path_of(&self, remote: SocketAddr) -> Option<usize> {
+        self.s.paths.iter().position(|p| p.client == remote)
+    }
+
+    fn sample(&mut self) {
+        let time_s = self.now as f64 / 1e9;
+        let mut rows: Vec<PathSample> = self
+            .counters
+            .iter()
+            .map(|c| PathSample { time_s, bytes_delivered: c.delivered_down, ..PathSample::default() })
+            .collect();
+        let infos = self.sh.and_then(|h| self.server.connection_ref(h)).map(|c| c.paths()).unwrap_or_default();
+        for info in infos {
+            let Some(p) = self.scenario_path_of(info.remote) else { continue };
+            let row = &mut rows[p];
+            row.active = true;
+            row.cwnd_bytes = info.congestion_window;
+            row.srtt_ms = info.smoothed_rtt.as_secs_f64() * 1e3;
+            row.bytes_in_flight = info.bytes_in_flight;
+            let seen = self.seen.entry(info.id).or_default();
+            let c = &mut self.counters[p];
+            c.packets_lost += info.stats.packets_lost.saturating_sub(seen.packets_lost);
+            c.bytes_lost += info.stats.bytes_lost.saturating_sub(seen.bytes_lost);
+            c.congestion_events += info.stats.congestion_events.saturating_sub(seen.congestion_events);
+            *seen = SeenStats {
+                packets_lost: info.stats.packets_lost,
+                bytes_lost: info.stats.bytes_lost,
+                congestion_events: info.stats.congestion_events,
+            };
+        }
+        for (series, mut row) in self.series.iter_mut().zip(rows) {
+            if let Some(prev) = series.samples.last() {
+                if prev.time_s == time_s {
+                    continue;
+                }
+                let dt = time_s - prev.time_s;
+                row.goodput_mbps = (row.bytes_delivered - prev.bytes_delivered) as f64 * 8.0 / dt / 1e6;
+            }
+            series.samples.push(row);
+        }
+    }
+
+    fn finish(self) -> RunOutput {
+        let records = &self.client_app.records;
+        let planned = plan(&self.s.workload).len();
+        let latencies: Vec<f64> =
+            records.iter().filter_map(|r| r.completed_ns.map(|c| (c - r.started_ns) as f64 / 1e6)).collect();
+        let deadlines_missed =
+            records.iter().filter(|r| r.deadline_ns.is_some_and(|d| r.completed_ns.is_none_or(|c| c > d))).count()
+                + planned.saturating_sub(records.len())
+                    * usize::from(matches!(self.s.workload, Workload::Video { .. }));
+        let app_bytes: u64 = records.iter().map(|r| r.bytes).sum();
+        let datagrams = match self.s.workload {
+            Workload::Datagrams { count, .. } => {
+                let d = self.client_app.datagrams;
+                Some(DatagramSummary {
+                    sent: u64::from(count),
+                    received: d.received,
+                    mean_delay_ms: if d.received > 0 { d.delay_sum_ns as f64 / d.received as f64 / 1e6 } else { 0.0 },
+                    max_delay_ms: d.delay_max_ns as f64 / 1e6,
+                })
+            }
+            _ => None,
+        };
+        let completed = self.error.is_none() && self.workload_done();
+        let completion_time_s = completed.then(|| self.now as f64 / 1e9);
+        let simulated_s = self.now as f64 / 1e9;
+        let useful_bytes = app_bytes + datagrams.as_ref().map_or(0, |_| self.client_app.datagrams.bytes);
+        let goodput_mbps = if simulated_s > 0.0 { useful_bytes as f64 * 8.0 / simulated_s / 1e6 } else { 0.0 };
+        let paths = self
+            .s
+            .paths
+            .iter()
+            .zip(&self.counters)
+            .map(|(p, c)| PathSummary {
+                name: p.name.clone(),
+                bytes_sent_down: c.sent_down,
+                bytes_sent_up: c.sent_up,
+                bytes_delivered_down: c.delivered_down,
+                packets_lost: c.packets_lost,
+                bytes_lost: c.bytes_lost,
+                congestion_events: c.congestion_events,
+                mean_goodput_mbps: if simulated_s > 0.0 {
+                    c.delivered_down as f64 * 8.0 / simulated_s / 1e6
+                } else {
+                    0.0
+                },
+            })
+            .collect();
+        let links = self.net.links.iter().map(|l| LinkSummary { name: l.name.clone(), stats: l.stats }).collect();
+        let error = self.error.clone().or_else(|| {
+            (!completed).then(|| {
+                format!(
+                    "time limit of {} s reached with {} of {} requests complete",
+                    self.s.duration_s,
+                    records.iter().filter(|r| r.completed_ns.is_some()).count(),
+                    planned
+                )
+            })
+        });
+        let summary = RunSummary {
+            label: self.s.name.clone(),
+            seed: self.seed,
+            paths_defined: self.s.paths.len(),
+            multipath_used: false,
+            completed,
+            error,
+            handshake_ms: self.handshake_done.map(|t| t as f64 / 1e6),
+            completion_time_s,
+            simulated_s,
+            app_bytes_received: app_bytes,
+            goodput_mbps,
+            requests: RequestSummary {
+                planned,
+                completed: latencies.len(),
+                latency_ms: Stat::of(&latencies),
+                deadlines_missed,
+            },
+            datagrams,
+            paths,
+            links,
+            migrations: self.migrations,
+        };
+        RunOutput { summary, series: self.series }
+    }
+}

@@ -1,0 +1,414 @@
+//! Scenario files: the TOML schema of an experiment (topology, timeline, workload, transport,
+//! limits), its parsing, and its validation with errors that name the offending field.
+//!
+//! The format is documented for users in `experiments/SCENARIOS.md`; every struct here mirrors a
+//! table of that document. Parsing rejects unknown keys (a typo is an error, not a silent
+//! default), and [`Scenario::validate`] checks what serde cannot: ranges, references between
+//! tables, and consistency.
+
+mod validate;
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub use validate::ValidationError;
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("cannot read scenario file {path}: {error}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// The TOML is malformed, or a key has the wrong type, or is unknown (the message names the
+    /// line, the key and the allowed values).
+    #[error("{origin}: {message}")]
+    Parse {
+        /// File name or `<builtin>`.
+        origin: String,
+        /// toml's message, with line and column.
+        message: String,
+    },
+    /// The values are out of range or inconsistent.
+    #[error("{origin}: {error}")]
+    Invalid {
+        /// File name or `<builtin>`.
+        origin: String,
+        /// The first problem found.
+        error: ValidationError,
+    },
+}
+
+/// One experiment: paths and their links, shared bottlenecks, a timeline, a workload and the
+/// transport settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in output file names.
+    pub name: String,
+    /// Free text for humans.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of the first repetition; repetition k uses `seed + k`.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// How many times to run with consecutive seeds.
+    #[serde(default = "default_repetitions")]
+    pub repetitions: u32,
+    /// Virtual-time limit of one run, in seconds; a workload not done by then counts as failed.
+    #[serde(default = "default_duration")]
+    pub duration_s: f64,
+    /// Period of the per-path time series, in milliseconds.
+    #[serde(default = "default_sample_interval")]
+    pub sample_interval_ms: f64,
+    /// Also run each path alone (single-path baselines) and report the aggregation benefit.
+    #[serde(default)]
+    pub baselines: bool,
+    /// Protocol settings.
+    #[serde(default)]
+    pub transport: Transport,
+    /// Paths between client and server; path 0 is the initial (handshake) path.
+    pub paths: Vec<PathSpec>,
+    /// Links several paths cross (shared bottlenecks).
+    #[serde(default)]
+    pub bottlenecks: Vec<BottleneckSpec>,
+    /// Timed changes to links.
+    #[serde(default)]
+    pub events: Vec<EventSpec>,
+    /// What the application does.
+    pub workload: Workload,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_repetitions() -> u32 {
+    1
+}
+fn default_duration() -> f64 {
+    60.0
+}
+fn default_sample_interval() -> f64 {
+    100.0
+}
+
+/// Transport settings of both endpoints.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transport {
+    /// Congestion controller name (`mpquic_cc::CONTROLLER_NAMES`).
+    #[serde(default = "default_cc")]
+    pub congestion_controller: String,
+    /// Packet scheduler name (`mpquic_scheduler::SCHEDULER_NAMES`); recorded, not yet used by
+    /// proto (single-path runs ignore it).
+    #[serde(default = "default_scheduler")]
+    pub scheduler: String,
+    /// Ask for multipath. Until proto negotiates multipath, runs use path 0 only.
+    #[serde(default = "default_true")]
+    pub multipath: bool,
+    /// Mark packets ECT(0) and react to CE.
+    #[serde(default = "default_true")]
+    pub ecn: bool,
+    /// Connection receive window (initial_max_data), bytes; auto-tuning may grow it.
+    #[serde(default)]
+    pub receive_window_bytes: Option<u64>,
+    /// Initial RTT estimate before the first sample, ms (RFC 9002: 333).
+    #[serde(default)]
+    pub initial_rtt_ms: Option<f64>,
+    /// Path MTU discovery.
+    #[serde(default = "default_true")]
+    pub mtu_discovery: bool,
+}
+
+fn default_cc() -> String {
+    "cubic".into()
+}
+fn default_scheduler() -> String {
+    "minrtt".into()
+}
+fn default_true() -> bool {
+    true
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        Self {
+            congestion_controller: default_cc(),
+            scheduler: default_scheduler(),
+            multipath: true,
+            ecn: true,
+            receive_window_bytes: None,
+            initial_rtt_ms: None,
+            mtu_discovery: true,
+        }
+    }
+}
+
+/// One path: a client address, a server address, and a link per direction.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathSpec {
+    /// Name used in tables, CSV file names and events (`wifi`, `lte`, ...).
+    pub name: String,
+    /// Client address (its interface on this path).
+    pub client: SocketAddr,
+    /// Server address of this path.
+    pub server: SocketAddr,
+    /// Client to server.
+    pub up: LinkSpec,
+    /// Server to client.
+    pub down: LinkSpec,
+    /// Name of a shared bottleneck this path's traffic crosses after its own link (both
+    /// directions cross the bottleneck's matching direction).
+    #[serde(default)]
+    pub bottleneck: Option<String>,
+    /// The path starts down (e.g. the target of a handover) until an `up` event.
+    #[serde(default)]
+    pub starts_down: bool,
+}
+
+/// A link shared by several paths.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BottleneckSpec {
+    /// Name paths refer to.
+    pub name: String,
+    /// Client to server direction.
+    pub up: LinkSpec,
+    /// Server to client direction.
+    pub down: LinkSpec,
+}
+
+/// One direction of a link.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// Serialisation rate, Mbit/s (10^6 bit/s); 0 means unlimited.
+    pub rate_mbps: f64,
+    /// One-way propagation delay, ms.
+    pub delay_ms: f64,
+    /// Drop-tail queue limit; unlimited when absent.
+    #[serde(default)]
+    pub queue: Option<QueueLimit>,
+    /// Bernoulli loss probability per packet (0..1).
+    #[serde(default)]
+    pub loss: f64,
+    /// Bursty loss, instead of `loss`.
+    #[serde(default)]
+    pub gilbert_elliott: Option<GilbertElliott>,
+    /// Uniform extra delay in [0, jitter_ms] per packet; order is kept (like a real queue).
+    #[serde(default)]
+    pub jitter_ms: f64,
+    /// Probability that a packet is held back by `reorder_delay_ms` (and so overtaken).
+    #[serde(default)]
+    pub reorder: f64,
+    /// Extra delay of a reordered packet, ms.
+    #[serde(default = "default_reorder_delay")]
+    pub reorder_delay_ms: f64,
+    /// Mark ECN-capable packets CE when more than this many packets are queued (RFC 3168 style
+    /// step marking); no marking when absent.
+    #[serde(default)]
+    pub ecn_threshold_packets: Option<u64>,
+}
+
+fn default_reorder_delay() -> f64 {
+    5.0
+}
+
+/// A drop-tail queue limit: exactly one of the three.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueLimit {
+    /// Packets queued (including the one being sent).
+    #[serde(default)]
+    pub packets: Option<u64>,
+    /// Bytes queued.
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// Multiple of the path's bandwidth-delay product (rate x round-trip propagation delay).
+    #[serde(default)]
+    pub bdp: Option<f64>,
+}
+
+/// The Gilbert-Elliott two-state loss model: a Markov chain between a good and a bad state.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GilbertElliott {
+    /// Per packet probability of moving from good to bad (p).
+    pub p_good_to_bad: f64,
+    /// Per packet probability of moving from bad to good (r).
+    pub p_bad_to_good: f64,
+    /// Loss probability in the good state (1 - k).
+    #[serde(default)]
+    pub loss_good: f64,
+    /// Loss probability in the bad state (1 - h).
+    #[serde(default = "one")]
+    pub loss_bad: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Which directions of a path an event touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Both.
+    #[default]
+    Both,
+    /// Client to server.
+    Up,
+    /// Server to client.
+    Down,
+}
+
+/// What an event does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// The link drops everything (queued packets included).
+    Down,
+    /// The link forwards again.
+    Up,
+    /// Change rate, delay and/or loss (the fields given).
+    Set,
+    /// `path` goes down and `to` comes up at the same instant.
+    Handover,
+}
+
+/// A timed change to a path's (or bottleneck's) links.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSpec {
+    /// Virtual time since the start of the run, seconds.
+    pub at_s: f64,
+    /// What happens.
+    pub action: Action,
+    /// The path (or bottleneck) name.
+    pub path: String,
+    /// The path that comes up (handover only).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Directions touched.
+    #[serde(default)]
+    pub direction: Direction,
+    /// New rate, Mbit/s (`set`).
+    #[serde(default)]
+    pub rate_mbps: Option<f64>,
+    /// New one-way delay, ms (`set`).
+    #[serde(default)]
+    pub delay_ms: Option<f64>,
+    /// New Bernoulli loss probability (`set`).
+    #[serde(default)]
+    pub loss: Option<f64>,
+}
+
+/// What the application does; the server sends, the client receives (downloads), except the
+/// request side of request/response.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Workload {
+    /// One download of `bytes` on one stream.
+    Bulk {
+        /// Size of the download.
+        bytes: u64,
+    },
+    /// `count` downloads of `bytes` each, `parallel` at a time.
+    Files {
+        /// Number of files.
+        count: u32,
+        /// Size of each.
+        bytes: u64,
+        /// Streams open at once.
+        #[serde(default = "one_u32")]
+        parallel: u32,
+    },
+    /// A request of `request_bytes` every `interval_ms`, answered with `response_bytes`.
+    RequestResponse {
+        /// Period between requests, ms.
+        interval_ms: f64,
+        /// Request size.
+        request_bytes: u64,
+        /// Response size.
+        response_bytes: u64,
+        /// Number of requests.
+        count: u32,
+    },
+    /// Video-like chunks: one chunk of `bitrate_mbps x chunk_s` every `chunk_s`, each due
+    /// `deadline_s` after its request.
+    Video {
+        /// Encoding bitrate, Mbit/s.
+        bitrate_mbps: f64,
+        /// Chunk duration, s.
+        chunk_s: f64,
+        /// Number of chunks.
+        chunks: u32,
+        /// Deadline after the request, s (default: `chunk_s`).
+        #[serde(default)]
+        deadline_s: Option<f64>,
+    },
+    /// Unreliable datagrams (RFC 9221) from server to client.
+    Datagrams {
+        /// Payload size.
+        bytes: u64,
+        /// Period, ms.
+        interval_ms: f64,
+        /// Number of datagrams.
+        count: u32,
+    },
+}
+
+fn one_u32() -> u32 {
+    1
+}
+
+impl Scenario {
+    /// Parses and validates TOML text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text)
+            .map_err(|e| ScenarioError::Parse { origin: origin.to_owned(), message: e.to_string() })?;
+        scenario.validate().map_err(|error| ScenarioError::Invalid { origin: origin.to_owned(), error })?;
+        Ok(scenario)
+    }
+
+    /// Reads, parses and validates a scenario file.
+    pub fn load(path: &std::path::Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| ScenarioError::Io { path: path.display().to_string(), error })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// The built-in demo: two heterogeneous paths (Wi-Fi-like 50 Mbit/s 10 ms, LTE-like
+    /// 20 Mbit/s 30 ms), a bulk download, and the primary path failing midway.
+    pub fn demo() -> Self {
+        Self::from_toml(DEMO_TOML, "<builtin demo>").expect("the built-in demo is valid")
+    }
+
+    /// Index of a path by name.
+    pub fn path_index(&self, name: &str) -> Option<usize> {
+        self.paths.iter().position(|p| p.name == name)
+    }
+
+    /// A copy reduced to path `index` alone (a single-path baseline): other paths, events on them
+    /// and handovers away from this path are dropped.
+    pub fn single_path(&self, index: usize) -> Self {
+        let mut s = self.clone();
+        let keep = s.paths[index].name.clone();
+        s.paths = vec![s.paths[index].clone()];
+        s.paths[0].starts_down = false;
+        s.events.retain(|e| e.path == keep && e.action != Action::Handover);
+        s.baselines = false;
+        s.name = format!("{}-only-{}", self.name, keep);
+        s
+    }
+}
+
+/// The text of the built-in demo (also shipped as `experiments/scenarios/demo.toml`).
+pub const DEMO_TOML: &str = include_str!("../../scenarios/demo.toml");

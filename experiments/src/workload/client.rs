@@ -1,0 +1,150 @@
+//! The client application: starts requests by plan, reads responses, records completion times
+//! and datagram arrivals.
+
+use std::collections::BTreeMap;
+
+use bytes::{BufMut, BytesMut};
+use mpquic_proto::{Connection, Dir, StreamId};
+use serde::Serialize;
+
+use super::plan::{RequestPlan, Start};
+use crate::sim::Nanos;
+
+/// The outcome of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RequestRecord {
+    /// Request number.
+    pub id: u64,
+    /// Start, ns since the run began.
+    pub started_ns: Nanos,
+    /// Last response byte read, ns since the run began; `None` if unfinished.
+    pub completed_ns: Option<Nanos>,
+    /// Response bytes received.
+    pub bytes: u64,
+    /// Response size asked for.
+    pub expected_bytes: u64,
+    /// Deadline, ns since the run began (video).
+    pub deadline_ns: Option<Nanos>,
+}
+
+/// Datagrams received.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DatagramRecord {
+    /// Datagrams received (duplicates counted once are not distinguished).
+    pub received: u64,
+    /// Payload bytes received.
+    pub bytes: u64,
+    /// Sum of one-way delays, ns.
+    pub delay_sum_ns: u64,
+    /// Largest one-way delay, ns.
+    pub delay_max_ns: u64,
+}
+
+/// The client side of a workload.
+#[derive(Debug)]
+pub struct ClientApp {
+    plan: Vec<RequestPlan>,
+    next: usize,
+    /// Time the connection became usable; plan times count from here.
+    base: Option<Nanos>,
+    open: BTreeMap<StreamId, usize>,
+    /// One record per started request, by request number.
+    pub records: Vec<RequestRecord>,
+    /// Datagram flow results.
+    pub datagrams: DatagramRecord,
+}
+
+impl ClientApp {
+    /// A client that will issue `plan`.
+    pub fn new(plan: Vec<RequestPlan>) -> Self {
+        Self {
+            plan,
+            next: 0,
+            base: None,
+            open: BTreeMap::new(),
+            records: Vec::new(),
+            datagrams: DatagramRecord::default(),
+        }
+    }
+
+    /// Every planned request finished.
+    pub fn all_done(&self) -> bool {
+        self.next == self.plan.len() && self.records.iter().all(|r| r.completed_ns.is_some())
+    }
+
+    /// Next time a request is due by its plan (the driver wakes the app then).
+    pub fn next_wakeup(&self) -> Option<Nanos> {
+        let base = self.base?;
+        match self.plan.get(self.next)?.start {
+            Start::At(t) => Some(base + t),
+            Start::Window(_) => None,
+        }
+    }
+
+    /// Starts due requests and reads what arrived. Call after every input to the connection.
+    pub fn drive(&mut self, now: Nanos, conn: &mut Connection) {
+        if conn.is_handshaking() || conn.is_closed() {
+            return;
+        }
+        let base = *self.base.get_or_insert(now);
+        while let Some(p) = self.plan.get(self.next).copied() {
+            let due = match p.start {
+                Start::At(t) => base + t <= now,
+                Start::Window(n) => (self.open.len() as u32) < n,
+            };
+            if !due {
+                break;
+            }
+            let Some(stream) = conn.open_stream(Dir::Bi) else { break };
+            let id = self.next as u64;
+            let mut req = BytesMut::with_capacity(p.request_bytes as usize);
+            req.put_u64(id);
+            req.put_u64(p.response_bytes);
+            req.resize(p.request_bytes as usize, 0);
+            // The request is small next to the initial stream window: it fits at once.
+            let _ = conn.write(stream, &req);
+            let _ = conn.finish(stream);
+            self.open.insert(stream, self.records.len());
+            self.records.push(RequestRecord {
+                id,
+                started_ns: now,
+                completed_ns: None,
+                bytes: 0,
+                expected_bytes: p.response_bytes,
+                deadline_ns: p.deadline.map(|d| now + d),
+            });
+            self.next += 1;
+        }
+        let mut finished = Vec::new();
+        for (&stream, &rec) in &self.open {
+            loop {
+                match conn.read(stream, usize::MAX) {
+                    Ok(Some(chunk)) => self.records[rec].bytes += chunk.bytes.len() as u64,
+                    Ok(None) => {
+                        self.records[rec].completed_ns = Some(now);
+                        finished.push(stream);
+                        break;
+                    }
+                    Err(mpquic_proto::stream::ReadError::Blocked) => break,
+                    Err(_) => {
+                        finished.push(stream);
+                        break;
+                    }
+                }
+            }
+        }
+        for s in finished {
+            self.open.remove(&s);
+        }
+        while let Some(d) = conn.recv_datagram() {
+            self.datagrams.received += 1;
+            self.datagrams.bytes += d.len() as u64;
+            if d.len() >= 16 {
+                let sent = u64::from_be_bytes(d[8..16].try_into().unwrap_or([0; 8]));
+                let delay = now.saturating_sub(sent);
+                self.datagrams.delay_sum_ns += delay;
+                self.datagrams.delay_max_ns = self.datagrams.delay_max_ns.max(delay);
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Scenario parsing and validation: the shipped examples load, and bad files get errors that
+//! name the field (and the line, for syntax and type errors) and the allowed values.
+
+mod common;
+
+use mpquic_experiments::scenario::{Scenario, ScenarioError, Workload};
+
+const BASE: &str = r#"
+name = "t"
+[[paths]]
+name = "p0"
+client = "10.0.0.2:5000"
+server = "10.9.0.1:4433"
+up = { rate_mbps = 10.0, delay_ms = 5.0 }
+down = { rate_mbps = 10.0, delay_ms = 5.0 }
+[workload]
+kind = "bulk"
+bytes = 1000
+"#;
+
+fn error_of(text: &str) -> String {
+    match Scenario::from_toml(text, "test.toml") {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn shipped_examples_parse_and_validate() {
+    for f in ["demo.toml", "bulk.toml", "handover.toml", "shared_bottleneck.toml", "lossy_video.toml"] {
+        let s = Scenario::load(&common::scenario_file(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(!s.paths.is_empty(), "{f}");
+    }
+    let demo = Scenario::demo();
+    assert_eq!(demo.paths.len(), 2);
+    assert_eq!(demo.workload, Workload::Bulk { bytes: 20_000_000 });
+}
+
+#[test]
+fn minimal_scenario_gets_defaults() {
+    let s = Scenario::from_toml(BASE, "t").unwrap();
+    assert_eq!(s.seed, 1);
+    assert_eq!(s.repetitions, 1);
+    assert_eq!(s.transport.congestion_controller, "cubic");
+    assert!(s.events.is_empty());
+}
+
+#[test]
+fn unknown_key_is_named_with_its_line() {
+    let text = BASE.replace("delay_ms = 5.0 }\ndown", "delay_ms = 5.0, delya = 3 }\ndown");
+    let e = error_of(&text);
+    assert!(e.contains("delya") && e.contains("line 7"), "{e}");
+    assert!(e.contains("rate_mbps"), "lists the allowed keys: {e}");
+}
+
+#[test]
+fn wrong_type_is_named_with_its_line() {
+    let e = error_of(&BASE.replace("name = \"t\"", "name = \"t\"\nduration_s = \"long\""));
+    assert!(e.contains("line 3") && e.contains("duration_s") || e.contains("line 3") && e.contains("long"), "{e}");
+    // Inside the tagged [workload] table serde reports the table's line and the bad value.
+    let e = error_of(&BASE.replace("bytes = 1000", "bytes = \"lots\""));
+    assert!(e.contains("line 9") && e.contains("\"lots\"") && e.contains("u64"), "{e}");
+}
+
+#[test]
+fn unknown_workload_kind_lists_the_kinds() {
+    let e = error_of(&BASE.replace("kind = \"bulk\"", "kind = \"torrent\""));
+    assert!(e.contains("torrent") && e.contains("request_response") && e.contains("video"), "{e}");
+}
+
+#[test]
+fn out_of_range_values_name_the_field() {
+    let e = error_of(&BASE.replace(
+        "down = { rate_mbps = 10.0, delay_ms = 5.0 }",
+        "down = { rate_mbps = 10.0, delay_ms = 5.0, loss = 1.5 }",
+    ));
+    assert!(e.contains("paths[0].down.loss") && e.contains("0.0 to 1.0"), "{e}");
+    let e =
+        error_of(&BASE.replace("rate_mbps = 10.0, delay_ms = 5.0 }\ndown", "rate_mbps = -1.0, delay_ms = 5.0 }\ndown"));
+    assert!(e.contains("paths[0].up.rate_mbps"), "{e}");
+}
+
+#[test]
+fn queue_needs_exactly_one_limit() {
+    let e = error_of(
+        &BASE.replace("delay_ms = 5.0 }\ndown", "delay_ms = 5.0, queue = { packets = 10, bytes = 5000 } }\ndown"),
+    );
+    assert!(e.contains("paths[0].up.queue") && e.contains("exactly one"), "{e}");
+}
+
+#[test]
+fn names_must_resolve() {
+    let e =
+        error_of(&BASE.replace("[workload]", "[[events]]\nat_s = 1.0\naction = \"down\"\npath = \"wifi\"\n[workload]"));
+    assert!(e.contains("events[0].path") && e.contains("p0"), "{e}");
+    let e = error_of(&BASE.replace("down = { rate", "bottleneck = \"core\"\ndown = { rate"));
+    assert!(e.contains("paths[0].bottleneck") && e.contains("core"), "{e}");
+}
+
+#[test]
+fn unknown_controller_lists_valid_names() {
+    let e = error_of(&format!("{BASE}\n[transport]\ncongestion_controller = \"vegas\"\n"));
+    assert!(e.contains("transport.congestion_controller") && e.contains("cubic") && e.contains("olia"), "{e}");
+    let e = error_of(&format!("{BASE}\n[transport]\nscheduler = \"fastest\"\n"));
+    assert!(e.contains("transport.scheduler") && e.contains("minrtt"), "{e}");
+}
+
+#[test]
+fn handover_needs_a_target_and_paths_need_distinct_addresses() {
+    let e = error_of(
+        &BASE.replace("[workload]", "[[events]]\nat_s = 1.0\naction = \"handover\"\npath = \"p0\"\n[workload]"),
+    );
+    assert!(e.contains("events[0].to"), "{e}");
+    let dup = BASE.replace("[workload]", "[[paths]]\nname = \"p1\"\nclient = \"10.0.0.2:5000\"\nserver = \"10.9.0.1:4433\"\nup = { rate_mbps = 1.0, delay_ms = 1.0 }\ndown = { rate_mbps = 1.0, delay_ms = 1.0 }\n[workload]");
+    let e = error_of(&dup);
+    assert!(e.contains("paths[1].client"), "{e}");
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    let e = Scenario::load(std::path::Path::new("/nonexistent/x.toml")).unwrap_err();
+    assert!(matches!(e, ScenarioError::Io { .. }));
+    assert!(e.to_string().contains("/nonexistent/x.toml"));
+}
