@@ -585,20 +585,28 @@ impl Connection {
         if let Some(k) = &self.one_rtt {
             consider(k.discard_deadline());
         }
+        // Only deadlines that handle_timeout or poll_transmit can act on count: a deadline that
+        // stays in the past would make a driver spin.
+        let other_path_can_send = |id: PathId| self.paths.values().any(|p| p.id != id && p.abandoned_at.is_none());
         for path in self.paths.values() {
             consider(path.abandoned_at);
             if path.abandoned_at.is_some() {
-                consider(path.recovery.ack_deadline());
+                // Its ACKs travel on the other paths (draft-21 §3.3).
+                if other_path_can_send(path.id) {
+                    consider(path.recovery.ack_deadline());
+                }
                 continue;
             }
             consider(path.recovery.loss_detection_timer());
-            consider(path.recovery.ack_deadline());
+            if path.amplification_budget() >= 64 {
+                consider(path.recovery.ack_deadline());
+            }
             consider(path.pacing_release);
             if let Validation::Pending { sent: Some(sent), deadline, .. } = path.validation {
                 consider(Some(deadline));
                 consider(Some(sent + path.recovery.pto_duration(SpaceId::Data)));
             }
-            if self.handshake_confirmed {
+            if self.handshake_confirmed && path.recovery.can_send(u64::from(path.mtu())) {
                 consider(path.mtud.next_probe_time());
             }
         }

@@ -153,6 +153,18 @@ impl Connection {
         if sp.ack_tracker().should_send_now(now) {
             return true;
         }
+        if space == SpaceId::Data && self.multipath.is_some() {
+            // PATH_ACKs owed for abandoned paths (or any path, by policy) ride on this one.
+            let any = self.config.ack_path_policy == crate::AckPathPolicy::AnyPath;
+            let owed = self.paths.values().any(|q| {
+                q.id != path_id
+                    && (any || q.abandoned_at.is_some())
+                    && q.recovery.space(SpaceId::Data).is_some_and(|s| s.ack_tracker().should_send_now(now))
+            });
+            if owed {
+                return true;
+            }
+        }
         let probe = path.recovery.probes_pending() > 0;
         if !self.crypto[space.index()].has_pending() && space != SpaceId::Data && !probe {
             return false;
