@@ -14,9 +14,7 @@ use crate::Instant;
 impl Connection {
     /// The silence after which `id` counts as failed, and since when it is counted.
     fn failure_deadline(&self, id: PathId) -> Option<Instant> {
-        if self.multipath.is_none() {
-            return None;
-        }
+        self.multipath.as_ref()?;
         let path = self.paths.get(&id)?;
         if path.abandoned_at.is_some() || path.failed_since.is_some() || !path.is_validated() {
             return None;

@@ -535,8 +535,11 @@ impl Connection {
         // Stream data last, filling the packet, on the path the scheduler picks.
         let mut stream_bytes = 0u64;
         let allowed = self.stream_data_allowed(now, path_id);
-        while allowed {
+        loop {
             let room = limit.saturating_sub(buf.len());
+            if !allowed {
+                break;
+            }
             if room < 8 {
                 break;
             }

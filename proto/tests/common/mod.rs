@@ -49,6 +49,9 @@ pub fn tls() -> Tls {
     Tls { server: Arc::new(server), client: Arc::new(client) }
 }
 
+/// Events drained from one endpoint.
+pub type Events = Vec<(ConnectionHandle, Event)>;
+
 /// Impairments of one direction of the link.
 #[derive(Debug, Clone, Copy)]
 pub struct Link {
@@ -218,10 +221,10 @@ impl Pair {
         let impaired = self.now >= self.impair_after;
         // Serialisation on a rate-limited link (infinite queue).
         let mut depart = self.now;
-        if link.rate_bytes_per_sec > 0 {
+        if let Some(nanos) = (data.len() as u64 * 1_000_000_000).checked_div(link.rate_bytes_per_sec) {
             let free = self.link_free_at.entry((key, to_server)).or_insert(Instant::ZERO);
             depart = depart.max(*free);
-            let tx = Duration::from_nanos(data.len() as u64 * 1_000_000_000 / link.rate_bytes_per_sec);
+            let tx = Duration::from_nanos(nanos);
             *free = depart + tx;
             depart += tx;
         }
@@ -289,7 +292,7 @@ impl Pair {
     }
 
     /// Drains the events of both endpoints into two lists (client, server).
-    pub fn events(&mut self) -> (Vec<(ConnectionHandle, Event)>, Vec<(ConnectionHandle, Event)>) {
+    pub fn events(&mut self) -> (Events, Events) {
         let mut c = Vec::new();
         while let Some(e) = self.client.poll_event() {
             c.push(e);
