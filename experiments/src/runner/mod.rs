@@ -22,6 +22,9 @@ pub enum RunError {
     /// The scenario names a congestion controller that does not exist.
     #[error(transparent)]
     Controller(#[from] mpquic_cc::UnknownController),
+    /// The scenario names a scheduler that does not exist.
+    #[error(transparent)]
+    Scheduler(#[from] mpquic_scheduler::UnknownScheduler),
     /// proto refused to start the connection.
     #[error("starting the connection: {0}")]
     Connect(#[from] mpquic_proto::ConnectError),
@@ -148,16 +151,20 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report,
     let singles: Vec<f64> = baseline_aggregates.iter().map(|a| a.goodput_mbps.mean).collect();
     let aggregation_benefit =
         if singles.is_empty() { None } else { aggregation_benefit(aggregate.goodput_mbps.mean, &singles) };
-    let mut notes = vec![
-        "multipath is not yet negotiated by mpquic-proto: every run carries its transfer on one path at a time \
-         (path 0 first); when that path's interface goes down the client migrates the connection to the next \
-         working interface (RFC 9000 §9)"
-            .to_owned(),
-        format!(
-            "scheduler `{}` is recorded but not used: single-path runs have nothing to schedule",
+    let mut notes = Vec::new();
+    if scenario.transport.multipath && scenario.paths.len() > 1 {
+        notes.push(format!(
+            "multipath (draft-ietf-quic-multipath-21): the client opens one path per scenario path after the \
+             handshake; scheduler `{}` picks the path of each packet",
             scenario.transport.scheduler
-        ),
-    ];
+        ));
+    } else {
+        notes.push(
+            "single path: the transfer uses one path at a time (path 0 first); when that path's interface goes \
+             down the client migrates the connection to the next working interface (RFC 9000 §9)"
+                .to_owned(),
+        );
+    }
     if scenario.paths.len() > 1 && !scenario.baselines {
         notes.push("set `baselines = true` to run each path alone and get the aggregation benefit".to_owned());
     }

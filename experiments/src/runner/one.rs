@@ -84,7 +84,16 @@ fn transport_config(s: &Scenario) -> Result<TransportConfig, RunError> {
     if let Some(rtt) = s.transport.initial_rtt_ms {
         t.initial_rtt = Duration::from_nanos(ms_to_nanos(rtt));
     }
+    if multipath(s) {
+        t.initial_max_path_id = Some(u32::try_from(s.paths.len()).unwrap_or(u32::MAX).max(1));
+        t.scheduler_factory = mpquic_scheduler::factory_by_name(&s.transport.scheduler)?;
+    }
     Ok(t)
+}
+
+/// Whether the run uses multipath: asked for, and more than one path to use.
+fn multipath(s: &Scenario) -> bool {
+    s.transport.multipath && s.paths.len() > 1
 }
 
 /// Runs `scenario` once with `seed`.
@@ -113,6 +122,9 @@ struct Sim<'a> {
     next_sample: Nanos,
     sample_period: Nanos,
     handshake_done: Option<Nanos>,
+    /// Multipath: scenario paths (index) opened as proto paths, once the handshake is confirmed.
+    opened: Vec<bool>,
+    confirmed: bool,
     error: Option<String>,
     buf: Vec<u8>,
     datagrams_sent: u64,
@@ -155,6 +167,8 @@ impl<'a> Sim<'a> {
             next_sample: 0,
             sample_period,
             handshake_done: None,
+            opened: s.paths.iter().enumerate().map(|(i, _)| i == 0).collect(),
+            confirmed: false,
             error: None,
             buf: Vec::with_capacity(64 * 1024),
             datagrams_sent: 0,
@@ -268,6 +282,7 @@ impl<'a> Sim<'a> {
                 Event::Connected if h == self.ch => {
                     self.handshake_done.get_or_insert(self.now);
                 }
+                Event::HandshakeConfirmed if h == self.ch => self.confirmed = true,
                 Event::ConnectionLost(err) => self.error = Some(format!("client: {err}")),
                 _ => {}
             }
@@ -282,6 +297,10 @@ impl<'a> Sim<'a> {
     /// Single-path mode: when the interface in use goes down, the client's OS moves the socket
     /// to the next working one (the server sees RFC 9000 §9 migration).
     fn failover(&mut self) {
+        if multipath(self.s) {
+            self.open_paths();
+            return;
+        }
         if self.net.path_up(self.client_iface) {
             return;
         }
@@ -296,8 +315,31 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// The scenario path of a client transmit: the interface in use (single-path mode).
-    fn client_path(&self, _t: &Transmit) -> usize {
+    /// Multipath: the client opens a path per scenario path once the handshake is confirmed
+    /// (draft-ietf-quic-multipath-21 §3.1); an attempt that finds no CID yet is retried.
+    fn open_paths(&mut self) {
+        if !self.confirmed {
+            return;
+        }
+        let now = instant(self.now);
+        let Some(conn) = self.client.connection(self.ch) else { return };
+        for (i, p) in self.s.paths.iter().enumerate() {
+            if !self.opened[i] && conn.open_path(now, Some(p.client), p.server).is_ok() {
+                self.opened[i] = true;
+            }
+        }
+    }
+
+    /// The scenario path of a client transmit: with multipath, the path whose client address is
+    /// the source; otherwise the interface in use.
+    fn client_path(&self, t: &Transmit) -> usize {
+        if multipath(self.s) {
+            if let Some(src) = t.src {
+                if let Some(i) = self.s.paths.iter().position(|p| p.client == src && p.server == t.dst) {
+                    return i;
+                }
+            }
+        }
         self.client_iface
     }
 
@@ -463,7 +505,7 @@ impl<'a> Sim<'a> {
             label: self.s.name.clone(),
             seed: self.seed,
             paths_defined: self.s.paths.len(),
-            multipath_used: false,
+            multipath_used: multipath(self.s),
             completed,
             error,
             handshake_ms: self.handshake_done.map(|t| t as f64 / 1e6),

@@ -69,17 +69,23 @@ impl Connection {
     fn mark_failed(&mut self, now: Instant, id: PathId) {
         let Some(path) = self.paths.get_mut(&id) else { return };
         path.failed_since = Some(now);
-        // Re-inject: the stream data in flight on this path is queued again for the other
-        // paths right away. The packets stay in flight here; if they are acknowledged after all,
-        // the copies were redundant but harmless.
-        let mut ranges: smallvec::SmallVec<[super::sent::StreamRange; 16]> = smallvec::SmallVec::new();
-        for p in path.recovery.outstanding(SpaceId::Data) {
-            ranges.extend(p.frames.stream.iter().copied());
-        }
-        for r in ranges {
-            self.streams.on_stream_data_lost(r.id, r.offset, r.len, r.fin);
+        // Re-inject: everything in flight on this path (stream data, flow-control updates, CIDs,
+        // ...) is queued again for the other paths right away. A black hole never acknowledges
+        // anything, so RFC 9002 would never declare these packets lost. They stay in flight here;
+        // if they are acknowledged after all, the copies were redundant but harmless.
+        let frames: Vec<super::SentFrames> =
+            path.recovery.outstanding(SpaceId::Data).map(|p| p.frames.clone()).collect();
+        for f in &frames {
+            self.requeue_frames(SpaceId::Data, f);
         }
         self.events.push_back(Event::Path(PathEvent::PotentiallyFailed(id)));
+    }
+
+    /// Whether `id` is potentially failed while another path is usable: it then carries only
+    /// probes and path-bound frames.
+    pub(super) fn failed_with_alternative(&self, id: PathId) -> bool {
+        self.paths.get(&id).is_some_and(|p| p.failed_since.is_some())
+            && self.paths.values().any(|p| p.id != id && p.abandoned_at.is_none() && p.failed_since.is_none())
     }
 
     /// An ACK acknowledged new packets of `id`: the path works.

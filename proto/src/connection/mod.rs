@@ -191,6 +191,8 @@ pub struct Connection {
     token_key: Option<Arc<TokenKey>>,
     /// NEW_TOKEN to send (server), if any.
     new_token_pending: Option<Bytes>,
+    /// The NEW_TOKEN last sent, to send again if its packet is lost.
+    new_token_sent: Option<Bytes>,
     /// NEW_TOKEN tokens received (client), newest last.
     received_tokens: VecDeque<Bytes>,
     initial_dst_cid: ConnectionId,
@@ -263,6 +265,7 @@ impl Connection {
             reset_key: p.reset_key,
             token_key: p.token_key,
             new_token_pending: None,
+            new_token_sent: None,
             received_tokens: VecDeque::new(),
             initial_dst_cid: p.initial_dst_cid,
             original_dst_cid: p.original_dst_cid,

@@ -721,7 +721,6 @@ impl Connection {
             }
         }
         for p in out.lost.drain(..) {
-            let f = &p.frames;
             if let Some(path) = self.paths.get_mut(&path_id) {
                 path.stats.packets_lost += 1;
                 path.stats.bytes_lost += p.size;
@@ -729,50 +728,52 @@ impl Connection {
                     path.recovery.set_max_datagram_size(u64::from(mtu));
                 }
             }
-            for s in &f.stream {
-                self.streams.on_stream_data_lost(s.id, s.offset, s.len, s.fin);
-            }
-            if let Some((offset, len)) = f.crypto {
-                self.crypto[space.index()].on_lost(offset, len);
-            }
-            for cf in &f.control {
-                self.streams.on_control_lost(cf);
-            }
-            if f.handshake_done {
-                self.handshake_done_pending = true;
-            }
-            if let Some(mp) = self.multipath.as_mut() {
-                for c in &f.mp_control {
-                    // Resend unless superseded (draft-21 §4: only the latest status matters).
-                    let superseded = match c {
-                        super::sent::MpControl::Status { path, sequence, .. } => self
-                            .paths
-                            .get(path)
-                            .is_none_or(|p| p.status_sequence_sent != *sequence || p.abandoned_at.is_some()),
-                        super::sent::MpControl::MaxPathId(m) => *m < mp.local_max_path_id,
-                        super::sent::MpControl::Abandon(..) => false,
-                    };
-                    if !superseded && !mp.pending.contains(c) {
-                        mp.pending.push_back(*c);
-                    }
+            self.requeue_frames(space, &p.frames);
+        }
+    }
+
+    /// Puts what a lost (or stranded) packet carried back in the send queues.
+    pub(super) fn requeue_frames(&mut self, space: SpaceId, f: &super::SentFrames) {
+        for s in &f.stream {
+            self.streams.on_stream_data_lost(s.id, s.offset, s.len, s.fin);
+        }
+        if let Some((offset, len)) = f.crypto {
+            self.crypto[space.index()].on_lost(offset, len);
+        }
+        for cf in &f.control {
+            self.streams.on_control_lost(cf);
+        }
+        if f.handshake_done {
+            self.handshake_done_pending = true;
+        }
+        if let Some(mp) = self.multipath.as_mut() {
+            for c in &f.mp_control {
+                // Resend unless superseded (draft-21 §4: only the latest status matters).
+                let superseded = match c {
+                    super::sent::MpControl::Status { path, sequence, .. } => self
+                        .paths
+                        .get(path)
+                        .is_none_or(|p| p.status_sequence_sent != *sequence || p.abandoned_at.is_some()),
+                    super::sent::MpControl::MaxPathId(m) => *m < mp.local_max_path_id,
+                    super::sent::MpControl::Abandon(..) => false,
+                };
+                if !superseded && !mp.pending.contains(c) {
+                    mp.pending.push_back(*c);
                 }
             }
-            for &key in &f.new_cids {
-                if self.cids.issued.contains_key(&key) && !self.cids.new_cids_pending.contains(&key) {
-                    self.cids.new_cids_pending.push_back(key);
-                }
+        }
+        for &key in &f.new_cids {
+            if self.cids.issued.contains_key(&key) && !self.cids.new_cids_pending.contains(&key) {
+                self.cids.new_cids_pending.push_back(key);
             }
-            for &(path, seq) in &f.retire_cids {
-                if let Some(r) = self.cids.remote_mut(path) {
-                    r.requeue_retire(seq);
-                }
+        }
+        for &(path, seq) in &f.retire_cids {
+            if let Some(r) = self.cids.remote_mut(path) {
+                r.requeue_retire(seq);
             }
-            if f.new_token && self.new_token_pending.is_none() {
-                if let Some(key) = self.token_key.clone() {
-                    let ip = self.remote_address().ip();
-                    self.new_token_pending = Some(Bytes::from(key.seal_new_token(&mut self.rng, ip, _now)));
-                }
-            }
+        }
+        if f.new_token && self.new_token_pending.is_none() {
+            self.new_token_pending = self.new_token_sent.clone();
         }
     }
 

@@ -183,6 +183,10 @@ impl Connection {
             return false;
         }
         let mtu_probe = self.handshake_confirmed && path.is_validated() && self.mtu_probe_due(now, path);
+        if self.failed_with_alternative(path_id) {
+            // A potentially failed path carries only probes and path-bound frames (above).
+            return false;
+        }
         self.crypto[SpaceId::Data.index()].has_pending()
             || self.handshake_done_pending
             || !self.cids.new_cids_pending.is_empty()
@@ -338,7 +342,7 @@ impl Connection {
             }
         }
 
-        if cc_open && mtu_probe.is_none() {
+        if cc_open && mtu_probe.is_none() && !self.failed_with_alternative(path_id) {
             if space == SpaceId::Data {
                 ack_eliciting |= self.write_data_frames(now, path_id, buf, payload_limit, &mut frames);
             } else {
@@ -507,7 +511,7 @@ impl Connection {
             if buf.len() + f.encoded_len() <= limit {
                 f.encode(buf);
                 frames.new_token = true;
-                self.new_token_pending = None;
+                self.new_token_sent = self.new_token_pending.take();
             }
         }
         // Flow control and stream management (RFC 9000 §4).
