@@ -87,7 +87,10 @@ fn reduced_demo_runs_end_to_end_and_writes_a_summary() {
     let run = &json["runs"][0];
     assert_eq!(run["completed"], true, "{run}");
     assert_eq!(run["app_bytes_received"], 2_000_000);
-    assert_eq!(run["migrations"], 1, "the client moved to lte when wifi failed");
+    // Multipath: both paths are open from the start; when wifi fails its data moves to lte
+    // without a migration.
+    assert_eq!(run["multipath_used"], true);
+    assert_eq!(run["migrations"], 0);
     let paths = run["paths"].as_array().unwrap();
     assert_eq!(paths[0]["name"], "wifi");
     assert!(paths[0]["bytes_delivered_down"].as_u64().unwrap() > 100_000);
@@ -95,7 +98,7 @@ fn reduced_demo_runs_end_to_end_and_writes_a_summary() {
     let t = run["completion_time_s"].as_f64().unwrap();
     assert!(t > 0.2 && t < 5.0, "{t}");
     assert!(run["goodput_mbps"].as_f64().unwrap() > 2.0);
-    assert!(json["notes"][0].as_str().unwrap().contains("multipath is not yet"));
+    assert!(json["notes"][0].as_str().unwrap().contains("multipath (draft-ietf-quic-multipath-21)"));
     assert_eq!(json["scheduler"], "minrtt");
     assert!(output::table(&report).contains("wifi"));
 }
@@ -133,4 +136,17 @@ fn time_limit_gives_a_failed_run_with_a_reason() {
     assert!(!r.completed);
     assert!(r.error.unwrap().contains("time limit"));
     assert!(r.completion_time_s.is_none());
+}
+
+#[test]
+fn single_path_demo_migrates_when_its_interface_fails() {
+    let mut s = Scenario::demo();
+    s.workload = Workload::Bulk { bytes: 2_000_000 };
+    s.events[0].at_s = 0.2;
+    s.transport.multipath = false;
+    let report = run_scenario(&s, &RunOptions::default()).unwrap();
+    let run = &report.runs[0];
+    assert!(run.completed, "{:?}", run.error);
+    assert!(!run.multipath_used);
+    assert_eq!(run.migrations, 1, "the client moved to lte when wifi failed (RFC 9000 §9)");
 }
