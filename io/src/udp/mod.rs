@@ -343,7 +343,8 @@ impl UdpSocket {
     }
 
     /// Receives into `bufs` (each at least [`RECV_BUFFER_BYTES`] to hold GRO batches); fills
-    /// `meta` for each buffer used and returns how many. `WouldBlock` when nothing is queued.
+    /// `meta[i]` for `bufs[i]` and returns how many entries were used (an entry whose `len` is 0
+    /// carries nothing: a truncated or unreadable message). `WouldBlock` when nothing is queued.
     pub fn try_recv(&self, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> io::Result<usize> {
         if self.portable {
             return fallback::recv(&self.io, &self.state, bufs, meta);

@@ -16,8 +16,9 @@ use super::addr::{self, canonical_ip};
 use super::cmsg::{self, ControlBuffer};
 use super::{RecvMeta, SocketState, BATCH_SIZE};
 
-/// Receives up to `min(bufs.len(), meta.len(), BATCH_SIZE)` messages. `WouldBlock` when none
-/// is queued.
+/// Receives up to `min(bufs.len(), meta.len(), BATCH_SIZE)` messages into `bufs[i]` described
+/// by `meta[i]`; returns how many entries were used (an entry with `len` 0 carries nothing).
+/// `WouldBlock` when none is queued.
 pub(crate) fn recv(
     socket: &impl AsRawFd,
     state: &SocketState,
@@ -56,8 +57,8 @@ pub(crate) fn recv(
         }
     };
     state.stats.recvmmsg_calls.fetch_add(1, Ordering::Relaxed);
-    let mut kept = 0;
     for i in 0..rc {
+        meta[i] = RecvMeta::default();
         let hdr = &hdrs[i].msg_hdr;
         let Some(src) = addr::from_storage(&names[i], hdr.msg_namelen) else { continue };
         let len = hdrs[i].msg_len as usize;
@@ -94,11 +95,7 @@ pub(crate) fn recv(
             state.stats.gro_buffers.fetch_add(1, Ordering::Relaxed);
         }
         state.stats.datagrams_received.fetch_add(m.len.div_ceil(m.stride.max(1)) as u64, Ordering::Relaxed);
-        if kept != i {
-            bufs.swap(kept, i);
-        }
-        meta[kept] = m;
-        kept += 1;
+        meta[i] = m;
     }
-    Ok(kept)
+    Ok(rc)
 }
