@@ -19,10 +19,12 @@ use tokio::time::Sleep;
 use crate::shared::{to_tokio, Shared, State};
 use crate::udp::{self, RecvMeta, BATCH_SIZE};
 
-/// Receive batches handled per wake-up before yielding to other tasks.
-const MAX_RECV_BATCHES: usize = 16;
-/// Send batches per wake-up before yielding.
-const MAX_SEND_BATCHES: usize = 16;
+/// Receive batches handled per round.
+const MAX_RECV_BATCHES: usize = 1;
+/// Send batches per round.
+const MAX_SEND_BATCHES: usize = 4;
+/// Rounds of receive, timers and send per wake-up before yielding to other tasks.
+const MAX_ROUNDS: usize = 16;
 /// Transmits taken from the endpoint but not yet sent: bounds what the driver buffers when the
 /// socket is full (the rest waits inside proto, under congestion control).
 const MAX_OUTGOING: usize = BATCH_SIZE;
@@ -211,13 +213,22 @@ impl Future for Driver {
         if !st.driver_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             st.driver_waker = Some(cx.waker().clone());
         }
-        let mut more = this.drive_recv(cx, &mut st);
-        let now = st.now();
-        if st.ep.poll_timeout().is_some_and(|t| t <= now) {
-            st.ep.handle_timeout(now);
-            st.after_endpoint_call();
+        // Alternate receiving and sending so that acknowledgements go out between receive
+        // batches instead of after everything queued was read.
+        let mut more = false;
+        for _ in 0..MAX_ROUNDS {
+            let recv_more = this.drive_recv(cx, &mut st);
+            let now = st.now();
+            if st.ep.poll_timeout().is_some_and(|t| t <= now) {
+                st.ep.handle_timeout(now);
+                st.after_endpoint_call();
+            }
+            let send_more = this.drive_send(cx, &mut st);
+            more = recv_more || send_more;
+            if !more {
+                break;
+            }
         }
-        more |= this.drive_send(cx, &mut st);
         st.dispatch_events();
         st.after_endpoint_call();
         this.collect_icmp(&mut st);
