@@ -6,35 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use mpquic_io::{Connection, Endpoint};
+use mpquic_io::Connection;
 use mpquic_proto::VarInt;
-
-/// Serves the tests' download protocol on every connection of `server`.
-fn serve(server: Endpoint) {
-    tokio::spawn(async move {
-        while let Some(connecting) = server.accept().await {
-            tokio::spawn(async move {
-                let Ok(conn) = connecting.await else { return };
-                while let Ok((mut send, mut recv)) = conn.accept_bi().await {
-                    tokio::spawn(async move {
-                        let req = recv.read_to_end(1024).await.expect("request");
-                        let (seed, len) = parse_request(&req).expect("well-formed request");
-                        send.write_all(&payload(seed, len)).await.expect("response");
-                        send.finish().expect("finish");
-                        let _ = send.stopped().await;
-                    });
-                }
-            });
-        }
-    });
-}
-
-async fn fetch(conn: &Connection, seed: u64, len: usize) -> Vec<u8> {
-    let (mut send, mut recv) = conn.open_bi().await.expect("open");
-    send.write_all(format!("GET /{seed}/{len}\r\n").as_bytes()).await.expect("request");
-    send.finish().expect("finish");
-    recv.read_to_end(len + 1).await.expect("response")
-}
 
 #[tokio::test]
 async fn ten_megabytes_and_many_streams() {

@@ -135,3 +135,30 @@ pub async fn relay(server: SocketAddr, loss: f64, seed: u64) -> Relay {
     });
     Relay { addr, dropped, forwarded }
 }
+
+/// Serves the tests' download protocol on every connection of `server`; the connections are
+/// kept in the returned list (for their statistics).
+pub fn serve(server: Endpoint) -> Arc<std::sync::Mutex<Vec<mpquic_io::Connection>>> {
+    let conns = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let list = conns.clone();
+    tokio::spawn(async move {
+        while let Some(connecting) = server.accept().await {
+            let list = list.clone();
+            tokio::spawn(async move {
+                let Ok(conn) = connecting.await else { return };
+                list.lock().unwrap().push(conn.clone());
+                while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+                    tokio::spawn(async move {
+                        let Ok(req) = recv.read_to_end(1024).await else { return };
+                        let Some((seed, len)) = parse_request(&req) else { return };
+                        if send.write_all(&payload(seed, len)).await.is_ok() {
+                            let _ = send.finish();
+                            let _ = send.stopped().await;
+                        }
+                    });
+                }
+            });
+        }
+    });
+    conns
+}
