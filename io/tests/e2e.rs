@@ -9,12 +9,19 @@ use common::*;
 use mpquic_io::Connection;
 use mpquic_proto::VarInt;
 
+async fn fetch(conn: &Connection, seed: u64, len: usize) -> Vec<u8> {
+    let (mut send, mut recv) = conn.open_bi().await.expect("open");
+    send.write_all(format!("GET /{seed}/{len}\r\n").as_bytes()).await.expect("request");
+    send.finish().expect("finish");
+    recv.read_to_end(len + 1).await.expect("response")
+}
+
 #[tokio::test]
 async fn ten_megabytes_and_many_streams() {
     let cert = cert();
     let server = our_server(&cert);
     let addr = server.local_addr();
-    serve(server.clone());
+    let _conns = serve(server.clone());
     let client = our_client(&cert);
     let conn = tokio::time::timeout(Duration::from_secs(5), client.connect(addr, "localhost").unwrap())
         .await
@@ -98,4 +105,21 @@ async fn flow_control_backpressure_reaches_the_writer() {
     send.finish().unwrap();
     let total = tokio::time::timeout(Duration::from_secs(10), reader).await.unwrap().unwrap().unwrap();
     assert_eq!(total, written + 256 * 1024);
+}
+
+#[tokio::test]
+async fn key_update_between_our_endpoints() {
+    let cert = cert();
+    let server = our_server(&cert);
+    let addr = server.local_addr();
+    let conns = serve(server.clone());
+    let client = our_client(&cert);
+    let conn = client.connect(addr, "localhost").unwrap().await.expect("handshake");
+    let body = fetch(&conn, 5, 1 << 20).await;
+    assert_eq!(body.len(), 1 << 20);
+    assert!(conn.force_key_update(), "client may start a key update after a download");
+    let body = fetch(&conn, 6, 1 << 20).await;
+    assert_eq!(sha256(&body), sha256(&payload(6, 1 << 20)));
+    let server_updates: u64 = conns.lock().unwrap().iter().map(|c| c.stats().key_updates).sum();
+    assert_eq!(server_updates, 1, "the server followed the client's update");
 }

@@ -6,6 +6,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,7 +125,20 @@ async fn our_client_work(conn: &mpquic_io::Connection, work: Work) {
         }
         Work::KeyUpdate => {
             our_fetch(conn, 2, 4 << 20).await;
-            assert!(conn.force_key_update(), "key update allowed");
+            // quinn updates keys on its own after its first 10..1000 packets; our side then
+            // may not start another one before a packet of the new phase is acknowledged and
+            // the old keys are dropped (RFC 9001 §6.1, §6.5). ACK-only packets are never
+            // acknowledged, so ping until allowed.
+            let mut started = false;
+            for _ in 0..200 {
+                if conn.force_key_update() {
+                    started = true;
+                    break;
+                }
+                conn.ping();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert!(started, "key update allowed");
             // The download after the update only succeeds if quinn follows it (it would fail to
             // open our packets otherwise). proto's `key_updates` counter counts only updates the
             // peer started, so it is not checked here.
@@ -168,7 +182,8 @@ struct Opts {
 async fn ours_to_quinn(work: Work, opts: Opts) {
     let cert = cert();
     let (_server, addr) = quinn_server(&cert, opts.chacha_only, opts.retry);
-    let target = if opts.loss > 0.0 { relay(addr, opts.loss, 7).await.addr } else { addr };
+    let relay = if opts.loss > 0.0 { Some(relay(addr, opts.loss, 7).await) } else { None };
+    let target = relay.as_ref().map_or(addr, |r| r.addr);
     let client = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     client.set_default_client_config(our_client_config(&cert, opts.chacha_only));
     let run = async {
@@ -178,6 +193,10 @@ async fn ours_to_quinn(work: Work, opts: Opts) {
         client.wait_idle().await;
     };
     tokio::time::timeout(Duration::from_secs(60), run).await.unwrap_or_else(|_| panic!("{work:?} {opts:?} timed out"));
+    if let Some(r) = &relay {
+        let (dropped, forwarded) = (r.dropped.load(Ordering::Relaxed), r.forwarded.load(Ordering::Relaxed));
+        assert!(dropped > 0 && forwarded > 10 * dropped, "relay dropped {dropped} of {}", dropped + forwarded);
+    }
 }
 
 /// quinn client, our server.
@@ -186,7 +205,8 @@ async fn quinn_to_ours(work: Work, opts: Opts) {
     let server = our_server_with(&cert, opts.chacha_only, opts.retry);
     let conns = serve(server.clone());
     let addr = server.local_addr();
-    let target = if opts.loss > 0.0 { relay(addr, opts.loss, 8).await.addr } else { addr };
+    let relay = if opts.loss > 0.0 { Some(relay(addr, opts.loss, 8).await) } else { None };
+    let target = relay.as_ref().map_or(addr, |r| r.addr);
     let client = quinn_client(&cert, opts.chacha_only);
     let run = async {
         let conn = client.connect(target, "localhost").expect("connect").await.expect("handshake with our server");
@@ -194,6 +214,10 @@ async fn quinn_to_ours(work: Work, opts: Opts) {
         conn.close(0u32.into(), b"done");
     };
     tokio::time::timeout(Duration::from_secs(60), run).await.unwrap_or_else(|_| panic!("{work:?} {opts:?} timed out"));
+    if let Some(r) = &relay {
+        let (dropped, forwarded) = (r.dropped.load(Ordering::Relaxed), r.forwarded.load(Ordering::Relaxed));
+        assert!(dropped > 0 && forwarded > 10 * dropped, "relay dropped {dropped} of {}", dropped + forwarded);
+    }
     if let Work::KeyUpdate = work {
         let list = conns.lock().unwrap();
         assert!(list.iter().any(|c| c.stats().key_updates >= 1), "our server saw quinn's key update");
