@@ -2,6 +2,8 @@
 
 mod hq;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// mpquic: a Multipath QUIC stack for networking research.
@@ -20,11 +22,17 @@ enum Command {
     Server(hq::ServerArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Runtime::new()?;
-    match cli.command {
-        Command::Client(args) => runtime.block_on(hq::run_client(args)),
-        Command::Server(args) => runtime.block_on(hq::run_server(args)),
+    let result = tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| match cli.command {
+        Command::Client(args) => rt.block_on(hq::run_client(args)),
+        Command::Server(args) => rt.block_on(hq::run_server(args)),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -205,6 +205,10 @@ pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
                 Some(conn) => download(&conn, &path, &file).await,
                 None => Err(anyhow::anyhow!("no connection to the server")),
             };
+            if result.is_err() {
+                // A partial file must not pass for a complete one.
+                let _ = tokio::fs::remove_file(&file).await;
+            }
             let (bytes, error) = match result {
                 Ok(b) => (b, None),
                 Err(e) => (0, Some(format!("{e:#}"))),
