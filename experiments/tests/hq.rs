@@ -103,7 +103,11 @@ fn client_downloads_big_and_many_files_from_server() {
     assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), std::fs::read(root.join("big.bin")).unwrap());
     for i in 0..50 {
         let name = format!("f{i}.bin");
-        assert_eq!(std::fs::read(out.join(&name)).unwrap(), std::fs::read(root.join("many").join(&name)).unwrap(), "{name}");
+        assert_eq!(
+            std::fs::read(out.join(&name)).unwrap(),
+            std::fs::read(root.join("many").join(&name)).unwrap(),
+            "{name}"
+        );
     }
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);

@@ -91,7 +91,8 @@ impl Driver {
                     *b = BytesMut::zeroed(self.recv_buf_len);
                 }
             }
-            let mut slices: Vec<IoSliceMut<'_>> = self.recv_bufs.iter_mut().map(|b| IoSliceMut::new(&mut b[..])).collect();
+            let mut slices: Vec<IoSliceMut<'_>> =
+                self.recv_bufs.iter_mut().map(|b| IoSliceMut::new(&mut b[..])).collect();
             let result = socket.try_recv(&mut slices, &mut self.meta);
             drop(slices);
             match result {

@@ -69,10 +69,7 @@ async fn datagrams_and_close_reason() {
     assert_eq!(&got[..], b"hello");
     sconn.close(VarInt::from_u32(42), b"bye");
     let reason = tokio::time::timeout(Duration::from_secs(5), conn.closed()).await.expect("closed in time");
-    assert!(
-        matches!(reason, mpquic_proto::ConnectionError::ApplicationClosed { code: 42, .. }),
-        "{reason:?}"
-    );
+    assert!(matches!(reason, mpquic_proto::ConnectionError::ApplicationClosed { code: 42, .. }), "{reason:?}");
 }
 
 #[tokio::test]

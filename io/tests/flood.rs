@@ -14,7 +14,7 @@ use rand::{Rng, RngCore, SeedableRng};
 
 /// One malformed datagram of kind `kind`.
 fn junk(rng: &mut impl RngCore, kind: u32) -> Vec<u8> {
-    let mut long_header = |version: u32, len: usize, rng: &mut dyn RngCore| {
+    let long_header = |version: u32, len: usize, rng: &mut dyn RngCore| {
         let mut d = vec![0xc0u8 | (rng.next_u32() as u8 & 0x0f)];
         d.extend_from_slice(&version.to_be_bytes());
         d.push(8);
@@ -82,7 +82,10 @@ async fn download_survives_a_flood_of_malformed_datagrams() {
             let mut buf = [0u8; 2048];
             // Bounded in count and time: at most 300 000 datagrams or 30 s, stops when told.
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
-            while !stop.load(Ordering::Relaxed) && sent.load(Ordering::Relaxed) < 300_000 && std::time::Instant::now() < deadline {
+            while !stop.load(Ordering::Relaxed)
+                && sent.load(Ordering::Relaxed) < 300_000
+                && std::time::Instant::now() < deadline
+            {
                 let d = junk(&mut rng, kind);
                 kind = kind.wrapping_add(1 + rng.random_range(0..3));
                 if sock.send_to(&d, addr).is_ok() {

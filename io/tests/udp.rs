@@ -104,8 +104,20 @@ async fn several_super_buffers_for_different_pairs_in_one_call() {
     let x = vec![1u8; 3000];
     let y = vec![2u8; 2000];
     let ts = [
-        Transmit { dst: b.local_addr(), src_ip: Some("127.0.0.1".parse().unwrap()), ecn: None, segment_size: Some(1000), contents: &x },
-        Transmit { dst: c.local_addr(), src_ip: Some("127.0.0.2".parse().unwrap()), ecn: Some(EcnCodepoint::Ect0), segment_size: Some(1000), contents: &y },
+        Transmit {
+            dst: b.local_addr(),
+            src_ip: Some("127.0.0.1".parse().unwrap()),
+            ecn: None,
+            segment_size: Some(1000),
+            contents: &x,
+        },
+        Transmit {
+            dst: c.local_addr(),
+            src_ip: Some("127.0.0.2".parse().unwrap()),
+            ecn: Some(EcnCodepoint::Ect0),
+            segment_size: Some(1000),
+            contents: &y,
+        },
     ];
     let before = a.stats();
     a.send(&ts).await.unwrap();
@@ -155,7 +167,13 @@ async fn ipv4_peer_on_dual_stack_socket() {
     assert_eq!(got[0].0.dst_ip, Some(to.ip()));
     assert_eq!(got[0].0.ecn, Some(EcnCodepoint::Ect0));
     server
-        .send(&[Transmit { dst: got[0].0.src, src_ip: Some(to.ip()), ecn: Some(EcnCodepoint::Ect0), segment_size: None, contents: b"ok" }])
+        .send(&[Transmit {
+            dst: got[0].0.src,
+            src_ip: Some(to.ip()),
+            ecn: Some(EcnCodepoint::Ect0),
+            segment_size: None,
+            contents: b"ok",
+        }])
         .await
         .unwrap();
     let back = recv_datagrams(&client, 1).await;
@@ -190,10 +208,7 @@ fn libc_econnrefused() -> i32 {
 
 #[tokio::test]
 async fn portable_path_and_disabled_gso_still_deliver() {
-    for config in [
-        SocketConfig { portable: true, ..cfg() },
-        SocketConfig { gso: false, gro: false, ..cfg() },
-    ] {
+    for config in [SocketConfig { portable: true, ..cfg() }, SocketConfig { gso: false, gro: false, ..cfg() }] {
         let a = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &config).unwrap();
         let b = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &config).unwrap();
         assert_eq!(a.max_gso_segments(), 1);

@@ -260,7 +260,8 @@ async fn connect(config: &ClientConfig, host: &str, port: u16) -> anyhow::Result
         .with_context(|| format!("{host} has no address"))?;
     let bind: SocketAddr = if addr.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
     let endpoint = Endpoint::client(bind).with_context(|| format!("binding {bind}"))?;
-    let connecting = endpoint.connect_with(config.clone(), addr, host).with_context(|| format!("connecting to {addr}"))?;
+    let connecting =
+        endpoint.connect_with(config.clone(), addr, host).with_context(|| format!("connecting to {addr}"))?;
     let conn = tokio::time::timeout(Duration::from_secs(10), connecting)
         .await
         .with_context(|| format!("handshake with {addr} timed out"))?
@@ -276,7 +277,9 @@ async fn download(conn: &Connection, path: &str, file: &Path) -> anyhow::Result<
     let mut out = tokio::fs::File::create(file).await.with_context(|| format!("creating {}", file.display()))?;
     let mut bytes = 0u64;
     while let Some(chunk) = recv.read_chunk(usize::MAX).await.map_err(|e| match e {
-        mpquic_io::ReadError::Reset(code) => anyhow::anyhow!("the server refused the request (stream reset, code {code:#x})"),
+        mpquic_io::ReadError::Reset(code) => {
+            anyhow::anyhow!("the server refused the request (stream reset, code {code:#x})")
+        }
         e => anyhow::anyhow!("receiving: {e}"),
     })? {
         out.write_all(&chunk).await.with_context(|| format!("writing {}", file.display()))?;

@@ -95,7 +95,8 @@ fn load_cert(cert: &Path, key: &Path) -> anyhow::Result<(Vec<CertificateDer<'sta
     if chain.is_empty() {
         bail!("--cert {}: no certificate in the file", cert.display());
     }
-    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("--key {}: no PEM private key", key.display()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key).with_context(|| format!("--key {}: no PEM private key", key.display()))?;
     Ok((chain, key))
 }
 
@@ -113,7 +114,8 @@ fn self_signed(listen: &[SocketAddr]) -> anyhow::Result<(Vec<CertificateDer<'sta
     let cert_path = dir.join(format!("mpquic-server-{}-cert.pem", std::process::id()));
     let key_path = dir.join(format!("mpquic-server-{}-key.pem", std::process::id()));
     std::fs::write(&cert_path, cert.cert.pem()).with_context(|| format!("writing {}", cert_path.display()))?;
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).with_context(|| format!("writing {}", key_path.display()))?;
+    std::fs::write(&key_path, cert.signing_key.serialize_pem())
+        .with_context(|| format!("writing {}", key_path.display()))?;
     println!(
         "no --cert given: self-signed certificate for {} written to {} (key {}); clients: --ca {}",
         names.join(", "),

@@ -60,7 +60,9 @@ pub(crate) fn from_storage(storage: &libc::sockaddr_storage, len: libc::socklen_
             let port = u16::from_be(sin6.sin6_port);
             Some(match ip.to_ipv4_mapped() {
                 Some(v4) => SocketAddr::V4(SocketAddrV4::new(v4, port)),
-                None => SocketAddr::V6(SocketAddrV6::new(ip, port, u32::from_be(sin6.sin6_flowinfo), sin6.sin6_scope_id)),
+                None => {
+                    SocketAddr::V6(SocketAddrV6::new(ip, port, u32::from_be(sin6.sin6_flowinfo), sin6.sin6_scope_id))
+                }
             })
         }
         _ => None,
@@ -90,11 +92,7 @@ mod tests {
 
     #[test]
     fn round_trips_and_unmaps() {
-        for (addr, v6) in [
-            ("127.0.0.1:4433", false),
-            ("[::1]:4433", true),
-            ("[fe80::1%2]:1", true),
-        ] {
+        for (addr, v6) in [("127.0.0.1:4433", false), ("[::1]:4433", true), ("[fe80::1%2]:1", true)] {
             let a: SocketAddr = addr.parse().unwrap();
             let (s, l) = to_storage(a, v6);
             assert_eq!(from_storage(&s, l), Some(a));

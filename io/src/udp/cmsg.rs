@@ -39,11 +39,16 @@ impl<'a> Writer<'a> {
 
     /// Appends one control message carrying `value`. Panics if the buffer is too small, which
     /// is a bug in [`CONTROL_LEN`], not a runtime condition.
+    // msg_controllen is a usize with glibc and a u32 with musl: the cast is for the latter.
+    #[allow(clippy::unnecessary_cast)]
     pub(crate) fn push<T: Copy>(&mut self, level: libc::c_int, ty: libc::c_int, value: T) {
         let data_len = mem::size_of::<T>() as libc::c_uint;
         // SAFETY: CMSG_SPACE is a pure computation.
         let space = unsafe { libc::CMSG_SPACE(data_len) } as usize;
-        assert!(!self.cmsg.is_null() && self.len + space <= self.hdr.msg_controllen as usize, "control buffer too small");
+        assert!(
+            !self.cmsg.is_null() && self.len + space <= self.hdr.msg_controllen as usize,
+            "control buffer too small"
+        );
         // SAFETY: `cmsg` is non-null and points into the control buffer with at least `space`
         // bytes left (checked above); the buffer is aligned for cmsghdr; the data is written
         // unaligned because CMSG_DATA need not be aligned for T.
@@ -102,6 +107,8 @@ impl Message<'_> {
 /// # Safety
 /// `hdr` must come from a successful `recvmsg`/`recvmmsg`: `msg_control` points to a buffer of
 /// at least `msg_controllen` bytes filled in by the kernel.
+// msg_controllen is a usize with glibc and a u32 with musl: the cast is for the latter.
+#[allow(clippy::unnecessary_cast)]
 pub(crate) unsafe fn for_each(hdr: &libc::msghdr, mut f: impl FnMut(Message<'_>)) {
     if hdr.msg_control.is_null() || hdr.msg_controllen == 0 {
         return;
@@ -143,6 +150,9 @@ mod tests {
         let mut seen = Vec::new();
         // SAFETY: hdr describes buf as written above.
         unsafe { for_each(&hdr, |m| seen.push((m.level, m.ty, m.read_int()))) };
-        assert_eq!(seen, vec![(libc::SOL_UDP, libc::UDP_SEGMENT, Some(1200)), (libc::IPPROTO_IP, libc::IP_TOS, Some(2))]);
+        assert_eq!(
+            seen,
+            vec![(libc::SOL_UDP, libc::UDP_SEGMENT, Some(1200)), (libc::IPPROTO_IP, libc::IP_TOS, Some(2))]
+        );
     }
 }

@@ -63,7 +63,9 @@ pub(crate) fn drain(socket: &impl AsRawFd, limit: usize, out: &mut Vec<IcmpError
                     (libc::SO_EE_ORIGIN_ICMP, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED) if !v6 => {
                         IcmpKind::PacketTooBig { mtu: ee.ee_info }
                     }
-                    (libc::SO_EE_ORIGIN_ICMP6, ICMPV6_PKT_TOOBIG, _) if v6 => IcmpKind::PacketTooBig { mtu: ee.ee_info },
+                    (libc::SO_EE_ORIGIN_ICMP6, ICMPV6_PKT_TOOBIG, _) if v6 => {
+                        IcmpKind::PacketTooBig { mtu: ee.ee_info }
+                    }
                     (libc::SO_EE_ORIGIN_ICMP, ICMP_DEST_UNREACH, code) if !v6 => IcmpKind::Unreachable { code },
                     (libc::SO_EE_ORIGIN_ICMP6, ICMPV6_DEST_UNREACH, code) if v6 => IcmpKind::Unreachable { code },
                     (libc::SO_EE_ORIGIN_LOCAL, _, _) if ee.ee_errno == libc::EMSGSIZE as u32 => {

@@ -9,7 +9,11 @@ use std::sync::atomic::Ordering;
 use super::{RecvMeta, SocketState, Transmit};
 
 /// Sends whole transmits, one datagram per system call.
-pub(crate) fn send(socket: &tokio::net::UdpSocket, state: &SocketState, transmits: &[Transmit<'_>]) -> io::Result<usize> {
+pub(crate) fn send(
+    socket: &tokio::net::UdpSocket,
+    state: &SocketState,
+    transmits: &[Transmit<'_>],
+) -> io::Result<usize> {
     let mut done = 0;
     for t in transmits {
         let seg = t.segment_size.filter(|&s| s > 0).unwrap_or(t.contents.len()).max(1);

@@ -25,7 +25,10 @@ pub struct Cert {
 
 pub fn cert() -> Cert {
     let c = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("certificate");
-    Cert { cert: CertificateDer::from(c.cert.der().to_vec()), key: PrivatePkcs8KeyDer::from(c.signing_key.serialize_der()) }
+    Cert {
+        cert: CertificateDer::from(c.cert.der().to_vec()),
+        key: PrivatePkcs8KeyDer::from(c.signing_key.serialize_der()),
+    }
 }
 
 pub fn provider(chacha_only: bool) -> Arc<rustls::crypto::CryptoProvider> {
