@@ -47,8 +47,8 @@ pub(crate) struct Driver {
     shared: Arc<Shared>,
     timer: Pin<Box<Sleep>>,
     timer_deadline: Option<proto::Instant>,
-    recv_bufs: Vec<BytesMut>,
-    recv_buf_len: usize,
+    /// Receive buffers, zeroed once and reused for every batch.
+    recv_bufs: Vec<Vec<u8>>,
     meta: Vec<RecvMeta>,
     outgoing: VecDeque<Outgoing>,
     pool: Vec<Vec<u8>>,
@@ -59,12 +59,12 @@ impl Driver {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         // Without GRO a buffer holds one datagram; we never accept more than 64 KiB anyway.
         let recv_buf_len = if shared.socket.capabilities().gro { udp::RECV_BUFFER_BYTES } else { 4096 };
+        let recv_bufs = (0..BATCH_SIZE).map(|_| vec![0u8; recv_buf_len]).collect();
         Self {
             shared,
             timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
             timer_deadline: None,
-            recv_bufs: (0..BATCH_SIZE).map(|_| BytesMut::new()).collect(),
-            recv_buf_len,
+            recv_bufs,
             meta: vec![RecvMeta::default(); BATCH_SIZE],
             outgoing: VecDeque::new(),
             pool: Vec::new(),
@@ -86,11 +86,6 @@ impl Driver {
                 }
                 Poll::Ready(Ok(())) => {}
             }
-            for b in &mut self.recv_bufs {
-                if b.len() != self.recv_buf_len {
-                    *b = BytesMut::zeroed(self.recv_buf_len);
-                }
-            }
             let mut slices: Vec<IoSliceMut<'_>> =
                 self.recv_bufs.iter_mut().map(|b| IoSliceMut::new(&mut b[..])).collect();
             let result = socket.try_recv(&mut slices, &mut self.meta);
@@ -98,13 +93,21 @@ impl Driver {
             match result {
                 Ok(n) => {
                     let now = st.now();
+                    // One allocation per batch, exactly as large as what arrived: datagrams
+                    // become slices of it (stream data read later still points into it), and
+                    // the receive buffers are reused without zeroing them again.
+                    let total: usize = self.meta[..n].iter().map(|m| m.len).sum();
+                    let mut arena = BytesMut::with_capacity(total);
+                    for i in 0..n {
+                        arena.extend_from_slice(&self.recv_bufs[i][..self.meta[i].len]);
+                    }
                     for i in 0..n {
                         let m = self.meta[i];
                         if m.len == 0 {
                             continue;
                         }
                         let local = SocketAddr::new(m.dst_ip.unwrap_or(local_ip), local_port);
-                        let mut data = self.recv_bufs[i].split_to(m.len);
+                        let mut data = arena.split_to(m.len);
                         let stride = m.stride.max(1);
                         while !data.is_empty() {
                             let datagram = data.split_to(stride.min(data.len()));
