@@ -1,6 +1,10 @@
-//! The `mpquic` command line. Dispatch only: the work lives in the `mpquic_experiments` library.
+//! The `mpquic` command line. Dispatch only: the work lives in the `mpquic_experiments` library
+//! (simulator, scenarios, outputs) and in `hq` (the hq-interop client and server).
+
+mod hq;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -18,7 +22,10 @@ struct Cli {
 enum Command {
     /// Run a scenario in the deterministic simulator (the built-in demo without a file).
     Run(RunArgs),
-    // `Client(ClientArgs)` and `Server(ServerArgs)` (hq-interop, experiments/src/hq/) go here.
+    /// Download files over hq-interop (HTTP/0.9 over QUIC).
+    Client(hq::ClientArgs),
+    /// Serve the files of a directory over hq-interop.
+    Server(hq::ServerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -41,7 +48,7 @@ struct RunArgs {
 
 fn run(args: RunArgs) -> Result<()> {
     if args.real {
-        bail!("--real is not yet implemented: it needs the io crate's endpoint driver (issue 3)");
+        bail!("--real is not yet implemented: the user-space link emulator over the io crate is still to come");
     }
     let scenario = match &args.scenario {
         Some(path) => Scenario::load(path)?,
@@ -63,8 +70,22 @@ fn run(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
+/// Runs an async command on a multi-threaded tokio runtime.
+fn block_on(f: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+    tokio::runtime::Runtime::new().context("starting the tokio runtime")?.block_on(f)
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
         Command::Run(args) => run(args),
+        Command::Client(args) => block_on(hq::run_client(args)),
+        Command::Server(args) => block_on(hq::run_server(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -1,1 +1,28 @@
-//! OS and runtime side of mpquic: batched UDP I/O and the tokio driver (filled in by the io issue).
+//! OS and runtime side of mpquic: batched UDP I/O with the Linux fast paths ([`udp`]), the
+//! tokio task that drives a sans-IO [`mpquic_proto::Endpoint`], and the async API on top:
+//! [`Endpoint`], [`Connection`], [`SendStream`] / [`RecvStream`].
+//!
+//! This crate holds all the `unsafe` code of the workspace (in [`udp`]).
+//!
+//! ```no_run
+//! # async fn demo(client_config: mpquic_proto::ClientConfig) -> Result<(), Box<dyn std::error::Error>> {
+//! let endpoint = mpquic_io::Endpoint::client("[::]:0".parse()?)?;
+//! endpoint.set_default_client_config(client_config);
+//! let connection = endpoint.connect("[::1]:4433".parse()?, "localhost")?.await?;
+//! let (mut send, mut recv) = connection.open_bi().await?;
+//! send.write_all(b"GET /index.html\r\n").await?;
+//! send.finish()?;
+//! let body = recv.read_to_end(1 << 20).await?;
+//! # let _ = body; Ok(()) }
+//! ```
+
+mod connection;
+mod driver;
+mod endpoint;
+mod shared;
+mod stream;
+pub mod udp;
+
+pub use connection::{ConnectError, Connecting, Connection, DatagramError};
+pub use endpoint::{random_endpoint_config, Accept, Endpoint};
+pub use stream::{ReadError, ReadToEndError, RecvStream, SendStream, WriteError};

@@ -1,0 +1,311 @@
+//! `mpquic client`: downloads URLs over hq-interop, each on its own stream, all at once,
+//! writing bytes to disk as they arrive, and prints a summary.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use mpquic_io::{Connection, Endpoint};
+use mpquic_proto::crypto::{client_config_for_quic, quic_crypto_provider};
+use mpquic_proto::{ClientConfig, VarInt};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio::io::AsyncWriteExt;
+
+use super::{goodput, CommonArgs, ALPN};
+
+/// System CA bundle used when neither --ca nor --insecure is given.
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// `mpquic client`: download files over hq-interop.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// URLs to fetch, e.g. https://localhost:4433/file.bin or https://[::1]:4433/a; each on its
+    /// own stream, concurrently (one connection per host and port).
+    #[arg(required = true, value_name = "URL")]
+    pub urls: Vec<String>,
+    /// Directory the files are written to (created if missing), named after the URL's path.
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Trust the certificates in this PEM file (e.g. the one `mpquic server` wrote). Without
+    /// --ca or --insecure, the system bundle /etc/ssl/certs/ca-certificates.crt is used.
+    #[arg(long, value_name = "PEM", conflicts_with = "insecure")]
+    pub ca: Option<PathBuf>,
+    /// Do not verify the server's certificate (signatures are still checked). For tests only.
+    #[arg(long)]
+    pub insecure: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// A parsed `https://host[:port]/path` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Url {
+    host: String,
+    port: u16,
+    path: String,
+}
+
+fn parse_url(s: &str) -> anyhow::Result<Url> {
+    let rest = s.strip_prefix("https://").with_context(|| format!("{s}: only https:// URLs are supported"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').with_context(|| format!("{s}: unclosed '[' in the host"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().with_context(|| format!("{s}: bad port {p:?}"))?,
+            None if after.is_empty() => 443,
+            None => bail!("{s}: unexpected {after:?} after the IPv6 address"),
+        };
+        (host.to_string(), port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().with_context(|| format!("{s}: bad port {p:?}"))?),
+            None => (authority.to_string(), 443),
+        }
+    };
+    if host.is_empty() {
+        bail!("{s}: no host");
+    }
+    Ok(Url { host, port, path: path.to_string() })
+}
+
+/// The output file name of a URL path: its last segment, or `index.html`.
+fn file_name(path: &str) -> String {
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let last = path.rsplit('/').next().unwrap_or("");
+    if last.is_empty() || last == "." || last == ".." {
+        "index.html".to_string()
+    } else {
+        last.to_string()
+    }
+}
+
+/// Accepts any certificate; TLS 1.3 handshake signatures are still verified against it.
+#[derive(Debug)]
+struct InsecureVerifier(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for InsecureVerifier {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General("TLS 1.2 is not used by QUIC".into()))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn client_config(args: &ClientArgs) -> anyhow::Result<ClientConfig> {
+    let provider = Arc::new(quic_crypto_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = args.ca.clone().or_else(|| (!args.insecure).then(|| PathBuf::from(SYSTEM_CA_BUNDLE)));
+    if let Some(ca) = &ca {
+        let certs = CertificateDer::pem_file_iter(ca)
+            .with_context(|| format!("--ca {}", ca.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("--ca {}: not a PEM file", ca.display()))?;
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            bail!("--ca {}: no usable certificate", ca.display());
+        }
+    }
+    let mut tls = client_config_for_quic(provider.clone(), roots, vec![ALPN.to_vec()])?;
+    if args.insecure {
+        tls.dangerous().set_certificate_verifier(Arc::new(InsecureVerifier(provider)));
+    }
+    if let Some(log) = args.common.key_log()? {
+        tls.key_log = log;
+    }
+    let mut config = ClientConfig::new(Arc::new(tls));
+    config.transport = args.common.transport()?;
+    Ok(config)
+}
+
+/// Result of one download.
+struct Outcome {
+    url: String,
+    file: PathBuf,
+    bytes: u64,
+    elapsed: Duration,
+    error: Option<String>,
+}
+
+/// Runs the client; an error names every download that failed.
+pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
+    args.common.init()?;
+    let urls = args.urls.iter().map(|u| parse_url(u)).collect::<anyhow::Result<Vec<_>>>()?;
+    let config = client_config(&args)?;
+    tokio::fs::create_dir_all(&args.output).await.with_context(|| format!("--output {}", args.output.display()))?;
+
+    // Output names: the last path segment, made unique when several URLs share it.
+    let mut used: HashMap<String, usize> = HashMap::new();
+    let mut files = Vec::new();
+    for u in &urls {
+        let name = file_name(&u.path);
+        let n = used.entry(name.clone()).or_insert(0);
+        *n += 1;
+        let name = if *n == 1 { name } else { format!("{name}.{}", *n - 1) };
+        files.push(args.output.join(name));
+    }
+
+    let start = Instant::now();
+    // One connection per (host, port).
+    let mut connections: HashMap<(String, u16), Result<(Endpoint, Connection), String>> = HashMap::new();
+    for u in &urls {
+        let key = (u.host.clone(), u.port);
+        if connections.contains_key(&key) {
+            continue;
+        }
+        let conn = connect(&config, &u.host, u.port).await.map_err(|e| format!("{e:#}"));
+        if let Err(e) = &conn {
+            eprintln!("connecting to {}:{} failed: {e}", u.host, u.port);
+        }
+        connections.insert(key, conn);
+    }
+
+    let mut tasks = Vec::new();
+    for ((u, file), original) in urls.iter().zip(&files).zip(&args.urls) {
+        let conn = connections.get(&(u.host.clone(), u.port)).and_then(|c| c.as_ref().ok()).map(|(_, c)| c.clone());
+        let (url, file, path) = (original.clone(), file.clone(), u.path.clone());
+        tasks.push(tokio::spawn(async move {
+            let t0 = Instant::now();
+            let result = match conn {
+                Some(conn) => download(&conn, &path, &file).await,
+                None => Err(anyhow::anyhow!("no connection to the server")),
+            };
+            if result.is_err() {
+                // A partial file must not pass for a complete one.
+                let _ = tokio::fs::remove_file(&file).await;
+            }
+            let (bytes, error) = match result {
+                Ok(b) => (b, None),
+                Err(e) => (0, Some(format!("{e:#}"))),
+            };
+            Outcome { url, file, bytes, elapsed: t0.elapsed(), error }
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.context("download task panicked")?);
+    }
+    let total_elapsed = start.elapsed();
+    for (_, c) in connections.into_iter() {
+        if let Ok((ep, conn)) = c {
+            conn.close(VarInt::from_u32(0), b"done");
+            let _ = tokio::time::timeout(Duration::from_secs(1), ep.wait_idle()).await;
+        }
+    }
+
+    let mut total = 0u64;
+    let mut failed = Vec::new();
+    println!("{:<40} {:>12} {:>10} {:>16}", "file", "bytes", "seconds", "goodput");
+    for o in &outcomes {
+        let secs = o.elapsed.as_secs_f64();
+        match &o.error {
+            None => {
+                total += o.bytes;
+                println!("{:<40} {:>12} {:>10.3} {:>16}", o.file.display(), o.bytes, secs, goodput(o.bytes, secs));
+            }
+            Some(e) => {
+                println!("{:<40} {:>12} {:>10.3} {:>16}", o.file.display(), "FAILED", secs, "-");
+                failed.push(format!("{}: {e}", o.url));
+            }
+        }
+    }
+    let secs = total_elapsed.as_secs_f64();
+    println!("{:<40} {:>12} {:>10.3} {:>16}", "total", total, secs, goodput(total, secs));
+    if !failed.is_empty() {
+        bail!("{} of {} downloads failed:\n  {}", failed.len(), outcomes.len(), failed.join("\n  "));
+    }
+    Ok(())
+}
+
+async fn connect(config: &ClientConfig, host: &str, port: u16) -> anyhow::Result<(Endpoint, Connection)> {
+    let addr: SocketAddr = tokio::net::lookup_host((host, port))
+        .await
+        .with_context(|| format!("resolving {host}"))?
+        .next()
+        .with_context(|| format!("{host} has no address"))?;
+    let bind: SocketAddr = if addr.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
+    let endpoint = Endpoint::client(bind).with_context(|| format!("binding {bind}"))?;
+    let connecting =
+        endpoint.connect_with(config.clone(), addr, host).with_context(|| format!("connecting to {addr}"))?;
+    let conn = tokio::time::timeout(Duration::from_secs(10), connecting)
+        .await
+        .with_context(|| format!("handshake with {addr} timed out"))?
+        .with_context(|| format!("handshake with {addr}"))?;
+    Ok((endpoint, conn))
+}
+
+/// Fetches `path` into `file`, writing chunks as they arrive; returns the bytes received.
+async fn download(conn: &Connection, path: &str, file: &Path) -> anyhow::Result<u64> {
+    let (mut send, mut recv) = conn.open_bi().await.context("opening a stream")?;
+    send.write_all(format!("GET {path}\r\n").as_bytes()).await.context("sending the request")?;
+    send.finish().context("finishing the request")?;
+    let mut out = tokio::fs::File::create(file).await.with_context(|| format!("creating {}", file.display()))?;
+    let mut bytes = 0u64;
+    while let Some(chunk) = recv.read_chunk(usize::MAX).await.map_err(|e| match e {
+        mpquic_io::ReadError::Reset(code) => {
+            anyhow::anyhow!("the server refused the request (stream reset, code {code:#x})")
+        }
+        e => anyhow::anyhow!("receiving: {e}"),
+    })? {
+        out.write_all(&chunk).await.with_context(|| format!("writing {}", file.display()))?;
+        bytes += chunk.len() as u64;
+    }
+    out.flush().await?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            parse_url("https://localhost:4433/a/b.bin").unwrap(),
+            Url { host: "localhost".into(), port: 4433, path: "/a/b.bin".into() }
+        );
+        assert_eq!(parse_url("https://[::1]:443/x").unwrap(), Url { host: "::1".into(), port: 443, path: "/x".into() });
+        assert_eq!(parse_url("https://example.org").unwrap().port, 443);
+        assert!(parse_url("http://x/").is_err());
+        assert!(parse_url("https://[::1/").is_err());
+        assert!(parse_url("https://h:port/").is_err());
+        assert_eq!(file_name("/a/b.bin"), "b.bin");
+        assert_eq!(file_name("/"), "index.html");
+        assert_eq!(file_name("/a/..?x"), "index.html");
+    }
+}

@@ -1,0 +1,112 @@
+//! `mpquic client` and `mpquic server`: file transfer over hq-interop (HTTP/0.9 over QUIC, ALPN
+//! `hq-interop`, as in the QUIC interop runner): the client sends `GET /path\r\n` on a
+//! bidirectional stream and the server answers with the file's bytes and a FIN.
+//!
+//! Options shared by both commands are in [`CommonArgs`].
+
+mod client;
+mod server;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use mpquic_proto::TransportConfig;
+
+pub use client::{run_client, ClientArgs};
+pub use server::{run_server, ServerArgs};
+
+/// ALPN of hq-interop.
+pub const ALPN: &[u8] = b"hq-interop";
+
+/// Options of both commands.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Write qlog traces into this directory. NOT IMPLEMENTED YET: mpquic-proto does not emit
+    /// qlog events, so giving this option is an error rather than an empty or fake trace.
+    #[arg(long, value_name = "DIR")]
+    pub qlog: Option<PathBuf>,
+    /// Append TLS secrets to FILE in the SSLKEYLOGFILE format (for Wireshark).
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
+    /// Congestion controller for every path: newreno, cubic, bbr, lia, olia or balia.
+    #[arg(long, value_name = "NAME", default_value = "newreno")]
+    pub cc: String,
+    /// More logging: -v info, -vv debug, -vvv trace (RUST_LOG, if set, wins).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl CommonArgs {
+    /// Sets up logging and checks the options that need no I/O.
+    pub fn init(&self) -> anyhow::Result<()> {
+        let level = match self.verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        if let Some(dir) = &self.qlog {
+            bail!(
+                "--qlog {}: qlog output is not implemented yet (mpquic-proto emits no qlog events); run without --qlog",
+                dir.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Transport settings with the chosen congestion controller.
+    pub fn transport(&self) -> anyhow::Result<Arc<TransportConfig>> {
+        let factory = mpquic_cc::factory_by_name(&self.cc).with_context(|| {
+            format!("--cc {}: known controllers are {}", self.cc, mpquic_cc::CONTROLLER_NAMES.join(", "))
+        })?;
+        Ok(Arc::new(TransportConfig { congestion_controller_factory: factory, ..TransportConfig::default() }))
+    }
+
+    /// The key log for rustls, if asked for.
+    pub fn key_log(&self) -> anyhow::Result<Option<Arc<dyn rustls::KeyLog>>> {
+        let Some(path) = &self.keylog else { return Ok(None) };
+        Ok(Some(Arc::new(KeyLogFile::create(path)?)))
+    }
+}
+
+/// Writes TLS secrets in the NSS key log format (what `SSLKEYLOGFILE` files hold).
+#[derive(Debug)]
+struct KeyLogFile {
+    file: std::sync::Mutex<std::fs::File>,
+}
+
+impl KeyLogFile {
+    fn create(path: &std::path::Path) -> anyhow::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening key log file {}", path.display()))?;
+        Ok(Self { file: std::sync::Mutex::new(file) })
+    }
+}
+
+impl rustls::KeyLog for KeyLogFile {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        use std::io::Write;
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let line = format!("{label} {} {}\n", hex(client_random), hex(secret));
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = f.write_all(line.as_bytes()) {
+            tracing::warn!(error = %e, "writing the key log failed");
+        }
+    }
+}
+
+/// Human-readable goodput.
+pub(crate) fn goodput(bytes: u64, secs: f64) -> String {
+    if secs <= 0.0 {
+        return "-".into();
+    }
+    format!("{:.1} Mbit/s", bytes as f64 * 8.0 / secs / 1e6)
+}

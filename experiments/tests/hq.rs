@@ -1,0 +1,139 @@
+//! `mpquic server` and `mpquic client` as processes over loopback: a 10 MB file and many small
+//! ones in one run, content compared byte for byte; refused paths make the client fail with a
+//! message naming them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mpquic");
+
+struct Server {
+    child: Child,
+    ca: PathBuf,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.ca);
+        let _ = std::fs::remove_file(self.ca.to_string_lossy().replace("-cert.pem", "-key.pem"));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_server(root: &Path) -> Server {
+    let port = free_port();
+    let log = root.with_extension("server.log");
+    let mut child = Command::new(BIN)
+        .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--listen", &format!("[::1]:{port}"), "--root"])
+        .arg(root)
+        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(i) = out.find("--ca ") {
+            if out.contains("serving") {
+                let ca = out[i + 5..].split_whitespace().next().unwrap().to_string();
+                return Server { child, ca: PathBuf::from(ca), port };
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("server exited early ({status}): {out}");
+        }
+        assert!(Instant::now() < deadline, "server did not start: {out}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mpquic-hq-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn client_downloads_big_and_many_files_from_server() {
+    let dir = temp_dir("e2e");
+    let root = dir.join("root");
+    let out = dir.join("out");
+    std::fs::create_dir_all(root.join("many")).unwrap();
+    std::fs::write(root.join("big.bin"), pseudo_random(10 << 20, 1)).unwrap();
+    let mut urls = Vec::new();
+    let server = start_server(&root);
+    for i in 0..50 {
+        std::fs::write(root.join(format!("many/f{i}.bin")), pseudo_random(1000 + i * 3001, i as u64 + 2)).unwrap();
+        let host = if i % 2 == 0 { "127.0.0.1".to_string() } else { "[::1]".to_string() };
+        urls.push(format!("https://{host}:{}/many/f{i}.bin", server.port));
+    }
+    urls.push(format!("https://localhost:{}/big.bin", server.port));
+    let output = Command::new(BIN)
+        .arg("client")
+        .args(&urls)
+        .arg("--output")
+        .arg(&out)
+        .arg("--ca")
+        .arg(&server.ca)
+        .output()
+        .expect("client runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "client failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("total"), "summary printed: {stdout}");
+    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), std::fs::read(root.join("big.bin")).unwrap());
+    for i in 0..50 {
+        let name = format!("f{i}.bin");
+        assert_eq!(
+            std::fs::read(out.join(&name)).unwrap(),
+            std::fs::read(root.join("many").join(&name)).unwrap(),
+            "{name}"
+        );
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn refused_paths_fail_the_client_and_are_named() {
+    let dir = temp_dir("refuse");
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("ok.txt"), b"ok").unwrap();
+    std::fs::write(dir.join("secret.txt"), b"secret").unwrap();
+    let server = start_server(&root);
+    let output = Command::new(BIN)
+        .arg("client")
+        .arg(format!("https://127.0.0.1:{}/ok.txt", server.port))
+        .arg(format!("https://127.0.0.1:{}/../secret.txt", server.port))
+        .arg("--output")
+        .arg(dir.join("out"))
+        .arg("--insecure")
+        .output()
+        .expect("client runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("1 of 2 downloads failed") && stderr.contains("secret.txt"), "{stderr}");
+    assert_eq!(std::fs::read(dir.join("out/ok.txt")).unwrap(), b"ok");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,264 @@
+//! The task that drives one endpoint: it receives batches of datagrams (splitting GRO buffers
+//! into their datagrams), feeds them to the sans-IO endpoint, fires timers, drains the
+//! endpoint's transmits into `sendmmsg` batches, and wakes the application tasks the resulting
+//! events concern. It sleeps until the socket is readable (or writable, with transmits
+//! waiting), the next deadline, or a wake-up from an API call.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::{self, IoSliceMut};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::BytesMut;
+use mpquic_proto as proto;
+use tokio::time::Sleep;
+
+use crate::shared::{to_tokio, Shared, State};
+use crate::udp::{self, RecvMeta, BATCH_SIZE};
+
+/// Receive batches handled per round.
+const MAX_RECV_BATCHES: usize = 1;
+/// Send batches per round.
+const MAX_SEND_BATCHES: usize = 4;
+/// Rounds of receive, timers and send per wake-up before yielding to other tasks.
+const MAX_ROUNDS: usize = 16;
+/// Transmits taken from the endpoint but not yet sent: bounds what the driver buffers when the
+/// socket is full (the rest waits inside proto, under congestion control).
+const MAX_OUTGOING: usize = BATCH_SIZE;
+/// Capacity of a transmit buffer: a GSO batch of full-size datagrams.
+const TRANSMIT_CAPACITY: usize = 16 * 1024;
+
+/// A transmit taken from the endpoint.
+#[derive(Debug)]
+struct Outgoing {
+    buf: Vec<u8>,
+    dst: SocketAddr,
+    src_ip: Option<std::net::IpAddr>,
+    ecn: Option<proto::EcnCodepoint>,
+    segment_size: Option<usize>,
+}
+
+/// The endpoint's driver future; spawned on the runtime when the endpoint is made.
+#[derive(Debug)]
+pub(crate) struct Driver {
+    shared: Arc<Shared>,
+    timer: Pin<Box<Sleep>>,
+    timer_deadline: Option<proto::Instant>,
+    /// Receive buffers, zeroed once and reused for every batch.
+    recv_bufs: Vec<Vec<u8>>,
+    meta: Vec<RecvMeta>,
+    outgoing: VecDeque<Outgoing>,
+    pool: Vec<Vec<u8>>,
+    icmp_seen: u64,
+}
+
+impl Driver {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        // Without GRO a buffer holds one datagram; we never accept more than 64 KiB anyway.
+        let recv_buf_len = if shared.socket.capabilities().gro { udp::RECV_BUFFER_BYTES } else { 4096 };
+        let recv_bufs = (0..BATCH_SIZE).map(|_| vec![0u8; recv_buf_len]).collect();
+        Self {
+            shared,
+            timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
+            timer_deadline: None,
+            recv_bufs,
+            meta: vec![RecvMeta::default(); BATCH_SIZE],
+            outgoing: VecDeque::new(),
+            pool: Vec::new(),
+            icmp_seen: 0,
+        }
+    }
+
+    /// Receives and handles datagrams; true if there may be more right away.
+    fn drive_recv(&mut self, cx: &mut Context<'_>, st: &mut State) -> bool {
+        let socket = &self.shared.socket;
+        let local_port = socket.local_addr().port();
+        let local_ip = socket.local_addr().ip();
+        for _ in 0..MAX_RECV_BATCHES {
+            match socket.poll_recv_ready(cx) {
+                Poll::Pending => return false,
+                Poll::Ready(Err(e)) => {
+                    tracing::warn!(error = %e, "socket receive readiness failed");
+                    return false;
+                }
+                Poll::Ready(Ok(())) => {}
+            }
+            let mut slices: Vec<IoSliceMut<'_>> =
+                self.recv_bufs.iter_mut().map(|b| IoSliceMut::new(&mut b[..])).collect();
+            let result = socket.try_recv(&mut slices, &mut self.meta);
+            drop(slices);
+            match result {
+                Ok(n) => {
+                    let now = st.now();
+                    // One allocation per batch, exactly as large as what arrived: datagrams
+                    // become slices of it (stream data read later still points into it), and
+                    // the receive buffers are reused without zeroing them again.
+                    let total: usize = self.meta[..n].iter().map(|m| m.len).sum();
+                    let mut arena = BytesMut::with_capacity(total);
+                    for i in 0..n {
+                        arena.extend_from_slice(&self.recv_bufs[i][..self.meta[i].len]);
+                    }
+                    for i in 0..n {
+                        let m = self.meta[i];
+                        if m.len == 0 {
+                            continue;
+                        }
+                        let local = SocketAddr::new(m.dst_ip.unwrap_or(local_ip), local_port);
+                        let mut data = arena.split_to(m.len);
+                        let stride = m.stride.max(1);
+                        while !data.is_empty() {
+                            let datagram = data.split_to(stride.min(data.len()));
+                            st.ep.handle_datagram(now, local, m.src, m.ecn, datagram);
+                            st.after_endpoint_call();
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "receive failed");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Takes transmits from the endpoint and sends them; true if there may be more right away.
+    fn drive_send(&mut self, cx: &mut Context<'_>, st: &mut State) -> bool {
+        let socket = &self.shared.socket;
+        let choose_source = socket.may_choose_source();
+        let now = st.now();
+        for _ in 0..MAX_SEND_BATCHES {
+            while self.outgoing.len() < MAX_OUTGOING {
+                let mut buf = self.pool.pop().unwrap_or_else(|| Vec::with_capacity(TRANSMIT_CAPACITY));
+                buf.clear();
+                let t = st.ep.poll_transmit(now, &mut buf);
+                st.after_endpoint_call();
+                let Some(t) = t else {
+                    self.pool.push(buf);
+                    break;
+                };
+                buf.truncate(t.len);
+                self.outgoing.push_back(Outgoing {
+                    buf,
+                    dst: t.dst,
+                    src_ip: t.src.map(|a| a.ip()).filter(|ip| choose_source && !ip.is_unspecified()),
+                    ecn: t.ecn,
+                    segment_size: t.segment_size,
+                });
+            }
+            if self.outgoing.is_empty() {
+                return false;
+            }
+            match socket.poll_send_ready(cx) {
+                Poll::Pending => return false,
+                Poll::Ready(Err(e)) => {
+                    tracing::warn!(error = %e, "socket send readiness failed");
+                    return false;
+                }
+                Poll::Ready(Ok(())) => {}
+            }
+            let transmits: Vec<udp::Transmit<'_>> = self
+                .outgoing
+                .iter()
+                .take(BATCH_SIZE)
+                .map(|o| udp::Transmit {
+                    dst: o.dst,
+                    src_ip: o.src_ip,
+                    ecn: o.ecn,
+                    segment_size: o.segment_size,
+                    contents: &o.buf,
+                })
+                .collect();
+            let sent = match socket.try_send(&transmits) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "send failed; dropping a datagram");
+                    1
+                }
+            };
+            drop(transmits);
+            for _ in 0..sent {
+                if let Some(o) = self.outgoing.pop_front() {
+                    self.pool.push(o.buf);
+                }
+            }
+        }
+        true
+    }
+
+    /// Moves ICMP errors from the socket to the endpoint's record, logging them.
+    fn collect_icmp(&mut self, st: &mut State) {
+        let seen = self.shared.socket.stats().icmp_errors;
+        if seen != self.icmp_seen {
+            self.icmp_seen = seen;
+            let errors = self.shared.socket.take_icmp_errors();
+            for e in &errors {
+                // proto has no input for ICMP yet (e.g. to end a connection whose peer is
+                // unreachable, or to feed PMTUD); the application can read them.
+                tracing::info!(dst = ?e.dst, kind = ?e.kind, errno = e.errno, "ICMP error");
+            }
+            st.push_icmp(errors);
+        }
+    }
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let shared = this.shared.clone();
+        let mut st = shared.lock();
+        if !st.driver_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            st.driver_waker = Some(cx.waker().clone());
+        }
+        // Alternate receiving and sending so that acknowledgements go out between receive
+        // batches instead of after everything queued was read.
+        let mut more = false;
+        for _ in 0..MAX_ROUNDS {
+            let recv_more = this.drive_recv(cx, &mut st);
+            let now = st.now();
+            if st.ep.poll_timeout().is_some_and(|t| t <= now) {
+                st.ep.handle_timeout(now);
+                st.after_endpoint_call();
+            }
+            let send_more = this.drive_send(cx, &mut st);
+            more = recv_more || send_more;
+            if !more {
+                break;
+            }
+        }
+        st.dispatch_events();
+        st.after_endpoint_call();
+        this.collect_icmp(&mut st);
+        if st.live.is_empty() {
+            st.idle_wakers.wake();
+            if st.endpoint_refs == 0 {
+                return Poll::Ready(());
+            }
+        }
+        match st.ep.poll_timeout() {
+            Some(t) => {
+                if this.timer_deadline != Some(t) {
+                    this.timer_deadline = Some(t);
+                    this.timer.as_mut().reset(to_tokio(st.epoch, t));
+                }
+                if this.timer.as_mut().poll(cx).is_ready() {
+                    this.timer_deadline = None;
+                    more = true;
+                }
+            }
+            None => this.timer_deadline = None,
+        }
+        drop(st);
+        if more {
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+}

@@ -1,0 +1,276 @@
+//! Interoperability with quinn 0.11 in both directions: our client against a quinn server and a
+//! quinn client against our server. Handshake, a 10 MB download, 100 concurrent streams, Retry,
+//! key update, ChaCha20-Poly1305 only, and a download through a relay that drops 5% of the
+//! datagrams each way. Content is checked by SHA-256.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use mpquic_io::Endpoint;
+use mpquic_proto::VarInt;
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+
+const BIG: usize = 10 * 1024 * 1024;
+
+/// quinn needs AES-128-GCM for Initial packets even when the handshake offers only ChaCha20.
+fn initial_suite() -> rustls::quic::Suite {
+    rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256
+        .tls13()
+        .and_then(|s| s.quic_suite())
+        .expect("AES-128-GCM QUIC suite")
+}
+
+fn quinn_transport() -> Arc<quinn::TransportConfig> {
+    let mut t = quinn::TransportConfig::default();
+    t.max_idle_timeout(Some(Duration::from_secs(10).try_into().unwrap()));
+    Arc::new(t)
+}
+
+/// A quinn server speaking the tests' download protocol.
+fn quinn_server(cert: &Cert, chacha_only: bool, retry: bool) -> (quinn::Endpoint, SocketAddr) {
+    let tls = Arc::new(rustls_server(cert, chacha_only));
+    let crypto = QuicServerConfig::with_initial(tls, initial_suite()).expect("quinn server crypto");
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    config.transport_config(quinn_transport());
+    let ep = quinn::Endpoint::server(config, "127.0.0.1:0".parse().unwrap()).expect("quinn server");
+    let addr = ep.local_addr().unwrap();
+    let server = ep.clone();
+    tokio::spawn(async move {
+        while let Some(incoming) = server.accept().await {
+            if retry && !incoming.remote_address_validated() {
+                incoming.retry().expect("retry");
+                continue;
+            }
+            tokio::spawn(async move {
+                let Ok(conn) = incoming.await else { return };
+                while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+                    tokio::spawn(async move {
+                        let Ok(req) = recv.read_to_end(1024).await else { return };
+                        let Some((seed, len)) = parse_request(&req) else { return };
+                        if send.write_all(&payload(seed, len)).await.is_ok() {
+                            let _ = send.finish();
+                            let _ = send.stopped().await;
+                        }
+                    });
+                }
+            });
+        }
+    });
+    (ep, addr)
+}
+
+fn quinn_client(cert: &Cert, chacha_only: bool) -> quinn::Endpoint {
+    let tls = Arc::new(rustls_client(cert, chacha_only));
+    let crypto = QuicClientConfig::with_initial(tls, initial_suite()).expect("quinn client crypto");
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    config.transport_config(quinn_transport());
+    let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).expect("quinn client");
+    ep.set_default_client_config(config);
+    ep
+}
+
+fn our_server_with(cert: &Cert, chacha_only: bool, retry: bool) -> Endpoint {
+    let mut config = our_server_config(cert, chacha_only);
+    config.retry = retry;
+    Endpoint::server(config, "127.0.0.1:0".parse().unwrap()).expect("server")
+}
+
+async fn our_fetch(conn: &mpquic_io::Connection, seed: u64, len: usize) {
+    let (mut send, mut recv) = conn.open_bi().await.expect("open");
+    send.write_all(format!("GET /{seed}/{len}\r\n").as_bytes()).await.expect("request");
+    send.finish().expect("finish");
+    let body = recv.read_to_end(len + 1).await.expect("response");
+    assert_eq!(body.len(), len);
+    assert_eq!(sha256(&body), sha256(&payload(seed, len)), "content of /{seed}/{len}");
+}
+
+async fn quinn_fetch(conn: &quinn::Connection, seed: u64, len: usize) {
+    let (mut send, mut recv) = conn.open_bi().await.expect("open");
+    send.write_all(format!("GET /{seed}/{len}\r\n").as_bytes()).await.expect("request");
+    send.finish().expect("finish");
+    let body = recv.read_to_end(len + 1).await.expect("response");
+    assert_eq!(body.len(), len);
+    assert_eq!(sha256(&body), sha256(&payload(seed, len)), "content of /{seed}/{len}");
+}
+
+/// What a scenario does after the handshake.
+#[derive(Clone, Copy, Debug)]
+enum Work {
+    /// 10 MB, then 100 concurrent streams.
+    BigAndMany,
+    /// 4 MB with a key update forced by the client half-way through, then 1 MB more.
+    KeyUpdate,
+    /// 1 MB.
+    Small,
+}
+
+async fn our_client_work(conn: &mpquic_io::Connection, work: Work) {
+    match work {
+        Work::BigAndMany => {
+            our_fetch(conn, 1, BIG).await;
+            let tasks: Vec<_> = (0..100u64)
+                .map(|i| {
+                    let conn = conn.clone();
+                    tokio::spawn(async move { our_fetch(&conn, 10 + i, 2000 + (i as usize * 997) % 20_000).await })
+                })
+                .collect();
+            for t in tasks {
+                t.await.expect("stream task");
+            }
+        }
+        Work::KeyUpdate => {
+            our_fetch(conn, 2, 4 << 20).await;
+            // quinn updates keys on its own after its first 10..1000 packets; our side then
+            // may not start another one before a packet of the new phase is acknowledged and
+            // the old keys are dropped (RFC 9001 §6.1, §6.5). ACK-only packets are never
+            // acknowledged, so ping until allowed.
+            let mut started = false;
+            for _ in 0..200 {
+                if conn.force_key_update() {
+                    started = true;
+                    break;
+                }
+                conn.ping();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert!(started, "key update allowed");
+            // The download after the update only succeeds if quinn follows it (it would fail to
+            // open our packets otherwise). proto's `key_updates` counter counts only updates the
+            // peer started, so it is not checked here.
+            our_fetch(conn, 3, 1 << 20).await;
+        }
+        Work::Small => our_fetch(conn, 4, 1 << 20).await,
+    }
+}
+
+async fn quinn_client_work(conn: &quinn::Connection, work: Work) {
+    match work {
+        Work::BigAndMany => {
+            quinn_fetch(conn, 1, BIG).await;
+            let tasks: Vec<_> = (0..100u64)
+                .map(|i| {
+                    let conn = conn.clone();
+                    tokio::spawn(async move { quinn_fetch(&conn, 10 + i, 2000 + (i as usize * 997) % 20_000).await })
+                })
+                .collect();
+            for t in tasks {
+                t.await.expect("stream task");
+            }
+        }
+        Work::KeyUpdate => {
+            quinn_fetch(conn, 2, 4 << 20).await;
+            conn.force_key_update();
+            quinn_fetch(conn, 3, 1 << 20).await;
+        }
+        Work::Small => quinn_fetch(conn, 4, 1 << 20).await,
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Opts {
+    chacha_only: bool,
+    retry: bool,
+    loss: f64,
+}
+
+/// Our client, quinn server.
+async fn ours_to_quinn(work: Work, opts: Opts) {
+    let cert = cert();
+    let (_server, addr) = quinn_server(&cert, opts.chacha_only, opts.retry);
+    let relay = if opts.loss > 0.0 { Some(relay(addr, opts.loss, 7).await) } else { None };
+    let target = relay.as_ref().map_or(addr, |r| r.addr);
+    let client = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    client.set_default_client_config(our_client_config(&cert, opts.chacha_only));
+    let run = async {
+        let conn = client.connect(target, "localhost").expect("connect").await.expect("handshake with quinn");
+        our_client_work(&conn, work).await;
+        conn.close(VarInt::from_u32(0), b"done");
+        client.wait_idle().await;
+    };
+    tokio::time::timeout(Duration::from_secs(60), run).await.unwrap_or_else(|_| panic!("{work:?} {opts:?} timed out"));
+    if let Some(r) = &relay {
+        let (dropped, forwarded) = (r.dropped.load(Ordering::Relaxed), r.forwarded.load(Ordering::Relaxed));
+        assert!(dropped > 0 && forwarded > 10 * dropped, "relay dropped {dropped} of {}", dropped + forwarded);
+    }
+}
+
+/// quinn client, our server.
+async fn quinn_to_ours(work: Work, opts: Opts) {
+    let cert = cert();
+    let server = our_server_with(&cert, opts.chacha_only, opts.retry);
+    let conns = serve(server.clone());
+    let addr = server.local_addr();
+    let relay = if opts.loss > 0.0 { Some(relay(addr, opts.loss, 8).await) } else { None };
+    let target = relay.as_ref().map_or(addr, |r| r.addr);
+    let client = quinn_client(&cert, opts.chacha_only);
+    let run = async {
+        let conn = client.connect(target, "localhost").expect("connect").await.expect("handshake with our server");
+        quinn_client_work(&conn, work).await;
+        conn.close(0u32.into(), b"done");
+    };
+    tokio::time::timeout(Duration::from_secs(60), run).await.unwrap_or_else(|_| panic!("{work:?} {opts:?} timed out"));
+    if let Some(r) = &relay {
+        let (dropped, forwarded) = (r.dropped.load(Ordering::Relaxed), r.forwarded.load(Ordering::Relaxed));
+        assert!(dropped > 0 && forwarded > 10 * dropped, "relay dropped {dropped} of {}", dropped + forwarded);
+    }
+    if let Work::KeyUpdate = work {
+        let list = conns.lock().unwrap();
+        assert!(list.iter().any(|c| c.stats().key_updates >= 1), "our server saw quinn's key update");
+    }
+    client.wait_idle().await;
+}
+
+#[tokio::test]
+async fn ours_to_quinn_big_and_100_streams() {
+    ours_to_quinn(Work::BigAndMany, Opts::default()).await;
+}
+
+#[tokio::test]
+async fn quinn_to_ours_big_and_100_streams() {
+    quinn_to_ours(Work::BigAndMany, Opts::default()).await;
+}
+
+#[tokio::test]
+async fn ours_to_quinn_key_update() {
+    ours_to_quinn(Work::KeyUpdate, Opts::default()).await;
+}
+
+#[tokio::test]
+async fn quinn_to_ours_key_update() {
+    quinn_to_ours(Work::KeyUpdate, Opts::default()).await;
+}
+
+#[tokio::test]
+async fn ours_to_quinn_chacha20_only() {
+    ours_to_quinn(Work::Small, Opts { chacha_only: true, ..Opts::default() }).await;
+}
+
+#[tokio::test]
+async fn quinn_to_ours_chacha20_only() {
+    quinn_to_ours(Work::Small, Opts { chacha_only: true, ..Opts::default() }).await;
+}
+
+#[tokio::test]
+async fn ours_to_quinn_retry() {
+    ours_to_quinn(Work::Small, Opts { retry: true, ..Opts::default() }).await;
+}
+
+#[tokio::test]
+async fn quinn_to_ours_retry() {
+    quinn_to_ours(Work::Small, Opts { retry: true, ..Opts::default() }).await;
+}
+
+#[tokio::test]
+async fn ours_to_quinn_lossy_relay() {
+    ours_to_quinn(Work::Small, Opts { loss: 0.05, ..Opts::default() }).await;
+}
+
+#[tokio::test]
+async fn quinn_to_ours_lossy_relay() {
+    quinn_to_ours(Work::Small, Opts { loss: 0.05, ..Opts::default() }).await;
+}

@@ -1,0 +1,223 @@
+//! The socket layer on loopback: ECN codepoints survive the round trip, a GSO batch arrives as
+//! its datagrams (or one GRO buffer of them), several super-buffers go out in one call, the
+//! source address is chosen per datagram, and ICMP errors come back from the error queue.
+
+use std::io::IoSliceMut;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use mpquic_io::udp::{IcmpKind, RecvMeta, SocketConfig, Transmit, UdpSocket, BATCH_SIZE, RECV_BUFFER_BYTES};
+use mpquic_proto::EcnCodepoint;
+
+/// Receives until `want` datagrams arrived (or a timeout); returns (meta, payload) per datagram
+/// with GRO buffers split.
+async fn recv_datagrams(sock: &UdpSocket, want: usize) -> Vec<(RecvMeta, Vec<u8>)> {
+    let mut storage = vec![vec![0u8; RECV_BUFFER_BYTES]; BATCH_SIZE];
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while out.len() < want {
+        let mut bufs: Vec<IoSliceMut<'_>> = storage.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+        let mut meta = [RecvMeta::default(); BATCH_SIZE];
+        let n = tokio::time::timeout_at(deadline, sock.recv(&mut bufs, &mut meta))
+            .await
+            .expect("datagrams did not arrive in time")
+            .expect("recv");
+        for i in 0..n {
+            let m = meta[i];
+            for seg in bufs[i][..m.len].chunks(m.stride) {
+                out.push((m, seg.to_vec()));
+            }
+        }
+    }
+    out
+}
+
+fn cfg() -> SocketConfig {
+    SocketConfig::default()
+}
+
+#[tokio::test]
+async fn ecn_round_trip_ipv4_and_ipv6() {
+    for (bind, dst_ip) in [("127.0.0.1:0", "127.0.0.1"), ("[::1]:0", "::1")] {
+        let a = UdpSocket::bind(bind.parse().unwrap(), &cfg()).unwrap();
+        let b = UdpSocket::bind(bind.parse().unwrap(), &cfg()).unwrap();
+        assert!(a.capabilities().ecn && b.capabilities().ecn, "{:?}", a.capabilities());
+        let dst = SocketAddr::new(dst_ip.parse().unwrap(), b.local_addr().port());
+        for ecn in [Some(EcnCodepoint::Ect0), Some(EcnCodepoint::Ect1), Some(EcnCodepoint::Ce), None] {
+            let t = Transmit { dst, src_ip: None, ecn, segment_size: None, contents: b"hello" };
+            a.send(&[t]).await.unwrap();
+            let got = recv_datagrams(&b, 1).await;
+            assert_eq!(got[0].1, b"hello");
+            assert_eq!(got[0].0.ecn, ecn, "{bind}");
+            assert_eq!(got[0].0.src, a.local_addr());
+            assert_eq!(got[0].0.dst_ip, Some(dst.ip()), "PKTINFO reports the local address");
+        }
+    }
+}
+
+#[tokio::test]
+async fn gso_batch_arrives_as_its_datagrams() {
+    let a = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &cfg()).unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &cfg()).unwrap();
+    assert!(a.max_gso_segments() > 1, "GSO expected on this kernel");
+    // Ten segments of 1200 bytes and a short last one, each segment tagged with its index.
+    let seg = 1200;
+    let mut data = Vec::new();
+    for i in 0..11u8 {
+        let len = if i == 10 { 300 } else { seg };
+        data.extend(std::iter::repeat_n(i, len));
+    }
+    let t = Transmit {
+        dst: b.local_addr(),
+        src_ip: None,
+        ecn: Some(EcnCodepoint::Ect0),
+        segment_size: Some(seg),
+        contents: &data,
+    };
+    let before = a.stats();
+    a.send(&[t]).await.unwrap();
+    let after = a.stats();
+    assert_eq!(after.sendmmsg_calls - before.sendmmsg_calls, 1);
+    assert_eq!(after.gso_messages - before.gso_messages, 1, "one super-buffer");
+    assert_eq!(after.datagrams_sent - before.datagrams_sent, 11);
+    let got = recv_datagrams(&b, 11).await;
+    assert_eq!(got.len(), 11);
+    for (i, (m, d)) in got.iter().enumerate() {
+        assert_eq!(d.len(), if i == 10 { 300 } else { seg });
+        assert!(d.iter().all(|&x| x == i as u8), "segment {i} in order and intact");
+        assert_eq!(m.ecn, Some(EcnCodepoint::Ect0));
+    }
+    if b.capabilities().gro {
+        // Loopback GRO coalesces the batch unless the kernel chose not to; count what it did.
+        let s = b.stats();
+        assert_eq!(s.datagrams_received, 11);
+        eprintln!("GRO buffers used: {}", s.gro_buffers);
+    }
+}
+
+#[tokio::test]
+async fn several_super_buffers_for_different_pairs_in_one_call() {
+    let a = UdpSocket::bind("0.0.0.0:0".parse().unwrap(), &cfg()).unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &cfg()).unwrap();
+    let c = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &cfg()).unwrap();
+    let port = a.local_addr().port();
+    let x = vec![1u8; 3000];
+    let y = vec![2u8; 2000];
+    let ts = [
+        Transmit {
+            dst: b.local_addr(),
+            src_ip: Some("127.0.0.1".parse().unwrap()),
+            ecn: None,
+            segment_size: Some(1000),
+            contents: &x,
+        },
+        Transmit {
+            dst: c.local_addr(),
+            src_ip: Some("127.0.0.2".parse().unwrap()),
+            ecn: Some(EcnCodepoint::Ect0),
+            segment_size: Some(1000),
+            contents: &y,
+        },
+    ];
+    let before = a.stats();
+    a.send(&ts).await.unwrap();
+    let after = a.stats();
+    assert_eq!(after.sendmmsg_calls - before.sendmmsg_calls, 1, "one system call");
+    assert_eq!(after.gso_messages - before.gso_messages, 2, "two GSO super-buffers");
+    let gb = recv_datagrams(&b, 3).await;
+    let gc = recv_datagrams(&c, 2).await;
+    assert!(gb.iter().all(|(m, d)| d == &vec![1u8; 1000] && m.src == SocketAddr::from(([127, 0, 0, 1], port))));
+    assert!(
+        gc.iter().all(|(m, d)| d == &vec![2u8; 1000] && m.src == SocketAddr::from(([127, 0, 0, 2], port))),
+        "source chosen per message: {:?}",
+        gc.iter().map(|(m, _)| m.src).collect::<Vec<_>>()
+    );
+    assert!(gc.iter().all(|(m, _)| m.ecn == Some(EcnCodepoint::Ect0)));
+}
+
+#[tokio::test]
+async fn wildcard_socket_learns_local_address_and_answers_from_it() {
+    let server = UdpSocket::bind("0.0.0.0:0".parse().unwrap(), &cfg()).unwrap();
+    let port = server.local_addr().port();
+    let client = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &cfg()).unwrap();
+    let to: SocketAddr = SocketAddr::from(([127, 0, 0, 2], port));
+    client.send(&[Transmit { dst: to, src_ip: None, ecn: None, segment_size: None, contents: b"ping" }]).await.unwrap();
+    let got = recv_datagrams(&server, 1).await;
+    let local: IpAddr = got[0].0.dst_ip.expect("pktinfo");
+    assert_eq!(local, to.ip());
+    server
+        .send(&[Transmit { dst: got[0].0.src, src_ip: Some(local), ecn: None, segment_size: None, contents: b"pong" }])
+        .await
+        .unwrap();
+    let back = recv_datagrams(&client, 1).await;
+    assert_eq!(back[0].0.src, to, "the answer comes from the address the request went to");
+}
+
+#[tokio::test]
+async fn ipv4_peer_on_dual_stack_socket() {
+    let Ok(server) = UdpSocket::bind("[::]:0".parse().unwrap(), &cfg()) else { return };
+    let client = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &cfg()).unwrap();
+    let to = SocketAddr::from(([127, 0, 0, 1], server.local_addr().port()));
+    client
+        .send(&[Transmit { dst: to, src_ip: None, ecn: Some(EcnCodepoint::Ect0), segment_size: None, contents: b"hi" }])
+        .await
+        .unwrap();
+    let got = recv_datagrams(&server, 1).await;
+    assert_eq!(got[0].0.src, client.local_addr(), "IPv4-mapped source comes back as IPv4");
+    assert_eq!(got[0].0.dst_ip, Some(to.ip()));
+    assert_eq!(got[0].0.ecn, Some(EcnCodepoint::Ect0));
+    server
+        .send(&[Transmit {
+            dst: got[0].0.src,
+            src_ip: Some(to.ip()),
+            ecn: Some(EcnCodepoint::Ect0),
+            segment_size: None,
+            contents: b"ok",
+        }])
+        .await
+        .unwrap();
+    let back = recv_datagrams(&client, 1).await;
+    assert_eq!(back[0].0.src, to);
+    assert_eq!(back[0].0.ecn, Some(EcnCodepoint::Ect0));
+}
+
+#[tokio::test]
+async fn icmp_port_unreachable_is_reported() {
+    let a = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &cfg()).unwrap();
+    assert!(a.capabilities().recverr);
+    // A port nobody listens on: bind and drop a socket to find one.
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    a.send(&[Transmit { dst: closed, src_ip: None, ecn: None, segment_size: None, contents: b"x" }]).await.unwrap();
+    let mut errors = Vec::new();
+    for _ in 0..50 {
+        errors.extend(a.take_icmp_errors());
+        if !errors.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].kind, IcmpKind::Unreachable { code: 3 });
+    assert_eq!(errors[0].dst, Some(closed));
+    assert_eq!(errors[0].errno, libc_econnrefused());
+}
+
+fn libc_econnrefused() -> i32 {
+    std::io::Error::from(std::io::ErrorKind::ConnectionRefused).raw_os_error().unwrap_or(111)
+}
+
+#[tokio::test]
+async fn portable_path_and_disabled_gso_still_deliver() {
+    for config in [SocketConfig { portable: true, ..cfg() }, SocketConfig { gso: false, gro: false, ..cfg() }] {
+        let a = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &config).unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &config).unwrap();
+        assert_eq!(a.max_gso_segments(), 1);
+        let data = vec![7u8; 2500];
+        a.send(&[Transmit { dst: b.local_addr(), src_ip: None, ecn: None, segment_size: Some(1000), contents: &data }])
+            .await
+            .unwrap();
+        let got = recv_datagrams(&b, 3).await;
+        let lens: Vec<usize> = got.iter().map(|(_, d)| d.len()).collect();
+        assert_eq!(lens, vec![1000, 1000, 500], "{config:?}");
+    }
+}
