@@ -14,9 +14,10 @@ pub enum ConnectionError {
     /// The peer does not speak any version we offered (RFC 9000 §6).
     #[error("the peer does not support our QUIC version")]
     VersionMismatch,
-    /// We detected a protocol error and closed the connection with it.
+    /// We detected a protocol error and closed the connection with it. (Not marked as the
+    /// error's source: the message already contains it, and error chains would print it twice.)
     #[error("closed locally after a transport error: {0}")]
-    TransportError(#[from] TransportError),
+    TransportError(TransportError),
     /// The peer closed the connection with a transport error code.
     #[error("closed by peer: {code}{}", if reason.is_empty() { String::new() } else { format!(" ({reason})") })]
     ConnectionClosed {
@@ -42,6 +43,12 @@ pub enum ConnectionError {
     /// The local application closed the connection.
     #[error("closed locally")]
     LocallyClosed,
+}
+
+impl From<TransportError> for ConnectionError {
+    fn from(e: TransportError) -> Self {
+        Self::TransportError(e)
+    }
 }
 
 /// Events for the application; drain with `Connection::poll_event`.

@@ -533,10 +533,14 @@ impl Connection {
         if !self.handshake_confirmed {
             return false;
         }
-        match self.one_rtt.as_mut() {
+        let started = match self.one_rtt.as_mut() {
             Some(keys) if keys.can_initiate_update() => keys.initiate_update(&mut self.tls),
             _ => false,
+        };
+        if started {
+            self.stats.key_updates += 1;
         }
+        started
     }
 
     /// Puts `frames` (already encoded, possibly malformed) verbatim into the next 1-RTT packet.

@@ -34,8 +34,8 @@ impl Connection {
         if self.handshake_confirmed {
             let interval = self.config.key_update_interval_packets;
             if let Some(keys) = self.one_rtt.as_mut() {
-                if keys.update_due(interval) && keys.can_initiate_update() {
-                    keys.initiate_update(&mut self.tls);
+                if keys.update_due(interval) && keys.can_initiate_update() && keys.initiate_update(&mut self.tls) {
+                    self.stats.key_updates += 1;
                 }
             }
         }
