@@ -108,3 +108,18 @@ fn connection_id_limit() {
     }
     assert_eq!(server_closes_with(14, &f), TransportErrorCode::CONNECTION_ID_LIMIT_ERROR);
 }
+
+#[test]
+fn crypto_buffer_exceeded() {
+    // A 1-RTT CRYPTO frame far beyond what we buffer out of order (RFC 9000 §7.5).
+    assert_eq!(
+        server_closes_with(15, &[0x06, 0x80, 0x01, 0x86, 0xa0, 0x01, 0xaa]),
+        TransportErrorCode::CRYPTO_BUFFER_EXCEEDED
+    );
+}
+
+#[test]
+fn multipath_frame_without_multipath_is_a_frame_encoding_error() {
+    // PATH_ABANDON (0x3e75) when multipath was not negotiated is an unknown frame type.
+    assert_eq!(server_closes_with(16, &[0x7e, 0x75, 0x00, 0x00]), TransportErrorCode::FRAME_ENCODING_ERROR);
+}
