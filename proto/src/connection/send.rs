@@ -218,14 +218,7 @@ impl Connection {
         ecn: Option<crate::EcnCodepoint>,
     ) -> Option<()> {
         let header_start = buf.len();
-        let (tag_len, key_phase) = match space {
-            SpaceId::Initial => (self.initial_keys.as_ref()?.packet.local.tag_len(), false),
-            SpaceId::Handshake => (self.handshake_keys.as_ref()?.packet.local.tag_len(), false),
-            SpaceId::Data => {
-                let k = self.one_rtt.as_ref()?;
-                (k.local().tag_len(), k.key_phase())
-            }
-        };
+        let tag_len = self.tag_len(space)?;
         let dcid_path = if space == SpaceId::Data { path_id } else { PathId::ZERO };
         let dcid = self.cids.active_remote(dcid_path)?;
         let mp = self.mp_version();
@@ -233,29 +226,7 @@ impl Connection {
         let pn = path.recovery.next_packet_number(space);
         let largest_acked = path.recovery.space(space).and_then(|s| s.largest_acked_packet());
         let pn_len = packet::number::encoded_len(pn, largest_acked);
-        let layout = match space {
-            SpaceId::Initial => packet::encode_long_header(
-                buf,
-                LongType::Initial,
-                self.version,
-                &dcid,
-                &self.handshake_cid,
-                &self.token,
-                pn,
-                pn_len,
-            ),
-            SpaceId::Handshake => packet::encode_long_header(
-                buf,
-                LongType::Handshake,
-                self.version,
-                &dcid,
-                &self.handshake_cid,
-                &[],
-                pn,
-                pn_len,
-            ),
-            SpaceId::Data => packet::encode_short_header(buf, false, key_phase, &dcid, pn, pn_len),
-        };
+        let layout = self.write_header(space, &dcid, pn, pn_len, buf);
         let payload_start = buf.len();
         let payload_limit = limit.checked_sub(tag_len)?;
         if payload_limit <= payload_start + 4 {
@@ -382,23 +353,8 @@ impl Connection {
         }
         buf.put_bytes(0, tag_len);
         let packet_len = buf.len() - header_start;
-        let _ = layout.set_length(&mut buf[header_start..]);
-        let sealed = {
-            let packet = &mut buf[header_start..];
-            match space {
-                SpaceId::Initial => self.initial_keys.as_ref().map(|k| (&k.packet.local, &k.header.local)),
-                SpaceId::Handshake => self.handshake_keys.as_ref().map(|k| (&k.packet.local, &k.header.local)),
-                SpaceId::Data => self.one_rtt.as_ref().map(|k| (k.local(), &k.header.local)),
-            }
-            .and_then(|(pk, hk)| {
-                // draft-ietf-quic-multipath-21 §2.4: the path ID enters the 1-RTT nonce; Initial
-                // and Handshake packets use path 0 (identical to RFC 9001).
-                let nonce_path = if space == SpaceId::Data { path_id } else { PathId::ZERO };
-                pk.encrypt_packet(nonce_path, pn, packet, layout.header_len).ok()?;
-                hk.apply(packet, layout.pn_offset).ok()
-            })
-        };
-        if sealed.is_none() {
+        let sealed = self.seal(space, path_id, pn, &mut buf[header_start..], &layout);
+        if !sealed {
             tracing::error!("packet protection failed");
             buf.truncate(header_start);
             self.scratch_frames = frames;
@@ -608,30 +564,7 @@ impl Connection {
         let Some(path) = self.paths.get_mut(&PathId::ZERO) else { return };
         let pn = path.recovery.next_packet_number(space);
         let _ = path.recovery.skip_packet_number(space, pn);
-        let key_phase = self.one_rtt.as_ref().is_some_and(|k| k.key_phase());
-        let layout = match space {
-            SpaceId::Initial => packet::encode_long_header(
-                buf,
-                LongType::Initial,
-                self.version,
-                &dcid,
-                &self.handshake_cid,
-                &self.token,
-                pn,
-                4,
-            ),
-            SpaceId::Handshake => packet::encode_long_header(
-                buf,
-                LongType::Handshake,
-                self.version,
-                &dcid,
-                &self.handshake_cid,
-                &[],
-                pn,
-                4,
-            ),
-            SpaceId::Data => packet::encode_short_header(buf, false, key_phase, &dcid, pn, 4),
-        };
+        let layout = self.write_header(space, &dcid, pn, 4, buf);
         let max_reason = limit.saturating_sub(buf.len() + 64).min(256);
         // RFC 9000 §10.2.3: an application close in Initial/Handshake becomes APPLICATION_ERROR.
         let f = match (close, space) {
@@ -649,25 +582,14 @@ impl Connection {
             }),
         };
         f.encode(buf);
-        let tag_len = 16;
+        let Some(tag_len) = self.tag_len(space) else { return };
         let mut target = buf.len().max(header_start + layout.pn_offset + 4);
         if let Some(p) = pad_to {
             target = target.max(p.saturating_sub(tag_len));
         }
         buf.resize(target, 0);
         buf.put_bytes(0, tag_len);
-        let _ = layout.set_length(&mut buf[header_start..]);
-        let packet = &mut buf[header_start..];
-        let ok = match space {
-            SpaceId::Initial => self.initial_keys.as_ref().map(|k| (&k.packet.local, &k.header.local)),
-            SpaceId::Handshake => self.handshake_keys.as_ref().map(|k| (&k.packet.local, &k.header.local)),
-            SpaceId::Data => self.one_rtt.as_ref().map(|k| (k.local(), &k.header.local)),
-        }
-        .and_then(|(pk, hk)| {
-            pk.encrypt_packet(PathId::ZERO, pn, packet, layout.header_len).ok()?;
-            hk.apply(packet, layout.pn_offset).ok()
-        });
-        if ok.is_none() {
+        if !self.seal(space, PathId::ZERO, pn, &mut buf[header_start..], &layout) {
             buf.truncate(header_start);
         }
     }
@@ -688,6 +610,55 @@ fn control_frame(cf: &ControlFrame) -> Frame {
 }
 
 impl Connection {
+    /// Writes the header of a packet of `space` (RFC 9000 §17.2, §17.3) to `dcid`.
+    fn write_header(
+        &self,
+        space: SpaceId,
+        dcid: &crate::ConnectionId,
+        pn: u64,
+        pn_len: usize,
+        buf: &mut Vec<u8>,
+    ) -> packet::HeaderLayout {
+        let (ty, token): (LongType, &[u8]) = match space {
+            SpaceId::Initial => (LongType::Initial, &self.token),
+            SpaceId::Handshake => (LongType::Handshake, &[]),
+            SpaceId::Data => {
+                let key_phase = self.one_rtt.as_ref().is_some_and(|k| k.key_phase());
+                return packet::encode_short_header(buf, false, key_phase, dcid, pn, pn_len);
+            }
+        };
+        packet::encode_long_header(buf, ty, self.version, dcid, &self.handshake_cid, token, pn, pn_len)
+    }
+
+    /// The AEAD tag length of `space`'s keys, if we have them.
+    fn tag_len(&self, space: SpaceId) -> Option<usize> {
+        match space {
+            SpaceId::Initial => self.initial_keys.as_ref().map(|k| k.packet.local.tag_len()),
+            SpaceId::Handshake => self.handshake_keys.as_ref().map(|k| k.packet.local.tag_len()),
+            SpaceId::Data => self.one_rtt.as_ref().map(|k| k.local().tag_len()),
+        }
+    }
+
+    /// Fills in the Length field, seals the payload and applies header protection to `packet`
+    /// (header, payload and room for the tag), RFC 9001 §5. Returns false if a key is missing or
+    /// protection failed.
+    fn seal(&self, space: SpaceId, path_id: PathId, pn: u64, packet: &mut [u8], layout: &packet::HeaderLayout) -> bool {
+        if layout.set_length(packet).is_err() {
+            return false;
+        }
+        let keys = match space {
+            SpaceId::Initial => self.initial_keys.as_ref().map(|k| (&k.packet.local, &k.header.local)),
+            SpaceId::Handshake => self.handshake_keys.as_ref().map(|k| (&k.packet.local, &k.header.local)),
+            SpaceId::Data => self.one_rtt.as_ref().map(|k| (k.local(), &k.header.local)),
+        };
+        let Some((pk, hk)) = keys else { return false };
+        // draft-ietf-quic-multipath-21 §2.4: the path ID enters the 1-RTT nonce; Initial and
+        // Handshake packets use path 0 (identical to RFC 9001).
+        let nonce_path = if space == SpaceId::Data { path_id } else { PathId::ZERO };
+        pk.encrypt_packet(nonce_path, pn, packet, layout.header_len).is_ok()
+            && hk.apply(packet, layout.pn_offset).is_ok()
+    }
+
     /// PATH_ACKs for other paths (draft-21 §3.2): an abandoned path's, or every path's under
     /// [`crate::AckPathPolicy::AnyPath`].
     fn write_other_path_acks(
