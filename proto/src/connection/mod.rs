@@ -26,6 +26,7 @@ mod crypto_stream;
 mod datagrams;
 mod events;
 mod failure;
+mod migration;
 mod mtud;
 mod multipath;
 mod paths;
@@ -46,6 +47,7 @@ use rand_chacha::ChaCha20Rng;
 pub use cid::{CidState, IssuedCid, LocalCids, RemoteCids};
 pub use datagrams::SendDatagramError;
 pub use events::{ConnectionError, EndpointEvent, Event, PathEvent};
+pub use migration::MigrateError;
 pub use multipath::PathError;
 pub use paths::{PathInfo, PathStats, PathStatus};
 

@@ -299,17 +299,8 @@ impl Connection {
         if self.side.is_client() || !self.handshake_confirmed {
             return;
         }
-        let mut token = [0u8; 8];
-        rand::RngCore::fill_bytes(&mut self.rng, &mut token);
-        let Some(path) = self.paths.get_mut(&path_id) else { return };
-        tracing::debug!(old = %path.remote, new = %remote, "peer address changed");
-        path.remote = remote;
-        let pto = path.recovery.pto_duration(SpaceId::Data);
-        path.validation =
-            Validation::Pending { token, sent: None, deadline: now + (3 * pto).max(Duration::from_secs(1)) };
-        path.amplification_received = 0;
-        path.amplification_sent = 0;
-        self.events.push_back(Event::Path(PathEvent::Migrated(path_id)));
+        tracing::debug!(new = %remote, "peer address changed");
+        self.start_new_network_path(now, path_id, None, Some(remote));
     }
 
     fn handle_version_negotiation(&mut self, partial: &PartialDecode) {

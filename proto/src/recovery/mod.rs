@@ -28,6 +28,7 @@ mod ack_tracker;
 mod ecn;
 mod loss;
 mod pacer;
+mod reset;
 mod retry;
 mod rtt;
 mod sent;

@@ -1,0 +1,68 @@
+//! RFC 9000 §9 connection migration without multipath.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{payload, Pair};
+use mpquic_proto::{Dir, Event, MigrateError, PathEvent, PathId, TransportConfig};
+
+#[test]
+fn client_migrates_mid_transfer_and_the_server_follows() {
+    let mut pair = Pair::new(60, TransportConfig::default());
+    let (c, s) = pair.connect_default();
+    let data = payload(60, 4 << 20);
+    let new_local: SocketAddr = "127.0.0.3:40002".parse().unwrap();
+    let id = pair.client.connection(c).unwrap().open_stream(Dir::Uni).unwrap();
+    let (mut sent, mut got, mut rid, mut migrated, mut fin) = (0, Vec::new(), None, false, false);
+    let mut server_saw_migration = false;
+    let ok = pair.drive_until(Duration::from_secs(60), |p| {
+        let now = p.now;
+        let conn = p.client.connection(c).unwrap();
+        while sent < data.len() {
+            match conn.write(id, &data[sent..]) {
+                Ok(n) if n > 0 => sent += n,
+                _ => break,
+            }
+        }
+        if sent == data.len() && !fin {
+            conn.finish(id).unwrap();
+            fin = true;
+        }
+        if !migrated && got.len() > 1 << 20 {
+            conn.migrate(now, new_local).unwrap();
+            migrated = true;
+        }
+        while p.client.poll_event().is_some() {}
+        while let Some((_, e)) = p.server.poll_event() {
+            server_saw_migration |= e == Event::Path(PathEvent::Migrated(PathId::ZERO));
+        }
+        let server = p.server.connection(s).unwrap();
+        rid = rid.or_else(|| server.accept_stream(Dir::Uni));
+        let Some(rid) = rid else { return false };
+        loop {
+            match server.read(rid, usize::MAX) {
+                Ok(Some(chunk)) => got.extend_from_slice(&chunk.bytes),
+                Ok(None) => return true,
+                Err(_) => return false,
+            }
+        }
+    });
+    assert!(ok && got == data, "transfer incomplete: {} bytes", got.len());
+    assert!(server_saw_migration, "the server followed the client to its new address");
+    let server_path = pair.server.connection(s).unwrap().path(PathId::ZERO).unwrap();
+    assert_eq!(server_path.remote, new_local);
+    assert!(server_path.validated);
+    assert!(pair.delivered.contains_key(&(new_local, pair.server_addr)));
+}
+
+#[test]
+fn disable_active_migration_is_honoured() {
+    let mut pair = Pair::with_server_config(61, TransportConfig::default(), |s| s.migration = false);
+    let (c, _s) = pair.connect_default();
+    pair.drive_until(Duration::from_millis(200), |_| false);
+    let now = pair.now;
+    let err = pair.client.connection(c).unwrap().migrate(now, "127.0.0.3:1".parse().unwrap());
+    assert_eq!(err, Err(MigrateError::Disabled));
+}
