@@ -157,6 +157,9 @@ pub struct RunSummary {
     pub simulated_s: f64,
     /// Response bytes received by the client application.
     pub app_bytes_received: u64,
+    /// Received response bytes that differ from what the server sent (the responses follow a
+    /// byte pattern the client checks); 0 for an intact transfer.
+    pub app_bytes_corrupt: u64,
     /// Application goodput: response bytes x 8 / completion time (or simulated time), Mbit/s.
     pub goodput_mbps: f64,
     /// Request outcomes (stream workloads).

@@ -569,6 +569,7 @@ impl<'a> Sim<'a> {
             completion_time_s,
             simulated_s,
             app_bytes_received: app_bytes,
+            app_bytes_corrupt: records.iter().map(|r| r.corrupt_bytes).sum(),
             goodput_mbps,
             requests: RequestSummary {
                 planned,

@@ -23,6 +23,8 @@ pub struct RequestRecord {
     pub bytes: u64,
     /// Response size asked for.
     pub expected_bytes: u64,
+    /// Response bytes that differ from the pattern the server sends (must be 0).
+    pub corrupt_bytes: u64,
     /// Deadline, ns since the run began (video).
     pub deadline_ns: Option<Nanos>,
 }
@@ -130,6 +132,7 @@ impl ClientApp {
                 completed_ns: None,
                 bytes: 0,
                 expected_bytes: p.response_bytes,
+                corrupt_bytes: 0,
                 deadline_ns: p.deadline.map(|d| now + d),
             });
             self.next += 1;
@@ -141,7 +144,9 @@ impl ClientApp {
                 match conn.read(stream, usize::MAX) {
                     Ok(Some(chunk)) => {
                         progressed |= !chunk.bytes.is_empty();
-                        self.records[rec].bytes += chunk.bytes.len() as u64;
+                        let r = &mut self.records[rec];
+                        r.bytes += chunk.bytes.len() as u64;
+                        r.corrupt_bytes += super::pattern_mismatches(chunk.offset, &chunk.bytes);
                     }
                     Ok(None) => {
                         self.records[rec].completed_ns = Some(now);
