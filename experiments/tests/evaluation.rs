@@ -44,13 +44,17 @@ fn cc_single_path_utilisation() {
         assert!(r.completed, "{cc}: {:?}", r.error);
         let t = r.completion_time_s.unwrap();
         let link = r.paths[0].bytes_delivered_down as f64 * 8.0 / t / 50e6;
-        println!("{cc}: 30 MB in {t:.3} s, goodput {:.2} Mbit/s, link utilisation {:.1}%", r.goodput_mbps, link * 100.0);
+        println!(
+            "{cc}: 30 MB in {t:.3} s, goodput {:.2} Mbit/s, link utilisation {:.1}%",
+            r.goodput_mbps,
+            link * 100.0
+        );
         assert!(link >= 0.9, "{cc}: link utilisation {link:.3}");
     }
 }
 
 fn fairness(cc: &str) -> f64 {
-    let mut s = with(load("cc_fairness.toml"), Some(cc), None, Some(8_000_000));
+    let mut s = with(load("cc_fairness.toml"), Some(cc), None, Some(20_000_000));
     s.duration_s = 30.0;
     let r = run(&s);
     assert!(r.completed, "{cc}: {:?}", r.error);
@@ -75,7 +79,7 @@ fn uncoupled_newreno_takes_about_twice_at_a_shared_bottleneck() {
 #[test]
 #[ignore = "fails, proto bug: proto hands every controller Paths::single (connection/mod.rs, recv.rs, \
             recovery/loss.rs), so lia/olia/balia never see the other paths and are not coupled \
-            (measured 1.60x for all three)"]
+            (full: 1.60x for all three; reduced: lia 1.54x)"]
 fn coupled_cc_is_fair_at_a_shared_bottleneck() {
     for cc in ["lia", "olia", "balia"] {
         let ratio = fairness(cc);
@@ -111,7 +115,7 @@ const SCHEDULERS: [&str; 7] = ["minrtt", "roundrobin", "weighted", "redundant", 
 
 fn completion(scheduler: &str, bytes: u64) -> Option<f64> {
     let mut s = with(load("scheduler_wlan_3g.toml"), None, Some(scheduler), Some(bytes));
-    s.duration_s = 20.0;
+    s.duration_s = if bytes > 10_000_000 { 120.0 } else { 20.0 };
     let r = run(&s);
     println!("{scheduler:>10} {bytes:>9} B: {:?} s ({:?})", r.completion_time_s, r.error);
     r.completion_time_s
@@ -128,6 +132,16 @@ fn blest_and_ecf_not_slower_than_minrtt_on_wlan_and_3g() {
             assert!(t <= minrtt, "{s}: {t:.3} s > minrtt {minrtt:.3} s for {bytes} B");
         }
     }
+}
+
+/// The full 64 MB case of the same check.
+#[test]
+#[ignore = "fails: ECF 92.50 s vs MinRTT 86.91 s for 64 MB; proto passes ECF `bytes_queued` = all \
+            unacknowledged bytes (in flight included) instead of bytes not yet assigned to a path"]
+fn ecf_not_slower_than_minrtt_for_64_mb() {
+    let minrtt = completion("minrtt", 64_000_000).expect("minrtt completes");
+    let ecf = completion("ecf", 64_000_000).expect("ecf completes");
+    assert!(ecf <= minrtt, "ecf {ecf:.3} s > minrtt {minrtt:.3} s");
 }
 
 /// Every scheduler completes the 1 MB download.
@@ -192,15 +206,20 @@ fn bulk_failover_fast_path_black_holed() {
 }
 
 #[test]
+#[ignore = "fails: 192.5 ms gap (full 50 MB version: 229.4 ms) against 3 x 20 ms + 100 ms = 160 ms; \
+            proto detects the failure after 2 x the failed path's srtt (60 ms RTT plus queueing, \
+            PathFailureDetection::default) + max_ack_delay, which the surviving path's RTT cannot bound"]
 fn bulk_failover_slow_path_black_holed() {
     bulk_failover("slow", 20.0);
 }
 
-/// (c) Aggregation, no failure, MinRTT: EABen against single-path runs in the same run >= 0.8
-/// (20 MB instead of 50 MB).
+/// (c) Aggregation, no failure, MinRTT: EABen against single-path runs in the same run >= 0.8.
+/// Not reduced: EABen grows with the transfer size because the slow path's start-up weighs less
+/// (measured 0.567 at 20 MB, 0.700 at 30 MB, 0.766 at 40 MB, 0.813 at 50 MB), and the 50 MB run
+/// with its two baselines takes about 4 s.
 #[test]
 fn aggregation_benefit_of_two_paths() {
-    let s = with(load("aggregation.toml"), None, None, Some(20_000_000));
+    let s = load("aggregation.toml");
     let report = run_scenario(&s, &RunOptions::default()).unwrap();
     assert!(report.runs[0].completed && report.baselines.iter().all(|b| b.completed));
     let eaben = report.aggregation_benefit.unwrap();

@@ -20,8 +20,7 @@ use mpquic_proto::{
 use super::competing::Competitor;
 use super::RunError;
 use crate::metrics::{
-    DatagramSummary, LinkSummary, PathSample, PathSeries, PathSummary, RequestSummary, RunSummary, SharedWindow,
-    Stat,
+    DatagramSummary, LinkSummary, PathSample, PathSeries, PathSummary, RequestSummary, RunSummary, SharedWindow, Stat,
 };
 use crate::scenario::{Scenario, Workload};
 use crate::sim::{ms_to_nanos, Datagram, Direction, Nanos, Network, SEC};
@@ -599,8 +598,7 @@ impl<'a> Sim<'a> {
                 goodput_mbps: goodput,
                 ratio_to_competing: (mean > 0.0).then(|| goodput / mean),
             });
-            summary.competing =
-                self.competitors.iter().zip(&rates).map(|(c, &r)| c.summary(self.now, r)).collect();
+            summary.competing = self.competitors.iter().zip(&rates).map(|(c, &r)| c.summary(self.now, r)).collect();
         } else {
             summary.competing = self.competitors.iter().map(|c| c.summary(self.now, 0.0)).collect();
         }

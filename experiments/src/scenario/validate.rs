@@ -150,7 +150,10 @@ impl Scenario {
             let f = |name: &str| format!("competing[{i}].{name}");
             if !bottlenecks.contains(c.bottleneck.as_str()) {
                 let known: Vec<&str> = bottlenecks.iter().copied().collect();
-                return Err(err(f("bottleneck"), format!("no bottleneck named `{}`; defined: {known:?}", c.bottleneck)));
+                return Err(err(
+                    f("bottleneck"),
+                    format!("no bottleneck named `{}`; defined: {known:?}", c.bottleneck),
+                ));
             }
             let taken = |a: &std::net::SocketAddr| {
                 self.paths.iter().any(|p| p.client == *a || p.server == *a)

@@ -37,13 +37,7 @@ impl ServerApp {
             Workload::Datagrams { bytes, interval_ms, count } => Some((bytes, ms_to_nanos(interval_ms), count)),
             _ => None,
         };
-        Self {
-            requests: Vec::new(),
-            block: super::pattern(),
-            datagrams,
-            next_datagram: 0,
-            base: None,
-        }
+        Self { requests: Vec::new(), block: super::pattern(), datagrams, next_datagram: 0, base: None }
     }
 
     /// Next time a datagram is due.
