@@ -52,7 +52,11 @@ mod tests {
     fn pattern_checks_offsets() {
         let p = pattern();
         assert_eq!(pattern_mismatches(0, &p[..1000]), 0);
-        assert_eq!(pattern_mismatches(251 * 7 + 3, &p[3..70_000]), 0);
+        assert_eq!(pattern_mismatches(251 * 7 + 3, &p[3..60_000]), 0);
+        // Longer than one 64 KiB piece.
+        let long: Vec<u8> = (0..200_000u64).map(|i| ((i + 9) % 251) as u8).collect();
+        assert_eq!(pattern_mismatches(9, &long), 0);
+        assert_eq!(pattern_mismatches(10, &long), 200_000);
         assert_eq!(pattern_mismatches(1, &p[..10]), 10);
         let mut bad = p[5..200].to_vec();
         bad[17] ^= 1;
