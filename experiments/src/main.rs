@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use mpquic_experiments::{output, runner, scenario::Scenario};
+use mpquic_experiments::scenario::{Scenario, Workload};
+use mpquic_experiments::{output, runner};
 
 /// mpquic: Multipath QUIC for networking research.
 #[derive(Debug, Parser)]
@@ -41,6 +42,16 @@ struct RunArgs {
     /// Number of repetitions (overrides the scenario's).
     #[arg(long)]
     repetitions: Option<u32>,
+    /// Overrides the scenario's packet scheduler (`minrtt`, `roundrobin`, `weighted`, `redundant`,
+    /// `backup`, `blest`, `ecf`, ...).
+    #[arg(long)]
+    scheduler: Option<String>,
+    /// Overrides the scenario's congestion controller (`newreno|cubic|bbr|lia|olia|balia`).
+    #[arg(long)]
+    cc: Option<String>,
+    /// Overrides the size of a `bulk` or `files` workload, bytes.
+    #[arg(long)]
+    bytes: Option<u64>,
     /// Run on real UDP sockets through a user-space link emulator instead of the simulator.
     #[arg(long)]
     real: bool,
@@ -50,10 +61,23 @@ fn run(args: RunArgs) -> Result<()> {
     if args.real {
         bail!("--real is not yet implemented: the user-space link emulator over the io crate is still to come");
     }
-    let scenario = match &args.scenario {
+    let mut scenario = match &args.scenario {
         Some(path) => Scenario::load(path)?,
         None => Scenario::demo(),
     };
+    if let Some(name) = &args.scheduler {
+        scenario.transport.scheduler = name.clone();
+    }
+    if let Some(name) = &args.cc {
+        scenario.transport.congestion_controller = name.clone();
+    }
+    if let Some(n) = args.bytes {
+        match &mut scenario.workload {
+            Workload::Bulk { bytes } | Workload::Files { bytes, .. } => *bytes = n,
+            _ => bail!("--bytes needs a `bulk` or `files` workload"),
+        }
+    }
+    scenario.validate().context("the scenario with the command-line overrides")?;
     let started = std::time::Instant::now();
     let report = runner::run_scenario(
         &scenario,

@@ -27,7 +27,20 @@ fn error_of(text: &str) -> String {
 
 #[test]
 fn shipped_examples_parse_and_validate() {
-    for f in ["demo.toml", "bulk.toml", "handover.toml", "shared_bottleneck.toml", "lossy_video.toml"] {
+    for f in [
+        "demo.toml",
+        "bulk.toml",
+        "handover.toml",
+        "shared_bottleneck.toml",
+        "lossy_video.toml",
+        "cc_utilisation.toml",
+        "cc_fairness.toml",
+        "cc_disjoint.toml",
+        "scheduler_wlan_3g.toml",
+        "handover_multipath.toml",
+        "failover_bulk.toml",
+        "aggregation.toml",
+    ] {
         let s = Scenario::load(&common::scenario_file(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(!s.paths.is_empty(), "{f}");
     }
@@ -121,4 +134,15 @@ fn missing_file_names_the_path() {
     let e = Scenario::load(std::path::Path::new("/nonexistent/x.toml")).unwrap_err();
     assert!(matches!(e, ScenarioError::Io { .. }));
     assert!(e.to_string().contains("/nonexistent/x.toml"));
+}
+
+#[test]
+fn competing_flow_needs_a_bottleneck_and_its_own_addresses() {
+    let base = Scenario::load(&common::scenario_file("cc_fairness.toml")).unwrap();
+    assert_eq!(base.competing.len(), 1);
+    let text = std::fs::read_to_string(common::scenario_file("cc_fairness.toml")).unwrap();
+    let e = error_of(&text.replace("bottleneck = \"core\"\nup = { rate_mbps = 100.0, delay_ms = 2.0 }\ndown = { rate_mbps = 100.0, delay_ms = 2.0 }\ncongestion_controller", "bottleneck = \"nope\"\nup = { rate_mbps = 100.0, delay_ms = 2.0 }\ndown = { rate_mbps = 100.0, delay_ms = 2.0 }\ncongestion_controller"));
+    assert!(e.contains("competing[0].bottleneck") && e.contains("nope"), "{e}");
+    let e = error_of(&text.replace("client = \"10.2.0.2:50000\"", "client = \"10.0.0.2:50000\""));
+    assert!(e.contains("competing[0].client"), "{e}");
 }

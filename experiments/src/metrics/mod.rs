@@ -7,7 +7,10 @@ mod summary;
 
 use serde::Serialize;
 
-pub use summary::{aggregation_benefit, DatagramSummary, LinkSummary, PathSummary, RequestSummary, RunSummary, Stat};
+pub use summary::{
+    aggregation_benefit, CompetingSummary, DatagramSummary, LinkSummary, PathSummary, RequestSummary, RunSummary,
+    SharedWindow, Stat,
+};
 
 /// One sample of one path.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]

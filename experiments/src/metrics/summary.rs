@@ -92,6 +92,47 @@ pub struct LinkSummary {
     pub stats: LinkStats,
 }
 
+/// What a competing flow (`[[competing]]`) got.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CompetingSummary {
+    /// Flow name.
+    pub name: String,
+    /// Its congestion controller.
+    pub congestion_controller: String,
+    /// Its download finished within the run (the run ends when the scenario's workload does).
+    pub completed: bool,
+    /// Why the flow failed, if its connection did.
+    pub error: Option<String>,
+    /// When it connected, s.
+    pub start_s: f64,
+    /// From its start to its last byte, s.
+    pub completion_time_s: Option<f64>,
+    /// Response bytes its client application received.
+    pub app_bytes_received: u64,
+    /// UDP payload bytes delivered to its client.
+    pub bytes_delivered_down: u64,
+    /// Goodput from its start to its completion (or the end of the run), Mbit/s.
+    pub goodput_mbps: f64,
+    /// Goodput inside the run's [`SharedWindow`], Mbit/s.
+    pub window_goodput_mbps: f64,
+}
+
+/// The interval in which the scenario's connection and every competing flow were all active:
+/// from the latest start to the first completion (or the end of the run). Throughputs compared
+/// inside it are not skewed by one flow having the bottleneck to itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct SharedWindow {
+    /// Start, s since the run began.
+    pub start_s: f64,
+    /// End, s.
+    pub end_s: f64,
+    /// The scenario connection's application goodput inside the window, Mbit/s.
+    pub goodput_mbps: f64,
+    /// The scenario connection's window goodput over the mean window goodput of the competing
+    /// flows (RFC 6356 goal 2 asks for about 1 for a multipath connection with coupled control).
+    pub ratio_to_competing: Option<f64>,
+}
+
 /// The result of one run of one scenario with one seed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RunSummary {
@@ -116,6 +157,9 @@ pub struct RunSummary {
     pub simulated_s: f64,
     /// Response bytes received by the client application.
     pub app_bytes_received: u64,
+    /// Received response bytes that differ from what the server sent (the responses follow a
+    /// byte pattern the client checks); 0 for an intact transfer.
+    pub app_bytes_corrupt: u64,
     /// Application goodput: response bytes x 8 / completion time (or simulated time), Mbit/s.
     pub goodput_mbps: f64,
     /// Request outcomes (stream workloads).
@@ -128,6 +172,16 @@ pub struct RunSummary {
     pub links: Vec<LinkSummary>,
     /// Times the client moved the connection to another interface (single-path failover).
     pub migrations: u32,
+    /// Longest time, while a request was open, without new response bytes reaching the client
+    /// application (from a request's start to its first bytes, or between two deliveries), ms.
+    pub longest_delivery_gap_ms: f64,
+    /// When that gap ended, s since the run began.
+    pub longest_delivery_gap_end_s: f64,
+    /// Competing flows (`[[competing]]`), in scenario order.
+    pub competing: Vec<CompetingSummary>,
+    /// The interval when the connection and all competing flows were active (with competing
+    /// flows only).
+    pub shared_window: Option<SharedWindow>,
 }
 
 /// Experimental aggregation benefit (spec/papers.md §1.3, [TH] eq. 5.1): `multipath` is the mean

@@ -40,6 +40,35 @@ fn run_rows(out: &mut String, runs: &[RunSummary]) {
                 d.received, d.sent, d.mean_delay_ms, d.max_delay_ms
             );
         }
+        if r.longest_delivery_gap_ms > 0.0 {
+            let _ = writeln!(
+                out,
+                "      longest delivery gap {:.1} ms (ended at {:.3} s)",
+                r.longest_delivery_gap_ms, r.longest_delivery_gap_end_s
+            );
+        }
+        if let Some(w) = &r.shared_window {
+            let _ = writeln!(
+                out,
+                "      shared window {:.3}-{:.3} s: this connection {:.2} Mbit/s, {} x the competing flows",
+                w.start_s,
+                w.end_s,
+                w.goodput_mbps,
+                fmt_opt(w.ratio_to_competing, "")
+            );
+        }
+        for c in &r.competing {
+            let _ = writeln!(
+                out,
+                "      competing {:<10} cc {:<8} {:<9} {} B  goodput {:.2} Mbit/s (in window {:.2})",
+                c.name,
+                c.congestion_controller,
+                if c.completed { "completed" } else { "running" },
+                c.app_bytes_received,
+                c.goodput_mbps,
+                c.window_goodput_mbps
+            );
+        }
         let _ = writeln!(
             out,
             "      {:<10} {:>14} {:>14} {:>10} {:>12} {:>10}",

@@ -3,6 +3,7 @@
 //! report gathers the repetitions of a scenario and, when asked, its single-path baselines and
 //! the aggregation benefit ([`run_scenario`]).
 
+mod competing;
 mod one;
 
 use serde::Serialize;

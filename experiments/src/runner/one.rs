@@ -17,9 +17,10 @@ use mpquic_proto::{
     TransportConfig,
 };
 
+use super::competing::Competitor;
 use super::RunError;
 use crate::metrics::{
-    DatagramSummary, LinkSummary, PathSample, PathSeries, PathSummary, RequestSummary, RunSummary, Stat,
+    DatagramSummary, LinkSummary, PathSample, PathSeries, PathSummary, RequestSummary, RunSummary, SharedWindow, Stat,
 };
 use crate::scenario::{Scenario, Workload};
 use crate::sim::{ms_to_nanos, Datagram, Direction, Nanos, Network, SEC};
@@ -38,7 +39,7 @@ pub struct RunOutput {
 /// proto's clock for simulated time 0 (any fixed value works; 1 s keeps `Instant::ZERO` apart).
 const EPOCH: Nanos = SEC;
 
-fn instant(t: Nanos) -> Instant {
+pub(super) fn instant(t: Nanos) -> Instant {
     Instant::from_nanos(EPOCH + t)
 }
 
@@ -66,7 +67,7 @@ struct SeenStats {
     congestion_events: u64,
 }
 
-fn transport_config(s: &Scenario) -> Result<TransportConfig, RunError> {
+pub(super) fn transport_config(s: &Scenario) -> Result<TransportConfig, RunError> {
     let mut t = TransportConfig {
         congestion_controller_factory: mpquic_cc::factory_by_name(&s.transport.congestion_controller)?,
         ecn: s.transport.ecn,
@@ -128,6 +129,12 @@ struct Sim<'a> {
     error: Option<String>,
     buf: Vec<u8>,
     datagrams_sent: u64,
+    /// Competing flows (`[[competing]]`).
+    competitors: Vec<Competitor>,
+    /// Application bytes of the connection and of each competing flow when the shared window
+    /// opened, then when it closed: (time, connection bytes, competitors' bytes).
+    window_open: Option<(Nanos, u64, Vec<u64>)>,
+    window_close: Option<(Nanos, u64, Vec<u64>)>,
 }
 
 impl<'a> Sim<'a> {
@@ -147,6 +154,7 @@ impl<'a> Sim<'a> {
         let p0 = &s.paths[0];
         let ch = client.connect(instant(0), client_config, p0.client, p0.server, SERVER_NAME)?;
         let sample_period = ms_to_nanos(s.sample_interval_ms);
+        let competitors = (0..s.competing.len()).map(|k| Competitor::new(s, k, seed)).collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             s,
             seed,
@@ -172,6 +180,9 @@ impl<'a> Sim<'a> {
             error: None,
             buf: Vec::with_capacity(64 * 1024),
             datagrams_sent: 0,
+            competitors,
+            window_open: None,
+            window_close: None,
         })
     }
 
@@ -181,6 +192,7 @@ impl<'a> Sim<'a> {
             self.drive_apps();
             self.flush();
             self.drain_events();
+            self.track_window();
             if self.error.is_some() || self.workload_done() {
                 break;
             }
@@ -191,7 +203,14 @@ impl<'a> Sim<'a> {
             // instead of spinning at this instant.
             let now = self.now;
             let pending = |t: Option<Instant>| t.map(sim_time).filter(|&t| t > now || same_instant == 0);
+            let competing = self
+                .competitors
+                .iter()
+                .flat_map(|c| c.timeouts().into_iter().map(pending).chain([c.wakeup()]))
+                .flatten()
+                .min();
             let next = [
+                competing,
                 self.net.next_time(),
                 pending(self.client.poll_timeout()),
                 pending(self.server.poll_timeout()),
@@ -238,6 +257,9 @@ impl<'a> Sim<'a> {
                     self.deliver(d);
                 }
             }
+            for c in &mut self.competitors {
+                c.handle_timeouts(self.now);
+            }
             let t = instant(self.now);
             if self.client.poll_timeout().is_some_and(|x| x <= t) {
                 self.client.handle_timeout(t);
@@ -247,6 +269,10 @@ impl<'a> Sim<'a> {
             }
         }
         self.sample();
+        if self.window_open.is_some() && self.window_close.is_none() {
+            let bytes = self.competitors.iter().map(Competitor::bytes_received).collect();
+            self.window_close = Some((self.now, self.client_app.bytes_received(), bytes));
+        }
         Ok(self.finish())
     }
 
@@ -262,7 +288,30 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// The shared window opens when the last competing flow starts and closes when the first
+    /// flow (the connection or a competitor) completes; the run's end closes it otherwise.
+    fn track_window(&mut self) {
+        if self.competitors.is_empty() || self.window_close.is_some() {
+            return;
+        }
+        let snapshot = |sim: &Self| {
+            (sim.now, sim.client_app.bytes_received(), sim.competitors.iter().map(Competitor::bytes_received).collect())
+        };
+        let latest_start = self.competitors.iter().map(Competitor::start).max().unwrap_or(0);
+        if self.window_open.is_none() && self.now >= latest_start {
+            self.window_open = Some(snapshot(self));
+        }
+        if self.window_open.is_some()
+            && (self.workload_done() || self.competitors.iter().any(Competitor::done) || self.now >= self.end)
+        {
+            self.window_close = Some(snapshot(self));
+        }
+    }
+
     fn drive_apps(&mut self) {
+        for c in &mut self.competitors {
+            c.drive(self.now);
+        }
         if let Some(conn) = self.client.connection(self.ch) {
             self.client_app.drive(self.now, conn);
         }
@@ -354,6 +403,9 @@ impl<'a> Sim<'a> {
     }
 
     fn flush(&mut self) {
+        for c in &mut self.competitors {
+            c.flush(self.now, &mut self.net);
+        }
         let now = instant(self.now);
         for from_client in [true, false] {
             loop {
@@ -388,6 +440,10 @@ impl<'a> Sim<'a> {
     }
 
     fn deliver(&mut self, d: Datagram) {
+        if let Some(c) = self.competitors.iter_mut().find(|c| c.owns(&d)) {
+            c.deliver(self.now, d);
+            return;
+        }
         let now = instant(self.now);
         let len = d.data.len() as u64;
         let data = BytesMut::from(&d.data[..]);
@@ -512,6 +568,7 @@ impl<'a> Sim<'a> {
             completion_time_s,
             simulated_s,
             app_bytes_received: app_bytes,
+            app_bytes_corrupt: records.iter().map(|r| r.corrupt_bytes).sum(),
             goodput_mbps,
             requests: RequestSummary {
                 planned,
@@ -523,7 +580,28 @@ impl<'a> Sim<'a> {
             paths,
             links,
             migrations: self.migrations,
+            longest_delivery_gap_ms: self.client_app.longest_gap_ns as f64 / 1e6,
+            longest_delivery_gap_end_s: self.client_app.longest_gap_end_ns as f64 / 1e9,
+            competing: Vec::new(),
+            shared_window: None,
         };
+        let mut summary = summary;
+        if let (Some((t0, b0, c0)), Some((t1, b1, c1))) = (&self.window_open, &self.window_close) {
+            let secs = t1.saturating_sub(*t0) as f64 / 1e9;
+            let rate = |bytes: u64| if secs > 0.0 { bytes as f64 * 8.0 / secs / 1e6 } else { 0.0 };
+            let rates: Vec<f64> = c0.iter().zip(c1).map(|(a, b)| rate(b.saturating_sub(*a))).collect();
+            let goodput = rate(b1.saturating_sub(*b0));
+            let mean = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
+            summary.shared_window = Some(SharedWindow {
+                start_s: *t0 as f64 / 1e9,
+                end_s: *t1 as f64 / 1e9,
+                goodput_mbps: goodput,
+                ratio_to_competing: (mean > 0.0).then(|| goodput / mean),
+            });
+            summary.competing = self.competitors.iter().zip(&rates).map(|(c, &r)| c.summary(self.now, r)).collect();
+        } else {
+            summary.competing = self.competitors.iter().map(|c| c.summary(self.now, 0.0)).collect();
+        }
         RunOutput { summary, series: self.series }
     }
 }

@@ -78,6 +78,10 @@ pub struct Scenario {
     /// Links several paths cross (shared bottlenecks).
     #[serde(default)]
     pub bottlenecks: Vec<BottleneckSpec>,
+    /// Other connections (each with its own client and server endpoints, single-path) that
+    /// share bottleneck links with the scenario's connection.
+    #[serde(default)]
+    pub competing: Vec<CompetingSpec>,
     /// Timed changes to links.
     #[serde(default)]
     pub events: Vec<EventSpec>,
@@ -171,6 +175,39 @@ pub struct PathSpec {
     /// The path starts down (e.g. the target of a handover) until an `up` event.
     #[serde(default)]
     pub starts_down: bool,
+}
+
+/// A competing flow: a second, single-path connection between its own client and server
+/// endpoints, downloading `bytes` from `start_s` on, over its own access links and then a shared
+/// `[[bottlenecks]]` link. It measures how a scenario's (multipath) connection shares a
+/// bottleneck with a regular flow (RFC 6356 §2 goals).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompetingSpec {
+    /// Name used in the summary.
+    pub name: String,
+    /// The flow's client address (must differ from every path's addresses).
+    pub client: SocketAddr,
+    /// The flow's server address (must differ from every path's addresses).
+    pub server: SocketAddr,
+    /// Access link, client to server.
+    pub up: LinkSpec,
+    /// Access link, server to client.
+    pub down: LinkSpec,
+    /// The shared bottleneck the flow crosses after its access link.
+    pub bottleneck: String,
+    /// The flow's congestion controller (single path).
+    #[serde(default = "default_competing_cc")]
+    pub congestion_controller: String,
+    /// Size of the flow's download.
+    pub bytes: u64,
+    /// When the flow's client connects, seconds after the start of the run.
+    #[serde(default)]
+    pub start_s: f64,
+}
+
+fn default_competing_cc() -> String {
+    "newreno".into()
 }
 
 /// A link shared by several paths.
@@ -404,6 +441,7 @@ impl Scenario {
         s.paths = vec![s.paths[index].clone()];
         s.paths[0].starts_down = false;
         s.events.retain(|e| e.path == keep && e.action != Action::Handover);
+        s.competing.retain(|c| s.paths[0].bottleneck.as_ref() == Some(&c.bottleneck));
         s.baselines = false;
         s.name = format!("{}-only-{}", self.name, keep);
         s

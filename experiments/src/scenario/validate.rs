@@ -146,6 +146,41 @@ impl Scenario {
                 }
             }
         }
+        for (i, c) in self.competing.iter().enumerate() {
+            let f = |name: &str| format!("competing[{i}].{name}");
+            if !bottlenecks.contains(c.bottleneck.as_str()) {
+                let known: Vec<&str> = bottlenecks.iter().copied().collect();
+                return Err(err(
+                    f("bottleneck"),
+                    format!("no bottleneck named `{}`; defined: {known:?}", c.bottleneck),
+                ));
+            }
+            let taken = |a: &std::net::SocketAddr| {
+                self.paths.iter().any(|p| p.client == *a || p.server == *a)
+                    || self.competing[..i].iter().any(|o| o.client == *a || o.server == *a)
+            };
+            if taken(&c.client) || taken(&c.server) || c.client == c.server {
+                return Err(err(
+                    f("client"),
+                    "a competing flow has its own endpoints: its client and server addresses must not be used \
+                     by any path or other flow",
+                ));
+            }
+            if c.client.is_ipv4() != c.server.is_ipv4() {
+                return Err(err(f("server"), "client and server must both be IPv4 or both IPv6"));
+            }
+            link(&f("up"), &c.up)?;
+            link(&f("down"), &c.down)?;
+            if let Err(e) = mpquic_cc::factory_by_name(&c.congestion_controller) {
+                return Err(err(f("congestion_controller"), e.to_string()));
+            }
+            if c.bytes == 0 {
+                return Err(err(f("bytes"), "must be at least 1"));
+            }
+            if !c.start_s.is_finite() || c.start_s < 0.0 {
+                return Err(err(f("start_s"), "must be a time in seconds >= 0"));
+            }
+        }
         if self.paths[0].starts_down {
             return Err(err("paths[0].starts_down", "the first path carries the handshake and must start up"));
         }

@@ -71,9 +71,10 @@ pub enum NetworkEvent {
 pub struct Network {
     /// Every link direction.
     pub links: Vec<Link>,
-    /// Per scenario path: `[up, down]`.
+    /// Per scenario path, then per competing flow (index `paths.len() + k`): `[up, down]`.
     pub routes: Vec<[Route; 2]>,
-    /// Per scenario path: its own `[up, down]` links (not the bottleneck).
+    /// Per scenario path, then per competing flow: its own `[up, down]` links (not the
+    /// bottleneck).
     pub path_links: Vec<[LinkId; 2]>,
     /// Per bottleneck name: `[up, down]`.
     bottleneck_links: Vec<(String, [LinkId; 2])>,
@@ -130,18 +131,25 @@ impl Network {
             r.set_stream(stream);
             r
         };
-        let rtt_of = |p: &scenario::PathSpec| -> Nanos {
-            let b = p.bottleneck.as_ref().and_then(|n| scenario.bottlenecks.iter().find(|b| &b.name == n));
+        // Scenario paths, then competing flows: (name, up, down, bottleneck, starts_down).
+        let routed: Vec<(&str, &LinkSpec, &LinkSpec, Option<&String>, bool)> = scenario
+            .paths
+            .iter()
+            .map(|p| (p.name.as_str(), &p.up, &p.down, p.bottleneck.as_ref(), p.starts_down))
+            .chain(scenario.competing.iter().map(|c| (c.name.as_str(), &c.up, &c.down, Some(&c.bottleneck), false)))
+            .collect();
+        let rtt_of = |&(_, up, down, bottleneck, _): &(&str, &LinkSpec, &LinkSpec, Option<&String>, bool)| -> Nanos {
+            let b = bottleneck.and_then(|n| scenario.bottlenecks.iter().find(|b| &b.name == n));
             let extra = b.map_or(0.0, |b| b.up.delay_ms + b.down.delay_ms);
-            ms_to_nanos(p.up.delay_ms + p.down.delay_ms + extra)
+            ms_to_nanos(up.delay_ms + down.delay_ms + extra)
         };
         let mut bottleneck_links = Vec::new();
         for b in &scenario.bottlenecks {
-            // BDP of a shared link: its rate times the longest round trip of the paths crossing it.
-            let rtt = scenario
-                .paths
+            // BDP of a shared link: its rate times the longest round trip of the paths (and
+            // competing flows) crossing it.
+            let rtt = routed
                 .iter()
-                .filter(|p| p.bottleneck.as_ref() == Some(&b.name))
+                .filter(|r| r.3 == Some(&b.name))
                 .map(rtt_of)
                 .max()
                 .unwrap_or(ms_to_nanos(b.up.delay_ms + b.down.delay_ms));
@@ -152,18 +160,19 @@ impl Network {
         }
         let mut routes = Vec::new();
         let mut path_links = Vec::new();
-        for p in &scenario.paths {
-            let rtt = rtt_of(p);
+        for r in &routed {
+            let rtt = rtt_of(r);
+            let &(name, spec_up, spec_down, bottleneck, starts_down) = r;
             let up = links.len();
-            let mut l_up = Link::new(format!("{}.up", p.name), link_params(&p.up, rtt), rng());
-            let mut l_down = Link::new(format!("{}.down", p.name), link_params(&p.down, rtt), rng());
-            if p.starts_down {
+            let mut l_up = Link::new(format!("{name}.up"), link_params(spec_up, rtt), rng());
+            let mut l_down = Link::new(format!("{name}.down"), link_params(spec_down, rtt), rng());
+            if starts_down {
                 l_up.set_down(0);
                 l_down.set_down(0);
             }
             links.push(l_up);
             links.push(l_down);
-            let shared = p.bottleneck.as_ref().and_then(|n| bottleneck_links.iter().find(|(b, _)| b == n));
+            let shared = bottleneck.and_then(|n| bottleneck_links.iter().find(|(b, _)| b == n));
             // Up: access link, then the shared link; down: shared link, then the access link.
             let (r_up, r_down) = match shared {
                 Some((_, [bu, bd])) => (vec![up, *bu], vec![*bd, up + 1]),

@@ -23,6 +23,8 @@ pub struct RequestRecord {
     pub bytes: u64,
     /// Response size asked for.
     pub expected_bytes: u64,
+    /// Response bytes that differ from the pattern the server sends (must be 0).
+    pub corrupt_bytes: u64,
     /// Deadline, ns since the run began (video).
     pub deadline_ns: Option<Nanos>,
 }
@@ -52,6 +54,14 @@ pub struct ClientApp {
     pub records: Vec<RequestRecord>,
     /// Datagram flow results.
     pub datagrams: DatagramRecord,
+    /// Last time the application got response bytes, or a request started with none open (the
+    /// start of the current gap); `None` while no request is open.
+    progress_at: Option<Nanos>,
+    /// Longest time, while a request was open, between two deliveries of response bytes to the
+    /// application (or from a request's start to its first bytes), ns.
+    pub longest_gap_ns: Nanos,
+    /// When the longest gap ended, ns since the run began.
+    pub longest_gap_end_ns: Nanos,
 }
 
 impl ClientApp {
@@ -64,12 +74,20 @@ impl ClientApp {
             open: BTreeMap::new(),
             records: Vec::new(),
             datagrams: DatagramRecord::default(),
+            progress_at: None,
+            longest_gap_ns: 0,
+            longest_gap_end_ns: 0,
         }
     }
 
     /// Every planned request finished.
     pub fn all_done(&self) -> bool {
         self.next == self.plan.len() && self.records.iter().all(|r| r.completed_ns.is_some())
+    }
+
+    /// Response bytes received so far, over all requests.
+    pub fn bytes_received(&self) -> u64 {
+        self.records.iter().map(|r| r.bytes).sum()
     }
 
     /// Next time a request is due by its plan (the driver wakes the app then).
@@ -104,6 +122,9 @@ impl ClientApp {
             // The request is small next to the initial stream window: it fits at once.
             let _ = conn.write(stream, &req);
             let _ = conn.finish(stream);
+            if self.open.is_empty() {
+                self.progress_at = Some(now);
+            }
             self.open.insert(stream, self.records.len());
             self.records.push(RequestRecord {
                 id,
@@ -111,15 +132,22 @@ impl ClientApp {
                 completed_ns: None,
                 bytes: 0,
                 expected_bytes: p.response_bytes,
+                corrupt_bytes: 0,
                 deadline_ns: p.deadline.map(|d| now + d),
             });
             self.next += 1;
         }
         let mut finished = Vec::new();
+        let mut progressed = false;
         for (&stream, &rec) in &self.open {
             loop {
                 match conn.read(stream, usize::MAX) {
-                    Ok(Some(chunk)) => self.records[rec].bytes += chunk.bytes.len() as u64,
+                    Ok(Some(chunk)) => {
+                        progressed |= !chunk.bytes.is_empty();
+                        let r = &mut self.records[rec];
+                        r.bytes += chunk.bytes.len() as u64;
+                        r.corrupt_bytes += super::pattern_mismatches(chunk.offset, &chunk.bytes);
+                    }
                     Ok(None) => {
                         self.records[rec].completed_ns = Some(now);
                         finished.push(stream);
@@ -133,8 +161,21 @@ impl ClientApp {
                 }
             }
         }
+        if progressed || !finished.is_empty() {
+            if let Some(since) = self.progress_at {
+                let gap = now.saturating_sub(since);
+                if gap > self.longest_gap_ns {
+                    self.longest_gap_ns = gap;
+                    self.longest_gap_end_ns = now;
+                }
+            }
+            self.progress_at = Some(now);
+        }
         for s in finished {
             self.open.remove(&s);
+        }
+        if self.open.is_empty() {
+            self.progress_at = None;
         }
         while let Some(d) = conn.recv_datagram() {
             self.datagrams.received += 1;

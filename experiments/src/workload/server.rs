@@ -13,6 +13,8 @@ struct Request {
     header: BytesMut,
     /// Response bytes still to write, once the request header is complete.
     remaining: Option<u64>,
+    /// Response bytes written (the stream offset of the next one).
+    written: u64,
     done: bool,
 }
 
@@ -20,7 +22,7 @@ struct Request {
 #[derive(Debug)]
 pub struct ServerApp {
     requests: Vec<Request>,
-    /// A block of response bytes, sliced without copying.
+    /// The response byte pattern, sliced without copying.
     block: Bytes,
     /// Datagram flow: (size, period, count) and the next sequence number.
     datagrams: Option<(u64, Nanos, u32)>,
@@ -35,13 +37,7 @@ impl ServerApp {
             Workload::Datagrams { bytes, interval_ms, count } => Some((bytes, ms_to_nanos(interval_ms), count)),
             _ => None,
         };
-        Self {
-            requests: Vec::new(),
-            block: Bytes::from(vec![0x5a; 64 * 1024]),
-            datagrams,
-            next_datagram: 0,
-            base: None,
-        }
+        Self { requests: Vec::new(), block: super::pattern(), datagrams, next_datagram: 0, base: None }
     }
 
     /// Next time a datagram is due.
@@ -66,7 +62,7 @@ impl ServerApp {
         }
         let base = *self.base.get_or_insert(now);
         while let Some(stream) = conn.accept_stream(Dir::Bi) {
-            self.requests.push(Request { stream, header: BytesMut::new(), remaining: None, done: false });
+            self.requests.push(Request { stream, header: BytesMut::new(), remaining: None, written: 0, done: false });
         }
         for r in self.requests.iter_mut().filter(|r| !r.done) {
             if r.remaining.is_none() {
@@ -102,10 +98,14 @@ impl ServerApp {
                     r.done = true;
                     break;
                 }
-                let n = left.min(self.block.len() as u64) as usize;
-                match conn.write_bytes(r.stream, self.block.slice(..n)) {
+                let phase = (r.written % super::PATTERN_PERIOD as u64) as usize;
+                let n = left.min((self.block.len() - super::PATTERN_PERIOD) as u64) as usize;
+                match conn.write_bytes(r.stream, self.block.slice(phase..phase + n)) {
                     Ok(0) | Err(_) => break,
-                    Ok(w) => r.remaining = Some(left - w as u64),
+                    Ok(w) => {
+                        r.remaining = Some(left - w as u64);
+                        r.written += w as u64;
+                    }
                 }
             }
         }

@@ -1,0 +1,232 @@
+//! The evaluation checks of issues 4 (congestion control), 5 (schedulers) and 8 (multipath
+//! failover and aggregation), reduced (smaller transfers, shorter runs) from the full scenario
+//! files in `experiments/scenarios/` that they load: `cc_utilisation.toml`, `cc_fairness.toml`,
+//! `cc_disjoint.toml`, `scheduler_wlan_3g.toml`, `handover_multipath.toml`,
+//! `failover_bulk.toml`, `aggregation.toml`. Each test prints its numbers (`--nocapture`).
+
+mod common;
+
+use mpquic_experiments::metrics::RunSummary;
+use mpquic_experiments::runner::{run_once, run_scenario, RunOptions};
+use mpquic_experiments::scenario::{Scenario, Workload};
+
+fn load(file: &str) -> Scenario {
+    Scenario::load(&common::scenario_file(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+fn with(mut s: Scenario, cc: Option<&str>, scheduler: Option<&str>, bytes: Option<u64>) -> Scenario {
+    if let Some(cc) = cc {
+        s.transport.congestion_controller = cc.to_owned();
+    }
+    if let Some(name) = scheduler {
+        s.transport.scheduler = name.to_owned();
+    }
+    if let Some(n) = bytes {
+        s.workload = Workload::Bulk { bytes: n };
+    }
+    s.validate().unwrap();
+    s
+}
+
+fn run(s: &Scenario) -> RunSummary {
+    run_once(s, s.seed).unwrap().summary
+}
+
+// ------------------------------------------------------------------------------------ issue 4
+
+/// (a) 50 Mbit/s, 40 ms RTT, 1-BDP queue: link utilisation >= 90% for every single-path
+/// controller (30 MB, about 5 s, instead of 30 s).
+#[test]
+fn cc_single_path_utilisation() {
+    for cc in ["newreno", "cubic", "bbr"] {
+        let s = with(load("cc_utilisation.toml"), Some(cc), None, Some(30_000_000));
+        let r = run(&s);
+        assert!(r.completed, "{cc}: {:?}", r.error);
+        let t = r.completion_time_s.unwrap();
+        let link = r.paths[0].bytes_delivered_down as f64 * 8.0 / t / 50e6;
+        println!(
+            "{cc}: 30 MB in {t:.3} s, goodput {:.2} Mbit/s, link utilisation {:.1}%",
+            r.goodput_mbps,
+            link * 100.0
+        );
+        assert!(link >= 0.9, "{cc}: link utilisation {link:.3}");
+    }
+}
+
+fn fairness(cc: &str) -> f64 {
+    let mut s = with(load("cc_fairness.toml"), Some(cc), None, Some(20_000_000));
+    s.duration_s = 30.0;
+    let r = run(&s);
+    assert!(r.completed, "{cc}: {:?}", r.error);
+    let w = r.shared_window.expect("a shared window with a competing flow");
+    let ratio = w.ratio_to_competing.expect("the competing flow got bytes");
+    println!(
+        "{cc}: multipath {:.2} Mbit/s vs single-path NewReno {:.2} Mbit/s over {:.2}-{:.2} s: ratio {ratio:.2}",
+        w.goodput_mbps, r.competing[0].window_goodput_mbps, w.start_s, w.end_s
+    );
+    ratio
+}
+
+/// (b) RFC 6356 goal 2: two paths through one bottleneck next to a NewReno flow; uncoupled
+/// per-path NewReno takes about twice the single-path flow's share.
+#[test]
+fn uncoupled_newreno_takes_about_twice_at_a_shared_bottleneck() {
+    let ratio = fairness("newreno");
+    assert!((1.6..=2.6).contains(&ratio), "uncoupled NewReno: {ratio:.2}x");
+}
+
+/// (b) With LIA, OLIA and BALIA the multipath connection gets no more than 1.2x.
+#[test]
+#[ignore = "fails, proto bug: proto hands every controller Paths::single (connection/mod.rs, recv.rs, \
+            recovery/loss.rs), so lia/olia/balia never see the other paths and are not coupled \
+            (full: 1.60x for all three; reduced: lia 1.54x)"]
+fn coupled_cc_is_fair_at_a_shared_bottleneck() {
+    for cc in ["lia", "olia", "balia"] {
+        let ratio = fairness(cc);
+        assert!(ratio <= 1.2, "{cc}: the multipath connection got {ratio:.2}x the single-path flow");
+    }
+}
+
+/// (c) RFC 6356 goal 1: on two disjoint paths a coupled controller uses both and does at least
+/// as well as a single-path flow on the best path (EABen >= 0).
+#[test]
+fn coupled_cc_uses_both_disjoint_paths() {
+    for cc in ["lia", "olia", "balia"] {
+        let s = with(load("cc_disjoint.toml"), Some(cc), None, Some(6_000_000));
+        let report = run_scenario(&s, &RunOptions::default()).unwrap();
+        let r = &report.runs[0];
+        assert!(r.completed, "{cc}: {:?}", r.error);
+        let best = report.baseline_aggregates.iter().map(|a| a.goodput_mbps.mean).fold(0.0, f64::max);
+        let slow_share = r.paths[1].bytes_delivered_down as f64 / r.app_bytes_received as f64;
+        let eaben = report.aggregation_benefit.unwrap();
+        println!(
+            "{cc}: multipath {:.2} Mbit/s, best single path {best:.2} Mbit/s, EABen {eaben:.3}, slow path share {:.0}%",
+            r.goodput_mbps,
+            slow_share * 100.0
+        );
+        assert!(r.goodput_mbps >= best, "{cc}: {:.2} < best single path {best:.2}", r.goodput_mbps);
+        assert!(slow_share >= 0.1, "{cc}: the second path carried only {:.1}%", slow_share * 100.0);
+    }
+}
+
+// ------------------------------------------------------------------------------------ issue 5
+
+const SCHEDULERS: [&str; 7] = ["minrtt", "roundrobin", "weighted", "redundant", "backup", "blest", "ecf"];
+
+fn completion(scheduler: &str, bytes: u64) -> Option<f64> {
+    let mut s = with(load("scheduler_wlan_3g.toml"), None, Some(scheduler), Some(bytes));
+    s.duration_s = if bytes > 10_000_000 { 120.0 } else { 20.0 };
+    let r = run(&s);
+    println!("{scheduler:>10} {bytes:>9} B: {:?} s ({:?})", r.completion_time_s, r.error);
+    r.completion_time_s
+}
+
+/// WLAN 25 Mbit/s 25 ms 1% loss + 3G 5 Mbit/s 65 ms (1 MB and 8 MB instead of up to 64 MB):
+/// BLEST and ECF are not slower than MinRTT.
+#[test]
+fn blest_and_ecf_not_slower_than_minrtt_on_wlan_and_3g() {
+    for bytes in [1_000_000, 8_000_000] {
+        let minrtt = completion("minrtt", bytes).expect("minrtt completes");
+        for s in ["blest", "ecf"] {
+            let t = completion(s, bytes).unwrap_or_else(|| panic!("{s} did not complete {bytes} B"));
+            assert!(t <= minrtt, "{s}: {t:.3} s > minrtt {minrtt:.3} s for {bytes} B");
+        }
+    }
+}
+
+/// The full 64 MB case of the same check.
+#[test]
+#[ignore = "fails: ECF 92.50 s vs MinRTT 86.91 s for 64 MB; proto passes ECF `bytes_queued` = all \
+            unacknowledged bytes (in flight included) instead of bytes not yet assigned to a path"]
+fn ecf_not_slower_than_minrtt_for_64_mb() {
+    let minrtt = completion("minrtt", 64_000_000).expect("minrtt completes");
+    let ecf = completion("ecf", 64_000_000).expect("ecf completes");
+    assert!(ecf <= minrtt, "ecf {ecf:.3} s > minrtt {minrtt:.3} s");
+}
+
+/// Every scheduler completes the 1 MB download.
+#[test]
+#[ignore = "fails, proto/scheduler contract bug: proto asks Scheduler::schedule once per candidate \
+            path (send.rs stream_data_allowed) and keeps only `decision contains this path`; \
+            roundrobin/weighted advance their state on every call, so with two open paths each \
+            query names the other path and nothing is sent again (both paths idle, 0 bytes in \
+            flight, from ~1.1 s on)"]
+fn every_scheduler_completes_on_wlan_and_3g() {
+    let failed: Vec<&str> = SCHEDULERS.into_iter().filter(|s| completion(s, 1_000_000).is_none()).collect();
+    assert!(failed.is_empty(), "did not complete: {failed:?}");
+}
+
+// ------------------------------------------------------------------------------------ issue 8
+
+/// (a) CoNEXT'17 handover with multipath: the path in use goes to 100% loss at 3 s; the longest
+/// request-to-response delay stays below 200 ms (15 requests, one repetition).
+#[test]
+fn handover_keeps_request_delay_below_200_ms() {
+    let mut s = load("handover_multipath.toml");
+    s.workload = Workload::RequestResponse { interval_ms: 400.0, request_bytes: 750, response_bytes: 750, count: 15 };
+    s.duration_s = 10.0;
+    let r = run(&s);
+    assert!(r.completed, "{:?}", r.error);
+    let l = &r.requests.latency_ms;
+    println!("handover: {} requests, latency median {:.1} ms, max {:.1} ms", l.count, l.median, l.max);
+    assert_eq!(r.requests.completed, 15);
+    assert!(l.max < 200.0, "longest request delay {:.1} ms", l.max);
+    // The traffic was on path0 before the failure and on path1 after it.
+    assert!(r.paths[0].bytes_delivered_down > 2_000 && r.paths[1].bytes_delivered_down > 5_000, "{:?}", r.paths);
+}
+
+/// (b) Bulk failover: 10 MB (instead of 50 MB) over 50 Mbit/s 20 ms + 20 Mbit/s 60 ms, one path
+/// black-holed midway: byte-exact, and the longest application delivery gap is below 3 x the
+/// surviving path's RTT + 100 ms.
+fn bulk_failover(blackholed: &str, surviving_rtt_ms: f64) {
+    let mut s = with(load("failover_bulk.toml"), None, None, Some(10_000_000));
+    s.events[0].at_s = 0.7;
+    s.events[0].path = blackholed.to_owned();
+    s.duration_s = 20.0;
+    let r = run(&s);
+    let limit = 3.0 * surviving_rtt_ms + 100.0;
+    println!(
+        "{blackholed} black-holed at 0.7 s: completed {} in {:?} s, {} B ({} corrupt), longest gap {:.1} ms \
+         (at {:.3} s), limit {limit} ms",
+        r.completed,
+        r.completion_time_s,
+        r.app_bytes_received,
+        r.app_bytes_corrupt,
+        r.longest_delivery_gap_ms,
+        r.longest_delivery_gap_end_s
+    );
+    assert!(r.completed, "{:?}", r.error);
+    assert_eq!((r.app_bytes_received, r.app_bytes_corrupt), (10_000_000, 0));
+    assert!(r.longest_delivery_gap_ms < limit, "gap {:.1} ms >= {limit} ms", r.longest_delivery_gap_ms);
+}
+
+#[test]
+fn bulk_failover_fast_path_black_holed() {
+    bulk_failover("fast", 60.0);
+}
+
+#[test]
+#[ignore = "fails: 192.5 ms gap (full 50 MB version: 229.4 ms) against 3 x 20 ms + 100 ms = 160 ms; \
+            proto detects the failure after 2 x the failed path's srtt (60 ms RTT plus queueing, \
+            PathFailureDetection::default) + max_ack_delay, which the surviving path's RTT cannot bound"]
+fn bulk_failover_slow_path_black_holed() {
+    bulk_failover("slow", 20.0);
+}
+
+/// (c) Aggregation, no failure, MinRTT: EABen against single-path runs in the same run >= 0.8.
+/// Not reduced: EABen grows with the transfer size because the slow path's start-up weighs less
+/// (measured 0.567 at 20 MB, 0.700 at 30 MB, 0.766 at 40 MB, 0.813 at 50 MB), and the 50 MB run
+/// with its two baselines takes about 4 s.
+#[test]
+fn aggregation_benefit_of_two_paths() {
+    let s = load("aggregation.toml");
+    let report = run_scenario(&s, &RunOptions::default()).unwrap();
+    assert!(report.runs[0].completed && report.baselines.iter().all(|b| b.completed));
+    let eaben = report.aggregation_benefit.unwrap();
+    println!(
+        "aggregation: multipath {:.2} Mbit/s, single {:?} Mbit/s, EABen {eaben:.3}",
+        report.aggregate.goodput_mbps.mean,
+        report.baseline_aggregates.iter().map(|a| a.goodput_mbps.mean).collect::<Vec<_>>()
+    );
+    assert!(eaben >= 0.8, "EABen {eaben:.3}");
+}
