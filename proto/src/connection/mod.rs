@@ -235,6 +235,12 @@ pub struct Connection {
     scheduler: mpquic_scheduler::SchedulerHandle,
     /// Reused per scheduling decision.
     path_views: Vec<mpquic_scheduler::PathView>,
+    /// Every path's state as coupled congestion controllers see it (RFC 6356), reused.
+    cc_snapshots: Vec<mpquic_cc::PathSnapshot>,
+    /// The scheduler's latest answer: which paths may carry stream data. It is asked once per
+    /// packet of stream data, not once per path considered (a stateful scheduler such as
+    /// round-robin advances on every question).
+    scheduled: Option<smallvec::SmallVec<[u32; 4]>>,
 }
 
 impl Connection {
@@ -298,6 +304,8 @@ impl Connection {
                 mpquic_scheduler::RedundancyCap::default(),
             ),
             path_views: Vec::new(),
+            cc_snapshots: Vec::new(),
+            scheduled: None,
             config,
         };
         let kind = match p.side {
@@ -624,6 +632,7 @@ impl Connection {
 
     /// Handles every deadline that passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.scheduled = None;
         match self.state {
             State::Drained => return,
             State::Closing { deadline } | State::Draining { deadline } => {
@@ -679,13 +688,22 @@ impl Connection {
         }
         if path.recovery.loss_detection_timer().is_some_and(|t| now >= t) {
             self.recovery_out.clear();
-            let snapshot = path.recovery.snapshot(true);
-            let action = path.recovery.on_loss_detection_timeout(
-                now,
-                Some(mpquic_cc::Paths::single(&snapshot)),
-                &mut self.recovery_out,
-            );
+            self.snapshot_paths();
+            let Some(path) = self.paths.get_mut(&id) else { return };
+            let paths = mpquic_cc::Paths { paths: &self.cc_snapshots, this_path: id.0 };
+            let action = path.recovery.on_loss_detection_timeout(now, Some(paths), &mut self.recovery_out);
+            self.scheduled = None;
             self.on_loss_action(now, id, action);
+        }
+    }
+
+    /// Refreshes `cc_snapshots`: the view of all paths that coupled controllers (LIA, OLIA,
+    /// BALIA) take their increase from. Single-path connections get a slice of one.
+    fn snapshot_paths(&mut self) {
+        self.cc_snapshots.clear();
+        for p in self.paths.values() {
+            let active = p.abandoned_at.is_none() && p.is_validated() && p.failed_since.is_none();
+            self.cc_snapshots.push(p.recovery.snapshot(active));
         }
     }
 

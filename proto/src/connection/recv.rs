@@ -33,6 +33,7 @@ impl Connection {
             return;
         }
         self.stats.datagrams_received += 1;
+        self.scheduled = None;
         let cid_len = self.endpoint_config.local_cid_len;
         // The path: from the DCID of a short-header packet (draft-21 §4: CID -> path ID);
         // long-header packets only travel on path 0.
@@ -644,17 +645,11 @@ impl Connection {
         let delay = Duration::from_micros(ack.delay.checked_shl(exponent as u32).unwrap_or(u64::MAX).min(1 << 40));
         let mut out = core::mem::take(&mut self.recovery_out);
         out.clear();
+        self.snapshot_paths();
+        self.scheduled = None;
         let Some(path) = self.paths.get_mut(&path_id) else { return Ok(()) };
-        let snapshot = path.recovery.snapshot(true);
-        let result = path.recovery.on_ack_received(
-            now,
-            space,
-            ack.iter(),
-            delay,
-            ack.ecn,
-            Some(mpquic_cc::Paths::single(&snapshot)),
-            &mut out,
-        );
+        let paths = mpquic_cc::Paths { paths: &self.cc_snapshots, this_path: path_id.0 };
+        let result = path.recovery.on_ack_received(now, space, ack.iter(), delay, ack.ecn, Some(paths), &mut out);
         let summary = match result {
             Ok(s) => s,
             Err(e) => {
@@ -688,6 +683,18 @@ impl Connection {
         space: SpaceId,
         out: &mut crate::recovery::RecoveryOutput<super::SentFrames>,
     ) {
+        // Stateful schedulers (BLEST's lambda, ECF) learn from acknowledgements and losses.
+        if self.multipath.is_some() {
+            let acked: u64 = out.acked.iter().map(|p| p.size).sum();
+            let lost: u64 = out.lost.iter().map(|p| p.size).sum();
+            let rtt = self.paths.get(&path_id).map_or(Duration::ZERO, |p| p.recovery.rtt().smoothed());
+            if acked > 0 {
+                self.scheduler.on_ack(path_id.0, acked, rtt);
+            }
+            if lost > 0 {
+                self.scheduler.on_loss(path_id.0, lost);
+            }
+        }
         for p in out.acked.drain(..) {
             let f = &p.frames;
             for s in &f.stream {

@@ -519,6 +519,11 @@ impl Connection {
         if let Some(path) = self.paths.get_mut(&path_id) {
             path.stats.stream_bytes_sent += stream_bytes;
         }
+        if stream_bytes > 0 {
+            // The next packet of stream data gets a fresh decision.
+            self.scheduled = None;
+            self.scheduler.on_sent(stream_bytes, mpquic_scheduler::SentKind::Original);
+        }
         buf.len() > start
     }
 
@@ -737,19 +742,24 @@ impl Connection {
         if self.multipath.is_none() || self.paths.len() == 1 {
             return true;
         }
-        let mut views = core::mem::take(&mut self.path_views);
-        views.clear();
-        for p in self.paths.values() {
-            if self.cids.remote(p.id).is_none() {
-                continue;
+        if self.scheduled.is_none() {
+            let mut views = core::mem::take(&mut self.path_views);
+            views.clear();
+            for p in self.paths.values() {
+                if self.cids.remote(p.id).is_none() {
+                    continue;
+                }
+                views.push(self::path_view(p, now));
             }
-            views.push(self::path_view(p, now));
+            let mut conn = mpquic_scheduler::ConnectionView::new(self.streams.unsent_bytes());
+            conn.flow_control_left = self.streams.send_credit_available();
+            conn.send_window = self.streams.send_window();
+            conn.now_nanos = now.as_nanos();
+            let decision = self.scheduler.schedule(&views, &conn);
+            self.path_views = views;
+            self.scheduled = Some(decision.paths().iter().copied().collect());
         }
-        let mut conn = mpquic_scheduler::ConnectionView::new(self.streams.unacked_buffered());
-        conn.now_nanos = now.as_nanos();
-        let decision = self.scheduler.schedule(&views, &conn);
-        self.path_views = views;
-        decision.paths().contains(&path_id.0)
+        self.scheduled.as_ref().is_some_and(|s| s.contains(&path_id.0))
     }
 }
 

@@ -308,6 +308,8 @@ pub struct Streams {
     data_blocked_pending: bool,
     /// Bytes written and not yet acknowledged, over all streams.
     unacked_buffered: u64,
+    /// Bytes the application wrote over all streams since the start.
+    written_total: u64,
     /// Connection-level receive credit (our MAX_DATA).
     recv_window: ReceiveWindow,
     /// A MAX_DATA frame is due.
@@ -349,6 +351,7 @@ impl Streams {
             send_credit: SendCredit::new(0),
             data_blocked_pending: false,
             unacked_buffered: 0,
+            written_total: 0,
             max_data_pending: false,
             retransmit_queue: VecDeque::new(),
             levels: Vec::new(),
@@ -527,6 +530,7 @@ impl Streams {
         let Some(send) = stream.send.as_mut() else { return Err(WriteError::ClosedStream) };
         send.write(data);
         self.unacked_buffered += n as u64;
+        self.written_total += n as u64;
         self.schedule_new(id);
         Ok(n)
     }
