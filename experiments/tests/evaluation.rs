@@ -75,13 +75,20 @@ fn uncoupled_newreno_takes_about_twice_at_a_shared_bottleneck() {
     assert!((1.6..=2.6).contains(&ratio), "uncoupled NewReno: {ratio:.2}x");
 }
 
-/// (b) With LIA, OLIA and BALIA the multipath connection gets no more than 1.2x.
+/// (b) With LIA the multipath connection gets no more than 1.2x.
 #[test]
-#[ignore = "fails, proto bug: proto hands every controller Paths::single (connection/mod.rs, recv.rs, \
-            recovery/loss.rs), so lia/olia/balia never see the other paths and are not coupled \
-            (full: 1.60x for all three; reduced: lia 1.54x)"]
-fn coupled_cc_is_fair_at_a_shared_bottleneck() {
-    for cc in ["lia", "olia", "balia"] {
+fn lia_is_fair_at_a_shared_bottleneck() {
+    let ratio = fairness("lia");
+    assert!(ratio <= 1.2, "lia: the multipath connection got {ratio:.2}x the single-path flow");
+}
+
+/// (b) The same for OLIA and BALIA.
+#[test]
+#[ignore = "fails: olia 1.64x (reduced run) although proto now hands coupled controllers every path's \
+            snapshot and OLIA's loss interval; the OLIA/BALIA increase terms need checking against \
+            the papers in a two-path shared-bottleneck trace (LIA passes at 0.94x)"]
+fn olia_and_balia_are_fair_at_a_shared_bottleneck() {
+    for cc in ["olia", "balia"] {
         let ratio = fairness(cc);
         assert!(ratio <= 1.2, "{cc}: the multipath connection got {ratio:.2}x the single-path flow");
     }
@@ -146,11 +153,6 @@ fn ecf_not_slower_than_minrtt_for_64_mb() {
 
 /// Every scheduler completes the 1 MB download.
 #[test]
-#[ignore = "fails, proto/scheduler contract bug: proto asks Scheduler::schedule once per candidate \
-            path (send.rs stream_data_allowed) and keeps only `decision contains this path`; \
-            roundrobin/weighted advance their state on every call, so with two open paths each \
-            query names the other path and nothing is sent again (both paths idle, 0 bytes in \
-            flight, from ~1.1 s on)"]
 fn every_scheduler_completes_on_wlan_and_3g() {
     let failed: Vec<&str> = SCHEDULERS.into_iter().filter(|s| completion(s, 1_000_000).is_none()).collect();
     assert!(failed.is_empty(), "did not complete: {failed:?}");

@@ -353,7 +353,7 @@ impl<F> PathRecovery<F> {
             bytes_in_flight: self.bytes_in_flight,
             max_datagram_size: self.max_datagram_size,
             bytes_acked: self.bytes_acked,
-            bytes_acked_since_loss: self.bytes_acked_since_loss,
+            bytes_acked_since_loss: self.controller.loss_interval_bytes().unwrap_or(self.bytes_acked_since_loss),
             active,
         }
     }
