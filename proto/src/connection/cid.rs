@@ -293,6 +293,9 @@ pub struct CidState {
     pub issued: BTreeMap<(PathId, u64), (ConnectionId, [u8; 16])>,
     /// Our active_connection_id_limit (per path ID with multipath).
     limit: u64,
+    /// The peer chose a zero-length CID in the handshake (RFC 9000 §5.1): it then cannot issue
+    /// any (§19.15).
+    pub peer_cid_empty: bool,
 }
 
 impl CidState {
@@ -305,7 +308,14 @@ impl CidState {
             PathId::ZERO,
             RemoteCids::new(IssuedCid { sequence: 0, id: remote_initial, reset_token: None }, limit),
         );
-        Self { local, remote, new_cids_pending: VecDeque::new(), issued: BTreeMap::new(), limit }
+        Self {
+            local,
+            remote,
+            new_cids_pending: VecDeque::new(),
+            issued: BTreeMap::new(),
+            limit,
+            peer_cid_empty: remote_initial.is_empty(),
+        }
     }
 
     /// The peer's CIDs for `path`.

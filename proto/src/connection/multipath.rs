@@ -275,7 +275,7 @@ impl Connection {
     /// NEW_CONNECTION_ID (path 0) and PATH_NEW_CONNECTION_ID.
     pub(super) fn on_new_connection_id(&mut self, n: frame::NewConnectionId) -> Result<(), TransportError> {
         // RFC 9000 §19.15: a peer using zero-length CIDs cannot send this frame.
-        if self.cids.active_remote(PathId::ZERO).is_none_or(|c| c.is_empty()) {
+        if self.cids.peer_cid_empty {
             return Err(TransportError::PROTOCOL_VIOLATION("NEW_CONNECTION_ID while using zero-length CIDs"));
         }
         if n.path_id != PathId::ZERO {

@@ -245,6 +245,7 @@ impl Connection {
                 if let Some(r) = self.cids.remote_mut(PathId::ZERO) {
                     r.update_initial(scid);
                 }
+                self.cids.peer_cid_empty = scid.is_empty();
                 self.peer_handshake_cid = Some(scid);
             }
         }
