@@ -471,7 +471,15 @@ impl Connection {
             }
         }
         // Flow control and stream management (RFC 9000 §4).
-        let rtt = self.paths.get(&path_id).map_or(self.config.initial_rtt, |p| p.recovery.rtt().smoothed());
+        // Receive-window auto-tuning compares update intervals with the RTT; with several paths
+        // the data that holds the window back travels on the slowest one, so use the largest.
+        let rtt = self
+            .paths
+            .values()
+            .filter(|p| p.abandoned_at.is_none())
+            .map(|p| p.recovery.rtt().smoothed())
+            .max()
+            .unwrap_or(self.config.initial_rtt);
         while let Some(cf) = self.streams.poll_control(now, rtt) {
             let f = control_frame(&cf);
             if buf.len() + f.encoded_len() > limit {
