@@ -34,7 +34,30 @@ fn noq_transport() -> Arc<noq::TransportConfig> {
     t.max_idle_timeout(Some(Duration::from_secs(10).try_into().unwrap()));
     // Multipath on: initial_max_path_id = MAX_PATHS - 1.
     t.max_concurrent_multipath_paths(MAX_PATHS);
+    // Windows like ours (noq's defaults keep a fast sender blocked on flow control).
+    t.stream_receive_window((8u32 << 20).into());
+    t.receive_window((16u32 << 20).into());
     Arc::new(t)
+}
+
+/// A noq endpoint on a socket with a 4 MB receive buffer: with the kernel default (208 KB) a
+/// receiver on loopback drops whole GSO bursts of ours, on both paths at once.
+fn noq_endpoint(server: Option<noq::ServerConfig>, local: SocketAddr) -> noq::Endpoint {
+    use std::os::fd::AsRawFd;
+    let socket = std::net::UdpSocket::bind(local).expect("noq socket");
+    let size: libc::c_int = 4 << 20;
+    // SAFETY: a valid socket and a c_int option value of the stated length.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_RCVBUF");
+    noq::Endpoint::new(noq::EndpointConfig::default(), server, socket, Arc::new(noq::TokioRuntime)).expect("noq endpoint")
 }
 
 fn our_transport() -> Arc<mpquic_proto::TransportConfig> {
@@ -54,7 +77,7 @@ fn noq_server(cert: &Cert) -> (noq::Endpoint, SocketAddr) {
     let crypto = QuicServerConfig::with_initial(tls, initial_suite()).expect("noq server crypto");
     let mut config = noq::ServerConfig::with_crypto(Arc::new(crypto));
     config.transport_config(noq_transport());
-    let ep = noq::Endpoint::server(config, addr("127.0.0.1:0")).expect("noq server");
+    let ep = noq_endpoint(Some(config), addr("127.0.0.1:0"));
     let local = ep.local_addr().unwrap();
     let server = ep.clone();
     tokio::spawn(async move {
@@ -132,16 +155,25 @@ async fn noq_client_with_our_server_two_paths_then_abandon() {
     let crypto = QuicClientConfig::with_initial(tls, initial_suite()).expect("noq client crypto");
     let mut config = noq::ClientConfig::new(Arc::new(crypto));
     config.transport_config(noq_transport());
-    let ep = noq::Endpoint::client(addr("0.0.0.0:0")).expect("noq client");
+    let ep = noq_endpoint(None, addr("0.0.0.0:0"));
     ep.set_default_client_config(config);
     let conn = ep.connect(server_addr, "localhost").unwrap().await.expect("noq handshake");
-    let path = tokio::time::timeout(
-        Duration::from_secs(5),
-        conn.open_path(noq::FourTuple::new(server_addr, Some(addr("127.0.0.2:0").ip())), noq::PathStatus::Available),
-    )
-    .await
-    .expect("path opened in time")
-    .expect("noq opens a second path");
+    // Like ours, noq cannot open a path before the peer's PATH_NEW_CONNECTION_ID for it
+    // arrived (RemoteCidsExhausted right after the handshake): retry for a while.
+    let tuple = noq::FourTuple::new(server_addr, Some(addr("127.0.0.2:0").ip()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let path = loop {
+        let opened = tokio::time::timeout(Duration::from_secs(5), conn.open_path(tuple, noq::PathStatus::Available))
+            .await
+            .expect("path opened in time");
+        match opened {
+            Ok(p) => break p,
+            Err(noq::PathError::RemoteCidsExhausted) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(e) => panic!("noq could not open a second path: {e:?}"),
+        }
+    };
 
     let (mut send, mut recv) = conn.open_bi().await.unwrap();
     send.write_all(format!("GET /11/{BIG}\r\n").as_bytes()).await.unwrap();
@@ -162,6 +194,8 @@ async fn noq_client_with_our_server_two_paths_then_abandon() {
     assert_eq!(got.len(), BIG);
     assert_eq!(sha256(&got), sha256(&payload(11, BIG)), "content differs");
     let (ours, theirs) = at_abandon.unwrap();
+    eprintln!("noq path 1 at the abandon: {theirs:?}");
+    eprintln!("noq connection stats: {:?}", conn.stats());
     for id in [PathId(0), PathId(1)] {
         let p = path_of(&ours, id);
         assert!(p.stats.bytes_sent > 1_000_000, "path {id} carried too little before the abandon: {p:?}");
