@@ -74,7 +74,8 @@ impl CommonArgs {
         })?;
         Ok(Arc::new(TransportConfig {
             congestion_controller_factory: factory,
-            scheduler_factory: scheduler,
+            // proto asks twice per packet; round-robin-like schedulers must answer alike.
+            scheduler_factory: mpquic_io::scheduling::repeatable(scheduler),
             initial_max_path_id: max_paths.map(|n| n.max(1) - 1),
             ..TransportConfig::default()
         }))
