@@ -60,7 +60,8 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         // Without GRO a buffer holds one datagram; we never accept more than 64 KiB anyway.
-        let recv_buf_len = if shared.sockets.iter().any(|s| s.capabilities().gro) { udp::RECV_BUFFER_BYTES } else { 4096 };
+        let recv_buf_len =
+            if shared.sockets.iter().any(|s| s.capabilities().gro) { udp::RECV_BUFFER_BYTES } else { 4096 };
         let recv_bufs = (0..BATCH_SIZE).map(|_| vec![0u8; recv_buf_len]).collect();
         Self {
             shared,

@@ -53,10 +53,7 @@ async fn download_over_two_paths(client_acks: AckPathPolicy) {
     let conn = client.connect_from(config, addr("127.0.0.1:0"), server_addrs[0], "localhost").unwrap().await.unwrap();
     assert!(conn.is_multipath());
     // A port the client socket is not on is refused.
-    assert!(matches!(
-        conn.open_path(addr("127.0.0.2:1"), server_addrs[1]).await,
-        Err(OpenPathError::LocalPort(..))
-    ));
+    assert!(matches!(conn.open_path(addr("127.0.0.2:1"), server_addrs[1]).await, Err(OpenPathError::LocalPort(..))));
     let path = conn.open_path(addr("127.0.0.2:0"), server_addrs[1]).await.unwrap();
     assert_eq!(path.id(), PathId(1));
     tokio::time::timeout(Duration::from_secs(5), path.validated()).await.unwrap().unwrap();

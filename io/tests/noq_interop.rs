@@ -57,7 +57,8 @@ fn noq_endpoint(server: Option<noq::ServerConfig>, local: SocketAddr) -> noq::En
         )
     };
     assert_eq!(rc, 0, "SO_RCVBUF");
-    noq::Endpoint::new(noq::EndpointConfig::default(), server, socket, Arc::new(noq::TokioRuntime)).expect("noq endpoint")
+    noq::Endpoint::new(noq::EndpointConfig::default(), server, socket, Arc::new(noq::TokioRuntime))
+        .expect("noq endpoint")
 }
 
 fn our_transport() -> Arc<mpquic_proto::TransportConfig> {

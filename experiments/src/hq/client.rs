@@ -193,6 +193,9 @@ fn client_config(args: &ClientArgs) -> anyhow::Result<ClientConfig> {
     Ok(config)
 }
 
+/// A connection with its path statistics, or why it could not be made.
+type ConnectResult = Result<(Endpoint, Connection, PathRecorder), String>;
+
 /// Result of one download.
 struct Outcome {
     url: String,
@@ -222,8 +225,7 @@ pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
 
     let start = Instant::now();
     // One connection per (host, port).
-    let mut connections: HashMap<(String, u16), Result<(Endpoint, Connection, PathRecorder), String>> =
-        HashMap::new();
+    let mut connections: HashMap<(String, u16), ConnectResult> = HashMap::new();
     for u in &urls {
         let key = (u.host.clone(), u.port);
         if connections.contains_key(&key) {
@@ -338,7 +340,10 @@ async fn connect(
         }
         for p in &paths[1..] {
             let remote = p.remote.unwrap_or(addr);
-            let path = conn.open_path(p.local, remote).await.with_context(|| format!("opening a path {} -> {remote}", p.local))?;
+            let path = conn
+                .open_path(p.local, remote)
+                .await
+                .with_context(|| format!("opening a path {} -> {remote}", p.local))?;
             tokio::time::timeout(Duration::from_secs(5), path.validated())
                 .await
                 .with_context(|| format!("path {} ({} -> {remote}) not validated within 5 s", path.id(), p.local))?
@@ -387,7 +392,8 @@ mod tests {
         assert_eq!(file_name("/a/b.bin"), "b.bin");
         assert_eq!(file_name("/"), "index.html");
         assert_eq!(file_name("/a/..?x"), "index.html");
-        let spec = |l: &str, r: Option<&str>| PathSpec { local: l.parse().unwrap(), remote: r.map(|r| r.parse().unwrap()) };
+        let spec =
+            |l: &str, r: Option<&str>| PathSpec { local: l.parse().unwrap(), remote: r.map(|r| r.parse().unwrap()) };
         assert_eq!(parse_path_spec("127.0.0.2").unwrap(), spec("127.0.0.2:0", None));
         assert_eq!(parse_path_spec("127.0.0.2:5000").unwrap(), spec("127.0.0.2:5000", None));
         assert_eq!(parse_path_spec("10.0.0.1=192.0.2.1:443").unwrap(), spec("10.0.0.1:0", Some("192.0.2.1:443")));

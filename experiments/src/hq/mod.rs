@@ -70,7 +70,11 @@ impl CommonArgs {
             format!("--cc {}: known controllers are {}", self.cc, mpquic_cc::CONTROLLER_NAMES.join(", "))
         })?;
         let scheduler = mpquic_scheduler::factory_by_name(&self.scheduler).with_context(|| {
-            format!("--scheduler {}: known schedulers are {}", self.scheduler, mpquic_scheduler::SCHEDULER_NAMES.join(", "))
+            format!(
+                "--scheduler {}: known schedulers are {}",
+                self.scheduler,
+                mpquic_scheduler::SCHEDULER_NAMES.join(", ")
+            )
         })?;
         Ok(Arc::new(TransportConfig {
             congestion_controller_factory: factory,

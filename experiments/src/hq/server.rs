@@ -67,8 +67,9 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     config.transport = args.common.transport(Some(args.max_paths))?;
     let root = Arc::new(root);
     // One endpoint on every --listen address: a connection's paths may reach any of them.
-    let ep = Endpoint::server_on(config, &args.listen)
-        .with_context(|| format!("listening on {}", args.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")))?;
+    let ep = Endpoint::server_on(config, &args.listen).with_context(|| {
+        format!("listening on {}", args.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "))
+    })?;
     let caps = ep.socket_capabilities();
     for addr in ep.local_addrs() {
         println!(
