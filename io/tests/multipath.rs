@@ -135,3 +135,44 @@ async fn open_path_without_multipath_is_refused() {
     let e = conn.open_path(addr("127.0.0.2:0"), server.local_addr()).await.unwrap_err();
     assert!(matches!(e, OpenPathError::Path(mpquic_io::PathError::MultipathNotNegotiated)), "{e}");
 }
+
+/// Reproduction of a proto bug: `Connection::stream_data_allowed` asks the scheduler once in
+/// `can_send` and again while building the packet; round-robin answers the two calls with
+/// different paths, so no packet carries stream data and the request never leaves. Passes with
+/// `mpquic_io::scheduling::repeatable(RoundRobin::factory())`; fails (times out) with the bare
+/// factory. Run with `--ignored` to see it fail.
+#[tokio::test]
+#[ignore = "proto bug: the scheduler is asked twice per packet; stateful schedulers never send stream data"]
+async fn bare_round_robin_sends_stream_data() {
+    round_robin_request(false).await;
+}
+
+#[tokio::test]
+async fn round_robin_behind_repeatable_sends_stream_data() {
+    round_robin_request(true).await;
+}
+
+async fn round_robin_request(guarded: bool) {
+    let cert = cert();
+    let mut server_config = ServerConfig::new(Arc::new(rustls_server(&cert, false)));
+    server_config.transport = Arc::new(mp_transport());
+    let server = Endpoint::server_on(server_config, &[addr("127.0.0.1:0")]).unwrap();
+    let _served = serve(server.clone());
+    let client = Endpoint::client(addr("0.0.0.0:0")).unwrap();
+    let rr = mpquic_scheduler::RoundRobin::factory();
+    let scheduler = if guarded { mpquic_io::scheduling::repeatable(rr) } else { rr };
+    let mut config = ClientConfig::new(Arc::new(rustls_client(&cert, false)));
+    config.transport = Arc::new(mpquic_proto::TransportConfig { scheduler_factory: scheduler, ..mp_transport() });
+    let conn =
+        client.connect_from(config, addr("127.0.0.1:0"), server.local_addr(), "localhost").unwrap().await.unwrap();
+    let path = conn.open_path(addr("127.0.0.2:0"), server.local_addr()).await.unwrap();
+    path.validated().await.unwrap();
+    let fetch = async {
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        send.write_all(b"GET /3/100000\r\n").await.unwrap();
+        send.finish().unwrap();
+        recv.read_to_end(200_000).await.unwrap()
+    };
+    let body = tokio::time::timeout(Duration::from_secs(3), fetch).await.expect("the request got an answer");
+    assert_eq!(sha256(&body), sha256(&payload(3, 100_000)));
+}
