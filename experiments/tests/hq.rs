@@ -1,6 +1,7 @@
 //! `mpquic server` and `mpquic client` as processes over loopback: a 10 MB file and many small
 //! ones in one run, content compared byte for byte; refused paths make the client fail with a
-//! message naming them.
+//! message naming them; a multipath download over two paths (127.0.0.1 and 127.0.0.2, to two
+//! listen addresses of one server) on which both paths carry data.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -28,10 +29,17 @@ fn free_port() -> u16 {
 }
 
 fn start_server(root: &Path) -> Server {
+    start_server_on(root, &["127.0.0.1", "[::1]"])
+}
+
+/// A server listening on the same free port on each of `ips`.
+fn start_server_on(root: &Path, ips: &[&str]) -> Server {
     let port = free_port();
     let log = root.with_extension("server.log");
     let mut child = Command::new(BIN)
-        .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--listen", &format!("[::1]:{port}"), "--root"])
+        .arg("server")
+        .args(ips.iter().flat_map(|ip| ["--listen".to_string(), format!("{ip}:{port}")]))
+        .arg("--root")
         .arg(root)
         .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
         .stderr(Stdio::null())
@@ -134,6 +142,49 @@ fn refused_paths_fail_the_client_and_are_named() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("1 of 2 downloads failed") && stderr.contains("secret.txt"), "{stderr}");
     assert_eq!(std::fs::read(dir.join("out/ok.txt")).unwrap(), b"ok");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The client's per-path table: (path ID, bytes received) for each row.
+fn path_rows(stdout: &str) -> Vec<(u32, u64)> {
+    let Some(i) = stdout.find("paths to ") else { return Vec::new() };
+    stdout[i..]
+        .lines()
+        .skip(2)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            Some((cols.first()?.parse().ok()?, cols.get(4)?.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn multipath_client_downloads_over_two_paths() {
+    let dir = temp_dir("mp");
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let data = pseudo_random(20 << 20, 9);
+    std::fs::write(root.join("big.bin"), &data).unwrap();
+    let server = start_server_on(&root, &["127.0.0.1", "127.0.0.2"]);
+    let output = Command::new(BIN)
+        .arg("client")
+        .arg(format!("https://127.0.0.1:{}/big.bin", server.port))
+        .arg("--output")
+        .arg(dir.join("out"))
+        .arg("--ca")
+        .arg(&server.ca)
+        .args(["--path", "127.0.0.1", "--path", &format!("127.0.0.2=127.0.0.2:{}", server.port)])
+        .output()
+        .expect("client runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "client failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(std::fs::read(dir.join("out/big.bin")).unwrap() == data, "content differs");
+    let rows = path_rows(&stdout);
+    assert_eq!(rows.len(), 2, "two paths in the statistics: {stdout}");
+    for (id, bytes) in rows {
+        assert!(bytes > 1_000_000, "path {id} carried only {bytes} bytes: {stdout}");
+    }
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

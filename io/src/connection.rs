@@ -100,8 +100,13 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn with<R>(&self, f: impl FnOnce(&mut proto::Connection) -> R) -> Result<R, ConnectionError> {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut proto::Connection) -> R) -> Result<R, ConnectionError> {
         self.inner.shared.lock().with_conn(self.inner.id, f)
+    }
+
+    /// The current time on the endpoint's clock.
+    pub(crate) fn now(&self) -> proto::Instant {
+        self.inner.shared.lock().now()
     }
 
     fn stream_ref(&self) -> ConnRef {

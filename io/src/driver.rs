@@ -39,6 +39,8 @@ struct Outgoing {
     src_ip: Option<std::net::IpAddr>,
     ecn: Option<proto::EcnCodepoint>,
     segment_size: Option<usize>,
+    /// Index of the socket it leaves from.
+    socket: usize,
 }
 
 /// The endpoint's driver future; spawned on the runtime when the endpoint is made.
@@ -58,7 +60,8 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         // Without GRO a buffer holds one datagram; we never accept more than 64 KiB anyway.
-        let recv_buf_len = if shared.socket.capabilities().gro { udp::RECV_BUFFER_BYTES } else { 4096 };
+        let recv_buf_len =
+            if shared.sockets.iter().any(|s| s.capabilities().gro) { udp::RECV_BUFFER_BYTES } else { 4096 };
         let recv_bufs = (0..BATCH_SIZE).map(|_| vec![0u8; recv_buf_len]).collect();
         Self {
             shared,
@@ -72,9 +75,18 @@ impl Driver {
         }
     }
 
-    /// Receives and handles datagrams; true if there may be more right away.
+    /// Receives and handles datagrams on every socket; true if there may be more right away.
     fn drive_recv(&mut self, cx: &mut Context<'_>, st: &mut State) -> bool {
-        let socket = &self.shared.socket;
+        let mut more = false;
+        for i in 0..self.shared.sockets.len() {
+            more |= self.drive_recv_on(cx, st, i);
+        }
+        more
+    }
+
+    /// Receives and handles datagrams of one socket.
+    fn drive_recv_on(&mut self, cx: &mut Context<'_>, st: &mut State, index: usize) -> bool {
+        let socket = &self.shared.sockets[index];
         let local_port = socket.local_addr().port();
         let local_ip = socket.local_addr().ip();
         for _ in 0..MAX_RECV_BATCHES {
@@ -128,8 +140,6 @@ impl Driver {
 
     /// Takes transmits from the endpoint and sends them; true if there may be more right away.
     fn drive_send(&mut self, cx: &mut Context<'_>, st: &mut State) -> bool {
-        let socket = &self.shared.socket;
-        let choose_source = socket.may_choose_source();
         let now = st.now();
         for _ in 0..MAX_SEND_BATCHES {
             while self.outgoing.len() < MAX_OUTGOING {
@@ -142,17 +152,21 @@ impl Driver {
                     break;
                 };
                 buf.truncate(t.len);
+                // Each transmit leaves from its path's local address (`t.src`): the socket
+                // bound to it, with the source IP set per packet by IP_PKTINFO / IPV6_PKTINFO.
+                let socket = self.shared.socket_for(t.src, t.dst);
+                let choose_source = self.shared.sockets[socket].may_choose_source();
                 self.outgoing.push_back(Outgoing {
                     buf,
                     dst: t.dst,
                     src_ip: t.src.map(|a| a.ip()).filter(|ip| choose_source && !ip.is_unspecified()),
                     ecn: t.ecn,
                     segment_size: t.segment_size,
+                    socket,
                 });
             }
-            if self.outgoing.is_empty() {
-                return false;
-            }
+            let Some(index) = self.outgoing.front().map(|o| o.socket) else { return false };
+            let socket = &self.shared.sockets[index];
             match socket.poll_send_ready(cx) {
                 Poll::Pending => return false,
                 Poll::Ready(Err(e)) => {
@@ -161,10 +175,12 @@ impl Driver {
                 }
                 Poll::Ready(Ok(())) => {}
             }
+            // One sendmmsg per socket: the leading transmits that leave from the same one.
             let transmits: Vec<udp::Transmit<'_>> = self
                 .outgoing
                 .iter()
                 .take(BATCH_SIZE)
+                .take_while(|o| o.socket == index)
                 .map(|o| udp::Transmit {
                     dst: o.dst,
                     src_ip: o.src_ip,
@@ -193,16 +209,18 @@ impl Driver {
 
     /// Moves ICMP errors from the socket to the endpoint's record, logging them.
     fn collect_icmp(&mut self, st: &mut State) {
-        let seen = self.shared.socket.stats().icmp_errors;
+        let seen: u64 = self.shared.sockets.iter().map(|s| s.stats().icmp_errors).sum();
         if seen != self.icmp_seen {
             self.icmp_seen = seen;
-            let errors = self.shared.socket.take_icmp_errors();
-            for e in &errors {
-                // proto has no input for ICMP yet (e.g. to end a connection whose peer is
-                // unreachable, or to feed PMTUD); the application can read them.
-                tracing::info!(dst = ?e.dst, kind = ?e.kind, errno = e.errno, "ICMP error");
+            for socket in &self.shared.sockets {
+                let errors = socket.take_icmp_errors();
+                for e in &errors {
+                    // proto has no input for ICMP yet (e.g. to end a connection whose peer is
+                    // unreachable, or to feed PMTUD); the application can read them.
+                    tracing::info!(dst = ?e.dst, kind = ?e.kind, errno = e.errno, "ICMP error");
+                }
+                st.push_icmp(errors);
             }
-            st.push_icmp(errors);
         }
     }
 }

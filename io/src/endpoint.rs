@@ -89,8 +89,27 @@ impl Endpoint {
 
     /// An endpoint on a socket made by the caller.
     pub fn with_socket(config: EndpointConfig, server: Option<ServerConfig>, socket: UdpSocket) -> Self {
+        Self::with_sockets(config, server, vec![socket])
+    }
+
+    /// A server endpoint on several addresses at once: one connection may have paths on any of
+    /// them (multipath, draft-21), and a handshake may arrive on any. The first address is
+    /// [`Endpoint::local_addr`].
+    pub fn server_on(config: ServerConfig, addrs: &[SocketAddr]) -> io::Result<Self> {
+        if addrs.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "no address to listen on"));
+        }
+        let sockets =
+            addrs.iter().map(|a| UdpSocket::bind(*a, &SocketConfig::default())).collect::<io::Result<Vec<_>>>()?;
+        Ok(Self::with_sockets(random_endpoint_config(), Some(config), sockets))
+    }
+
+    /// An endpoint on sockets made by the caller (at least one; panics on none). Datagrams are
+    /// received on all of them and each leaves from the socket bound to its source address.
+    pub fn with_sockets(config: EndpointConfig, server: Option<ServerConfig>, sockets: Vec<UdpSocket>) -> Self {
+        assert!(!sockets.is_empty(), "an endpoint needs a socket");
         let ep = proto::Endpoint::new(Arc::new(config), server.map(Arc::new));
-        let shared = Arc::new(Shared { state: Mutex::new(State::new(ep)), socket });
+        let shared = Arc::new(Shared { state: Mutex::new(State::new(ep)), sockets });
         tokio::spawn(Driver::new(shared.clone()));
         Self { shared }
     }
@@ -118,9 +137,35 @@ impl Endpoint {
         remote: SocketAddr,
         server_name: &str,
     ) -> Result<Connecting, ConnectError> {
-        let local = self.shared.socket.local_addr();
+        let local = self.shared.socket().local_addr();
         // A dual-stack socket reaches IPv4 peers; an IPv4 socket cannot reach IPv6 ones.
         let local = (!local.ip().is_unspecified()).then_some(local);
+        self.connect_inner(config, local, remote, server_name)
+    }
+
+    /// Connects to `remote` sending from the IP of `local` (picked per packet with
+    /// IP_PKTINFO / IPV6_PKTINFO, so the socket should be bound to the unspecified address);
+    /// `local` with port 0 means the socket's port. This is path 0 of a multipath connection.
+    pub fn connect_from(
+        &self,
+        config: ClientConfig,
+        local: SocketAddr,
+        remote: SocketAddr,
+        server_name: &str,
+    ) -> Result<Connecting, ConnectError> {
+        let port = self.shared.socket().local_addr().port();
+        let local = if local.port() == 0 { SocketAddr::new(local.ip(), port) } else { local };
+        let local = (!local.ip().is_unspecified()).then_some(local);
+        self.connect_inner(config, local, remote, server_name)
+    }
+
+    fn connect_inner(
+        &self,
+        config: ClientConfig,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+        server_name: &str,
+    ) -> Result<Connecting, ConnectError> {
         let mut st = self.shared.lock();
         st.after_endpoint_call();
         let now = st.now();
@@ -169,17 +214,22 @@ impl Endpoint {
 
     /// The socket's address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.shared.socket.local_addr()
+        self.shared.socket().local_addr()
+    }
+
+    /// The addresses of all the endpoint's sockets.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.shared.sockets.iter().map(UdpSocket::local_addr).collect()
     }
 
     /// What the socket can do.
     pub fn socket_capabilities(&self) -> Capabilities {
-        self.shared.socket.capabilities()
+        self.shared.socket().capabilities()
     }
 
     /// System-call and datagram counters of the socket.
     pub fn socket_stats(&self) -> IoStatsSnapshot {
-        self.shared.socket.stats()
+        self.shared.socket().stats()
     }
 
     /// Datagrams the endpoint dropped before they reached a connection (malformed, unknown

@@ -11,7 +11,7 @@ use std::task::Waker;
 use std::time::Duration;
 
 use mpquic_proto as proto;
-use proto::{ConnectionError, ConnectionHandle, Dir, Event, Side, StreamId};
+use proto::{ConnectionError, ConnectionHandle, Dir, Event, PathEvent, Side, StreamId};
 
 use crate::udp::{IcmpError, UdpSocket};
 
@@ -66,7 +66,19 @@ pub(crate) struct ConnState {
     pub(crate) finished: HashSet<StreamId>,
     /// Streams the peer stopped (STOP_SENDING), with its code.
     pub(crate) stopped: HashMap<StreamId, u64>,
+    /// The handshake is confirmed (RFC 9001 §4.1.2): paths may be opened.
+    pub(crate) handshake_confirmed: bool,
+    /// Path events not yet taken by `Connection::next_path_event` (the oldest are dropped
+    /// beyond [`MAX_PATH_EVENTS`]).
+    pub(crate) path_events: VecDeque<PathEvent>,
+    /// Path events dropped because nobody read them.
+    pub(crate) path_events_lagged: u64,
+    /// Tasks waiting for a path event or a change in path state.
+    pub(crate) path_wakers: WakerSet,
 }
+
+/// Path events kept for the application before the oldest are dropped.
+pub(crate) const MAX_PATH_EVENTS: usize = 256;
 
 impl ConnState {
     fn new(handle: ConnectionHandle, side: Side, refs: usize) -> Self {
@@ -85,6 +97,10 @@ impl ConnState {
             writers: HashMap::new(),
             finished: HashSet::new(),
             stopped: HashMap::new(),
+            handshake_confirmed: false,
+            path_events: VecDeque::new(),
+            path_events_lagged: 0,
+            path_wakers: WakerSet::default(),
         }
     }
 
@@ -99,6 +115,7 @@ impl ConnState {
         }
         self.datagrams.wake();
         self.closed.wake();
+        self.path_wakers.wake();
         for (_, w) in self.readers.drain() {
             w.wake();
         }
@@ -234,7 +251,19 @@ impl State {
                     c.connected = true;
                     c.handshake.wake();
                 }
-                Event::HandshakeConfirmed | Event::Path(_) => {}
+                Event::HandshakeConfirmed => {
+                    c.handshake_confirmed = true;
+                    c.path_wakers.wake();
+                }
+                Event::Path(e) => {
+                    tracing::debug!(event = ?e, "path event");
+                    if c.path_events.len() >= MAX_PATH_EVENTS {
+                        c.path_events.pop_front();
+                        c.path_events_lagged += 1;
+                    }
+                    c.path_events.push_back(e);
+                    c.path_wakers.wake();
+                }
                 Event::ConnectionLost(e) => {
                     tracing::debug!(error = %e, "connection lost");
                     c.error.get_or_insert(e);
@@ -346,10 +375,43 @@ impl State {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
-    pub(crate) socket: UdpSocket,
+    /// The endpoint's sockets (at least one); connections and their paths may use any of them:
+    /// a datagram leaves from the socket whose address matches its source.
+    pub(crate) sockets: Vec<UdpSocket>,
 }
 
 impl Shared {
+    /// The first socket: its address is the endpoint's address.
+    pub(crate) fn socket(&self) -> &UdpSocket {
+        &self.sockets[0]
+    }
+
+    /// The socket to send from `src` to `dst`: the one bound to `src`, else one bound to the
+    /// unspecified address on `src`'s port, else the first of `dst`'s address family.
+    pub(crate) fn socket_for(&self, src: Option<std::net::SocketAddr>, dst: std::net::SocketAddr) -> usize {
+        if self.sockets.len() == 1 {
+            return 0;
+        }
+        let family = |a: std::net::SocketAddr| {
+            self.sockets.iter().position(|s| {
+                let l = s.local_addr();
+                l.is_ipv4() == a.is_ipv4() || (l.is_ipv6() && l.ip().is_unspecified())
+            })
+        };
+        if let Some(src) = src {
+            if let Some(i) = self.sockets.iter().position(|s| s.local_addr() == src) {
+                return i;
+            }
+            if let Some(i) = self.sockets.iter().position(|s| {
+                let l = s.local_addr();
+                l.ip().is_unspecified() && l.port() == src.port() && l.is_ipv4() == src.is_ipv4()
+            }) {
+                return i;
+            }
+        }
+        family(dst).unwrap_or(0)
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -17,7 +17,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::io::AsyncWriteExt;
 
-use super::{goodput, CommonArgs, ALPN};
+use super::{goodput, print_path_stats, CommonArgs, PathRecorder, ALPN};
+
+/// Paths a multipath client allows at least (initial_max_path_id + 1).
+const MIN_MAX_PATHS: u32 = 8;
 
 /// System CA bundle used when neither --ca nor --insecure is given.
 const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -39,8 +42,43 @@ pub struct ClientArgs {
     /// Do not verify the server's certificate (signatures are still checked). For tests only.
     #[arg(long)]
     pub insecure: bool,
+    /// A path: LOCAL_IP[:PORT][=REMOTE_ADDR], e.g. 127.0.0.2 or 10.0.1.2=192.0.2.1:4433 or
+    /// [::1]:0=[::1]:4433. Each flag adds one; the first carries the handshake; REMOTE_ADDR
+    /// defaults to the URL's address; all paths share one socket, so PORT is 0 (any) or the
+    /// first path's port. With two or more, multipath (draft-ietf-quic-multipath-21) is
+    /// negotiated and the other paths are opened once the handshake is confirmed.
+    #[arg(long = "path", value_name = "LOCAL_IP[:PORT][=REMOTE_ADDR]", value_parser = parse_path_spec)]
+    pub paths: Vec<PathSpec>,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// One `--path` of the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathSpec {
+    /// Local address (port 0: the socket's port).
+    pub local: SocketAddr,
+    /// Server address; `None` means the URL's.
+    pub remote: Option<SocketAddr>,
+}
+
+/// Parses `LOCAL_IP[:PORT][=REMOTE_ADDR]`.
+fn parse_path_spec(s: &str) -> Result<PathSpec, String> {
+    let (local, remote) = match s.split_once('=') {
+        Some((l, r)) => (l, Some(r)),
+        None => (s, None),
+    };
+    let local = match local.parse::<SocketAddr>() {
+        Ok(a) => a,
+        Err(_) => match local.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, 0),
+            Err(_) => return Err(format!("{local:?} is not an IP address or IP:PORT")),
+        },
+    };
+    let remote = remote
+        .map(|r| r.parse::<SocketAddr>().map_err(|_| format!("{r:?} is not a socket address (IP:PORT)")))
+        .transpose()?;
+    Ok(PathSpec { local, remote })
 }
 
 /// A parsed `https://host[:port]/path` URL.
@@ -149,9 +187,14 @@ fn client_config(args: &ClientArgs) -> anyhow::Result<ClientConfig> {
         tls.key_log = log;
     }
     let mut config = ClientConfig::new(Arc::new(tls));
-    config.transport = args.common.transport()?;
+    // Multipath with room to open more paths than asked for (path IDs are never reused).
+    let multipath = (args.paths.len() > 1).then(|| (args.paths.len() as u32).max(MIN_MAX_PATHS));
+    config.transport = args.common.transport(multipath)?;
     Ok(config)
 }
+
+/// A connection with its path statistics, or why it could not be made.
+type ConnectResult = Result<(Endpoint, Connection, PathRecorder), String>;
 
 /// Result of one download.
 struct Outcome {
@@ -182,13 +225,13 @@ pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
 
     let start = Instant::now();
     // One connection per (host, port).
-    let mut connections: HashMap<(String, u16), Result<(Endpoint, Connection), String>> = HashMap::new();
+    let mut connections: HashMap<(String, u16), ConnectResult> = HashMap::new();
     for u in &urls {
         let key = (u.host.clone(), u.port);
         if connections.contains_key(&key) {
             continue;
         }
-        let conn = connect(&config, &u.host, u.port).await.map_err(|e| format!("{e:#}"));
+        let conn = connect(&config, &u.host, u.port, &args.paths).await.map_err(|e| format!("{e:#}"));
         if let Err(e) = &conn {
             eprintln!("connecting to {}:{} failed: {e}", u.host, u.port);
         }
@@ -197,7 +240,7 @@ pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
 
     let mut tasks = Vec::new();
     for ((u, file), original) in urls.iter().zip(&files).zip(&args.urls) {
-        let conn = connections.get(&(u.host.clone(), u.port)).and_then(|c| c.as_ref().ok()).map(|(_, c)| c.clone());
+        let conn = connections.get(&(u.host.clone(), u.port)).and_then(|c| c.as_ref().ok()).map(|(_, c, _)| c.clone());
         let (url, file, path) = (original.clone(), file.clone(), u.path.clone());
         tasks.push(tokio::spawn(async move {
             let t0 = Instant::now();
@@ -221,10 +264,13 @@ pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
         outcomes.push(t.await.context("download task panicked")?);
     }
     let total_elapsed = start.elapsed();
-    for (_, c) in connections.into_iter() {
-        if let Ok((ep, conn)) = c {
+    let mut path_stats = Vec::new();
+    for ((host, port), c) in connections.into_iter() {
+        if let Ok((ep, conn, recorder)) = c {
+            recorder.record(&conn);
             conn.close(VarInt::from_u32(0), b"done");
             let _ = tokio::time::timeout(Duration::from_secs(1), ep.wait_idle()).await;
+            path_stats.push((format!("{host}:{port}"), recorder.paths()));
         }
     }
 
@@ -246,27 +292,66 @@ pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
     }
     let secs = total_elapsed.as_secs_f64();
     println!("{:<40} {:>12} {:>10.3} {:>16}", "total", total, secs, goodput(total, secs));
+    for (server, paths) in &path_stats {
+        print_path_stats(&format!("paths to {server}"), paths);
+    }
     if !failed.is_empty() {
         bail!("{} of {} downloads failed:\n  {}", failed.len(), outcomes.len(), failed.join("\n  "));
     }
     Ok(())
 }
 
-async fn connect(config: &ClientConfig, host: &str, port: u16) -> anyhow::Result<(Endpoint, Connection)> {
+async fn connect(
+    config: &ClientConfig,
+    host: &str,
+    port: u16,
+    paths: &[PathSpec],
+) -> anyhow::Result<(Endpoint, Connection, PathRecorder)> {
     let addr: SocketAddr = tokio::net::lookup_host((host, port))
         .await
         .with_context(|| format!("resolving {host}"))?
         .next()
         .with_context(|| format!("{host} has no address"))?;
-    let bind: SocketAddr = if addr.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
+    // One socket on the unspecified address: every path's source IP is chosen per packet.
+    let first = paths.first();
+    let v6 = first.map_or(addr.is_ipv6(), |p| p.local.is_ipv6());
+    let bind_port = first.map_or(0, |p| p.local.port());
+    for p in paths.iter().skip(1) {
+        if p.local.port() != 0 && p.local.port() != bind_port {
+            bail!("--path {}: all paths share one socket; give port 0 or {bind_port}", p.local);
+        }
+    }
+    let bind: SocketAddr = if v6 { ([0u16; 8], bind_port).into() } else { ([0u8; 4], bind_port).into() };
     let endpoint = Endpoint::client(bind).with_context(|| format!("binding {bind}"))?;
-    let connecting =
-        endpoint.connect_with(config.clone(), addr, host).with_context(|| format!("connecting to {addr}"))?;
+    let remote0 = first.and_then(|p| p.remote).unwrap_or(addr);
+    let connecting = match first {
+        Some(p) => endpoint.connect_from(config.clone(), p.local, remote0, host),
+        None => endpoint.connect_with(config.clone(), remote0, host),
+    }
+    .with_context(|| format!("connecting to {remote0}"))?;
     let conn = tokio::time::timeout(Duration::from_secs(10), connecting)
         .await
-        .with_context(|| format!("handshake with {addr} timed out"))?
-        .with_context(|| format!("handshake with {addr}"))?;
-    Ok((endpoint, conn))
+        .with_context(|| format!("handshake with {remote0} timed out"))?
+        .with_context(|| format!("handshake with {remote0}"))?;
+    let recorder = PathRecorder::start(&conn);
+    if paths.len() > 1 {
+        if !conn.is_multipath() {
+            bail!("the server at {remote0} did not negotiate multipath; cannot open more than one path");
+        }
+        for p in &paths[1..] {
+            let remote = p.remote.unwrap_or(addr);
+            let path = conn
+                .open_path(p.local, remote)
+                .await
+                .with_context(|| format!("opening a path {} -> {remote}", p.local))?;
+            tokio::time::timeout(Duration::from_secs(5), path.validated())
+                .await
+                .with_context(|| format!("path {} ({} -> {remote}) not validated within 5 s", path.id(), p.local))?
+                .with_context(|| format!("path {} ({} -> {remote})", path.id(), p.local))?;
+            tracing::info!(path = %path.id(), local = %p.local, %remote, "path validated");
+        }
+    }
+    Ok((endpoint, conn, recorder))
 }
 
 /// Fetches `path` into `file`, writing chunks as they arrive; returns the bytes received.
@@ -307,5 +392,15 @@ mod tests {
         assert_eq!(file_name("/a/b.bin"), "b.bin");
         assert_eq!(file_name("/"), "index.html");
         assert_eq!(file_name("/a/..?x"), "index.html");
+        let spec =
+            |l: &str, r: Option<&str>| PathSpec { local: l.parse().unwrap(), remote: r.map(|r| r.parse().unwrap()) };
+        assert_eq!(parse_path_spec("127.0.0.2").unwrap(), spec("127.0.0.2:0", None));
+        assert_eq!(parse_path_spec("127.0.0.2:5000").unwrap(), spec("127.0.0.2:5000", None));
+        assert_eq!(parse_path_spec("10.0.0.1=192.0.2.1:443").unwrap(), spec("10.0.0.1:0", Some("192.0.2.1:443")));
+        assert_eq!(parse_path_spec("::1").unwrap(), spec("[::1]:0", None));
+        assert_eq!(parse_path_spec("[::1]").unwrap(), spec("[::1]:0", None));
+        assert_eq!(parse_path_spec("[::1]:7=[::1]:443").unwrap(), spec("[::1]:7", Some("[::1]:443")));
+        assert!(parse_path_spec("host").is_err());
+        assert!(parse_path_spec("127.0.0.1=nowhere").is_err());
     }
 }

@@ -33,6 +33,10 @@ pub struct CommonArgs {
     /// Congestion controller for every path: newreno, cubic, bbr, lia, olia or balia.
     #[arg(long, value_name = "NAME", default_value = "newreno")]
     pub cc: String,
+    /// Packet scheduler of multipath connections: minrtt, roundrobin, weighted:W1,W2,...,
+    /// redundant, backup, blest, ecf or minrtt+reinject.
+    #[arg(long, value_name = "NAME", default_value = "minrtt")]
+    pub scheduler: String,
     /// More logging: -v info, -vv debug, -vvv trace (RUST_LOG, if set, wins).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -59,12 +63,26 @@ impl CommonArgs {
         Ok(())
     }
 
-    /// Transport settings with the chosen congestion controller.
-    pub fn transport(&self) -> anyhow::Result<Arc<TransportConfig>> {
+    /// Transport settings with the chosen congestion controller and scheduler; multipath
+    /// (draft-21 initial_max_path_id) is offered for up to `max_paths` paths when given.
+    pub fn transport(&self, max_paths: Option<u32>) -> anyhow::Result<Arc<TransportConfig>> {
         let factory = mpquic_cc::factory_by_name(&self.cc).with_context(|| {
             format!("--cc {}: known controllers are {}", self.cc, mpquic_cc::CONTROLLER_NAMES.join(", "))
         })?;
-        Ok(Arc::new(TransportConfig { congestion_controller_factory: factory, ..TransportConfig::default() }))
+        let scheduler = mpquic_scheduler::factory_by_name(&self.scheduler).with_context(|| {
+            format!(
+                "--scheduler {}: known schedulers are {}",
+                self.scheduler,
+                mpquic_scheduler::SCHEDULER_NAMES.join(", ")
+            )
+        })?;
+        Ok(Arc::new(TransportConfig {
+            congestion_controller_factory: factory,
+            // proto asks twice per packet; round-robin-like schedulers must answer alike.
+            scheduler_factory: mpquic_io::scheduling::repeatable(scheduler),
+            initial_max_path_id: max_paths.map(|n| n.max(1) - 1),
+            ..TransportConfig::default()
+        }))
     }
 
     /// The key log for rustls, if asked for.
@@ -109,4 +127,77 @@ pub(crate) fn goodput(bytes: u64, secs: f64) -> String {
         return "-".into();
     }
     format!("{:.1} Mbit/s", bytes as f64 * 8.0 / secs / 1e6)
+}
+
+/// Prints one line per path of a connection: addresses, state and counters.
+pub(crate) fn print_path_stats(label: &str, paths: &[mpquic_io::PathInfo]) {
+    println!("{label}:");
+    println!(
+        "  {:>4} {:<22} {:<22} {:>12} {:>12} {:>9} {:>9} {:>9} {:>7} {:>11}",
+        "path", "local", "remote", "bytes sent", "bytes recv", "pkts sent", "pkts recv", "srtt ms", "lost", "state"
+    );
+    for p in paths {
+        let state = if p.abandoned {
+            "abandoned"
+        } else if p.potentially_failed {
+            "failed"
+        } else if p.validated {
+            "validated"
+        } else {
+            "validating"
+        };
+        println!(
+            "  {:>4} {:<22} {:<22} {:>12} {:>12} {:>9} {:>9} {:>9.2} {:>7} {:>11}",
+            p.id.to_string(),
+            p.local.map_or_else(|| "-".to_string(), |a| a.to_string()),
+            p.remote.to_string(),
+            p.stats.bytes_sent,
+            p.stats.bytes_received,
+            p.stats.packets_sent,
+            p.stats.packets_received,
+            p.smoothed_rtt.as_secs_f64() * 1e3,
+            p.stats.packets_lost,
+            state
+        );
+    }
+}
+
+/// Keeps the last snapshot of every path of a connection, including paths the connection has
+/// since forgotten (an abandoned path is dropped 3 PTOs after PATH_ABANDON), for the statistics
+/// printed at the end.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PathRecorder {
+    seen: Arc<std::sync::Mutex<std::collections::BTreeMap<mpquic_io::PathId, mpquic_io::PathInfo>>>,
+}
+
+impl PathRecorder {
+    /// Records the connection's paths every 50 ms until it ends.
+    pub(crate) fn start(conn: &mpquic_io::Connection) -> Self {
+        let recorder = Self::default();
+        let (r, conn) = (recorder.clone(), conn.clone());
+        tokio::spawn(async move {
+            loop {
+                r.record(&conn);
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                    _ = conn.closed() => break,
+                }
+            }
+        });
+        recorder
+    }
+
+    /// Takes a snapshot now.
+    pub(crate) fn record(&self, conn: &mpquic_io::Connection) {
+        let paths = conn.paths();
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        for p in paths {
+            seen.insert(p.id, p);
+        }
+    }
+
+    /// The last snapshot of every path seen, by path ID.
+    pub(crate) fn paths(&self) -> Vec<mpquic_io::PathInfo> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+    }
 }

@@ -14,7 +14,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::AsyncReadExt;
 
-use super::{CommonArgs, ALPN};
+use super::{print_path_stats, CommonArgs, PathRecorder, ALPN};
 
 /// Application error code on a stream whose request was refused (bad request, path outside
 /// the root, file missing).
@@ -38,6 +38,10 @@ pub struct ServerArgs {
     /// Private key (PEM) of --cert.
     #[arg(long, value_name = "PEM", requires = "cert")]
     pub key: Option<PathBuf>,
+    /// Paths per connection the server allows (multipath, draft-21 initial_max_path_id + 1;
+    /// always offered).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_paths: u32,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -59,31 +63,25 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         tls.key_log = log;
     }
     let mut config = ServerConfig::new(Arc::new(tls));
-    config.transport = args.common.transport()?;
+    // Multipath (draft-21) is always offered; it is used when the client offers it too.
+    config.transport = args.common.transport(Some(args.max_paths))?;
     let root = Arc::new(root);
-    let mut endpoints = Vec::new();
-    for addr in &args.listen {
-        let ep = Endpoint::server(config.clone(), *addr).with_context(|| format!("listening on {addr}"))?;
-        let caps = ep.socket_capabilities();
+    // One endpoint on every --listen address: a connection's paths may reach any of them.
+    let ep = Endpoint::server_on(config, &args.listen).with_context(|| {
+        format!("listening on {}", args.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "))
+    })?;
+    let caps = ep.socket_capabilities();
+    for addr in ep.local_addrs() {
         println!(
-            "listening on {} (GSO {} segments, GRO {}, ECN {}, PKTINFO {})",
-            ep.local_addr(),
-            caps.max_gso_segments,
-            caps.gro,
-            caps.ecn,
-            caps.pktinfo
+            "listening on {addr} (GSO {} segments, GRO {}, ECN {}, PKTINFO {})",
+            caps.max_gso_segments, caps.gro, caps.ecn, caps.pktinfo
         );
-        tokio::spawn(accept_loop(ep.clone(), root.clone()));
-        endpoints.push(ep);
     }
+    tokio::spawn(accept_loop(ep.clone(), root.clone()));
     println!("serving {}", root.display());
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
-    for ep in &endpoints {
-        ep.close(VarInt::from_u32(0), b"server shutting down");
-    }
-    for ep in &endpoints {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), ep.wait_idle()).await;
-    }
+    ep.close(VarInt::from_u32(0), b"server shutting down");
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), ep.wait_idle()).await;
     Ok(())
 }
 
@@ -145,6 +143,8 @@ async fn accept_loop(ep: Endpoint, root: Arc<PathBuf>) {
 }
 
 async fn serve_connection(conn: Connection, root: Arc<PathBuf>) {
+    let remote = conn.remote_address();
+    let recorder = PathRecorder::start(&conn);
     loop {
         match conn.accept_bi().await {
             Ok((send, recv)) => {
@@ -157,6 +157,7 @@ async fn serve_connection(conn: Connection, root: Arc<PathBuf>) {
             }
             Err(e) => {
                 tracing::info!(error = %e, "connection ended");
+                print_path_stats(&format!("connection from {remote} ended ({e})"), &recorder.paths());
                 return;
             }
         }
