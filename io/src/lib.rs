@@ -20,7 +20,6 @@ mod connection;
 mod driver;
 mod endpoint;
 mod path;
-pub mod scheduling;
 mod shared;
 mod stream;
 pub mod udp;

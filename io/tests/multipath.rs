@@ -136,31 +136,22 @@ async fn open_path_without_multipath_is_refused() {
     assert!(matches!(e, OpenPathError::Path(mpquic_io::PathError::MultipathNotNegotiated)), "{e}");
 }
 
-/// Reproduction of a proto bug: `Connection::stream_data_allowed` asks the scheduler once in
-/// `can_send` and again while building the packet; round-robin answers the two calls with
-/// different paths, so no packet carries stream data and the request never leaves. Passes with
-/// `mpquic_io::scheduling::repeatable(RoundRobin::factory())`; fails (times out) with the bare
-/// factory. Run with `--ignored` to see it fail.
+/// Round-robin (a scheduler whose state moves on with every question) carries stream data:
+/// proto asks the scheduler once per packet of stream data (regression for a deadlock where it
+/// was asked once per path considered).
 #[tokio::test]
-#[ignore = "proto bug: the scheduler is asked twice per packet; stateful schedulers never send stream data"]
-async fn bare_round_robin_sends_stream_data() {
-    round_robin_request(false).await;
+async fn round_robin_sends_stream_data() {
+    round_robin_request().await;
 }
 
-#[tokio::test]
-async fn round_robin_behind_repeatable_sends_stream_data() {
-    round_robin_request(true).await;
-}
-
-async fn round_robin_request(guarded: bool) {
+async fn round_robin_request() {
     let cert = cert();
     let mut server_config = ServerConfig::new(Arc::new(rustls_server(&cert, false)));
     server_config.transport = Arc::new(mp_transport());
     let server = Endpoint::server_on(server_config, &[addr("127.0.0.1:0")]).unwrap();
     let _served = serve(server.clone());
     let client = Endpoint::client(addr("0.0.0.0:0")).unwrap();
-    let rr = mpquic_scheduler::RoundRobin::factory();
-    let scheduler = if guarded { mpquic_io::scheduling::repeatable(rr) } else { rr };
+    let scheduler = mpquic_scheduler::RoundRobin::factory();
     let mut config = ClientConfig::new(Arc::new(rustls_client(&cert, false)));
     config.transport = Arc::new(mpquic_proto::TransportConfig { scheduler_factory: scheduler, ..mp_transport() });
     let conn =

@@ -79,7 +79,7 @@ impl CommonArgs {
         Ok(Arc::new(TransportConfig {
             congestion_controller_factory: factory,
             // proto asks twice per packet; round-robin-like schedulers must answer alike.
-            scheduler_factory: mpquic_io::scheduling::repeatable(scheduler),
+            scheduler_factory: scheduler,
             initial_max_path_id: max_paths.map(|n| n.max(1) - 1),
             ..TransportConfig::default()
         }))
