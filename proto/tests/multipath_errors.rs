@@ -69,3 +69,31 @@ fn truncated_multipath_frame() {
     // PATH_ABANDON without its error code.
     assert_eq!(server_closes_with(76, &[0x7e, 0x75, 0x01]), TransportErrorCode::FRAME_ENCODING_ERROR);
 }
+
+#[test]
+fn multipath_frame_outside_1rtt() {
+    // draft-21 §4: multipath frames are allowed only in 1-RTT packets. The client puts a
+    // PATH_STATUS_AVAILABLE into its Handshake packet (with its Finished).
+    let mut pair = Pair::new(77, mp());
+    let cfg = pair.client_config(mp());
+    let c = pair.connect(cfg);
+    pair.client
+        .connection(c)
+        .unwrap()
+        .inject_raw_frames_in(mpquic_proto::packet::SpaceId::Handshake, Bytes::from_static(&[0x7e, 0x77, 0x00, 0x01]));
+    let mut server_error = None;
+    pair.drive_until(Duration::from_secs(10), |p| {
+        while p.client.poll_event().is_some() {}
+        while let Some((_, e)) = p.server.poll_event() {
+            if let Event::ConnectionLost(err) = e {
+                server_error = Some(err);
+            }
+        }
+        p.client.connection(c).is_none()
+    });
+    match server_error {
+        Some(ConnectionError::TransportError(e)) => assert_eq!(e.code, TransportErrorCode::PROTOCOL_VIOLATION),
+        other => panic!("expected PROTOCOL_VIOLATION, got {other:?}"),
+    }
+    assert!(pair.client.connection(c).is_none(), "the client ends too");
+}

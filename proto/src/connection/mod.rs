@@ -230,7 +230,7 @@ pub struct Connection {
     /// Round-robin cursor over paths for sending.
     next_send_path: u32,
     /// Raw frame bytes to put verbatim into the next 1-RTT packet (conformance tests only).
-    raw_frames: Option<Bytes>,
+    raw_frames: Option<(SpaceId, Bytes)>,
     /// Picks the path of stream data when several paths can send.
     scheduler: mpquic_scheduler::SchedulerHandle,
     /// Reused per scheduling decision.
@@ -559,7 +559,14 @@ impl Connection {
     /// codes); applications have no use for it.
     #[doc(hidden)]
     pub fn inject_raw_frames(&mut self, frames: Bytes) {
-        self.raw_frames = Some(frames);
+        self.raw_frames = Some((SpaceId::Data, frames));
+    }
+
+    /// Like [`Connection::inject_raw_frames`], into the next packet of `space` (to test the
+    /// frame-placement rules of RFC 9000 §12.4).
+    #[doc(hidden)]
+    pub fn inject_raw_frames_in(&mut self, space: SpaceId, frames: Bytes) {
+        self.raw_frames = Some((space, frames));
     }
 
     /// Sends a PING on every path (e.g. to measure RTT or keep NAT bindings).

@@ -166,13 +166,14 @@ impl Connection {
             }
         }
         let probe = path.recovery.probes_pending() > 0;
-        if !self.crypto[space.index()].has_pending() && space != SpaceId::Data && !probe {
+        let raw = self.raw_frames.as_ref().is_some_and(|(s, _)| *s == space);
+        if !self.crypto[space.index()].has_pending() && space != SpaceId::Data && !probe && !raw {
             return false;
         }
         if space != SpaceId::Data {
             return true;
         }
-        if probe || path.ping_pending || !path.path_responses.is_empty() || self.raw_frames.is_some() {
+        if probe || path.ping_pending || !path.path_responses.is_empty() || raw {
             return true;
         }
         if matches!(path.validation, Validation::Pending { sent: None, .. }) {
@@ -404,8 +405,17 @@ impl Connection {
         limit: usize,
         frames: &mut super::SentFrames,
     ) -> bool {
+        let mut wrote_raw = false;
+        if space != SpaceId::Data
+            && self.raw_frames.as_ref().is_some_and(|(s, f)| *s == space && buf.len() + f.len() <= limit)
+        {
+            if let Some((_, f)) = self.raw_frames.take() {
+                buf.extend_from_slice(&f);
+                wrote_raw = true;
+            }
+        }
         let room = limit.saturating_sub(buf.len());
-        let Some((offset, data)) = self.crypto[space.index()].poll(room) else { return false };
+        let Some((offset, data)) = self.crypto[space.index()].poll(room) else { return wrote_raw };
         frames.crypto = Some((offset, data.len() as u64));
         Frame::Crypto(frame::Crypto { offset, data }).encode(buf);
         true
@@ -422,11 +432,9 @@ impl Connection {
         frames: &mut super::SentFrames,
     ) -> bool {
         let start = buf.len();
-        if let Some(raw) = self.raw_frames.take() {
-            if buf.len() + raw.len() <= limit {
+        if self.raw_frames.as_ref().is_some_and(|(s, f)| *s == SpaceId::Data && buf.len() + f.len() <= limit) {
+            if let Some((_, raw)) = self.raw_frames.take() {
                 buf.extend_from_slice(&raw);
-            } else {
-                self.raw_frames = Some(raw);
             }
         }
         if self.handshake_done_pending && buf.len() < limit {
