@@ -70,6 +70,9 @@ pub struct TransportConfig {
     pub ack_path_policy: AckPathPolicy,
     /// When a path counts as potentially failed (multipath only; see [`PathFailureDetection`]).
     pub path_failure: PathFailureDetection,
+    /// Client: move to the server's preferred_address once the handshake is confirmed
+    /// (RFC 9000 §9.6).
+    pub use_preferred_address: bool,
 }
 
 /// Path failure detection (multipath). A path is *potentially failed* when data sent on it has
@@ -146,6 +149,7 @@ impl Default for TransportConfig {
             scheduler_factory: MinRtt::factory(),
             ack_path_policy: AckPathPolicy::SamePath,
             path_failure: PathFailureDetection::default(),
+            use_preferred_address: true,
         }
     }
 }
@@ -220,6 +224,11 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Let clients migrate (RFC 9000 §9); `false` advertises disable_active_migration.
     pub migration: bool,
+    /// Addresses offered in the preferred_address transport parameter (RFC 9000 §9.6); the
+    /// endpoint must receive on them too.
+    pub preferred_address_v4: Option<std::net::SocketAddrV4>,
+    /// IPv6 counterpart of `preferred_address_v4`.
+    pub preferred_address_v6: Option<std::net::SocketAddrV6>,
 }
 
 impl ServerConfig {
@@ -234,6 +243,8 @@ impl ServerConfig {
             max_incoming_handshakes: 1024,
             max_connections: 100_000,
             migration: true,
+            preferred_address_v4: None,
+            preferred_address_v6: None,
         }
     }
 }

@@ -369,6 +369,16 @@ impl Endpoint {
         params.retry_source_connection_id = retry_src_cid;
         params.stateless_reset_token = Some(self.reset_key.token(&local_cid));
         params.disable_active_migration = !server.migration;
+        if server.preferred_address_v4.is_some() || server.preferred_address_v6.is_some() {
+            // RFC 9000 §9.6: the preferred address comes with a CID of sequence number 1.
+            let connection_id = self.random_cid(self.config.local_cid_len.max(8));
+            params.preferred_address = Some(crate::transport_parameters::PreferredAddress {
+                address_v4: server.preferred_address_v4,
+                address_v6: server.preferred_address_v6,
+                connection_id,
+                stateless_reset_token: self.reset_key.token(&connection_id),
+            });
+        }
         let tls = match TlsSession::server(server.crypto.clone(), &params) {
             Ok(t) => t,
             Err(e) => {

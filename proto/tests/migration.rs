@@ -66,3 +66,45 @@ fn disable_active_migration_is_honoured() {
     let err = pair.client.connection(c).unwrap().migrate(now, "127.0.0.3:1".parse().unwrap());
     assert_eq!(err, Err(MigrateError::Disabled));
 }
+
+#[test]
+fn client_moves_to_the_servers_preferred_address() {
+    let preferred: SocketAddr = "127.0.0.9:4433".parse().unwrap();
+    let SocketAddr::V4(v4) = preferred else { unreachable!() };
+    let mut pair = Pair::with_server_config(62, TransportConfig::default(), |s| s.preferred_address_v4 = Some(v4));
+    let (c, s) = pair.connect_default();
+    let data = payload(62, 1 << 20);
+    let id = pair.client.connection(c).unwrap().open_stream(Dir::Uni).unwrap();
+    let (mut sent, mut got, mut rid, mut fin) = (0, Vec::new(), None, false);
+    let ok = pair.drive_until(Duration::from_secs(30), |p| {
+        let conn = p.client.connection(c).unwrap();
+        while sent < data.len() {
+            match conn.write(id, &data[sent..]) {
+                Ok(n) if n > 0 => sent += n,
+                _ => break,
+            }
+        }
+        if sent == data.len() && !fin {
+            conn.finish(id).unwrap();
+            fin = true;
+        }
+        while p.client.poll_event().is_some() {}
+        while p.server.poll_event().is_some() {}
+        let server = p.server.connection(s).unwrap();
+        rid = rid.or_else(|| server.accept_stream(Dir::Uni));
+        let Some(rid) = rid else { return false };
+        loop {
+            match server.read(rid, usize::MAX) {
+                Ok(Some(chunk)) => got.extend_from_slice(&chunk.bytes),
+                Ok(None) => return true,
+                Err(_) => return false,
+            }
+        }
+    });
+    assert!(ok && got == data, "transfer incomplete: {} bytes", got.len());
+    let client_path = pair.client.connection(c).unwrap().path(PathId::ZERO).unwrap();
+    assert_eq!(client_path.remote, preferred, "the client sends to the preferred address");
+    assert!(client_path.validated);
+    assert_eq!(pair.server.connection(s).unwrap().path(PathId::ZERO).unwrap().local, Some(preferred));
+    assert!(pair.delivered.contains_key(&(pair.client_addr, preferred)));
+}

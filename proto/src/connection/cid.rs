@@ -126,6 +126,16 @@ impl RemoteCids {
         }
     }
 
+    /// Switches to the spare CID with `sequence`, retiring the active one (the preferred
+    /// address's CID is sequence 1, RFC 9000 §9.6.1). Returns false if there is no such spare.
+    pub fn rotate_to(&mut self, sequence: u64) -> bool {
+        let Some(pos) = self.spare.iter().position(|c| c.sequence == sequence) else { return false };
+        let Some(next) = self.spare.remove(pos) else { return false };
+        self.to_retire.push_back(self.active.sequence);
+        self.active = next;
+        true
+    }
+
     /// The next sequence number to announce in RETIRE_CONNECTION_ID.
     pub fn pop_retire(&mut self) -> Option<u64> {
         self.to_retire.pop_front()

@@ -53,6 +53,30 @@ impl Connection {
         Ok(())
     }
 
+    /// Client: the server offered a preferred address (RFC 9000 §9.6.1). Once the handshake is
+    /// confirmed, move path 0 there, with the CID that came with it (sequence 1), validating
+    /// the new path first.
+    pub(super) fn migrate_to_preferred_address(&mut self, now: Instant) {
+        if self.side.is_server() || self.multipath.is_some() || !self.config.use_preferred_address {
+            return;
+        }
+        let Some(pa) = self.peer_params.as_ref().and_then(|p| p.preferred_address) else { return };
+        let Some(current) = self.paths.get(&PathId::ZERO).map(|p| p.remote) else { return };
+        let target = match current {
+            SocketAddr::V4(_) => pa.address_v4.map(SocketAddr::V4),
+            SocketAddr::V6(_) => pa.address_v6.map(SocketAddr::V6),
+        };
+        let Some(target) = target else { return };
+        if target == current {
+            return;
+        }
+        if let Some(r) = self.cids.remote_mut(PathId::ZERO) {
+            r.rotate_to(1);
+        }
+        tracing::debug!(%target, "moving to the server's preferred address");
+        self.start_new_network_path(now, PathId::ZERO, None, Some(target));
+    }
+
     /// The path's addresses changed: validate it and start congestion control over (§9.4; a
     /// change of port only, typical of NAT rebinding, keeps the estimates).
     pub(super) fn start_new_network_path(

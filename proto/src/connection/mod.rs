@@ -315,6 +315,20 @@ impl Connection {
         let validation =
             if p.side.is_client() || p.address_validated { Validation::Validated } else { Validation::Unvalidated };
         this.add_path(now, PathId::ZERO, kind, p.local, p.remote, validation);
+        if let Some(pa) = this.local_params.preferred_address {
+            // RFC 9000 §9.6: the preferred address's CID is our sequence number 1.
+            let id = pa.connection_id;
+            if let Some(local) = this.cids.local.get_mut(&PathId::ZERO) {
+                let sequence = local.issue(id);
+                this.cids.issued.insert((PathId::ZERO, sequence), (id, pa.stateless_reset_token.0));
+                this.endpoint_events.push_back(EndpointEvent::NewLocalCid {
+                    path: PathId::ZERO,
+                    sequence,
+                    id,
+                    reset_token: pa.stateless_reset_token.0,
+                });
+            }
+        }
         this.reset_idle_timer(now);
         if p.side.is_client() {
             this.drive_tls(now);

@@ -288,7 +288,9 @@ impl Connection {
         }
         if self.side.is_server() && local.is_some() {
             if let Some(path) = self.paths.get_mut(&path_id) {
-                if path.local.is_none() {
+                // RFC 9000 §9.6.2: once the client sends non-probing packets to another of our
+                // addresses (the preferred address), answer from it.
+                if path.local.is_none() || (path.local != local && is_largest && !probing_only) {
                     path.local = local;
                 }
             }
@@ -461,6 +463,7 @@ impl Connection {
                     return Err(TransportError::PROTOCOL_VIOLATION("client sent HANDSHAKE_DONE"));
                 }
                 self.on_handshake_confirmed(now);
+                self.migrate_to_preferred_address(now);
             }
             Frame::NewToken(t) => {
                 // RFC 9000 §19.7: a server receiving NEW_TOKEN is a PROTOCOL_VIOLATION.
@@ -593,6 +596,12 @@ impl Connection {
             initial_max_streams_bidi: params.initial_max_streams_bidi.into_inner(),
             initial_max_streams_uni: params.initial_max_streams_uni.into_inner(),
         });
+        if let (Side::Client, Some(pa)) = (self.side, params.preferred_address.as_ref()) {
+            // RFC 9000 §9.6: the preferred address's CID is the server's sequence number 1.
+            let cid =
+                super::IssuedCid { sequence: 1, id: pa.connection_id, reset_token: Some(pa.stateless_reset_token.0) };
+            self.cids.on_new_cid(PathId::ZERO, cid, 0)?;
+        }
         if let Some(token) = params.stateless_reset_token {
             if let Some(r) = self.cids.remote_mut(PathId::ZERO) {
                 r.set_active_reset_token(token.0);
