@@ -64,6 +64,9 @@ pub struct TransportConfig {
     /// Multipath (draft-ietf-quic-multipath-21): the initial_max_path_id we advertise; `None`
     /// leaves multipath off.
     pub initial_max_path_id: Option<u32>,
+    /// Which draft's code points multipath speaks (draft-21 by default; the -13…-18
+    /// experimental ones for older peers).
+    pub multipath_version: crate::frame::MultipathVersion,
     /// Chooses the path of each packet of stream data when several paths are usable.
     pub scheduler_factory: Arc<dyn SchedulerFactory>,
     /// Where PATH_ACK frames go (draft-21 §3.2: any path is allowed).
@@ -146,6 +149,7 @@ impl Default for TransportConfig {
             time_threshold: 9.0 / 8.0,
             persistent_congestion_threshold: 3,
             initial_max_path_id: None,
+            multipath_version: crate::frame::MultipathVersion::Draft21,
             scheduler_factory: MinRtt::factory(),
             ack_path_policy: AckPathPolicy::SamePath,
             path_failure: PathFailureDetection::default(),

@@ -184,6 +184,10 @@ pub struct TransportParameters {
     /// 0x3e (draft-ietf-quic-multipath-21 §2): multipath is offered, and this is the largest
     /// path ID the peer may use at first. `None` means no multipath.
     pub initial_max_path_id: Option<PathId>,
+    /// Which draft's code point carries `initial_max_path_id` (not a parameter itself: it is how
+    /// the parameter was, or will be, identified on the wire). Every multipath code point lives
+    /// in [`crate::frame::MultipathCodes`].
+    pub multipath_version: crate::frame::MultipathVersion,
 }
 
 impl Default for TransportParameters {
@@ -209,9 +213,13 @@ impl Default for TransportParameters {
             max_datagram_frame_size: None,
             grease_quic_bit: false,
             initial_max_path_id: None,
+            multipath_version: crate::frame::MultipathVersion::default(),
         }
     }
 }
+
+/// initial_max_path_id as draft-ietf-quic-multipath-13 … -18 numbered it.
+const DRAFT13_INITIAL_MAX_PATH_ID: u64 = 0x0f73_9bbc_1b66_6d0d;
 
 /// Index of each known parameter in the duplicate-detection bit set.
 fn known_index(id: u64) -> Option<u32> {
@@ -220,6 +228,7 @@ fn known_index(id: u64) -> Option<u32> {
         id::MAX_DATAGRAM_FRAME_SIZE => 17,
         id::GREASE_QUIC_BIT => 18,
         id::INITIAL_MAX_PATH_ID => 19,
+        DRAFT13_INITIAL_MAX_PATH_ID => 20,
         _ => return None,
     })
 }
@@ -316,7 +325,7 @@ impl TransportParameters {
         }
         flag(buf, id::GREASE_QUIC_BIT, self.grease_quic_bit);
         if let Some(path) = self.initial_max_path_id {
-            put_varint(buf, id::INITIAL_MAX_PATH_ID);
+            put_varint(buf, self.multipath_version.codes().initial_max_path_id_tp);
             put_varint(buf, varint_size(path.as_u64()) as u64);
             put_varint(buf, path.as_u64());
         }
@@ -411,11 +420,20 @@ impl TransportParameters {
                         id::MAX_ACK_DELAY => params.max_ack_delay = v,
                         id::ACTIVE_CONNECTION_ID_LIMIT => params.active_connection_id_limit = v,
                         id::MAX_DATAGRAM_FRAME_SIZE => params.max_datagram_frame_size = Some(v),
-                        id::INITIAL_MAX_PATH_ID => {
+                        id::INITIAL_MAX_PATH_ID | DRAFT13_INITIAL_MAX_PATH_ID => {
                             // draft-ietf-quic-multipath-21 §2: above 2^32 - 1 is an error.
                             let path = u32::try_from(v.into_inner())
                                 .map_err(|_| tp_error("initial_max_path_id above 2^32 - 1"))?;
-                            params.initial_max_path_id = Some(PathId(path));
+                            // A peer offering both drafts gets the newest.
+                            let draft21 = id == id::INITIAL_MAX_PATH_ID;
+                            if draft21 || params.initial_max_path_id.is_none() {
+                                params.initial_max_path_id = Some(PathId(path));
+                                params.multipath_version = if draft21 {
+                                    crate::frame::MultipathVersion::Draft21
+                                } else {
+                                    crate::frame::MultipathVersion::Draft13To18
+                                };
+                            }
                         }
                         // known_index lists exactly the ids handled above.
                         _ => {}
@@ -529,6 +547,7 @@ mod tests {
             max_datagram_frame_size: Some(VarInt::from_u32(65535)),
             grease_quic_bit: true,
             initial_max_path_id: Some(PathId(u32::MAX)),
+            multipath_version: crate::frame::MultipathVersion::Draft21,
         }
     }
 
@@ -780,6 +799,7 @@ mod tests {
                 max_datagram_frame_size: dgram,
                 grease_quic_bit: grease,
                 initial_max_path_id: path.map(PathId),
+                multipath_version: crate::frame::MultipathVersion::Draft21,
             }
         }
     }

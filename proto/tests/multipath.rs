@@ -243,3 +243,32 @@ fn blackholed_path_fails_over_without_losing_data() {
     });
     assert!(got == data);
 }
+
+/// The same protocol with the draft-13…-18 experimental code points (one version value).
+#[test]
+fn older_draft_code_points_work_end_to_end() {
+    let old = || TransportConfig {
+        initial_max_path_id: Some(4),
+        multipath_version: mpquic_proto::frame::MultipathVersion::Draft13To18,
+        ..TransportConfig::default()
+    };
+    let mut pair = Pair::new(55, old());
+    let cfg = pair.client_config(old());
+    let (c, s) = pair.connect_with(cfg);
+    let mut path = None;
+    assert!(pair.drive_until(Duration::from_secs(5), |p| {
+        let now = p.now;
+        let server_addr = p.server_addr;
+        path = path.or_else(|| p.client.connection(c).unwrap().open_path(now, Some(second_addr()), server_addr).ok());
+        path.is_some()
+    }));
+    let data = payload(55, 2 << 20);
+    let got = bulk(&mut pair, c, s, &data, Duration::from_secs(30), |_, _| {});
+    assert!(got == data);
+    assert!(pair.delivered.get(&(second_addr(), pair.server_addr)).is_some_and(|n| *n > 10));
+    // A peer on the other draft does not negotiate multipath at all.
+    let mut mixed = Pair::new(56, mp_config());
+    let cfg = mixed.client_config(old());
+    let (c, _) = mixed.connect_with(cfg);
+    assert!(!mixed.client.connection(c).unwrap().is_multipath());
+}

@@ -60,7 +60,8 @@ impl Connection {
                 (self.config.path_failure.abandon_after, self.paths.get(&id).and_then(|p| p.failed_since))
             {
                 if now >= since + after && self.usable_paths().filter(|p| *p != id).count() > 0 {
-                    let _ = self.abandon_path(now, id, crate::TransportErrorCode::PATH_UNSTABLE_OR_POOR.0);
+                    let code = self.mp_version().unwrap_or_default().codes().path_unstable_or_poor;
+                    let _ = self.abandon_path(now, id, code);
                 }
             }
         }

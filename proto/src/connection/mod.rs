@@ -953,6 +953,7 @@ pub(crate) fn local_transport_parameters(
             .map(|_| VarInt::from_u64_saturating(u64::from(endpoint.max_udp_payload_size))),
         // draft-ietf-quic-multipath-21 §2: multipath needs non-zero-length CIDs.
         initial_max_path_id: config.initial_max_path_id.filter(|_| endpoint.local_cid_len > 0).map(PathId),
+        multipath_version: config.multipath_version,
         ..TransportParameters::default()
     }
 }

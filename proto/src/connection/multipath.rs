@@ -80,16 +80,20 @@ impl Connection {
         else {
             return Ok(());
         };
+        // Both sides must speak the same draft's code points.
+        let version = self.local_params.multipath_version;
+        if self.peer_params.as_ref().is_some_and(|p| p.multipath_version != version) {
+            return Ok(());
+        }
         // §2: multipath needs non-zero-length CIDs on both sides.
-        let peer_cid_empty = self.cids.active_remote(PathId::ZERO).is_none_or(|c| c.is_empty());
-        if peer_cid_empty {
+        if self.cids.peer_cid_empty {
             return Err(TransportError::PROTOCOL_VIOLATION("initial_max_path_id with a zero-length connection ID"));
         }
         if self.endpoint_config.local_cid_len == 0 {
             return Ok(());
         }
         self.multipath = Some(Multipath {
-            version: MultipathVersion::default(),
+            version,
             local_max_path_id: local,
             peer_max_path_id: peer,
             abandoned: BTreeSet::new(),
@@ -395,7 +399,8 @@ impl Connection {
     /// Timeout of a path validation: the path is abandoned (§3.1: its ID is consumed).
     pub(super) fn on_validation_failed(&mut self, now: Instant, id: PathId) {
         if id != PathId::ZERO && self.multipath.is_some() && self.usable_paths().filter(|p| *p != id).count() > 0 {
-            self.abandon_locally(now, id, Some(crate::TransportErrorCode::PATH_UNSTABLE_OR_POOR.0));
+            let code = self.mp_version().unwrap_or_default().codes().path_unstable_or_poor;
+            self.abandon_locally(now, id, Some(code));
         }
     }
 }
