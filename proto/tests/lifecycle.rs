@@ -169,32 +169,9 @@ fn transfers_with_every_congestion_controller() {
         let cfg = pair.client_config(transport);
         let (c, s) = pair.connect_with(cfg);
         let data = common::payload(7, 2 << 20);
-        let id = pair.client.connection(c).unwrap().open_stream(Dir::Uni).unwrap();
-        let mut sent = 0;
-        let mut got = Vec::new();
-        let mut rid = None;
-        let ok = pair.drive_until(Duration::from_secs(120), |p| {
-            let conn = p.client.connection(c).unwrap();
-            while sent < data.len() {
-                match conn.write(id, &data[sent..]) {
-                    Ok(n) if n > 0 => sent += n,
-                    _ => break,
-                }
-            }
-            if sent == data.len() {
-                let _ = conn.finish(id);
-            }
-            let server = p.server.connection(s).unwrap();
-            rid = rid.or_else(|| server.accept_stream(Dir::Uni));
-            let Some(rid) = rid else { return false };
-            loop {
-                match server.read(rid, usize::MAX) {
-                    Ok(Some(chunk)) => got.extend_from_slice(&chunk.bytes),
-                    Ok(None) => return true,
-                    Err(_) => return false,
-                }
-            }
-        });
+        let mut upload = common::Upload::start(&mut pair, c);
+        let ok = pair.drive_until(Duration::from_secs(120), |p| upload.step(p, c, s, &data));
+        let got = upload.got;
         assert!(ok && got == data, "{name}: transfer incomplete ({} bytes)", got.len());
     }
 }

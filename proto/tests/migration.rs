@@ -5,8 +5,8 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{payload, Pair};
-use mpquic_proto::{Dir, Event, MigrateError, PathEvent, PathId, TransportConfig};
+use common::{payload, Pair, Upload};
+use mpquic_proto::{Event, MigrateError, PathEvent, PathId, TransportConfig};
 
 #[test]
 fn client_migrates_mid_transfer_and_the_server_follows() {
@@ -14,42 +14,22 @@ fn client_migrates_mid_transfer_and_the_server_follows() {
     let (c, s) = pair.connect_default();
     let data = payload(60, 4 << 20);
     let new_local: SocketAddr = "127.0.0.3:40002".parse().unwrap();
-    let id = pair.client.connection(c).unwrap().open_stream(Dir::Uni).unwrap();
-    let (mut sent, mut got, mut rid, mut migrated, mut fin) = (0, Vec::new(), None, false, false);
+    let mut upload = Upload::start(&mut pair, c);
+    let mut migrated = false;
     let mut server_saw_migration = false;
     let ok = pair.drive_until(Duration::from_secs(60), |p| {
-        let now = p.now;
-        let conn = p.client.connection(c).unwrap();
-        while sent < data.len() {
-            match conn.write(id, &data[sent..]) {
-                Ok(n) if n > 0 => sent += n,
-                _ => break,
-            }
-        }
-        if sent == data.len() && !fin {
-            conn.finish(id).unwrap();
-            fin = true;
-        }
-        if !migrated && got.len() > 1 << 20 {
-            conn.migrate(now, new_local).unwrap();
+        if !migrated && upload.got.len() > 1 << 20 {
+            let now = p.now;
+            p.client.connection(c).unwrap().migrate(now, new_local).unwrap();
             migrated = true;
         }
         while p.client.poll_event().is_some() {}
         while let Some((_, e)) = p.server.poll_event() {
             server_saw_migration |= e == Event::Path(PathEvent::Migrated(PathId::ZERO));
         }
-        let server = p.server.connection(s).unwrap();
-        rid = rid.or_else(|| server.accept_stream(Dir::Uni));
-        let Some(rid) = rid else { return false };
-        loop {
-            match server.read(rid, usize::MAX) {
-                Ok(Some(chunk)) => got.extend_from_slice(&chunk.bytes),
-                Ok(None) => return true,
-                Err(_) => return false,
-            }
-        }
+        upload.step(p, c, s, &data)
     });
-    assert!(ok && got == data, "transfer incomplete: {} bytes", got.len());
+    assert!(ok && upload.got == data, "transfer incomplete: {} bytes", upload.got.len());
     assert!(server_saw_migration, "the server followed the client to its new address");
     let server_path = pair.server.connection(s).unwrap().path(PathId::ZERO).unwrap();
     assert_eq!(server_path.remote, new_local);
@@ -74,34 +54,13 @@ fn client_moves_to_the_servers_preferred_address() {
     let mut pair = Pair::with_server_config(62, TransportConfig::default(), |s| s.preferred_address_v4 = Some(v4));
     let (c, s) = pair.connect_default();
     let data = payload(62, 1 << 20);
-    let id = pair.client.connection(c).unwrap().open_stream(Dir::Uni).unwrap();
-    let (mut sent, mut got, mut rid, mut fin) = (0, Vec::new(), None, false);
+    let mut upload = Upload::start(&mut pair, c);
     let ok = pair.drive_until(Duration::from_secs(30), |p| {
-        let conn = p.client.connection(c).unwrap();
-        while sent < data.len() {
-            match conn.write(id, &data[sent..]) {
-                Ok(n) if n > 0 => sent += n,
-                _ => break,
-            }
-        }
-        if sent == data.len() && !fin {
-            conn.finish(id).unwrap();
-            fin = true;
-        }
         while p.client.poll_event().is_some() {}
         while p.server.poll_event().is_some() {}
-        let server = p.server.connection(s).unwrap();
-        rid = rid.or_else(|| server.accept_stream(Dir::Uni));
-        let Some(rid) = rid else { return false };
-        loop {
-            match server.read(rid, usize::MAX) {
-                Ok(Some(chunk)) => got.extend_from_slice(&chunk.bytes),
-                Ok(None) => return true,
-                Err(_) => return false,
-            }
-        }
+        upload.step(p, c, s, &data)
     });
-    assert!(ok && got == data, "transfer incomplete: {} bytes", got.len());
+    assert!(ok && upload.got == data, "transfer incomplete: {} bytes", upload.got.len());
     let client_path = pair.client.connection(c).unwrap().path(PathId::ZERO).unwrap();
     assert_eq!(client_path.remote, preferred, "the client sends to the preferred address");
     assert!(client_path.validated);

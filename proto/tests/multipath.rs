@@ -6,7 +6,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{payload, Link, Pair};
+use common::{payload, Link, Pair, Upload};
 use mpquic_proto::{ConnectionHandle, Dir, Event, PathEvent, PathId, TransportConfig};
 
 fn mp_config() -> TransportConfig {
@@ -62,41 +62,18 @@ fn bulk(
     limit: Duration,
     mut during: impl FnMut(&mut Pair, usize),
 ) -> Vec<u8> {
-    let id = pair.client.connection(c).unwrap().open_stream(Dir::Uni).unwrap();
-    let mut sent = 0;
-    let mut got = Vec::new();
-    let mut rid = None;
-    let mut finished = false;
+    let mut upload = Upload::start(pair, c);
     let ok = pair.drive_until(limit, |p| {
-        during(p, got.len());
-        let conn = p.client.connection(c).unwrap();
-        while sent < data.len() {
-            match conn.write(id, &data[sent..]) {
-                Ok(n) if n > 0 => sent += n,
-                _ => break,
-            }
-        }
-        if sent == data.len() && !finished {
-            conn.finish(id).unwrap();
-            finished = true;
-        }
+        during(p, upload.got.len());
         while let Some((_, e)) = p.client.poll_event() {
             assert!(!matches!(e, Event::ConnectionLost(_)), "client: {e:?}");
         }
         while let Some((_, e)) = p.server.poll_event() {
             assert!(!matches!(e, Event::ConnectionLost(_)), "server: {e:?}");
         }
-        let server = p.server.connection(s).unwrap();
-        rid = rid.or_else(|| server.accept_stream(Dir::Uni));
-        let Some(rid) = rid else { return false };
-        loop {
-            match server.read(rid, usize::MAX) {
-                Ok(Some(chunk)) => got.extend_from_slice(&chunk.bytes),
-                Ok(None) => return true,
-                Err(_) => return false,
-            }
-        }
+        upload.step(p, c, s, data)
     });
+    let got = upload.got;
     assert!(ok, "transfer incomplete: {} of {} bytes", got.len(), data.len());
     got
 }

@@ -8,8 +8,8 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{payload, Link, Pair};
-use mpquic_proto::{Dir, Event, PathId, TransportConfig};
+use common::{payload, Link, Pair, Upload};
+use mpquic_proto::{Event, PathId, TransportConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -26,8 +26,7 @@ fn churn(seed: u64) {
     pair.to_client = base;
     let (c, s) = pair.connect_with(cfg);
     let data = payload(seed, 3 << 20);
-    let id = pair.client.connection(c).unwrap().open_stream(Dir::Uni).unwrap();
-    let (mut sent, mut got, mut rid, mut fin) = (0usize, Vec::new(), None, false);
+    let mut upload = Upload::start(&mut pair, c);
     let mut next_op = pair.now + Duration::from_millis(50);
     let mut next_addr = 2u8;
     let mut ops = Vec::new();
@@ -79,17 +78,6 @@ fn churn(seed: u64) {
                 *link = (base, base);
             }
         }
-        let conn = p.client.connection(c).unwrap();
-        while sent < data.len() {
-            match conn.write(id, &data[sent..]) {
-                Ok(n) if n > 0 => sent += n,
-                _ => break,
-            }
-        }
-        if sent == data.len() && !fin {
-            conn.finish(id).unwrap();
-            fin = true;
-        }
         for (side, ep) in [("client", &mut p.client), ("server", &mut p.server)] {
             while let Some((_, e)) = ep.poll_event() {
                 assert!(
@@ -98,19 +86,10 @@ fn churn(seed: u64) {
                 );
             }
         }
-        let server = p.server.connection(s).unwrap();
-        rid = rid.or_else(|| server.accept_stream(Dir::Uni));
-        let Some(rid) = rid else { return false };
-        loop {
-            match server.read(rid, usize::MAX) {
-                Ok(Some(chunk)) => got.extend_from_slice(&chunk.bytes),
-                Ok(None) => return true,
-                Err(_) => return false,
-            }
-        }
+        upload.step(p, c, s, &data)
     });
-    assert!(ok, "seed {seed}: transfer incomplete ({} of {} bytes)\nops: {ops:#?}", got.len(), data.len());
-    assert!(got == data, "seed {seed}: content differs");
+    assert!(ok, "seed {seed}: transfer incomplete ({} of {} bytes)\nops: {ops:#?}", upload.got.len(), data.len());
+    assert!(upload.got == data, "seed {seed}: content differs");
     let opened = ops.iter().filter(|o| o.starts_with("open") && o.contains("Ok")).count();
     let abandoned = ops.iter().filter(|o| o.starts_with("abandon") && o.contains("Ok")).count();
     println!("seed {seed}: {} operations, {opened} paths opened, {abandoned} abandoned", ops.len());

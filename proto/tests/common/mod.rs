@@ -358,3 +358,50 @@ pub fn payload(seed: u64, len: usize) -> Vec<u8> {
     rng.fill(&mut v[..]);
     v
 }
+
+/// A client-to-server upload on one unidirectional stream, advanced one driver step at a time.
+pub struct Upload {
+    id: mpquic_proto::StreamId,
+    sent: usize,
+    finished: bool,
+    rid: Option<mpquic_proto::StreamId>,
+    /// Bytes the server has read so far.
+    pub got: Vec<u8>,
+}
+
+impl Upload {
+    /// Opens the stream on client connection `c`.
+    pub fn start(pair: &mut Pair, c: ConnectionHandle) -> Self {
+        let id =
+            pair.client.connection(c).expect("client connection").open_stream(mpquic_proto::Dir::Uni).expect("stream");
+        Self { id, sent: 0, finished: false, rid: None, got: Vec::new() }
+    }
+
+    /// Writes what flow control allows, finishes once everything is written, and reads what
+    /// arrived at server connection `s`. True once the server read the FIN.
+    pub fn step(&mut self, pair: &mut Pair, c: ConnectionHandle, s: ConnectionHandle, data: &[u8]) -> bool {
+        let conn = pair.client.connection(c).expect("client connection");
+        while self.sent < data.len() {
+            match conn.write(self.id, &data[self.sent..]) {
+                Ok(n) if n > 0 => self.sent += n,
+                _ => break,
+            }
+        }
+        if self.sent == data.len() && !self.finished {
+            conn.finish(self.id).expect("finish");
+            self.finished = true;
+        }
+        let server = pair.server.connection(s).expect("server connection");
+        if self.rid.is_none() {
+            self.rid = server.accept_stream(mpquic_proto::Dir::Uni);
+        }
+        let Some(rid) = self.rid else { return false };
+        loop {
+            match server.read(rid, usize::MAX) {
+                Ok(Some(chunk)) => self.got.extend_from_slice(&chunk.bytes),
+                Ok(None) => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+}
