@@ -404,3 +404,103 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::{Bytes, BytesMut};
+
+    use super::super::{local_transport_parameters, Connection, ConnectionParams, Event};
+    use crate::config::{EndpointConfig, ServerConfig, TransportConfig};
+    use crate::crypto::{ResetKey, TlsSession};
+    use crate::{ConnectionError, ConnectionId, Endpoint, Instant, Side, TransportErrorCode};
+
+    fn tls() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("certificate");
+        let der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
+        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).expect("key");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("tls13")
+            .with_no_client_auth()
+            .with_single_cert(vec![der.clone()], key)
+            .expect("server");
+        server.alpn_protocols = vec![b"t".to_vec()];
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der).expect("root");
+        let mut client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("tls13")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        client.alpn_protocols = vec![b"t".to_vec()];
+        (Arc::new(server), Arc::new(client))
+    }
+
+    /// draft-21 §2: initial_max_path_id from a peer using a zero-length connection ID is a
+    /// PROTOCOL_VIOLATION. Our own client never sends that combination, so this test builds one
+    /// by hand: a client connection with a zero-length source CID that still offers multipath.
+    #[test]
+    fn zero_length_cid_with_initial_max_path_id_is_a_protocol_violation() {
+        let (server_tls, client_tls) = tls();
+        let transport = Arc::new(TransportConfig { initial_max_path_id: Some(4), ..TransportConfig::default() });
+        let mut sc = ServerConfig::new(server_tls);
+        sc.transport = transport.clone();
+        let mut server = Endpoint::new(Arc::new(EndpointConfig::with_seed(1)), Some(Arc::new(sc)));
+        let client_endpoint = Arc::new(EndpointConfig { local_cid_len: 0, ..EndpointConfig::with_seed(2) });
+        let mut params = local_transport_parameters(&transport, &EndpointConfig::with_seed(2), ConnectionId::EMPTY);
+        params.initial_source_connection_id = Some(ConnectionId::EMPTY);
+        assert!(params.initial_max_path_id.is_some());
+        let dcid = ConnectionId::new(&[7; 16]).unwrap();
+        let now = Instant::from_nanos(1_000_000_000);
+        let mut client = Connection::new(
+            now,
+            ConnectionParams {
+                side: Side::Client,
+                version: crate::packet::VERSION_1,
+                endpoint_config: client_endpoint,
+                transport,
+                tls: TlsSession::client(client_tls, "localhost", &params).unwrap(),
+                local: None,
+                remote: "127.0.0.1:4433".parse().unwrap(),
+                local_cid: ConnectionId::EMPTY,
+                remote_cid: dcid,
+                initial_dst_cid: dcid,
+                original_dst_cid: dcid,
+                token: Bytes::new(),
+                address_validated: true,
+                reset_key: Arc::new(ResetKey::new(&[3; 32])),
+                token_key: None,
+                rng_seed: 9,
+                params,
+            },
+        );
+        let (c_addr, s_addr) = ("127.0.0.1:40000".parse().unwrap(), "127.0.0.1:4433".parse().unwrap());
+        let mut buf = Vec::new();
+        let mut error = None;
+        for _ in 0..20 {
+            while let Some(t) = client.poll_transmit(now, &mut buf) {
+                server.handle_datagram(now, s_addr, c_addr, None, BytesMut::from(&buf[..t.len]));
+                buf.clear();
+            }
+            while let Some(t) = server.poll_transmit(now, &mut buf) {
+                client.handle_datagram(now, Some(c_addr), s_addr, None, BytesMut::from(&buf[..t.len]));
+                buf.clear();
+            }
+            while let Some((_, e)) = server.poll_event() {
+                if let Event::ConnectionLost(err) = e {
+                    error = Some(err);
+                }
+            }
+        }
+        match error {
+            Some(ConnectionError::TransportError(e)) => {
+                assert_eq!(e.code, TransportErrorCode::PROTOCOL_VIOLATION);
+                assert!(e.reason.contains("zero-length"), "{e}");
+            }
+            other => panic!("expected PROTOCOL_VIOLATION, got {other:?}"),
+        }
+    }
+}
