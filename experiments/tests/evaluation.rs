@@ -143,12 +143,21 @@ fn blest_and_ecf_not_slower_than_minrtt_on_wlan_and_3g() {
 
 /// The full 64 MB case of the same check.
 #[test]
-#[ignore = "fails: ECF 92.50 s vs MinRTT 86.91 s for 64 MB; proto passes ECF `bytes_queued` = all \
-            unacknowledged bytes (in flight included) instead of bytes not yet assigned to a path"]
 fn ecf_not_slower_than_minrtt_for_64_mb() {
     let minrtt = completion("minrtt", 64_000_000).expect("minrtt completes");
     let ecf = completion("ecf", 64_000_000).expect("ecf completes");
     assert!(ecf <= minrtt, "ecf {ecf:.3} s > minrtt {minrtt:.3} s");
+}
+
+/// The same for BLEST at 64 MB.
+#[test]
+#[ignore = "fails: BLEST 59.26 s vs MinRTT 58.09 s for 64 MB (after proto passes BLEST the real send \
+            window); every scheduler is held to about 9 Mbit/s of 30 by the connection window that \
+            the 3G path's 1.5 s of queueing ties up, see the issue 5 notes"]
+fn blest_not_slower_than_minrtt_for_64_mb() {
+    let minrtt = completion("minrtt", 64_000_000).expect("minrtt completes");
+    let blest = completion("blest", 64_000_000).expect("blest completes");
+    assert!(blest <= minrtt, "blest {blest:.3} s > minrtt {minrtt:.3} s");
 }
 
 /// Every scheduler completes the 1 MB download.
