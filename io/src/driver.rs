@@ -17,7 +17,7 @@ use mpquic_proto as proto;
 use tokio::time::Sleep;
 
 use crate::shared::{to_tokio, Shared, State};
-use crate::udp::{self, RecvMeta, BATCH_SIZE};
+use crate::udp::{self, IcmpKind, RecvMeta, BATCH_SIZE};
 
 /// Receive batches handled per round.
 const MAX_RECV_BATCHES: usize = 1;
@@ -214,10 +214,20 @@ impl Driver {
             self.icmp_seen = seen;
             for socket in &self.shared.sockets {
                 let errors = socket.take_icmp_errors();
+                let now = st.now();
                 for e in &errors {
-                    // proto has no input for ICMP yet (e.g. to end a connection whose peer is
-                    // unreachable, or to feed PMTUD); the application can read them.
                     tracing::info!(dst = ?e.dst, kind = ?e.kind, errno = e.errno, "ICMP error");
+                    // proto lowers the datagram size on "packet too big" and marks a path
+                    // potentially failed on "unreachable" (never ends a connection: ICMP is not
+                    // authenticated). The application can read them too.
+                    let error = match e.kind {
+                        IcmpKind::Unreachable { .. } => Some(proto::IcmpError::Unreachable),
+                        IcmpKind::PacketTooBig { mtu } => Some(proto::IcmpError::PacketTooBig { mtu }),
+                        _ => None,
+                    };
+                    if let (Some(dst), Some(error)) = (e.dst, error) {
+                        st.ep.handle_icmp(now, dst, error);
+                    }
                 }
                 st.push_icmp(errors);
             }

@@ -542,6 +542,17 @@ impl Endpoint {
         self.free.push(h.0);
     }
 
+    /// Applies an ICMP error about a datagram sent to `remote` to every connection with a path
+    /// there (see [`Connection::handle_icmp`]).
+    pub fn handle_icmp(&mut self, now: Instant, remote: SocketAddr, error: crate::IcmpError) {
+        for i in 0..self.slots.len() {
+            if let Some(slot) = self.slots[i].as_mut() {
+                slot.conn.handle_icmp(now, remote, error);
+                self.after_connection_call(ConnectionHandle(i));
+            }
+        }
+    }
+
     /// Writes the next datagram(s) to send into `buf` (cleared first by the caller).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
         if let Some((dst, src, bytes)) = self.responses.pop_front() {

@@ -39,8 +39,8 @@ pub mod transport_parameters;
 pub use coding::{VarInt, VarIntBoundsExceeded};
 pub use config::{AckPathPolicy, ClientConfig, EndpointConfig, PathFailureDetection, ServerConfig, TransportConfig};
 pub use connection::{
-    Connection, ConnectionError, ConnectionStats, Event, MigrateError, PathError, PathEvent, PathInfo, PathStats,
-    PathStatus, SendDatagramError, Transmit,
+    Connection, ConnectionError, ConnectionStats, Event, IcmpError, MigrateError, PathError, PathEvent, PathInfo,
+    PathStats, PathStatus, SendDatagramError, Transmit,
 };
 pub use endpoint::{ConnectError, ConnectionHandle, Endpoint};
 pub use error::{TransportError, TransportErrorCode};

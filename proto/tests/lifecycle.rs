@@ -175,3 +175,22 @@ fn transfers_with_every_congestion_controller() {
         assert!(ok && got == data, "{name}: transfer incomplete ({} bytes)", got.len());
     }
 }
+
+#[test]
+fn icmp_packet_too_big_lowers_the_datagram_size_but_never_below_1200() {
+    let mut pair = Pair::new(30, TransportConfig::default());
+    let (c, _s) = pair.connect_default();
+    pair.drive_until(Duration::from_secs(3), |_| false);
+    let now = pair.now;
+    let server = pair.server_addr;
+    let conn = pair.client.connection(c).unwrap();
+    assert_eq!(conn.path(mpquic_proto::PathId::ZERO).unwrap().mtu, 1452);
+    // A 1400-byte IPv4 MTU leaves 1372 bytes of UDP payload.
+    conn.handle_icmp(now, server, mpquic_proto::IcmpError::PacketTooBig { mtu: 1400 });
+    assert_eq!(conn.path(mpquic_proto::PathId::ZERO).unwrap().mtu, 1372);
+    // Below QUIC's floor it is ignored (RFC 9000 §14.2.1); unreachable never ends a connection.
+    conn.handle_icmp(now, server, mpquic_proto::IcmpError::PacketTooBig { mtu: 576 });
+    conn.handle_icmp(now, server, mpquic_proto::IcmpError::Unreachable);
+    assert_eq!(conn.path(mpquic_proto::PathId::ZERO).unwrap().mtu, 1372);
+    assert!(!conn.is_closed());
+}

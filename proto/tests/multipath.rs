@@ -249,3 +249,23 @@ fn older_draft_code_points_work_end_to_end() {
     let (c, _) = mixed.connect_with(cfg);
     assert!(!mixed.client.connection(c).unwrap().is_multipath());
 }
+
+/// ICMP "unreachable" for one path of several marks it potentially failed at once.
+#[test]
+fn icmp_unreachable_marks_a_path_failed() {
+    let (mut pair, c, _s, path) = two_paths(57, Link::default(), Link::default());
+    let now = pair.now;
+    let server = pair.server_addr;
+    let conn = pair.client.connection(c).unwrap();
+    // Both paths go to the same server address here: both are reported, and one must remain
+    // usable, so only the first is marked.
+    conn.handle_icmp(now, server, mpquic_proto::IcmpError::Unreachable);
+    let failed = conn.paths().iter().filter(|p| p.potentially_failed).count();
+    assert_eq!(failed, 1, "{:?}", conn.paths());
+    let mut events = Vec::new();
+    while let Some((_, e)) = pair.client.poll_event() {
+        events.push(e);
+    }
+    assert!(events.iter().any(|e| matches!(e, Event::Path(PathEvent::PotentiallyFailed(_)))), "{events:?}");
+    let _ = path;
+}

@@ -54,7 +54,7 @@ impl Connection {
                 p.failed_since.is_none() && p.abandoned_at.is_none() && p.recovery.pto_count() >= ptos
             });
             if by_pto || self.failure_deadline(id).is_some_and(|t| now >= t) {
-                self.mark_failed(now, id);
+                self.mark_path_failed(now, id);
             }
             if let (Some(after), Some(since)) =
                 (self.config.path_failure.abandon_after, self.paths.get(&id).and_then(|p| p.failed_since))
@@ -67,7 +67,8 @@ impl Connection {
         }
     }
 
-    fn mark_failed(&mut self, now: Instant, id: PathId) {
+    /// Marks `id` potentially failed and re-injects what is in flight on it.
+    pub(super) fn mark_path_failed(&mut self, now: Instant, id: PathId) {
         let Some(path) = self.paths.get_mut(&id) else { return };
         path.failed_since = Some(now);
         // Re-inject: everything in flight on this path (stream data, flow-control updates, CIDs,

@@ -124,6 +124,25 @@ impl MtuDiscovery {
         self.in_flight = Some((pn, size));
     }
 
+    /// An ICMP "packet too big" reported `size` bytes of UDP payload for this path (RFC 8899
+    /// §4.6.2). Below the base it is ignored (RFC 9000 §14.2.1: never go under 1200); otherwise the
+    /// search ceiling drops to it, and so does the current size if it was larger. Returns the new
+    /// size when it shrank.
+    pub fn on_packet_too_big(&mut self, size: u16) -> Option<u16> {
+        if size < BASE_PLPMTU {
+            return None;
+        }
+        self.ceiling = self.ceiling.min(size);
+        self.upper = self.upper.min(size.saturating_add(1));
+        self.in_flight = self.in_flight.filter(|(_, s)| *s <= size);
+        if self.current > size {
+            self.current = size;
+            self.lower = self.lower.min(size);
+            return Some(size);
+        }
+        None
+    }
+
     /// A packet was acknowledged. Returns the new MTU when it grew.
     pub fn on_acked(&mut self, pn: u64, packet_size: u16) -> Option<u16> {
         if packet_size > BASE_PLPMTU {
