@@ -293,7 +293,7 @@ impl State {
                     }
                 }
                 Event::StreamsAvailable(dir) => c.open[dir_index(dir)].wake(),
-                Event::DatagramReceived(_) => c.datagrams.wake(),
+                Event::DatagramReceived => c.datagrams.wake(),
             }
         }
     }

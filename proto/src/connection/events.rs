@@ -1,7 +1,6 @@
 //! What a connection tells its application ([`Event`]) and its endpoint ([`EndpointEvent`]), and
 //! the error the application sees when a connection ends ([`ConnectionError`]).
 
-use bytes::Bytes;
 use thiserror::Error;
 
 use crate::error::{TransportError, TransportErrorCode};
@@ -72,8 +71,8 @@ pub enum Event {
     StreamStopped(StreamId, u64),
     /// More streams of this direction can be opened.
     StreamsAvailable(Dir),
-    /// A datagram (RFC 9221) arrived.
-    DatagramReceived(Bytes),
+    /// A datagram (RFC 9221) arrived: read it with `Connection::recv_datagram`.
+    DatagramReceived,
     /// A path changed state.
     Path(PathEvent),
 }

@@ -110,6 +110,20 @@ impl MtuDiscovery {
         Some(size)
     }
 
+    /// Whether [`MtuDiscovery::probe_size`] would return a size now, without arming anything
+    /// (asked before every packet, so it must not change state).
+    pub fn probe_due(&self, now: Instant) -> bool {
+        if !self.enabled || self.in_flight.is_some() {
+            return false;
+        }
+        let upper = match self.idle_until {
+            Some(until) if now < until => return false,
+            Some(_) => self.ceiling.saturating_add(1),
+            None => self.upper,
+        };
+        upper.saturating_sub(self.lower) > SEARCH_GRANULARITY
+    }
+
     /// The next time a probe may be due (for the connection's timer), if the search is resting.
     pub fn next_probe_time(&self) -> Option<Instant> {
         if self.enabled && self.in_flight.is_none() {
@@ -203,7 +217,12 @@ mod tests {
         let mut d = MtuDiscovery::new(1200, Some(1452), Duration::from_secs(600));
         let mut pn = 0;
         let now = Instant::ZERO;
-        while let Some(size) = d.probe_size(now) {
+        while let Some(size) = {
+            let due = d.probe_due(now);
+            let size = d.probe_size(now);
+            assert_eq!(due, size.is_some(), "probe_due agrees with probe_size");
+            size
+        } {
             d.on_probe_sent(pn, size);
             if size <= path_mtu {
                 d.on_acked(pn, size);

@@ -486,7 +486,7 @@ impl Connection {
                     return Err(TransportError::PROTOCOL_VIOLATION("DATAGRAM larger than max_datagram_frame_size"));
                 }
                 self.datagrams.push_incoming(d.data, limit);
-                self.events.push_back(Event::DatagramReceived(Bytes::new()));
+                self.events.push_back(Event::DatagramReceived);
             }
             Frame::PathAck(ack) => {
                 // draft-21 §3.2: PATH_ACK may arrive on any path; unknown or abandoned path IDs
@@ -558,18 +558,19 @@ impl Connection {
                 self.on_handshake_confirmed(now);
             }
             self.issue_cids();
-            // Packets that arrived before their keys.
-            let buffered: Vec<_> = self.undecryptable.drain(..).collect();
-            for (remote, local, ecn, data) in buffered {
-                self.handle_datagram(now, local, remote, ecn, data);
-            }
-        } else if self.handshake_keys.is_some() && !self.undecryptable.is_empty() {
-            let buffered: Vec<_> = self.undecryptable.drain(..).collect();
-            for (remote, local, ecn, data) in buffered {
-                self.handle_datagram(now, local, remote, ecn, data);
-            }
+            self.replay_undecryptable(now);
+        } else if self.handshake_keys.is_some() {
+            self.replay_undecryptable(now);
         }
         Ok(())
+    }
+
+    /// Processes again the packets that arrived before their keys (RFC 9001 §5.7).
+    fn replay_undecryptable(&mut self, now: Instant) {
+        let buffered: Vec<_> = self.undecryptable.drain(..).collect();
+        for (remote, local, ecn, data) in buffered {
+            self.handle_datagram(now, local, remote, ecn, data);
+        }
     }
 
     fn apply_peer_params(

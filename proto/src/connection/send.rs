@@ -183,7 +183,7 @@ impl Connection {
         if !cc_open {
             return false;
         }
-        let mtu_probe = self.handshake_confirmed && path.is_validated() && self.mtu_probe_due(now, path);
+        let mtu_probe = self.handshake_confirmed && path.is_validated() && path.mtud.probe_due(now);
         if self.failed_with_alternative(path_id) {
             // A potentially failed path carries only probes and path-bound frames (above).
             return false;
@@ -198,12 +198,6 @@ impl Connection {
             || self.datagrams.has_outgoing()
             || mtu_probe
             || (self.streams.has_stream_data() && self.stream_data_allowed(now, path_id))
-    }
-
-    fn mtu_probe_due(&self, now: Instant, path: &PathData) -> bool {
-        // `probe_size` mutates (it arms the rest timer); peek with a clone of the small state.
-        let mut d = path.mtud.clone();
-        d.probe_size(now).is_some()
     }
 
     /// Writes one packet of `space` for `path_id` into `buf`, ending at most at `limit`.
