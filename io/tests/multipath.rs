@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use mpquic_io::{multipath_transport_config, AckPathPolicy, Endpoint, OpenPathError, PathEvent, PathId, PathInfo};
+use mpquic_io::{multipath_transport_config, AckPathPolicy, Endpoint, OpenPathError, PathEvent, PathId};
 use mpquic_proto::{ClientConfig, ServerConfig, VarInt};
 
 const BIG: usize = 20 * 1024 * 1024;
@@ -21,10 +21,6 @@ fn mp_transport() -> mpquic_proto::TransportConfig {
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
-}
-
-fn path_of(paths: &[PathInfo], id: PathId) -> PathInfo {
-    paths.iter().find(|p| p.id == id).cloned().unwrap_or_else(|| panic!("no path {id}: {paths:?}"))
 }
 
 #[tokio::test]
@@ -60,26 +56,11 @@ async fn download_over_two_paths(client_acks: AckPathPolicy) {
     assert_eq!(conn.next_path_event().await, Some(PathEvent::Opened(PathId(1))));
     assert_eq!(conn.next_path_event().await, Some(PathEvent::Validated(PathId(1))));
 
-    let (mut send, mut recv) = conn.open_bi().await.unwrap();
-    send.write_all(format!("GET /7/{BIG}\r\n").as_bytes()).await.unwrap();
-    send.finish().unwrap();
-    let mut got = Vec::with_capacity(BIG);
-    let mut at_abandon = None;
-    let read = async {
-        while let Some(chunk) = recv.read_chunk(usize::MAX).await.unwrap() {
-            got.extend_from_slice(&chunk);
-            if at_abandon.is_none() && got.len() >= BIG / 2 {
-                at_abandon = Some(conn.paths());
-                path.abandon(0).unwrap();
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), read).await.expect("download finished in time");
+    let (got, before) = fetch_abandoning_halfway(&conn, &path, 7, BIG).await;
     assert_eq!(got.len(), BIG);
     assert_eq!(sha256(&got), sha256(&payload(7, BIG)), "content differs");
 
     // Both paths carried a good share of the data before one was abandoned.
-    let before = at_abandon.unwrap();
     for id in [PathId(0), PathId(1)] {
         let p = path_of(&before, id);
         assert!(p.stats.bytes_received > 1_000_000, "path {id} carried too little: {p:?}");

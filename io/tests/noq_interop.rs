@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use mpquic_io::{multipath_transport_config, Endpoint, PathId, PathInfo};
+use mpquic_io::{multipath_transport_config, Endpoint, PathId};
 use mpquic_proto::{ClientConfig, ServerConfig, VarInt};
 use noq::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 
@@ -68,10 +68,6 @@ fn our_transport() -> Arc<mpquic_proto::TransportConfig> {
     })
 }
 
-fn path_of(paths: &[PathInfo], id: PathId) -> PathInfo {
-    paths.iter().find(|p| p.id == id).cloned().unwrap_or_else(|| panic!("no path {id}: {paths:?}"))
-}
-
 /// A noq server with multipath, speaking the tests' download protocol.
 fn noq_server(cert: &Cert) -> (noq::Endpoint, SocketAddr) {
     let tls = Arc::new(rustls_server(cert, false));
@@ -114,24 +110,9 @@ async fn our_client_with_noq_server_two_paths_then_abandon() {
     let path = conn.open_path(addr("127.0.0.2:0"), server).await.expect("open a second path");
     tokio::time::timeout(Duration::from_secs(5), path.validated()).await.expect("validated in time").unwrap();
 
-    let (mut send, mut recv) = conn.open_bi().await.unwrap();
-    send.write_all(format!("GET /9/{BIG}\r\n").as_bytes()).await.unwrap();
-    send.finish().unwrap();
-    let mut got = Vec::with_capacity(BIG);
-    let mut at_abandon = None;
-    let read = async {
-        while let Some(chunk) = recv.read_chunk(usize::MAX).await.unwrap() {
-            got.extend_from_slice(&chunk);
-            if at_abandon.is_none() && got.len() >= BIG / 2 {
-                at_abandon = Some(conn.paths());
-                path.abandon(0).unwrap();
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), read).await.expect("download finished in time");
+    let (got, before) = fetch_abandoning_halfway(&conn, &path, 9, BIG).await;
     assert_eq!(got.len(), BIG);
     assert_eq!(sha256(&got), sha256(&payload(9, BIG)), "content differs");
-    let before = at_abandon.unwrap();
     for id in [PathId(0), PathId(1)] {
         let p = path_of(&before, id);
         assert!(p.stats.bytes_received > 1_000_000, "path {id} carried too little before the abandon: {p:?}");

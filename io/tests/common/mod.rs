@@ -165,3 +165,35 @@ pub fn serve(server: Endpoint) -> Arc<std::sync::Mutex<Vec<mpquic_io::Connection
     });
     conns
 }
+
+/// The path `id` in `paths`.
+pub fn path_of(paths: &[mpquic_io::PathInfo], id: mpquic_io::PathId) -> mpquic_io::PathInfo {
+    paths.iter().find(|p| p.id == id).cloned().unwrap_or_else(|| panic!("no path {id}: {paths:?}"))
+}
+
+/// Downloads `/seed/len` (the test servers' request format) on a new bidirectional stream and
+/// abandons `path` once half has arrived. Returns the body and the paths as they were at the
+/// abandon.
+pub async fn fetch_abandoning_halfway(
+    conn: &mpquic_io::Connection,
+    path: &mpquic_io::PathHandle,
+    seed: u64,
+    len: usize,
+) -> (Vec<u8>, Vec<mpquic_io::PathInfo>) {
+    let (mut send, mut recv) = conn.open_bi().await.unwrap();
+    send.write_all(format!("GET /{seed}/{len}\r\n").as_bytes()).await.unwrap();
+    send.finish().unwrap();
+    let mut got = Vec::with_capacity(len);
+    let mut at_abandon = None;
+    let read = async {
+        while let Some(chunk) = recv.read_chunk(usize::MAX).await.unwrap() {
+            got.extend_from_slice(&chunk);
+            if at_abandon.is_none() && got.len() >= len / 2 {
+                at_abandon = Some(conn.paths());
+                path.abandon(0).unwrap();
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read).await.expect("download finished in time");
+    (got, at_abandon.expect("half the download arrived"))
+}
