@@ -17,5 +17,6 @@ pub mod output;
 pub mod runner;
 pub mod scenario;
 pub mod sim;
+pub mod speed;
 pub mod tls;
 pub mod workload;

@@ -1,6 +1,7 @@
 //! The `mpquic` command line. Dispatch only: the work lives in the `mpquic_experiments` library
 //! (simulator, scenarios, outputs) and in `hq` (the hq-interop client and server).
 
+mod commands;
 mod hq;
 
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ enum Command {
     Client(hq::ClientArgs),
     /// Serve the files of a directory over hq-interop.
     Server(hq::ServerArgs),
+    /// Simulator speed: simulated time per wall-clock and CPU second, median of repeated runs.
+    Bench(commands::bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -104,6 +107,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Client(args) => block_on(hq::run_client(args)),
         Command::Server(args) => block_on(hq::run_server(args)),
+        Command::Bench(args) => commands::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

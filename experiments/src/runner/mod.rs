@@ -6,6 +6,8 @@
 mod competing;
 mod one;
 
+use bytes::BytesMut;
+use mpquic_proto::Transmit;
 use serde::Serialize;
 use thiserror::Error;
 
@@ -35,6 +37,14 @@ pub enum RunError {
         /// Virtual time.
         at_s: f64,
     },
+}
+
+/// The UDP datagrams of one transmit (several when proto batched segments, as for UDP GSO): one
+/// copy out of the send buffer, then each datagram is a view of it.
+pub(crate) fn datagrams_of(buf: &[u8], t: &Transmit) -> impl Iterator<Item = BytesMut> {
+    let seg = t.segment_size.unwrap_or(t.len).max(1);
+    let mut all = BytesMut::from(&buf[..t.len.min(buf.len())]);
+    std::iter::from_fn(move || (!all.is_empty()).then(|| all.split_to(seg.min(all.len()))))
 }
 
 /// Mean of the repetitions of one scenario variant.

@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use mpquic_proto::{
     ClientConfig, ConnectionHandle, Endpoint, EndpointConfig, Event, Instant, PathId, ServerConfig, Transmit,
     TransportConfig,
@@ -129,6 +128,9 @@ struct Sim<'a> {
     error: Option<String>,
     buf: Vec<u8>,
     datagrams_sent: u64,
+    /// A datagram reached the client (server) since its deadline was last asked.
+    client_touched: bool,
+    server_touched: bool,
     /// Competing flows (`[[competing]]`).
     competitors: Vec<Competitor>,
     /// Application bytes of the connection and of each competing flow when the shared window
@@ -180,6 +182,8 @@ impl<'a> Sim<'a> {
             error: None,
             buf: Vec::with_capacity(64 * 1024),
             datagrams_sent: 0,
+            client_touched: false,
+            server_touched: false,
             competitors,
             window_open: None,
             window_close: None,
@@ -203,6 +207,12 @@ impl<'a> Sim<'a> {
             // instead of spinning at this instant.
             let now = self.now;
             let pending = |t: Option<Instant>| t.map(sim_time).filter(|&t| t > now || same_instant == 0);
+            // proto's deadlines, asked once here; asked again below only of an endpoint that a
+            // datagram reached in between (nothing else touches it).
+            let client_timeout = self.client.poll_timeout();
+            let server_timeout = self.server.poll_timeout();
+            self.client_touched = false;
+            self.server_touched = false;
             let competing = self
                 .competitors
                 .iter()
@@ -212,8 +222,8 @@ impl<'a> Sim<'a> {
             let next = [
                 competing,
                 self.net.next_time(),
-                pending(self.client.poll_timeout()),
-                pending(self.server.poll_timeout()),
+                pending(client_timeout),
+                pending(server_timeout),
                 self.client_app.next_wakeup(),
                 self.server_app.next_wakeup(),
                 self.server_app.datagrams_finished_at().map(|t| t + SEC),
@@ -261,10 +271,12 @@ impl<'a> Sim<'a> {
                 c.handle_timeouts(self.now);
             }
             let t = instant(self.now);
-            if self.client.poll_timeout().is_some_and(|x| x <= t) {
+            let client_timeout = if self.client_touched { self.client.poll_timeout() } else { client_timeout };
+            if client_timeout.is_some_and(|x| x <= t) {
                 self.client.handle_timeout(t);
             }
-            if self.server.poll_timeout().is_some_and(|x| x <= t) {
+            let server_timeout = if self.server_touched { self.server.poll_timeout() } else { server_timeout };
+            if server_timeout.is_some_and(|x| x <= t) {
                 self.server.handle_timeout(t);
             }
         }
@@ -421,19 +433,15 @@ impl<'a> Sim<'a> {
                         None => continue, // no route to that address: dropped
                     }
                 };
-                let seg = t.segment_size.unwrap_or(t.len).max(1);
-                for chunk in self.buf[..t.len].chunks(seg) {
+                for data in super::datagrams_of(&self.buf, &t) {
                     self.datagrams_sent += 1;
                     let c = &mut self.counters[path];
                     if from_client {
-                        c.sent_up += chunk.len() as u64;
+                        c.sent_up += data.len() as u64;
                     } else {
-                        c.sent_down += chunk.len() as u64;
+                        c.sent_down += data.len() as u64;
                     }
-                    self.net.send(
-                        self.now,
-                        Datagram { direction, path, src, dst: t.dst, ecn: t.ecn, data: chunk.to_vec() },
-                    );
+                    self.net.send(self.now, Datagram { direction, path, src, dst: t.dst, ecn: t.ecn, data });
                 }
             }
         }
@@ -445,13 +453,15 @@ impl<'a> Sim<'a> {
             return;
         }
         let now = instant(self.now);
-        let len = d.data.len() as u64;
-        let data = BytesMut::from(&d.data[..]);
         match d.direction {
-            Direction::Up => self.server.handle_datagram(now, d.dst, d.src, d.ecn, data),
+            Direction::Up => {
+                self.server_touched = true;
+                self.server.handle_datagram(now, d.dst, d.src, d.ecn, d.data)
+            }
             Direction::Down => {
-                self.counters[d.path].delivered_down += len;
-                self.client.handle_datagram(now, d.dst, d.src, d.ecn, data)
+                self.client_touched = true;
+                self.counters[d.path].delivered_down += d.data.len() as u64;
+                self.client.handle_datagram(now, d.dst, d.src, d.ecn, d.data)
             }
         }
     }

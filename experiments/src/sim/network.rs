@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use bytes::BytesMut;
 use mpquic_proto::EcnCodepoint;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -45,8 +46,8 @@ pub struct Datagram {
     pub dst: SocketAddr,
     /// ECN codepoint (CE after marking).
     pub ecn: Option<EcnCodepoint>,
-    /// Payload.
-    pub data: Vec<u8>,
+    /// Payload (one UDP datagram; the segments of one GSO transmit share an allocation).
+    pub data: BytesMut,
 }
 
 /// What the network's event queue holds.
@@ -344,7 +345,7 @@ bytes = 1
             src: "10.9.0.1:2".parse().unwrap(),
             dst: "10.0.0.2:1".parse().unwrap(),
             ecn: None,
-            data: vec![0; 1250],
+            data: BytesMut::zeroed(1250),
         }
     }
 
