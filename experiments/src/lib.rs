@@ -12,6 +12,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod matrix;
 pub mod metrics;
 pub mod output;
 pub mod runner;

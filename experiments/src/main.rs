@@ -30,6 +30,8 @@ enum Command {
     Server(hq::ServerArgs),
     /// Simulator speed: simulated time per wall-clock and CPU second, median of repeated runs.
     Bench(commands::bench::BenchArgs),
+    /// Run a matrix of scenarios (sweeps x CSV rows x seeds) in parallel; re-runs resume.
+    Matrix(commands::matrix::MatrixArgs),
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
         Command::Client(args) => block_on(hq::run_client(args)),
         Command::Server(args) => block_on(hq::run_server(args)),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Matrix(args) => commands::matrix::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

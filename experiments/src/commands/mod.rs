@@ -2,3 +2,4 @@
 //! arguments and its terminal output; the work is in the library.
 
 pub mod bench;
+pub mod matrix;
