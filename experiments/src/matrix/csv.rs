@@ -70,7 +70,8 @@ fn fields(line: &str, number: usize) -> Result<Vec<String>, CsvError> {
 
 /// Parses `text`: the first non-empty line is the header; empty lines are skipped.
 pub fn parse(text: &str) -> Result<CsvTable, CsvError> {
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r'))).filter(|(_, l)| !l.is_empty());
+    let mut lines =
+        text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r'))).filter(|(_, l)| !l.is_empty());
     let Some((n, first)) = lines.next() else {
         return Err(CsvError { line: 1, problem: "empty: a header line is needed".into() });
     };

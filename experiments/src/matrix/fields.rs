@@ -53,9 +53,7 @@ pub fn set(table: &mut Table, field: &str, value: Value) -> Result<(), String> {
                 return Err(format!("`{key}` is not an array, so `{step}` does not exist"));
             };
             let n = items.len();
-            slot = items
-                .get_mut(index)
-                .ok_or_else(|| format!("`{key}` has {n} entries: `{step}` does not exist"))?;
+            slot = items.get_mut(index).ok_or_else(|| format!("`{key}` has {n} entries: `{step}` does not exist"))?;
             if last && j + 1 == indices.len() {
                 *slot = value;
                 return Ok(());

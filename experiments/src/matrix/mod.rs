@@ -294,7 +294,8 @@ impl Matrix {
         if let Some(c) = &spec.csv {
             let file = base.join(&c.file);
             let csv_name = file.display().to_string();
-            let table = csv::parse(&read(&file)?).map_err(|error| MatrixError::Csv { file: csv_name.clone(), error })?;
+            let table =
+                csv::parse(&read(&file)?).map_err(|error| MatrixError::Csv { file: csv_name.clone(), error })?;
             let mut columns = c.preset.map(preset_columns).unwrap_or_default();
             columns.extend(c.columns.clone());
             for (name, map) in &columns {
@@ -412,7 +413,10 @@ impl Matrix {
         // Every combination, sweeps row-major (the first sweep varies slowest), seeds innermost.
         let mut combos: Vec<Vec<usize>> = vec![Vec::new()];
         for choices in &sweeps {
-            combos = combos.into_iter().flat_map(|c| (0..choices.len()).map(move |k| [c.clone(), vec![k]].concat())).collect();
+            combos = combos
+                .into_iter()
+                .flat_map(|c| (0..choices.len()).map(move |k| [c.clone(), vec![k]].concat()))
+                .collect();
         }
         let mut cells = Vec::new();
         for (row_origin, row_values, row_sets) in &rows {
@@ -421,22 +425,39 @@ impl Matrix {
                 for (field, value) in row_sets {
                     fields::set(&mut t, field, value.clone()).map_err(|p| row_error(row_origin, field, &p))?;
                 }
+                let row_table = t.clone();
                 let mut params = row_values.clone();
-                let mut last_choice = None;
-                for (choices, &k) in sweeps.iter().zip(combo) {
-                    let choice = &choices[k];
-                    for (field, value) in &choice.sets {
-                        fields::set(&mut t, field, value.clone())
-                            .map_err(|p| invalid(&choice.origin_field, format!("`{field}`: {p}")))?;
-                    }
+                let chosen: Vec<&Choice> = sweeps.iter().zip(combo).map(|(choices, &k)| &choices[k]).collect();
+                for choice in &chosen {
+                    apply(&mut t, choice).map_err(|p| invalid(&choice.origin_field, p))?;
                     params.push(choice.label.clone());
-                    last_choice = Some(&choice.origin_field);
                 }
-                let scenario = resolve(t).map_err(|problem| match (row_origin, last_choice) {
-                    (Some(_), _) if combo.is_empty() => row_error(row_origin, "the row", &problem),
-                    (_, Some(field)) => invalid(field, format!("this combination{}: {problem}", row_note(row_origin))),
-                    (_, None) => row_error(row_origin, "the row", &problem),
-                })?;
+                let scenario = match resolve(t) {
+                    Ok(s) => s,
+                    Err(problem) => {
+                        // Blame the first sweep value that is invalid on its own; else the row, or
+                        // the combination as a whole.
+                        let culprit = chosen.iter().find_map(|choice| {
+                            let mut alone = row_table.clone();
+                            apply(&mut alone, choice).ok()?;
+                            resolve(alone).err().map(|p| (choice, p))
+                        });
+                        return Err(match (culprit, chosen.last()) {
+                            (Some((choice, p)), _) => {
+                                invalid(&choice.origin_field, format!("{p}{}", row_note(row_origin)))
+                            }
+                            (None, Some(last)) if resolve(row_table.clone()).is_ok() => invalid(
+                                &last.origin_field,
+                                format!(
+                                    "the combination {:?}{}: {problem}",
+                                    chosen.iter().map(|c| c.label.as_str()).collect::<Vec<_>>(),
+                                    row_note(row_origin)
+                                ),
+                            ),
+                            _ => row_error(row_origin, "the row", &problem),
+                        });
+                    }
+                };
                 for &seed in &seeds {
                     let mut p = params.clone();
                     p.push(seed.to_string());
@@ -468,11 +489,20 @@ fn row_note(row: &Option<(String, usize)>) -> String {
 
 fn row_error(row: &Option<(String, usize)>, field: &str, problem: &str) -> MatrixError {
     match row {
-        Some((file, line)) => {
-            MatrixError::Csv { file: file.clone(), error: CsvError { line: *line, problem: format!("{field}: {problem}") } }
-        }
+        Some((file, line)) => MatrixError::Csv {
+            file: file.clone(),
+            error: CsvError { line: *line, problem: format!("{field}: {problem}") },
+        },
         None => MatrixError::Parse { origin: "template".into(), message: format!("{field}: {problem}") },
     }
+}
+
+/// Applies one sweep choice to a scenario table.
+fn apply(t: &mut Table, choice: &Choice) -> Result<(), String> {
+    for (field, value) in &choice.sets {
+        fields::set(t, field, value.clone()).map_err(|p| format!("`{field}`: {p}"))?;
+    }
+    Ok(())
 }
 
 /// Turns a scenario table into a checked scenario, or says why not.
