@@ -200,6 +200,15 @@ pub struct Matrix {
     pub cells: Vec<Cell>,
 }
 
+/// One CSV row (or the template alone, without `[csv]`): where it is, its values, and the
+/// (field, value) pairs it sets.
+#[derive(Debug, Clone)]
+struct Row {
+    origin: Option<(String, usize)>,
+    values: Vec<String>,
+    sets: Vec<(String, Value)>,
+}
+
 /// Result columns a parameter column must not be called.
 const RESERVED: [&str; 3] = ["cell", "seed", "best_path_first"];
 
@@ -290,7 +299,7 @@ impl Matrix {
 
         // CSV rows: each a list of (field, value) sets, and its cells for the results.
         let mut param_columns = Vec::new();
-        let mut rows: Vec<(Option<(String, usize)>, Vec<String>, Vec<(String, Value)>)> = Vec::new();
+        let mut rows: Vec<Row> = Vec::new();
         if let Some(c) = &spec.csv {
             let file = base.join(&c.file);
             let csv_name = file.display().to_string();
@@ -338,7 +347,7 @@ impl Matrix {
                         sets.push((f.clone(), csv_value(&row[i], map.scale)));
                     }
                 }
-                rows.push((Some((csv_name.clone(), *line)), row.clone(), sets));
+                rows.push(Row { origin: Some((csv_name.clone(), *line)), values: row.clone(), sets });
                 if c.limit.is_some_and(|n| rows.len() >= n) {
                     break;
                 }
@@ -347,7 +356,7 @@ impl Matrix {
                 return Err(invalid("csv.where", format!("no row of {csv_name} is selected")));
             }
         } else {
-            rows.push((None, Vec::new(), Vec::new()));
+            rows.push(Row { origin: None, values: Vec::new(), sets: Vec::new() });
         }
 
         // Sweeps.
@@ -419,7 +428,7 @@ impl Matrix {
                 .collect();
         }
         let mut cells = Vec::new();
-        for (row_origin, row_values, row_sets) in &rows {
+        for Row { origin: row_origin, values: row_values, sets: row_sets } in &rows {
             for combo in &combos {
                 let mut t = template_table.clone();
                 for (field, value) in row_sets {
