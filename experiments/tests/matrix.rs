@@ -279,3 +279,42 @@ fn reduced_conext17_wsp_rows_run_with_both_paths_first() {
     assert!(summary.starts_with("class,best_path_first,cells,completed,median_goodput_mbps,eaben_cells,"), "{summary}");
     assert!(summary.contains("\nlow_bdp_no_loss,true,2,"), "{summary}");
 }
+
+#[test]
+fn shipped_matrix_files_load() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let wlan = Matrix::load(&common::scenario_file("matrix_wlan_3g.toml")).unwrap();
+    assert_eq!(wlan.cells.len(), 7 * 2 * 2 * 2);
+    let papers = root.join("../papers/conext17-mpquic");
+    let full = Matrix::load(&papers.join("wsp_matrix.toml")).unwrap();
+    assert_eq!(full.cells.len(), 4 * 253 * 2 * 2);
+    let subset = Matrix::load(&papers.join("wsp_subset.toml")).unwrap();
+    assert_eq!(subset.cells.len(), 4 * 25 * 2 * 2);
+    // The subset's cells are cells of the full matrix (same keys): its records serve both.
+    let keys: std::collections::BTreeSet<&str> = full.cells.iter().map(|c| c.key.as_str()).collect();
+    assert!(subset.cells.iter().all(|c| keys.contains(c.key.as_str())));
+    // CoNEXT-as-run: every queue is 1000 packets whatever the row says.
+    let as_run = full.cells.iter().find(|c| c.params.contains(&"conext-as-run".to_owned())).unwrap();
+    for p in &as_run.scenario.paths {
+        assert_eq!(p.up.queue.and_then(|q| q.packets), Some(1000));
+        assert_eq!(p.down.queue.and_then(|q| q.packets), Some(1000));
+    }
+}
+
+#[test]
+fn a_csv_row_the_scenario_rejects_names_its_line() {
+    let dir = setup("csv-row", "");
+    std::fs::write(dir.join("rows.csv"), "id,rate\n1,10\n2,-5\n").unwrap();
+    std::fs::write(
+        dir.join("m.toml"),
+        "name = \"r\"\ntemplate = \"tiny.toml\"\n[csv]\nfile = \"rows.csv\"\n\
+         columns = { rate = { fields = [\"paths[0].up.rate_mbps\"] } }\n",
+    )
+    .unwrap();
+    let e = Matrix::load(&dir.join("m.toml")).unwrap_err().to_string();
+    assert!(e.contains("rows.csv, line 3") && e.contains("paths[0].up.rate_mbps"), "{e}");
+    // A column the CSV lacks lists the columns it has.
+    std::fs::write(dir.join("rows.csv"), "id,speed\n1,10\n").unwrap();
+    let e = Matrix::load(&dir.join("m.toml")).unwrap_err().to_string();
+    assert!(e.contains("csv.columns.rate") && e.contains("line 5") && e.contains("speed"), "{e}");
+}
