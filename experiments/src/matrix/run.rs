@@ -17,10 +17,11 @@ use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::cell::{Cell, CellResult, RECORD_FORMAT};
+use super::cell::{key_of, Cell, CellResult, RECORD_FORMAT};
 use super::report::{groups, results_csv, summary_csv, GroupRow};
 use super::{Matrix, MatrixError};
-use crate::runner::{run_scenario, RunOptions};
+use crate::runner::{run_once, run_scenario_with, RunError, RunOptions, RunOutput};
+use crate::scenario::Scenario;
 
 /// How to run a matrix.
 #[derive(Debug, Clone)]
@@ -84,10 +85,30 @@ fn recorded(out: &Path, key: &str) -> Option<CellResult> {
     (r.key == key && r.format == RECORD_FORMAT).then_some(r)
 }
 
+/// Single-path baseline runs of this matrix run, by the key of the baseline scenario and seed:
+/// the cells of one CSV row with each path first share their baselines.
+type BaselineMemo = Mutex<BTreeMap<String, RunOutput>>;
+
+/// A baseline run, from the memo or run now (two threads may both run a missing one: the same
+/// deterministic result, stored twice).
+fn baseline(memo: &BaselineMemo, scenario: &Scenario, seed: u64) -> Result<RunOutput, RunError> {
+    let key = key_of(scenario, seed);
+    if let Some(out) = memo.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return Ok(out);
+    }
+    // A matrix keeps no time series: the memo holds summaries only.
+    let out = RunOutput { summary: run_once(scenario, seed)?.summary, series: Vec::new() };
+    if let Ok(mut m) = memo.lock() {
+        m.insert(key, out.clone());
+    }
+    Ok(out)
+}
+
 /// Runs one cell; a panic in the simulation is the cell's error, not the matrix's end.
-fn run_cell(cell: &Cell) -> CellResult {
+fn run_cell(cell: &Cell, memo: &BaselineMemo) -> CellResult {
     let options = RunOptions { seed: Some(cell.seed), repetitions: Some(1), progress: None };
-    match catch_unwind(AssertUnwindSafe(|| run_scenario(&cell.scenario, &options))) {
+    let baselines = |s: &Scenario, seed: u64| baseline(memo, s, seed);
+    match catch_unwind(AssertUnwindSafe(|| run_scenario_with(&cell.scenario, &options, &baselines))) {
         Ok(Ok(report)) => CellResult::of(&cell.key, &cell.scenario, &report),
         Ok(Err(e)) => CellResult::failed(&cell.key, format!("run error: {e}")),
         Err(panic) => {
@@ -142,6 +163,7 @@ pub fn run(matrix: &Matrix, settings: &RunSettings) -> Result<MatrixOutcome, Mat
     let failed = AtomicBool::new(false);
     let finished: Mutex<Vec<CellResult>> = Mutex::new(Vec::new());
     let first_error: Mutex<Option<MatrixError>> = Mutex::new(None);
+    let memo = BaselineMemo::default();
     let jobs = settings.jobs.max(1).min(pending.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -149,7 +171,7 @@ pub fn run(matrix: &Matrix, settings: &RunSettings) -> Result<MatrixOutcome, Mat
                 while !failed.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(cell) = pending.get(i) else { break };
-                    let result = run_cell(cell);
+                    let result = run_cell(cell, &memo);
                     let bytes = serde_json::to_vec_pretty(&result).unwrap_or_default();
                     if let Err(e) = write_atomically(&record_path(out, &cell.key), &bytes) {
                         failed.store(true, Ordering::Relaxed);

@@ -121,6 +121,17 @@ pub struct RunOptions {
 
 /// Runs every repetition (and baselines if the scenario asks) and summarises.
 pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report, RunError> {
+    run_scenario_with(scenario, options, &run_once)
+}
+
+/// [`run_scenario`], with the single-path baselines run by `baseline` (given the baseline
+/// scenario and the seed): a matrix hands in a memo, since twin cells (the same paths, another
+/// one first) have the same baselines. `baseline` must give what [`run_once`] gives.
+pub fn run_scenario_with(
+    scenario: &Scenario,
+    options: &RunOptions,
+    baseline: &dyn Fn(&Scenario, u64) -> Result<RunOutput, RunError>,
+) -> Result<Report, RunError> {
     let first = options.seed.unwrap_or(scenario.seed);
     let reps = options.repetitions.unwrap_or(scenario.repetitions).max(1);
     let seeds: Vec<u64> = (0..u64::from(reps)).map(|k| first.wrapping_add(k)).collect();
@@ -147,7 +158,7 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report,
     for b in &baseline_scenarios {
         let mut these = Vec::new();
         for &seed in &seeds {
-            let out = run_once(b, seed)?;
+            let out = baseline(b, seed)?;
             series.push((format!("{}-seed{}", b.name, seed), out.series));
             these.push(out.summary);
             done += 1;
