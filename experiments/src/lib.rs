@@ -1,7 +1,8 @@
 //! mpquic experiments: scenario files, a deterministic discrete-event network simulator that
 //! drives `mpquic-proto` endpoints directly, workloads, metrics and outputs (summary.json, CSV
-//! time series, SVG/PNG plots, a terminal table). The `mpquic` binary is a thin command line over
-//! this library.
+//! time series, SVG/PNG plots, a terminal table), experiment matrices run in parallel and resumed
+//! ([`matrix`]), and the simulator's speed benchmark ([`speed`]). The `mpquic` binary is a thin
+//! command line over this library.
 //!
 //! ```no_run
 //! use mpquic_experiments::{output, runner, scenario::Scenario};
