@@ -14,6 +14,7 @@
 
 pub mod metrics;
 pub mod output;
+pub mod qlog;
 pub mod runner;
 pub mod scenario;
 pub mod sim;

@@ -9,7 +9,7 @@ mod one;
 use serde::Serialize;
 use thiserror::Error;
 
-pub use one::{run_once, RunOutput};
+pub use one::{run_once, run_once_with, RunOutput};
 
 use crate::metrics::{aggregation_benefit, RunSummary, Stat};
 use crate::scenario::Scenario;
@@ -29,6 +29,9 @@ pub enum RunError {
     /// proto refused to start the connection.
     #[error("starting the connection: {0}")]
     Connect(#[from] mpquic_proto::ConnectError),
+    /// A qlog trace could not be written.
+    #[error("qlog: {0}")]
+    Qlog(String),
     /// The simulation stopped making progress (a bug in a driver or in proto).
     #[error("the simulation made no progress at t = {at_s} s")]
     Stuck {
@@ -93,6 +96,9 @@ pub struct Report {
     pub baseline_aggregates: Vec<Aggregate>,
     /// Experimental aggregation benefit of the mean goodputs (spec/papers.md §1.3).
     pub aggregation_benefit: Option<f64>,
+    /// The qlog traces of the runs (file names in the qlog directory), in run order, client
+    /// and server of each.
+    pub qlog_files: Vec<String>,
     /// Per-run time series, same order as `runs` then `baselines` (not serialised: CSV).
     #[serde(skip)]
     pub series: Vec<(String, Vec<crate::metrics::PathSeries>)>,
@@ -107,6 +113,19 @@ pub struct RunOptions {
     pub repetitions: Option<u32>,
     /// Called after each run with (done, total).
     pub progress: Option<fn(usize, usize)>,
+    /// Write qlog traces of every run's connection.
+    pub qlog: Option<QlogOptions>,
+}
+
+/// Where and how much to trace.
+#[derive(Debug, Clone)]
+pub struct QlogOptions {
+    /// Directory of the `.sqlog` files (one per run and side:
+    /// `<scenario>-seed<N>_<odcid>_<client|server>.sqlog`).
+    pub dir: std::path::PathBuf,
+    /// Log every packet with its frames (`false`: state changes, metrics, losses and path
+    /// events only, a fraction of the size).
+    pub packets: bool,
 }
 
 /// Runs every repetition (and baselines if the scenario asks) and summarises.
@@ -123,8 +142,10 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report,
     let mut done = 0;
     let mut runs = Vec::new();
     let mut series = Vec::new();
+    let mut qlog_files = Vec::new();
     for &seed in &seeds {
-        let out = run_once(scenario, seed)?;
+        let out = run_once_with(scenario, seed, options.qlog.as_ref())?;
+        qlog_files.extend(file_names(&out.qlog_files));
         series.push((format!("{}-seed{}", scenario.name, seed), out.series));
         runs.push(out.summary);
         done += 1;
@@ -137,7 +158,8 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report,
     for b in &baseline_scenarios {
         let mut these = Vec::new();
         for &seed in &seeds {
-            let out = run_once(b, seed)?;
+            let out = run_once_with(b, seed, options.qlog.as_ref())?;
+            qlog_files.extend(file_names(&out.qlog_files));
             series.push((format!("{}-seed{}", b.name, seed), out.series));
             these.push(out.summary);
             done += 1;
@@ -182,6 +204,12 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report,
         baselines,
         baseline_aggregates,
         aggregation_benefit,
+        qlog_files,
         series,
     })
+}
+
+/// The file names of `paths`.
+fn file_names(paths: &[std::path::PathBuf]) -> impl Iterator<Item = String> + '_ {
+    paths.iter().filter_map(|f| Some(f.file_name()?.to_string_lossy().into_owned()))
 }
