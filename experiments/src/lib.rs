@@ -16,6 +16,7 @@
 pub mod matrix;
 pub mod metrics;
 pub mod output;
+pub mod qlog;
 pub mod runner;
 pub mod scenario;
 pub mod sim;

@@ -60,6 +60,22 @@ struct RunArgs {
     /// Run on real UDP sockets through a user-space link emulator instead of the simulator.
     #[arg(long)]
     real: bool,
+    /// qlog traces of each run's connection in DIR/qlog/ (JSON-SEQ): `packets` logs every
+    /// packet with its frames, `events` only state changes, recovery metrics, losses and path
+    /// events, `off` nothing.
+    #[arg(long, value_enum, default_value_t = QlogMode::Packets)]
+    qlog: QlogMode,
+}
+
+/// How much `mpquic run` traces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum QlogMode {
+    /// No traces.
+    Off,
+    /// State changes, recovery metrics, losses and path events.
+    Events,
+    /// Everything, each packet with its frames.
+    Packets,
 }
 
 fn run(args: RunArgs) -> Result<()> {
@@ -83,10 +99,15 @@ fn run(args: RunArgs) -> Result<()> {
         }
     }
     scenario.validate().context("the scenario with the command-line overrides")?;
+    // The traces are written while the runs go: clear the completion marker first, so that a
+    // failed run never leaves a directory that looks complete.
+    output::prepare(&args.out).with_context(|| format!("preparing {}", args.out.display()))?;
+    let qlog = (args.qlog != QlogMode::Off)
+        .then(|| runner::QlogOptions { dir: args.out.join("qlog"), packets: args.qlog == QlogMode::Packets });
     let started = std::time::Instant::now();
     let report = runner::run_scenario(
         &scenario,
-        &runner::RunOptions { seed: args.seed, repetitions: args.repetitions, progress: None },
+        &runner::RunOptions { seed: args.seed, repetitions: args.repetitions, progress: None, qlog },
     )
     .context("running the scenario")?;
     let wall = started.elapsed().as_secs_f64();
@@ -95,7 +116,12 @@ fn run(args: RunArgs) -> Result<()> {
     println!("simulated {simulated:.2} s in {wall:.2} s of wall time ({:.1}x real time)", simulated / wall.max(1e-9));
     let files =
         output::write_all(&args.out, &report).with_context(|| format!("writing outputs to {}", args.out.display()))?;
-    println!("wrote {} files to {} (summary.json, timeseries/, plots/)", files.len(), args.out.display());
+    println!(
+        "wrote {} files to {} (summary.json, timeseries/, plots/{})",
+        files.len() + report.qlog_files.len(),
+        args.out.display(),
+        if report.qlog_files.is_empty() { "" } else { ", qlog/" }
+    );
     Ok(())
 }
 

@@ -34,6 +34,11 @@ fn start_server(root: &Path) -> Server {
 
 /// A server listening on the same free port on each of `ips`.
 fn start_server_on(root: &Path, ips: &[&str]) -> Server {
+    start_server_with(root, ips, &[])
+}
+
+/// Like [`start_server_on`], with more command-line arguments.
+fn start_server_with(root: &Path, ips: &[&str], extra: &[&std::ffi::OsStr]) -> Server {
     let port = free_port();
     let log = root.with_extension("server.log");
     let mut child = Command::new(BIN)
@@ -41,6 +46,7 @@ fn start_server_on(root: &Path, ips: &[&str]) -> Server {
         .args(ips.iter().flat_map(|ip| ["--listen".to_string(), format!("{ip}:{port}")]))
         .arg("--root")
         .arg(root)
+        .args(extra)
         .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
         .stderr(Stdio::null())
         .spawn()
@@ -185,6 +191,84 @@ fn multipath_client_downloads_over_two_paths() {
     for (id, bytes) in rows {
         assert!(bytes > 1_000_000, "path {id} carried only {bytes} bytes: {stdout}");
     }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The records of the one `.sqlog` file in `dir` ending in `_<side>.sqlog`, once its trace has
+/// reached the `closed` state (the server writes its end after the client has gone).
+fn closed_trace(dir: &Path, side: &str) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.map(|e| e.unwrap().path())
+                    .filter(|p| p.to_string_lossy().ends_with(&format!("_{side}.sqlog")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // A trace still being written may end inside a record: read it again later.
+        if let [file] = files.as_slice() {
+            if let Ok(records) = mpquic_experiments::qlog::read_json_seq(file) {
+                if records.iter().any(|r| r["name"] == "quic:connection_state_updated" && r["data"]["new"] == "closed")
+                {
+                    return records;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "no closed {side} trace in {}: {files:?}", dir.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn client_and_server_write_qlog_traces_of_a_multipath_download() {
+    let dir = temp_dir("qlog");
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let data = pseudo_random(3 << 20, 11);
+    std::fs::write(root.join("f.bin"), &data).unwrap();
+    let (client_qlog, server_qlog) = (dir.join("qlog-client"), dir.join("qlog-server"));
+    let server = start_server_with(&root, &["127.0.0.1", "127.0.0.2"], &["--qlog".as_ref(), server_qlog.as_os_str()]);
+    let output = Command::new(BIN)
+        .arg("client")
+        .arg(format!("https://127.0.0.1:{}/f.bin", server.port))
+        .arg("--output")
+        .arg(dir.join("out"))
+        .arg("--ca")
+        .arg(&server.ca)
+        .args(["--path", "127.0.0.1", "--path", &format!("127.0.0.2=127.0.0.2:{}", server.port)])
+        .arg("--qlog")
+        .arg(&client_qlog)
+        .output()
+        .expect("client runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "client failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("qlog trace: "), "{stdout}");
+    assert!(std::fs::read(dir.join("out/f.bin")).unwrap() == data, "content differs");
+    let client = closed_trace(&client_qlog, "client");
+    let server_trace = closed_trace(&server_qlog, "server");
+    let group = |r: &[serde_json::Value]| r[0]["trace"]["common_fields"]["group_id"].clone();
+    assert_eq!(group(&client), group(&server_trace), "both traces are of one connection");
+    for (records, side) in [(&client, "client"), (&server_trace, "server")] {
+        assert_eq!(records[0]["trace"]["vantage_point"]["type"], side);
+        // Packets on both paths, each event naming its path.
+        let paths: std::collections::BTreeSet<u64> = records
+            .iter()
+            .filter(|r| r["name"] == "quic:packet_received")
+            .map(|r| r["path_id"].as_u64().unwrap())
+            .collect();
+        assert_eq!(paths, [0, 1].into(), "{side}: packets received on both paths");
+    }
+    // The server's STREAM frames carried the whole file.
+    let sent: u64 = server_trace
+        .iter()
+        .filter(|r| r["name"] == "quic:packet_sent")
+        .flat_map(|r| r["data"]["frames"].as_array().unwrap().iter())
+        .filter(|f| f["frame_type"] == "stream")
+        .map(|f| f["raw"]["payload_length"].as_u64().unwrap())
+        .sum();
+    assert!(sent >= data.len() as u64, "{sent}");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

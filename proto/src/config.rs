@@ -7,6 +7,8 @@ use std::time::Duration;
 use mpquic_cc::{ControllerFactory, NewReno};
 use mpquic_scheduler::{MinRtt, SchedulerFactory};
 
+use crate::trace::TracerFactory;
+
 /// Per-connection transport settings, shared by every connection of an endpoint that uses them.
 #[derive(Debug, Clone)]
 pub struct TransportConfig {
@@ -76,6 +78,9 @@ pub struct TransportConfig {
     /// Client: move to the server's preferred_address once the handshake is confirmed
     /// (RFC 9000 §9.6).
     pub use_preferred_address: bool,
+    /// Builds one event tracer per connection (qlog and the like, see [`crate::trace`]);
+    /// `None` traces nothing.
+    pub tracer_factory: Option<Arc<dyn TracerFactory>>,
 }
 
 /// Path failure detection (multipath). A path is *potentially failed* when data sent on it has
@@ -154,6 +159,7 @@ impl Default for TransportConfig {
             ack_path_policy: AckPathPolicy::SamePath,
             path_failure: PathFailureDetection::default(),
             use_preferred_address: true,
+            tracer_factory: None,
         }
     }
 }

@@ -97,7 +97,7 @@ fn baseline(memo: &BaselineMemo, scenario: &Scenario, seed: u64) -> Result<RunOu
         return Ok(out);
     }
     // A matrix keeps no time series: the memo holds summaries only.
-    let out = RunOutput { summary: run_once(scenario, seed)?.summary, series: Vec::new() };
+    let out = RunOutput { summary: run_once(scenario, seed)?.summary, series: Vec::new(), qlog_files: Vec::new() };
     if let Ok(mut m) = memo.lock() {
         m.insert(key, out.clone());
     }
@@ -106,7 +106,7 @@ fn baseline(memo: &BaselineMemo, scenario: &Scenario, seed: u64) -> Result<RunOu
 
 /// Runs one cell; a panic in the simulation is the cell's error, not the matrix's end.
 fn run_cell(cell: &Cell, memo: &BaselineMemo) -> CellResult {
-    let options = RunOptions { seed: Some(cell.seed), repetitions: Some(1), progress: None };
+    let options = RunOptions { seed: Some(cell.seed), repetitions: Some(1), progress: None, qlog: None };
     let baselines = |s: &Scenario, seed: u64| baseline(memo, s, seed);
     match catch_unwind(AssertUnwindSafe(|| run_scenario_with(&cell.scenario, &options, &baselines))) {
         Ok(Ok(report)) => CellResult::of(&cell.key, &cell.scenario, &report),

@@ -11,7 +11,7 @@ use mpquic_proto::Transmit;
 use serde::Serialize;
 use thiserror::Error;
 
-pub use one::{run_once, RunOutput};
+pub use one::{run_once, run_once_with, RunOutput};
 
 use crate::metrics::{aggregation_benefit, RunSummary, Stat};
 use crate::scenario::Scenario;
@@ -31,6 +31,9 @@ pub enum RunError {
     /// proto refused to start the connection.
     #[error("starting the connection: {0}")]
     Connect(#[from] mpquic_proto::ConnectError),
+    /// A qlog trace could not be written.
+    #[error("qlog: {0}")]
+    Qlog(String),
     /// The simulation stopped making progress (a bug in a driver or in proto).
     #[error("the simulation made no progress at t = {at_s} s")]
     Stuck {
@@ -103,6 +106,9 @@ pub struct Report {
     pub baseline_aggregates: Vec<Aggregate>,
     /// Experimental aggregation benefit of the mean goodputs (spec/papers.md §1.3).
     pub aggregation_benefit: Option<f64>,
+    /// The qlog traces of the runs (file names in the qlog directory), in run order, client
+    /// and server of each.
+    pub qlog_files: Vec<String>,
     /// Per-run time series, same order as `runs` then `baselines` (not serialised: CSV).
     #[serde(skip)]
     pub series: Vec<(String, Vec<crate::metrics::PathSeries>)>,
@@ -117,16 +123,29 @@ pub struct RunOptions {
     pub repetitions: Option<u32>,
     /// Called after each run with (done, total).
     pub progress: Option<fn(usize, usize)>,
+    /// Write qlog traces of every run's connection.
+    pub qlog: Option<QlogOptions>,
+}
+
+/// Where and how much to trace.
+#[derive(Debug, Clone)]
+pub struct QlogOptions {
+    /// Directory of the `.sqlog` files (one per run and side:
+    /// `<scenario>-seed<N>_<odcid>_<client|server>.sqlog`).
+    pub dir: std::path::PathBuf,
+    /// Log every packet with its frames (`false`: state changes, metrics, losses and path
+    /// events only, a fraction of the size).
+    pub packets: bool,
 }
 
 /// Runs every repetition (and baselines if the scenario asks) and summarises.
 pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report, RunError> {
-    run_scenario_with(scenario, options, &run_once)
+    run_scenario_with(scenario, options, &|b, seed| run_once_with(b, seed, options.qlog.as_ref()))
 }
 
 /// [`run_scenario`], with the single-path baselines run by `baseline` (given the baseline
 /// scenario and the seed): a matrix hands in a memo, since twin cells (the same paths, another
-/// one first) have the same baselines. `baseline` must give what [`run_once`] gives.
+/// one first) have the same baselines. `baseline` must give what [`run_once_with`] gives.
 pub fn run_scenario_with(
     scenario: &Scenario,
     options: &RunOptions,
@@ -144,8 +163,10 @@ pub fn run_scenario_with(
     let mut done = 0;
     let mut runs = Vec::new();
     let mut series = Vec::new();
+    let mut qlog_files = Vec::new();
     for &seed in &seeds {
-        let out = run_once(scenario, seed)?;
+        let out = run_once_with(scenario, seed, options.qlog.as_ref())?;
+        qlog_files.extend(file_names(&out.qlog_files));
         series.push((format!("{}-seed{}", scenario.name, seed), out.series));
         runs.push(out.summary);
         done += 1;
@@ -159,6 +180,7 @@ pub fn run_scenario_with(
         let mut these = Vec::new();
         for &seed in &seeds {
             let out = baseline(b, seed)?;
+            qlog_files.extend(file_names(&out.qlog_files));
             series.push((format!("{}-seed{}", b.name, seed), out.series));
             these.push(out.summary);
             done += 1;
@@ -203,6 +225,12 @@ pub fn run_scenario_with(
         baselines,
         baseline_aggregates,
         aggregation_benefit,
+        qlog_files,
         series,
     })
+}
+
+/// The file names of `paths`.
+fn file_names(paths: &[std::path::PathBuf]) -> impl Iterator<Item = String> + '_ {
+    paths.iter().filter_map(|f| Some(f.file_name()?.to_string_lossy().into_owned()))
 }

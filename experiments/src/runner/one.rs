@@ -17,10 +17,11 @@ use mpquic_proto::{
 };
 
 use super::competing::Competitor;
-use super::RunError;
+use super::{QlogOptions, RunError};
 use crate::metrics::{
     DatagramSummary, LinkSummary, PathSample, PathSeries, PathSummary, RequestSummary, RunSummary, SharedWindow, Stat,
 };
+use crate::qlog::QlogFactory;
 use crate::scenario::{Scenario, Workload};
 use crate::sim::{ms_to_nanos, Datagram, Direction, Nanos, Network, SEC};
 use crate::tls::{tls_pair, SERVER_NAME};
@@ -33,6 +34,8 @@ pub struct RunOutput {
     pub summary: RunSummary,
     /// Per-path time series.
     pub series: Vec<PathSeries>,
+    /// The qlog traces written, client and server (empty without qlog).
+    pub qlog_files: Vec<std::path::PathBuf>,
 }
 
 /// proto's clock for simulated time 0 (any fixed value works; 1 s keeps `Instant::ZERO` apart).
@@ -98,7 +101,25 @@ fn multipath(s: &Scenario) -> bool {
 
 /// Runs `scenario` once with `seed`.
 pub fn run_once(scenario: &Scenario, seed: u64) -> Result<RunOutput, RunError> {
-    Sim::new(scenario, seed)?.run()
+    run_once_with(scenario, seed, None)
+}
+
+/// Runs `scenario` once with `seed`, writing qlog traces of the connection (client and server)
+/// when `qlog` says where. Competing flows are not traced.
+pub fn run_once_with(scenario: &Scenario, seed: u64, qlog: Option<&QlogOptions>) -> Result<RunOutput, RunError> {
+    let factory = qlog.map(|q| {
+        let prefix = format!("{}-seed{seed}_", scenario.name);
+        QlogFactory::with_options(&q.dir, Some(instant(0)), &prefix, &scenario.name, q.packets)
+    });
+    let mut out = Sim::new(scenario, seed, factory.clone())?.run()?;
+    // The endpoints (and with them the trace writers) are gone: every trace is flushed.
+    if let Some(f) = factory {
+        if let Some(error) = f.error() {
+            return Err(RunError::Qlog(error));
+        }
+        out.qlog_files = f.files();
+    }
+    Ok(out)
 }
 
 struct Sim<'a> {
@@ -140,9 +161,11 @@ struct Sim<'a> {
 }
 
 impl<'a> Sim<'a> {
-    fn new(s: &'a Scenario, seed: u64) -> Result<Self, RunError> {
+    fn new(s: &'a Scenario, seed: u64, qlog: Option<QlogFactory>) -> Result<Self, RunError> {
         let tls = tls_pair()?;
-        let transport = Arc::new(transport_config(s)?);
+        let mut transport = transport_config(s)?;
+        transport.tracer_factory = qlog.map(|f| Arc::new(f) as Arc<dyn mpquic_proto::TracerFactory>);
+        let transport = Arc::new(transport);
         let mut server_config = ServerConfig::new(tls.server);
         server_config.transport = transport.clone();
         let server = Endpoint::new(
@@ -612,6 +635,6 @@ impl<'a> Sim<'a> {
         } else {
             summary.competing = self.competitors.iter().map(|c| c.summary(self.now, 0.0)).collect();
         }
-        RunOutput { summary, series: self.series }
+        RunOutput { summary, series: self.series, qlog_files: Vec::new() }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{Connection, Event, PathEvent};
+use super::{Connection, PathEvent};
 use crate::packet::SpaceId;
 use crate::path::PathId;
 use crate::Instant;
@@ -80,7 +80,7 @@ impl Connection {
         for f in &frames {
             self.requeue_frames(SpaceId::Data, f);
         }
-        self.events.push_back(Event::Path(PathEvent::PotentiallyFailed(id)));
+        self.path_event(now, PathEvent::PotentiallyFailed(id));
     }
 
     /// Whether `id` is potentially failed while another path is usable: it then carries only
@@ -95,7 +95,7 @@ impl Connection {
         let Some(path) = self.paths.get_mut(&id) else { return };
         path.last_ack_received = Some(now);
         if path.failed_since.take().is_some() {
-            self.events.push_back(Event::Path(PathEvent::Recovered(id)));
+            self.path_event(now, PathEvent::Recovered(id));
         }
     }
 }

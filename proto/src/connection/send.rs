@@ -38,6 +38,7 @@ impl Connection {
                     self.stats.key_updates += 1;
                 }
             }
+            self.trace_local_key_update(now);
         }
         let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.keys().copied().collect();
         let n = ids.len();
@@ -346,6 +347,7 @@ impl Connection {
         if padded {
             buf.resize(target, 0);
         }
+        let traced = self.frames_for_trace(&buf[payload_start..]);
         buf.put_bytes(0, tag_len);
         let packet_len = buf.len() - header_start;
         let sealed = self.seal(space, path_id, pn, &mut buf[header_start..], &layout);
@@ -381,6 +383,9 @@ impl Connection {
             tracing::warn!(pn = p.packet_number, "recovery refused a sent packet");
         }
         self.scratch_frames = frames;
+        if let Some(traced) = traced {
+            self.trace_packet_sent(now, path_id, space, pn, packet_len, dcid, &traced);
+        }
         if ack_eliciting {
             // RFC 9000 §10.1: sending an ack-eliciting packet restarts the idle timer, once per
             // received packet.
@@ -567,7 +572,7 @@ impl Connection {
 
     fn write_close_packet(
         &mut self,
-        _now: Instant,
+        now: Instant,
         space: SpaceId,
         close: &CloseFrame,
         buf: &mut Vec<u8>,
@@ -603,10 +608,47 @@ impl Connection {
             target = target.max(p.saturating_sub(tag_len));
         }
         buf.resize(target, 0);
+        let traced = self.frames_for_trace(&buf[header_start + layout.pn_offset + 4..]);
         buf.put_bytes(0, tag_len);
         if !self.seal(space, PathId::ZERO, pn, &mut buf[header_start..], &layout) {
             buf.truncate(header_start);
+            return;
         }
+        if let Some(traced) = traced {
+            let len = buf.len() - header_start;
+            self.trace_packet_sent(now, PathId::ZERO, space, pn, len, dcid, &traced);
+        }
+    }
+
+    /// The frames of a packet about to be sealed, decoded from its plaintext, when the tracer
+    /// wants packets.
+    fn frames_for_trace(&self, plaintext: &[u8]) -> Option<Vec<Frame>> {
+        self.tracer
+            .as_ref()
+            .is_some_and(|t| t.wants_packets())
+            .then(|| super::decode_for_trace(plaintext, self.mp_version()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn trace_packet_sent(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        space: SpaceId,
+        pn: u64,
+        len: usize,
+        dcid: crate::ConnectionId,
+        frames: &[Frame],
+    ) {
+        let header = crate::trace::PacketHeaderInfo {
+            packet_type: super::space_packet_type(space),
+            packet_number: pn,
+            length: len as u64,
+            dst_cid: dcid,
+            src_cid: (space != SpaceId::Data).then_some(self.handshake_cid),
+            key_phase: (space == SpaceId::Data).then(|| self.one_rtt.as_ref().is_some_and(|k| k.key_phase())),
+        };
+        trace_event!(self, now, crate::trace::TraceEvent::PacketSent { path, header, frames });
     }
 }
 
