@@ -54,7 +54,7 @@ fn cc_single_path_utilisation() {
 }
 
 /// Seeds of the reduced fairness check: one run's ratio rests on a few dozen congestion events
-/// per flow and varies by about ±0.15 from seed to seed, so the check is on the mean.
+/// per flow (its standard deviation over seeds is 0.1-0.2), so the check is on the mean.
 const FAIRNESS_SEEDS: u32 = 6;
 
 /// The mean over [`FAIRNESS_SEEDS`] seeds of the multipath connection's goodput divided by the
