@@ -53,18 +53,32 @@ fn cc_single_path_utilisation() {
     }
 }
 
+/// Seeds of the reduced fairness check: one run's ratio rests on a few dozen congestion events
+/// per flow (its standard deviation over seeds is 0.1-0.2), so the check is on the mean.
+const FAIRNESS_SEEDS: u32 = 6;
+
+/// The mean over [`FAIRNESS_SEEDS`] seeds of the multipath connection's goodput divided by the
+/// competing NewReno flow's, both measured while both run (18 MB, about 30 s, per seed).
 fn fairness(cc: &str) -> f64 {
-    let mut s = with(load("cc_fairness.toml"), Some(cc), None, Some(20_000_000));
-    s.duration_s = 30.0;
-    let r = run(&s);
-    assert!(r.completed, "{cc}: {:?}", r.error);
-    let w = r.shared_window.expect("a shared window with a competing flow");
-    let ratio = w.ratio_to_competing.expect("the competing flow got bytes");
-    println!(
-        "{cc}: multipath {:.2} Mbit/s vs single-path NewReno {:.2} Mbit/s over {:.2}-{:.2} s: ratio {ratio:.2}",
-        w.goodput_mbps, r.competing[0].window_goodput_mbps, w.start_s, w.end_s
-    );
-    ratio
+    let mut s = with(load("cc_fairness.toml"), Some(cc), None, Some(18_000_000));
+    s.duration_s = 60.0;
+    let options = RunOptions { repetitions: Some(FAIRNESS_SEEDS), ..RunOptions::default() };
+    let report = run_scenario(&s, &options).unwrap();
+    let mut ratios = Vec::new();
+    for r in &report.runs {
+        assert!(r.completed, "{cc} seed {}: {:?}", r.seed, r.error);
+        let w = r.shared_window.as_ref().expect("a shared window with a competing flow");
+        let ratio = w.ratio_to_competing.expect("the competing flow got bytes");
+        println!(
+            "{cc} seed {}: multipath {:.2} Mbit/s vs single-path NewReno {:.2} Mbit/s over {:.2}-{:.2} s: ratio {ratio:.2}",
+            r.seed, w.goodput_mbps, r.competing[0].window_goodput_mbps, w.start_s, w.end_s
+        );
+        assert!(w.end_s - w.start_s > 15.0, "{cc} seed {}: shared window of {:.1} s", r.seed, w.end_s - w.start_s);
+        ratios.push(ratio);
+    }
+    let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+    println!("{cc}: mean ratio over {} seeds {mean:.2}", ratios.len());
+    mean
 }
 
 /// (b) RFC 6356 goal 2: two paths through one bottleneck next to a NewReno flow; uncoupled
@@ -72,7 +86,7 @@ fn fairness(cc: &str) -> f64 {
 #[test]
 fn uncoupled_newreno_takes_about_twice_at_a_shared_bottleneck() {
     let ratio = fairness("newreno");
-    assert!((1.6..=2.6).contains(&ratio), "uncoupled NewReno: {ratio:.2}x");
+    assert!((1.7..=2.4).contains(&ratio), "uncoupled NewReno: {ratio:.2}x");
 }
 
 /// (b) With LIA the multipath connection gets no more than 1.2x.
@@ -82,16 +96,18 @@ fn lia_is_fair_at_a_shared_bottleneck() {
     assert!(ratio <= 1.2, "lia: the multipath connection got {ratio:.2}x the single-path flow");
 }
 
-/// (b) The same for OLIA and BALIA.
+/// (b) The same for OLIA.
 #[test]
-#[ignore = "fails: olia 1.64x (reduced run) although proto now hands coupled controllers every path's \
-            snapshot and OLIA's loss interval; the OLIA/BALIA increase terms need checking against \
-            the papers in a two-path shared-bottleneck trace (LIA passes at 0.94x)"]
-fn olia_and_balia_are_fair_at_a_shared_bottleneck() {
-    for cc in ["olia", "balia"] {
-        let ratio = fairness(cc);
-        assert!(ratio <= 1.2, "{cc}: the multipath connection got {ratio:.2}x the single-path flow");
-    }
+fn olia_is_fair_at_a_shared_bottleneck() {
+    let ratio = fairness("olia");
+    assert!(ratio <= 1.2, "olia: the multipath connection got {ratio:.2}x the single-path flow");
+}
+
+/// (b) The same for BALIA.
+#[test]
+fn balia_is_fair_at_a_shared_bottleneck() {
+    let ratio = fairness("balia");
+    assert!(ratio <= 1.2, "balia: the multipath connection got {ratio:.2}x the single-path flow");
 }
 
 /// (c) RFC 6356 goal 1: on two disjoint paths a coupled controller uses both and does at least
