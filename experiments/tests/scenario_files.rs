@@ -192,7 +192,7 @@ fn competing_flow_needs_a_bottleneck_and_its_own_addresses() {
     let base = Scenario::load(&common::scenario_file("cc_fairness.toml")).unwrap();
     assert_eq!(base.competing.len(), 1);
     let text = std::fs::read_to_string(common::scenario_file("cc_fairness.toml")).unwrap();
-    let e = error_of(&text.replace("bottleneck = \"core\"\nup = { rate_mbps = 100.0, delay_ms = 2.0 }\ndown = { rate_mbps = 100.0, delay_ms = 2.0 }\ncongestion_controller", "bottleneck = \"nope\"\nup = { rate_mbps = 100.0, delay_ms = 2.0 }\ndown = { rate_mbps = 100.0, delay_ms = 2.0 }\ncongestion_controller"));
+    let e = error_of(&text.replace("bottleneck = \"core\"\nup = { rate_mbps = 100.0, delay_ms = 2.0, jitter_ms = 6.0 }\ndown = { rate_mbps = 100.0, delay_ms = 2.0 }\ncongestion_controller", "bottleneck = \"nope\"\nup = { rate_mbps = 100.0, delay_ms = 2.0, jitter_ms = 6.0 }\ndown = { rate_mbps = 100.0, delay_ms = 2.0 }\ncongestion_controller"));
     assert!(e.contains("competing[0].bottleneck") && e.contains("nope"), "{e}");
     let e = error_of(&text.replace("client = \"10.2.0.2:50000\"", "client = \"10.0.0.2:50000\""));
     assert!(e.contains("competing[0].client"), "{e}");

@@ -306,3 +306,42 @@ fn without_a_factory_nothing_is_traced_and_the_transfer_is_the_same() {
     assert_eq!(run(TransportConfig::default()), run(traced_config));
     assert!(!log.lock().unwrap().is_empty());
 }
+
+#[test]
+fn flow_control_credit_travels_on_every_path() {
+    // Multipath: MAX_DATA / MAX_STREAM_DATA go on every working path, so that a path that fails
+    // silently cannot strand the peer's credit (the sender would stall with a working path).
+    let mp = TransportConfig {
+        initial_max_path_id: Some(4),
+        receive_window: 256 << 10,
+        stream_receive_window: 128 << 10,
+        ..TransportConfig::default()
+    };
+    let (transport, log) = traced(mp, true);
+    let mut pair = Pair::new(11, transport.clone());
+    let cfg = pair.client_config(transport);
+    pair.path_links.insert((second_addr(), pair.server_addr), (Link::default(), Link::default()));
+    let (c, s) = pair.connect_with(cfg);
+    let mut path = None;
+    assert!(pair.drive_until(Duration::from_secs(5), |p| {
+        let (now, server) = (p.now, p.server_addr);
+        if path.is_none() {
+            path = p.client.connection(c).unwrap().open_path(now, Some(second_addr()), server).ok();
+        }
+        path.is_some() && p.server.connection_ref(s).is_some_and(|conn| conn.paths().iter().all(|p| p.validated))
+    }));
+    upload(&mut pair, c, s, &payload(11, 3 << 20));
+    // The server (the receiver) sends each MAX_DATA value on both paths.
+    let mut paths_of: std::collections::BTreeMap<u64, std::collections::BTreeSet<PathId>> = Default::default();
+    for (_, r) in of(&log, Side::Server) {
+        if let Rec::Sent { path, frames, .. } = r {
+            for f in frames {
+                if let Frame::MaxData(max) = f {
+                    paths_of.entry(max).or_default().insert(path);
+                }
+            }
+        }
+    }
+    assert!(paths_of.len() >= 3, "a 3 MB upload through a 256 KB window needs credit updates: {paths_of:?}");
+    assert!(paths_of.values().all(|p| p.len() == 2), "every MAX_DATA value on both paths: {paths_of:?}");
+}

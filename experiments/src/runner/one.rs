@@ -87,6 +87,20 @@ pub(super) fn transport_config(s: &Scenario) -> Result<TransportConfig, RunError
     if let Some(rtt) = s.transport.initial_rtt_ms {
         t.initial_rtt = Duration::from_nanos(ms_to_nanos(rtt));
     }
+    let pf = &s.transport.path_failure;
+    let detection = &mut t.path_failure;
+    if let Some(f) = pf.rtt_factor {
+        detection.rtt_factor = f;
+    }
+    if let Some(ms) = pf.min_timeout_ms {
+        detection.min_timeout = Duration::from_nanos(ms_to_nanos(ms));
+    }
+    if let Some(n) = pf.consecutive_ptos {
+        detection.consecutive_ptos = n;
+    }
+    if let Some(secs) = pf.abandon_after_s {
+        detection.abandon_after = Some(Duration::from_secs_f64(secs));
+    }
     if multipath(s) {
         t.initial_max_path_id = Some(u32::try_from(s.paths.len()).unwrap_or(u32::MAX).max(1));
         t.scheduler_factory = mpquic_scheduler::factory_by_name(&s.transport.scheduler)?;

@@ -116,11 +116,10 @@ pub struct Transport {
     /// Congestion controller name (`mpquic_cc::CONTROLLER_NAMES`).
     #[serde(default = "default_cc")]
     pub congestion_controller: String,
-    /// Packet scheduler name (`mpquic_scheduler::SCHEDULER_NAMES`); recorded, not yet used by
-    /// proto (single-path runs ignore it).
+    /// Packet scheduler name (`mpquic_scheduler::SCHEDULER_NAMES`) of multipath runs.
     #[serde(default = "default_scheduler")]
     pub scheduler: String,
-    /// Ask for multipath. Until proto negotiates multipath, runs use path 0 only.
+    /// Use multipath (draft-ietf-quic-multipath-21) when the scenario has several paths.
     #[serde(default = "default_true")]
     pub multipath: bool,
     /// Mark packets ECT(0) and react to CE.
@@ -135,6 +134,24 @@ pub struct Transport {
     /// Path MTU discovery.
     #[serde(default = "default_true")]
     pub mtu_discovery: bool,
+    /// When a multipath path counts as potentially failed (`mpquic_proto::PathFailureDetection`);
+    /// unset fields keep proto's defaults.
+    #[serde(default)]
+    pub path_failure: PathFailure,
+}
+
+/// `[transport.path_failure]`: the failure detector's thresholds.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathFailure {
+    /// Multiple of the smoothed RTT in the silence that marks a path failed.
+    pub rtt_factor: Option<f64>,
+    /// Lower bound of that silence, ms.
+    pub min_timeout_ms: Option<f64>,
+    /// Consecutive PTOs that mark a path failed.
+    pub consecutive_ptos: Option<u32>,
+    /// Abandon a path failed this long (PATH_ABANDON on another path), s; unset: never.
+    pub abandon_after_s: Option<f64>,
 }
 
 fn default_cc() -> String {
@@ -157,6 +174,7 @@ impl Default for Transport {
             receive_window_bytes: None,
             initial_rtt_ms: None,
             mtu_discovery: true,
+            path_failure: PathFailure::default(),
         }
     }
 }

@@ -190,6 +190,7 @@ impl Connection {
             return false;
         }
         self.crypto[SpaceId::Data.index()].has_pending()
+            || !path.credit_copies.is_empty()
             || self.handshake_done_pending
             || !self.cids.new_cids_pending.is_empty()
             || self.cids.has_pending_retire()
@@ -487,6 +488,17 @@ impl Connection {
             .map(|p| p.recovery.rtt().smoothed())
             .max()
             .unwrap_or(self.config.initial_rtt);
+        if let Some(path) = self.paths.get_mut(&path_id) {
+            while let Some(&cf) = path.credit_copies.first() {
+                let f = control_frame(&cf);
+                if buf.len() + f.encoded_len() > limit {
+                    break;
+                }
+                f.encode(buf);
+                frames.control.push(cf);
+                path.credit_copies.remove(0);
+            }
+        }
         while let Some(cf) = self.streams.poll_control(now, rtt) {
             let f = control_frame(&cf);
             if buf.len() + f.encoded_len() > limit {
@@ -496,6 +508,7 @@ impl Connection {
             }
             f.encode(buf);
             frames.control.push(cf);
+            self.copy_credit(path_id, cf);
         }
         // Datagrams (RFC 9221 §5: not retransmitted).
         while buf.len() + 8 < limit {
@@ -540,6 +553,29 @@ impl Connection {
             self.scheduler.on_sent(stream_bytes, mpquic_scheduler::SentKind::Original);
         }
         buf.len() > start
+    }
+
+    /// Multipath: flow-control credit sent on `path_id` is owed on every other working path
+    /// too. A path can fail silently (a black hole both ways): credit that travels only on it
+    /// waits for failure detection, and the peer's sending stalls although another path works.
+    /// (mp-quic sends MAX_DATA on every path for the same reason.) A newer value replaces an
+    /// older copy not yet sent.
+    fn copy_credit(&mut self, path_id: PathId, cf: ControlFrame) {
+        let replaces = |old: &ControlFrame| match (old, &cf) {
+            (ControlFrame::MaxData(_), ControlFrame::MaxData(_)) => true,
+            (ControlFrame::MaxStreamData { id: a, .. }, ControlFrame::MaxStreamData { id: b, .. }) => a == b,
+            _ => false,
+        };
+        if self.multipath.is_none() || !matches!(cf, ControlFrame::MaxData(_) | ControlFrame::MaxStreamData { .. }) {
+            return;
+        }
+        for p in self.paths.values_mut() {
+            if p.id == path_id || p.abandoned_at.is_some() || p.failed_since.is_some() || !p.is_validated() {
+                continue;
+            }
+            p.credit_copies.retain(|old| !replaces(old));
+            p.credit_copies.push(cf);
+        }
     }
 
     /// While closing (RFC 9000 §10.2.1), sends CONNECTION_CLOSE in every space we have keys for.
