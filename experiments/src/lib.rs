@@ -12,6 +12,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod emulator;
 pub mod metrics;
 pub mod output;
 pub mod runner;
