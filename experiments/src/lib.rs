@@ -15,6 +15,7 @@
 pub mod emulator;
 pub mod metrics;
 pub mod output;
+pub mod real;
 pub mod runner;
 pub mod scenario;
 pub mod sim;

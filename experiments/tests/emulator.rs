@@ -140,8 +140,10 @@ async fn rate_and_delay_follow_the_link() {
     // 20 Mbit/s, 10 ms: 400 x 1250 B = 4 Mbit take 200 ms to serialise.
     let s = scenario(&[("{ rate_mbps = 20.0, delay_ms = 10.0 }", FAST)], "");
     let setup = Setup::new(&s);
-    let (_, got) =
-        tokio::join!(setup.send_burst(0, 0, 400, 1250, 10, None), receive(&setup.servers[0], setup.t0, Duration::from_millis(300)));
+    let (_, got) = tokio::join!(
+        setup.send_burst(0, 0, 400, 1250, 10, None),
+        receive(&setup.servers[0], setup.t0, Duration::from_millis(300))
+    );
     assert_eq!(got.len(), 400, "no queue limit, no loss: everything arrives");
     // Delay never below propagation + one serialisation (0.5 ms).
     let min = got.iter().map(|a| a.one_way).min().unwrap();
@@ -166,8 +168,10 @@ async fn drop_tail_queue_limit_is_respected() {
     // 1 Mbit/s: a 1000-byte datagram takes 8 ms; a burst of 50 finds room for 10.
     let s = scenario(&[("{ rate_mbps = 1.0, delay_ms = 1.0, queue = { packets = 10 } }", FAST)], "");
     let setup = Setup::new(&s);
-    let (_, got) =
-        tokio::join!(setup.send_burst(0, 0, 50, 1000, 50, None), receive(&setup.servers[0], setup.t0, Duration::from_millis(300)));
+    let (_, got) = tokio::join!(
+        setup.send_burst(0, 0, 50, 1000, 50, None),
+        receive(&setup.servers[0], setup.t0, Duration::from_millis(300))
+    );
     let stats = setup.stop();
     let up = link(&stats, "p0.up");
     println!("delivered {} of 50, {up:?}", got.len());
@@ -192,7 +196,8 @@ async fn bernoulli_and_gilbert_elliott_loss_rates() {
         }
     };
     let quiet = Duration::from_millis(300);
-    let (_, a, b) = tokio::join!(send, receive(&setup.servers[0], setup.t0, quiet), receive(&setup.servers[1], setup.t0, quiet));
+    let (_, a, b) =
+        tokio::join!(send, receive(&setup.servers[0], setup.t0, quiet), receive(&setup.servers[1], setup.t0, quiet));
     let stats = setup.stop();
     let rate_a = 1.0 - a.len() as f64 / f64::from(n);
     let rate_b = 1.0 - b.len() as f64 / f64::from(n);
@@ -277,8 +282,11 @@ async fn gro_buffers_reach_the_link_model_as_datagrams() {
     seqs.sort_unstable();
     assert_eq!(seqs, (0..11).collect::<Vec<_>>());
     assert!(got.iter().all(|a| a.len == 1200 && a.ecn == Some(EcnCodepoint::Ect0)));
-    println!("GRO buffers at the relay: {}; largest buffer at the receiver: {} datagrams",
-        stats.relays[0].gro_buffers, got.iter().map(|a| a.segments_in_buffer).max().unwrap());
+    println!(
+        "GRO buffers at the relay: {}; largest buffer at the receiver: {} datagrams",
+        stats.relays[0].gro_buffers,
+        got.iter().map(|a| a.segments_in_buffer).max().unwrap()
+    );
 }
 
 #[tokio::test]
@@ -316,7 +324,8 @@ async fn jitter_keeps_order_and_reordering_lets_datagrams_overtake() {
         }
     };
     let quiet = Duration::from_millis(300);
-    let (_, j, r) = tokio::join!(send, receive(&setup.servers[0], setup.t0, quiet), receive(&setup.servers[1], setup.t0, quiet));
+    let (_, j, r) =
+        tokio::join!(send, receive(&setup.servers[0], setup.t0, quiet), receive(&setup.servers[1], setup.t0, quiet));
     setup.stop();
     assert_eq!((j.len(), r.len()), (100, 100));
     assert!(j.windows(2).all(|w| w[0].seq < w[1].seq), "jitter keeps FIFO order");

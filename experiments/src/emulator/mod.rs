@@ -222,7 +222,9 @@ impl Emulator {
             }
             Err(_) => {
                 let _ = thread.join();
-                return Err(EmulatorError::Thread(std::io::Error::other("the emulator thread ended before it was ready")));
+                return Err(EmulatorError::Thread(std::io::Error::other(
+                    "the emulator thread ended before it was ready",
+                )));
             }
         };
         Ok(Self { shared, thread: Some(thread), relays })

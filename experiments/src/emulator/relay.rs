@@ -8,10 +8,10 @@
 //! codepoint from the socket on the far side of the path, publish the counters, and wait for the
 //! next release or datagram (see [`super::clock`]).
 
+use std::future::Future;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 

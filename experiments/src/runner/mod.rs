@@ -9,6 +9,7 @@ mod one;
 use serde::Serialize;
 use thiserror::Error;
 
+pub(crate) use one::transport_config;
 pub use one::{run_once, RunOutput};
 
 use crate::metrics::{aggregation_benefit, RunSummary, Stat};
@@ -66,11 +67,24 @@ impl Aggregate {
     }
 }
 
+/// Where a report's runs took place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The deterministic simulator, in virtual time.
+    #[default]
+    Simulated,
+    /// Real UDP sockets through the user-space link emulator, in real time (`--real`).
+    Real,
+}
+
 /// Everything `mpquic run` reports for one scenario.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// Format version of summary.json.
     pub format: u32,
+    /// Simulated or real (`"mode": "real"` in summary.json for `--real` runs).
+    pub mode: Mode,
     /// Scenario name.
     pub scenario: String,
     /// Scenario description.
@@ -109,8 +123,19 @@ pub struct RunOptions {
     pub progress: Option<fn(usize, usize)>,
 }
 
-/// Runs every repetition (and baselines if the scenario asks) and summarises.
+/// Runs every repetition (and baselines if the scenario asks) in the simulator and summarises.
 pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report, RunError> {
+    run_scenario_with(scenario, options, Mode::Simulated, run_once)
+}
+
+/// Runs every repetition (and baselines if the scenario asks) with `run_once` (the simulator's,
+/// or real mode's) and summarises.
+pub fn run_scenario_with<E>(
+    scenario: &Scenario,
+    options: &RunOptions,
+    mode: Mode,
+    mut run_once: impl FnMut(&Scenario, u64) -> Result<RunOutput, E>,
+) -> Result<Report, E> {
     let first = options.seed.unwrap_or(scenario.seed);
     let reps = options.repetitions.unwrap_or(scenario.repetitions).max(1);
     let seeds: Vec<u64> = (0..u64::from(reps)).map(|k| first.wrapping_add(k)).collect();
@@ -171,6 +196,7 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report,
     }
     Ok(Report {
         format: 1,
+        mode,
         scenario: scenario.name.clone(),
         description: scenario.description.clone(),
         congestion_controller: scenario.transport.congestion_controller.clone(),
