@@ -42,7 +42,10 @@ async fn main() {
         vec![100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0]
     };
     let scenario = Scenario::from_toml(SCENARIO, "ceiling").expect("valid");
-    println!("{:>10} {:>12} {:>12} {:>8} {:>14} {:>12}", "offered", "delivered", "datagrams/s", "loss %", "late releases", "max late ms");
+    println!(
+        "{:>10} {:>12} {:>12} {:>8} {:>14} {:>12}",
+        "offered", "delivered", "datagrams/s", "loss %", "late releases", "max late ms"
+    );
     for mbps in rates {
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let cfg = SocketConfig::default();
@@ -60,7 +63,9 @@ async fn main() {
                 while !stop.load(Ordering::Relaxed) {
                     let mut bufs: Vec<IoSliceMut<'_>> = storage.iter_mut().map(|b| IoSliceMut::new(b)).collect();
                     let mut meta = [RecvMeta::default(); BATCH_SIZE];
-                    if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(50), server.recv(&mut bufs, &mut meta)).await {
+                    if let Ok(Ok(n)) =
+                        tokio::time::timeout(Duration::from_millis(50), server.recv(&mut bufs, &mut meta)).await
+                    {
                         let count: u64 = meta[..n].iter().map(|m| m.len.div_ceil(m.stride.max(1)) as u64).sum();
                         received.fetch_add(count, Ordering::Relaxed);
                     }
@@ -76,7 +81,13 @@ async fn main() {
             let due = (start.elapsed().as_secs_f64() * 1e3 * per_ms) as u64;
             while sent < due {
                 let n = (due - sent).min(10) as usize;
-                let t = Transmit { dst: relay, src_ip: None, ecn: None, segment_size: Some(DATAGRAM), contents: &data[..n * DATAGRAM] };
+                let t = Transmit {
+                    dst: relay,
+                    src_ip: None,
+                    ecn: None,
+                    segment_size: Some(DATAGRAM),
+                    contents: &data[..n * DATAGRAM],
+                };
                 let _ = client.send(&[t]).await;
                 sent += n as u64;
             }
