@@ -61,6 +61,10 @@ struct RunArgs {
     /// simulator (see experiments/SCENARIOS.md, real mode).
     #[arg(long)]
     real: bool,
+    /// With --real: put the client and the server in network namespaces of their own, joined by
+    /// one veth pair per path, made for the run and deleted after it (needs root).
+    #[arg(long, requires = "real")]
+    netns: bool,
 }
 
 fn run(args: RunArgs) -> Result<()> {
@@ -84,7 +88,8 @@ fn run(args: RunArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let options = runner::RunOptions { seed: args.seed, repetitions: args.repetitions, progress: None };
     let report = if args.real {
-        real::run_scenario(&scenario, &options).context("running the scenario on real sockets")?
+        let topology = if args.netns { real::Topology::Netns } else { real::Topology::Loopback };
+        real::run_scenario(&scenario, &options, topology).context("running the scenario on real sockets")?
     } else {
         runner::run_scenario(&scenario, &options).context("running the scenario")?
     };

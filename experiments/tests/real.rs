@@ -94,6 +94,46 @@ fn run_real_request_response_completes() {
 }
 
 #[test]
+fn run_real_in_network_namespaces() {
+    if let Err(why) = mpquic_experiments::real::netns_available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = temp_dir("real-netns");
+    let file = dir.join("bulk.toml");
+    let text = format!(
+        "name = \"real-netns\"\nduration_s = 30.0\n{TWO_PATHS}\n[workload]\nkind = \"bulk\"\nbytes = 2_000_000\n"
+    );
+    std::fs::write(&file, text).unwrap();
+    let out = dir.join("out");
+    let child = Command::new(BIN)
+        .args(["run", "--real", "--netns"])
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let s = summary(&out);
+    let run = &s["runs"][0];
+    assert_eq!(run["completed"], true, "{run}");
+    assert_eq!(run["app_bytes_corrupt"], 0);
+    assert!(s["notes"].to_string().contains("network namespace"), "{}", s["notes"]);
+    for p in run["paths"].as_array().unwrap() {
+        assert!(p["bytes_delivered_down"].as_u64().unwrap() > 100_000, "{p}");
+    }
+    // The run's namespaces are gone.
+    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(!list.contains(&format!("mpq{pid}r")), "namespaces left behind: {list}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn run_real_refuses_what_it_cannot_do() {
     let output = Command::new(BIN)
         .args(["run", "--real"])

@@ -12,8 +12,10 @@ use crate::scenario::Scenario;
 pub struct AddressPlan {
     /// Per scenario path: the client's source IP (its "interface" on the path).
     pub client_ips: Vec<IpAddr>,
-    /// Per scenario path: the relay's IP (both of its sockets).
+    /// Per scenario path: the relay's client-facing IP (where the client sends).
     pub relay_ips: Vec<IpAddr>,
+    /// Per scenario path: the IP of the relay's server-facing socket (what the server sees).
+    pub relay_server_side_ips: Vec<IpAddr>,
     /// Per distinct scenario server address, in order of first use: the server's IP.
     pub server_ips: Vec<IpAddr>,
     /// Per scenario path: its index in `server_ips`.
@@ -32,15 +34,33 @@ impl AddressPlan {
         if n > MAX_LOOPBACK_PATHS {
             return None;
         }
-        let ip = |subnet: u8, host: usize| IpAddr::V4(Ipv4Addr::new(127, 0, subnet, host as u8 + 1));
         let (servers, server_of_path) = distinct_servers(scenario);
         Some(Self {
-            client_ips: (0..n).map(|p| ip(1, p)).collect(),
-            relay_ips: (0..n).map(|p| ip(2, p)).collect(),
-            server_ips: (0..servers.len()).map(|k| ip(3, k)).collect(),
+            client_ips: (0..n).map(|p| loopback(1, p)).collect(),
+            relay_ips: (0..n).map(|p| loopback(2, p)).collect(),
+            relay_server_side_ips: (0..n).map(|p| loopback(2, p)).collect(),
+            server_ips: (0..servers.len()).map(|k| loopback(3, k)).collect(),
             server_of_path,
         })
     }
+
+    /// Network namespaces ([`super::netns`]): path `p`'s client on 10.77.p.1 in the client
+    /// namespace, across the path's veth pair from the relay on 10.77.p.2 in the server
+    /// namespace; in the server namespace the relay reaches the server over loopback, from
+    /// 127.0.2.(p+1) to 127.0.3.(k+1) as on loopback. `None` with more than
+    /// [`MAX_LOOPBACK_PATHS`] paths.
+    pub fn netns(scenario: &Scenario) -> Option<Self> {
+        let mut plan = Self::loopback(scenario)?;
+        let veth = |p: usize, host: u8| IpAddr::V4(Ipv4Addr::new(10, 77, p as u8, host));
+        plan.client_ips = (0..scenario.paths.len()).map(|p| veth(p, 1)).collect();
+        plan.relay_ips = (0..scenario.paths.len()).map(|p| veth(p, 2)).collect();
+        Some(plan)
+    }
+}
+
+/// 127.0.`subnet`.(`host` + 1).
+fn loopback(subnet: u8, host: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, subnet, host as u8 + 1))
 }
 
 /// The scenario's distinct server addresses in order of first use, and each path's index among
@@ -75,5 +95,9 @@ mod tests {
         assert_eq!(plan.relay_ips[1], "127.0.2.2".parse::<IpAddr>().unwrap());
         assert_eq!(plan.server_ips, ["127.0.3.1".parse::<IpAddr>().unwrap()]);
         assert_eq!(plan.server_of_path, [0, 0]);
+        let ns = AddressPlan::netns(&s).expect("two paths fit");
+        assert_eq!(ns.client_ips[1], "10.77.1.1".parse::<IpAddr>().unwrap());
+        assert_eq!(ns.relay_ips[1], "10.77.1.2".parse::<IpAddr>().unwrap());
+        assert_eq!(ns.relay_server_side_ips, plan.relay_server_side_ips);
     }
 }

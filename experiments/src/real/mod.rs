@@ -16,6 +16,7 @@
 
 mod addresses;
 mod apps;
+mod netns;
 mod one;
 
 use std::net::SocketAddr;
@@ -23,6 +24,9 @@ use std::net::SocketAddr;
 use thiserror::Error;
 
 pub use addresses::{distinct_servers, AddressPlan, MAX_LOOPBACK_PATHS};
+pub use netns::netns_available;
+
+use one::Side;
 
 use crate::emulator::{self, EmulatorError};
 use crate::runner::{run_scenario_with, Mode, Report, RunError, RunOptions};
@@ -54,6 +58,9 @@ pub enum RealError {
     /// The async runtime could not start.
     #[error("starting the tokio runtime: {0}")]
     Runtime(std::io::Error),
+    /// The network namespaces could not be made or removed.
+    #[error("network namespaces: {0}")]
+    Netns(String),
 }
 
 /// Checks that real mode can run `scenario`; the error says what is not supported and why.
@@ -79,28 +86,59 @@ pub fn check_supported(scenario: &Scenario) -> Result<(), RealError> {
     Ok(())
 }
 
-/// Runs every repetition (and baselines) of `scenario` on real sockets on loopback.
-pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report, RealError> {
+/// Runs every repetition (and baselines) of `scenario` on real sockets, on loopback or in
+/// network namespaces.
+pub fn run_scenario(scenario: &Scenario, options: &RunOptions, topology: Topology) -> Result<Report, RealError> {
     check_supported(scenario)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RealError::Runtime)?;
-    let bind = |addr: SocketAddr| std::net::UdpSocket::bind(addr);
-    let mut report = run_scenario_with(scenario, options, Mode::Real, |s, seed| {
-        let plan = AddressPlan::loopback(s)
-            .ok_or_else(|| RealError::Unsupported(format!("at most {MAX_LOOPBACK_PATHS} paths on loopback")))?;
-        let topology = one::Topology { plan, bind_server: &bind, bind_client: &bind, bind_relays: &one::bind_here };
-        runtime.block_on(one::run_once(s, seed, &topology))
+    let too_many = || RealError::Unsupported(format!("at most {MAX_LOOPBACK_PATHS} paths"));
+    let mut report = run_scenario_with(scenario, options, Mode::Real, |s, seed| match topology {
+        Topology::Loopback => {
+            let bind = |_: Side, addr: SocketAddr| std::net::UdpSocket::bind(addr);
+            let topo = one::Topology { plan: AddressPlan::loopback(s).ok_or_else(too_many)?, bind: &bind };
+            runtime.block_on(one::run_once(s, seed, &topo))
+        }
+        Topology::Netns => {
+            let namespaces = netns::Namespaces::create(s.paths.len())?;
+            let bind = |side: Side, addr: SocketAddr| namespaces.bind(side, addr);
+            let topo = one::Topology { plan: AddressPlan::netns(s).ok_or_else(too_many)?, bind: &bind };
+            let out = runtime.block_on(one::run_once(s, seed, &topo));
+            // The endpoints' sockets are closed before their namespaces go.
+            drop(topo);
+            namespaces.delete()?;
+            out
+        }
     })?;
-    report.notes.extend(notes());
+    report.notes.extend(notes(topology));
     Ok(report)
 }
 
+/// Where the endpoints and relays of a real run live.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Topology {
+    /// Everything on this machine's loopback (127.0.0.0/8).
+    #[default]
+    Loopback,
+    /// A client and a server network namespace joined by one veth pair per path, made for each
+    /// run and deleted after it (needs root); the relays sit in the server namespace.
+    Netns,
+}
+
 /// The caveats of every real-mode report.
-fn notes() -> Vec<String> {
+fn notes(topology: Topology) -> Vec<String> {
+    let place = match topology {
+        Topology::Loopback => "on loopback UDP sockets",
+        Topology::Netns => {
+            "on UDP sockets in a client and a server network namespace joined by one veth pair per path (the relays \
+             in the server namespace)"
+        }
+    };
     vec![
-        "real mode: mpquic-io endpoints on loopback UDP sockets, links emulated in user space by one relay per path \
+        format!(
+            "real mode: mpquic-io endpoints {place}, links emulated in user space by one relay per path \
          (the simulator's link model in real time); times are wall-clock, and a run is not reproducible bit for bit \
          (the links' random draws are seeded, the packets offered to them are not)"
-            .to_owned(),
+        ),
         "real mode: per-path bytes are the relays' counters; each run's `emulator` entry says how late releases \
          were (more than 1 ms means the machine did not keep up and delays were longer than configured)"
             .to_owned(),

@@ -22,25 +22,24 @@ use crate::sim::{ms_to_nanos, Nanos};
 use crate::tls::{tls_pair, SERVER_NAME};
 use crate::workload::plan;
 
-/// How the relays' sockets are made: bound here on the plan's addresses, or by the caller
-/// (network namespaces).
-pub(super) type RelayBinder<'a> = &'a (dyn Fn(&Scenario, &[RelaySpec]) -> Result<Vec<RelaySockets>, RealError> + Sync);
-
-/// Binds the relay sockets in this process's network namespace.
-pub(super) fn bind_here(s: &Scenario, specs: &[RelaySpec]) -> Result<Vec<RelaySockets>, RealError> {
-    s.paths.iter().zip(specs).map(|(p, r)| RelaySockets::bind(&p.name, r).map_err(RealError::from)).collect()
+/// Which side of the emulated network a socket is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Side {
+    /// The client's (its endpoint).
+    Client,
+    /// The server's (its endpoint and the relays).
+    Server,
 }
 
-/// Where a run's endpoints put their sockets.
+/// Binds a UDP socket on one side: in this process's namespace, or in the side's own.
+pub(super) type Binder<'a> = &'a (dyn Fn(Side, SocketAddr) -> std::io::Result<std::net::UdpSocket> + Sync);
+
+/// Where a run's endpoints and relays put their sockets.
 pub(super) struct Topology<'a> {
     /// The addresses.
     pub(super) plan: AddressPlan,
-    /// Binds a server socket on an address.
-    pub(super) bind_server: &'a (dyn Fn(SocketAddr) -> std::io::Result<std::net::UdpSocket> + Sync),
-    /// Binds the client socket (on the unspecified address).
-    pub(super) bind_client: &'a (dyn Fn(SocketAddr) -> std::io::Result<std::net::UdpSocket> + Sync),
-    /// Binds the relays' sockets.
-    pub(super) bind_relays: RelayBinder<'a>,
+    /// How sockets are bound.
+    pub(super) bind: Binder<'a>,
 }
 
 /// The server's connection, once accepted.
@@ -52,9 +51,11 @@ pub(super) async fn run_once(s: &Scenario, seed: u64, topo: &Topology<'_>) -> Re
     let tls = tls_pair().map_err(crate::runner::RunError::from)?;
     let transport = Arc::new(transport_config(s)?);
     let socket_config = SocketConfig::default();
-    let socket = |std: std::io::Result<std::net::UdpSocket>, addr: SocketAddr| {
-        std.and_then(|sock| UdpSocket::from_std(sock, &socket_config))
-            .map_err(|error| RealError::Socket { addr, error })
+    let bind_std = |side, addr| (topo.bind)(side, addr).map_err(|error| RealError::Socket { addr, error });
+    let socket = |side, addr| {
+        bind_std(side, addr).and_then(|sock| {
+            UdpSocket::from_std(sock, &socket_config).map_err(|error| RealError::Socket { addr, error })
+        })
     };
 
     // The server, on one address per distinct scenario server address.
@@ -63,27 +64,37 @@ pub(super) async fn run_once(s: &Scenario, seed: u64, topo: &Topology<'_>) -> Re
     let server_sockets = addrs
         .server_ips
         .iter()
-        .map(|ip| {
-            let addr = SocketAddr::new(*ip, 0);
-            socket((topo.bind_server)(addr), addr)
-        })
+        .map(|ip| socket(Side::Server, SocketAddr::new(*ip, 0)))
         .collect::<Result<Vec<_>, _>>()?;
     let server = Endpoint::with_sockets(endpoint_config(seed, 1), Some(server_config), server_sockets);
     let server_addrs = server.local_addrs();
 
     // The relays, one per path, between the client and the server address of the path.
     let specs: Vec<RelaySpec> = (0..s.paths.len())
-        .map(|p| RelaySpec::new(SocketAddr::new(addrs.relay_ips[p], 0), server_addrs[addrs.server_of_path[p]]))
+        .map(|p| RelaySpec {
+            listen: SocketAddr::new(addrs.relay_ips[p], 0),
+            server: server_addrs[addrs.server_of_path[p]],
+            server_facing: SocketAddr::new(addrs.relay_server_side_ips[p], 0),
+        })
         .collect();
-    let emulator = Emulator::with_sockets(s, seed, (topo.bind_relays)(s, &specs)?)?;
+    let relay_sockets = specs
+        .iter()
+        .map(|r| {
+            Ok(RelaySockets {
+                client_side: bind_std(Side::Server, r.listen)?,
+                server_side: bind_std(Side::Server, r.server_facing)?,
+                server: r.server,
+            })
+        })
+        .collect::<Result<Vec<_>, RealError>>()?;
+    let emulator = Emulator::with_sockets(s, seed, relay_sockets)?;
     let relay_listen: Vec<SocketAddr> = (0..s.paths.len()).filter_map(|p| emulator.listen_addr(p)).collect();
     let relay_server_side: Vec<SocketAddr> =
         (0..s.paths.len()).filter_map(|p| emulator.server_facing_addr(p)).collect();
 
     // The client: one socket on the unspecified address, each path's source IP chosen per packet.
     let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
-    let client =
-        Endpoint::with_socket(endpoint_config(seed, 2), None, socket((topo.bind_client)(unspecified), unspecified)?);
+    let client = Endpoint::with_socket(endpoint_config(seed, 2), None, socket(Side::Client, unspecified)?);
     let mut client_config = ClientConfig::new(tls.client);
     client_config.transport = transport;
 
