@@ -38,14 +38,19 @@ up = { rate_mbps = 10.0, delay_ms = 20.0, queue = { bdp = 1.0 } }
 down = { rate_mbps = 10.0, delay_ms = 20.0, queue = { bdp = 1.0 } }
 "#;
 
+/// A fresh directory with the scenario `NAME.toml`: the two paths above and `workload` (the
+/// keys of its `[workload]` table).
+fn two_path_scenario(name: &str, workload: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = temp_dir(name);
+    let file = dir.join(format!("{name}.toml"));
+    let text = format!("name = \"{name}\"\nduration_s = 30.0\n{TWO_PATHS}\n[workload]\n{workload}\n");
+    std::fs::write(&file, text).unwrap();
+    (dir, file)
+}
+
 #[test]
 fn run_real_bulk_completes_and_writes_outputs() {
-    let dir = temp_dir("real-bulk");
-    let file = dir.join("bulk.toml");
-    let text = format!(
-        "name = \"real-bulk\"\nduration_s = 30.0\n{TWO_PATHS}\n[workload]\nkind = \"bulk\"\nbytes = 3_000_000\n"
-    );
-    std::fs::write(&file, text).unwrap();
+    let (dir, file) = two_path_scenario("real-bulk", "kind = \"bulk\"\nbytes = 3_000_000");
     let out = dir.join("out");
     let stdout = run_real(&file, &out);
     assert!(stdout.contains("[real sockets, emulated links]"), "{stdout}");
@@ -73,13 +78,9 @@ fn run_real_bulk_completes_and_writes_outputs() {
 
 #[test]
 fn run_real_request_response_completes() {
-    let dir = temp_dir("real-rr");
-    let file = dir.join("rr.toml");
-    let text = format!(
-        "name = \"real-rr\"\nduration_s = 30.0\n{TWO_PATHS}\n[workload]\nkind = \"request_response\"\n\
-         interval_ms = 50.0\nrequest_bytes = 750\nresponse_bytes = 20_000\ncount = 20\n"
-    );
-    std::fs::write(&file, text).unwrap();
+    let workload =
+        "kind = \"request_response\"\ninterval_ms = 50.0\nrequest_bytes = 750\nresponse_bytes = 20_000\ncount = 20";
+    let (dir, file) = two_path_scenario("real-rr", workload);
     let out = dir.join("out");
     run_real(&file, &out);
     let run = &summary(&out)["runs"][0];
@@ -99,12 +100,7 @@ fn run_real_in_network_namespaces() {
         eprintln!("skipped: {why}");
         return;
     }
-    let dir = temp_dir("real-netns");
-    let file = dir.join("bulk.toml");
-    let text = format!(
-        "name = \"real-netns\"\nduration_s = 30.0\n{TWO_PATHS}\n[workload]\nkind = \"bulk\"\nbytes = 2_000_000\n"
-    );
-    std::fs::write(&file, text).unwrap();
+    let (dir, file) = two_path_scenario("real-netns", "kind = \"bulk\"\nbytes = 2_000_000");
     let out = dir.join("out");
     let child = Command::new(BIN)
         .args(["run", "--real", "--netns"])

@@ -81,15 +81,7 @@ pub(super) fn start_client(conn: Connection, plan: Vec<RequestPlan>, t0: Instant
                 let open = st.open;
                 st.gaps.request_started(now, open);
                 st.open += 1;
-                st.records.push(RequestRecord {
-                    id: id as u64,
-                    started_ns: now,
-                    completed_ns: None,
-                    bytes: 0,
-                    expected_bytes: p.response_bytes,
-                    corrupt_bytes: 0,
-                    deadline_ns: p.deadline.map(|d| now + d),
-                });
+                st.records.push(RequestRecord::started(id as u64, now, &p));
                 st.records.len() - 1
             };
             let (conn, state) = (conn.clone(), dispatcher_state.clone());

@@ -149,16 +149,18 @@ pub(super) async fn run_once(s: &Scenario, seed: u64, topo: &Topology<'_>) -> Re
                 run.sample(since(t0), &emulator.stats(), &accepted);
                 next_sample += period;
             }
-            let st = client_state.lock().unwrap_or_else(|p| p.into_inner());
-            if st.all_done() {
+            let (done, failed) = {
+                let st = client_state.lock().unwrap_or_else(|p| p.into_inner());
+                (st.all_done(), st.error.clone())
+            };
+            if done {
                 done_at = Some(since(t0));
                 break;
             }
-            if let Some(e) = &st.error {
-                run.error = Some(e.clone());
+            if let Some(e) = failed {
+                run.error = Some(e);
                 break;
             }
-            drop(st);
             if let Some(e) = conn.close_reason() {
                 run.error = Some(format!("client: {e}"));
                 break;

@@ -29,6 +29,21 @@ pub struct RequestRecord {
     pub deadline_ns: Option<Nanos>,
 }
 
+impl RequestRecord {
+    /// Request `id` of `plan`, started at `now`.
+    pub fn started(id: u64, now: Nanos, plan: &RequestPlan) -> Self {
+        Self {
+            id,
+            started_ns: now,
+            completed_ns: None,
+            bytes: 0,
+            expected_bytes: plan.response_bytes,
+            corrupt_bytes: 0,
+            deadline_ns: plan.deadline.map(|d| now + d),
+        }
+    }
+}
+
 /// Datagrams received.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct DatagramRecord {
@@ -113,15 +128,7 @@ impl ClientApp {
             let _ = conn.finish(stream);
             self.gaps.request_started(now, self.open.len());
             self.open.insert(stream, self.records.len());
-            self.records.push(RequestRecord {
-                id,
-                started_ns: now,
-                completed_ns: None,
-                bytes: 0,
-                expected_bytes: p.response_bytes,
-                corrupt_bytes: 0,
-                deadline_ns: p.deadline.map(|d| now + d),
-            });
+            self.records.push(RequestRecord::started(id, now, &p));
             self.next += 1;
         }
         let mut finished = Vec::new();
