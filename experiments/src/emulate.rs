@@ -153,3 +153,30 @@ pub async fn run_emulate(args: EmulateArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relays_are_matched_to_paths_by_name() {
+        let scenario = Scenario::load(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/failover_bulk.toml").as_ref())
+            .expect("shipped scenario");
+        let fast = parse_relay("fast=127.0.0.1:7001,127.0.0.1:4433").unwrap();
+        let slow = parse_relay("slow=[::1]:7001, [::1]:4433").unwrap();
+        assert_eq!(slow.2, "[::1]:4433".parse().unwrap());
+        // Given in any order, returned in path order.
+        let specs = relay_specs(&scenario, &[slow.clone(), fast.clone()]).unwrap();
+        assert_eq!(specs[0].listen, fast.1);
+        assert_eq!(specs[1].server, slow.2);
+        assert_eq!(specs[1].server_facing, "[::1]:0".parse().unwrap());
+        let missing = relay_specs(&scenario, &[fast.clone()]).unwrap_err().to_string();
+        assert!(missing.contains("\"slow\" has no --relay"), "{missing}");
+        let unknown = relay_specs(&scenario, &[fast.clone(), slow.clone(), ("wifi".into(), fast.1, fast.2)]);
+        assert!(unknown.unwrap_err().to_string().contains("no path \"wifi\""));
+        assert!(relay_specs(&scenario, &[fast.clone(), fast, slow]).unwrap_err().to_string().contains("more than one"));
+        assert!(parse_relay("fast=127.0.0.1:7001").is_err());
+        assert!(parse_relay("127.0.0.1:7001,127.0.0.1:4433").is_err());
+        assert!(parse_relay("fast=here,there").unwrap_err().contains("not a socket address"));
+    }
+}

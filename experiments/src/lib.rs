@@ -1,7 +1,9 @@
 //! mpquic experiments: scenario files, a deterministic discrete-event network simulator that
 //! drives `mpquic-proto` endpoints directly, workloads, metrics and outputs (summary.json, CSV
-//! time series, SVG/PNG plots, a terminal table). The `mpquic` binary is a thin command line over
-//! this library.
+//! time series, SVG/PNG plots, a terminal table), and real mode: the same scenarios between
+//! `mpquic-io` endpoints on real UDP sockets ([`real`]) through a user-space link emulator that
+//! drives the simulator's link model in real time ([`emulator`]). The `mpquic` binary is a thin
+//! command line over this library.
 //!
 //! ```no_run
 //! use mpquic_experiments::{output, runner, scenario::Scenario};
