@@ -233,8 +233,14 @@ impl Network {
 
     /// Processes one event due at or before `now`: returns a datagram that reached its receiver,
     /// `Some(None)` for an event that delivered nothing, `None` when nothing is due.
+    ///
+    /// The event takes effect at its own time, not at `now`: a datagram enters its next link, and
+    /// a timeline event changes a link, when they were due. The simulator polls exactly then; the
+    /// real-time emulator polls a little late, and must not let the next link see a burst of
+    /// datagrams that were due one after the other.
     pub fn poll(&mut self, now: Nanos) -> Option<Option<Datagram>> {
-        let (_, event) = self.events.pop_due(now)?;
+        let (due, event) = self.events.pop_due(now)?;
+        let now = due;
         match event {
             NetworkEvent::Hop { datagram, hop, generation } => {
                 let dir = usize::from(datagram.direction == Direction::Down);
