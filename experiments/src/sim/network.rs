@@ -386,6 +386,26 @@ bytes = 1
     }
 
     #[test]
+    fn a_late_poll_forwards_each_datagram_at_its_own_time() {
+        let mut s = Scenario::from_toml(SHARED, "t").unwrap();
+        s.events.clear();
+        let mut net = Network::new(&s, 1);
+        // Down: the 10 Mbit/s core (1 ms per datagram) then path a's 100 Mbit/s access link.
+        for _ in 0..10 {
+            net.send(0, datagram(0));
+        }
+        // One poll long after everything was due, as a busy real-time emulator might.
+        let mut delivered = 0;
+        while let Some(d) = net.poll(SEC) {
+            delivered += usize::from(d.is_some());
+        }
+        assert_eq!(delivered, 10);
+        let access = net.links.iter().find(|l| l.name == "a.down").unwrap();
+        // They reached the access link 1 ms apart, not all at once.
+        assert_eq!(access.stats.max_queue_packets, 1);
+    }
+
+    #[test]
     fn down_event_loses_packets_on_the_wire() {
         let s = Scenario::from_toml(SHARED, "t").unwrap();
         let mut net = Network::new(&s, 1);
