@@ -95,6 +95,19 @@ fn run_real_request_response_completes() {
 }
 
 #[test]
+fn run_real_files_keep_the_window() {
+    let (dir, file) = two_path_scenario("real-files", "kind = \"files\"\ncount = 6\nbytes = 200_000\nparallel = 2");
+    let out = dir.join("out");
+    run_real(&file, &out);
+    let run = &summary(&out)["runs"][0];
+    assert_eq!(run["completed"], true, "{run}");
+    assert_eq!(run["requests"]["completed"], 6);
+    assert_eq!(run["app_bytes_received"], 1_200_000);
+    assert_eq!(run["app_bytes_corrupt"], 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn run_real_in_network_namespaces() {
     if let Err(why) = mpquic_experiments::real::netns_available() {
         eprintln!("skipped: {why}");
