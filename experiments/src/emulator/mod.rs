@@ -33,7 +33,7 @@ mod clock;
 mod relay;
 mod stats;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -92,9 +92,15 @@ pub struct RelaySpec {
 
 impl RelaySpec {
     /// A relay on `listen` forwarding to `server`, its server-facing socket on the listen IP
-    /// with a free port.
+    /// with a free port (on the unspecified address of the server's family when the two
+    /// families differ).
     pub fn new(listen: SocketAddr, server: SocketAddr) -> Self {
-        Self { listen, server, server_facing: SocketAddr::new(listen.ip(), 0) }
+        let ip = match (listen.ip(), server.ip()) {
+            (l, s) if l.is_ipv4() == s.is_ipv4() => l,
+            (_, IpAddr::V4(_)) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            (_, IpAddr::V6(_)) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        Self { listen, server, server_facing: SocketAddr::new(ip, 0) }
     }
 }
 
@@ -262,5 +268,29 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.halt();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_facing_socket_is_in_the_server_family() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(RelaySpec::new(a("127.0.0.2:7001"), a("127.0.0.1:4433")).server_facing, a("127.0.0.2:0"));
+        assert_eq!(RelaySpec::new(a("[::1]:7001"), a("127.0.0.1:4433")).server_facing, a("0.0.0.0:0"));
+        assert_eq!(RelaySpec::new(a("127.0.0.1:7001"), a("[::1]:4433")).server_facing, a("[::]:0"));
+    }
+
+    #[test]
+    fn competing_flows_and_wrong_relay_counts_are_refused() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/cc_fairness.toml")).unwrap();
+        let s = Scenario::from_toml(&text, "cc_fairness.toml").unwrap();
+        assert!(matches!(check_supported(&s), Err(EmulatorError::Unsupported(m)) if m.contains("competing")));
+        let demo = Scenario::demo();
+        let one = [RelaySpec::new("127.0.0.1:0".parse().unwrap(), "127.0.0.1:1".parse().unwrap())];
+        let e = Emulator::start(&demo, 1, &one).unwrap_err();
+        assert!(matches!(e, EmulatorError::RelayCount { paths: 2, relays: 1 }), "{e}");
     }
 }
