@@ -170,7 +170,7 @@ mod tests {
         assert_eq!(specs[0].listen, fast.1);
         assert_eq!(specs[1].server, slow.2);
         assert_eq!(specs[1].server_facing, "[::1]:0".parse().unwrap());
-        let missing = relay_specs(&scenario, &[fast.clone()]).unwrap_err().to_string();
+        let missing = relay_specs(&scenario, std::slice::from_ref(&fast)).unwrap_err().to_string();
         assert!(missing.contains("\"slow\" has no --relay"), "{missing}");
         let unknown = relay_specs(&scenario, &[fast.clone(), slow.clone(), ("wifi".into(), fast.1, fast.2)]);
         assert!(unknown.unwrap_err().to_string().contains("no path \"wifi\""));
