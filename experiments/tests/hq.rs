@@ -3,88 +3,15 @@
 //! message naming them; a multipath download over two paths (127.0.0.1 and 127.0.0.2, to two
 //! listen addresses of one server) on which both paths carry data.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mpquic");
+mod common;
 
-struct Server {
-    child: Child,
-    ca: PathBuf,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.ca);
-        let _ = std::fs::remove_file(self.ca.to_string_lossy().replace("-cert.pem", "-key.pem"));
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use common::{path_rows, pseudo_random, start_server_on, temp_dir, Server, BIN};
 
 fn start_server(root: &Path) -> Server {
-    start_server_on(root, &["127.0.0.1", "[::1]"])
-}
-
-/// A server listening on the same free port on each of `ips`.
-fn start_server_on(root: &Path, ips: &[&str]) -> Server {
-    start_server_with(root, ips, &[])
-}
-
-/// Like [`start_server_on`], with more command-line arguments.
-fn start_server_with(root: &Path, ips: &[&str], extra: &[&std::ffi::OsStr]) -> Server {
-    let port = free_port();
-    let log = root.with_extension("server.log");
-    let mut child = Command::new(BIN)
-        .arg("server")
-        .args(ips.iter().flat_map(|ip| ["--listen".to_string(), format!("{ip}:{port}")]))
-        .arg("--root")
-        .arg(root)
-        .args(extra)
-        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server starts");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let out = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(i) = out.find("--ca ") {
-            if out.contains("serving") {
-                let ca = out[i + 5..].split_whitespace().next().unwrap().to_string();
-                return Server { child, ca: PathBuf::from(ca), port };
-            }
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("server exited early ({status}): {out}");
-        }
-        assert!(Instant::now() < deadline, "server did not start: {out}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mpquic-hq-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    start_server_on(root, &["127.0.0.1", "[::1]"], &[])
 }
 
 #[test]
@@ -152,19 +79,6 @@ fn refused_paths_fail_the_client_and_are_named() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The client's per-path table: (path ID, bytes received) for each row.
-fn path_rows(stdout: &str) -> Vec<(u32, u64)> {
-    let Some(i) = stdout.find("paths to ") else { return Vec::new() };
-    stdout[i..]
-        .lines()
-        .skip(2)
-        .filter_map(|l| {
-            let cols: Vec<&str> = l.split_whitespace().collect();
-            Some((cols.first()?.parse().ok()?, cols.get(4)?.parse().ok()?))
-        })
-        .collect()
-}
-
 #[test]
 fn multipath_client_downloads_over_two_paths() {
     let dir = temp_dir("mp");
@@ -172,7 +86,7 @@ fn multipath_client_downloads_over_two_paths() {
     std::fs::create_dir_all(&root).unwrap();
     let data = pseudo_random(20 << 20, 9);
     std::fs::write(root.join("big.bin"), &data).unwrap();
-    let server = start_server_on(&root, &["127.0.0.1", "127.0.0.2"]);
+    let server = start_server_on(&root, &["127.0.0.1", "127.0.0.2"], &[]);
     let output = Command::new(BIN)
         .arg("client")
         .arg(format!("https://127.0.0.1:{}/big.bin", server.port))
@@ -229,7 +143,8 @@ fn client_and_server_write_qlog_traces_of_a_multipath_download() {
     let data = pseudo_random(3 << 20, 11);
     std::fs::write(root.join("f.bin"), &data).unwrap();
     let (client_qlog, server_qlog) = (dir.join("qlog-client"), dir.join("qlog-server"));
-    let server = start_server_with(&root, &["127.0.0.1", "127.0.0.2"], &["--qlog".as_ref(), server_qlog.as_os_str()]);
+    let server_qlog_arg = server_qlog.to_str().expect("a UTF-8 temporary directory");
+    let server = start_server_on(&root, &["127.0.0.1", "127.0.0.2"], &["--qlog", server_qlog_arg]);
     let output = Command::new(BIN)
         .arg("client")
         .arg(format!("https://127.0.0.1:{}/f.bin", server.port))

@@ -20,7 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::cell::{key_of, Cell, CellResult, RECORD_FORMAT};
 use super::report::{groups, results_csv, summary_csv, GroupRow};
 use super::{Matrix, MatrixError};
-use crate::runner::{run_once, run_scenario_with, RunError, RunOptions, RunOutput};
+use crate::runner::{run_once, run_scenario_with, Mode, RunError, RunOptions, RunOutput};
 use crate::scenario::Scenario;
 
 /// How to run a matrix.
@@ -107,8 +107,15 @@ fn baseline(memo: &BaselineMemo, scenario: &Scenario, seed: u64) -> Result<RunOu
 /// Runs one cell; a panic in the simulation is the cell's error, not the matrix's end.
 fn run_cell(cell: &Cell, memo: &BaselineMemo) -> CellResult {
     let options = RunOptions { seed: Some(cell.seed), repetitions: Some(1), progress: None, qlog: None };
-    let baselines = |s: &Scenario, seed: u64| baseline(memo, s, seed);
-    match catch_unwind(AssertUnwindSafe(|| run_scenario_with(&cell.scenario, &options, &baselines))) {
+    // The cell's own runs are its alone; its single-path baselines may be a twin cell's too.
+    let run = |s: &Scenario, seed: u64| {
+        if std::ptr::eq(s, &cell.scenario) {
+            run_once(s, seed)
+        } else {
+            baseline(memo, s, seed)
+        }
+    };
+    match catch_unwind(AssertUnwindSafe(|| run_scenario_with(&cell.scenario, &options, Mode::Simulated, run))) {
         Ok(Ok(report)) => CellResult::of(&cell.key, &cell.scenario, &report),
         Ok(Err(e)) => CellResult::failed(&cell.key, format!("run error: {e}")),
         Err(panic) => {

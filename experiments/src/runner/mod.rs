@@ -11,6 +11,7 @@ use mpquic_proto::Transmit;
 use serde::Serialize;
 use thiserror::Error;
 
+pub(crate) use one::transport_config;
 pub use one::{run_once, run_once_with, RunOutput};
 
 use crate::metrics::{aggregation_benefit, RunSummary, Stat};
@@ -79,11 +80,24 @@ impl Aggregate {
     }
 }
 
+/// Where a report's runs took place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The deterministic simulator, in virtual time.
+    #[default]
+    Simulated,
+    /// Real UDP sockets through the user-space link emulator, in real time (`--real`).
+    Real,
+}
+
 /// Everything `mpquic run` reports for one scenario.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// Format version of summary.json.
     pub format: u32,
+    /// Simulated or real (`"mode": "real"` in summary.json for `--real` runs).
+    pub mode: Mode,
     /// Scenario name.
     pub scenario: String,
     /// Scenario description.
@@ -138,19 +152,20 @@ pub struct QlogOptions {
     pub packets: bool,
 }
 
-/// Runs every repetition (and baselines if the scenario asks) and summarises.
+/// Runs every repetition (and baselines if the scenario asks) in the simulator and summarises.
 pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report, RunError> {
-    run_scenario_with(scenario, options, &|b, seed| run_once_with(b, seed, options.qlog.as_ref()))
+    run_scenario_with(scenario, options, Mode::Simulated, |s, seed| run_once_with(s, seed, options.qlog.as_ref()))
 }
 
-/// [`run_scenario`], with the single-path baselines run by `baseline` (given the baseline
-/// scenario and the seed): a matrix hands in a memo, since twin cells (the same paths, another
-/// one first) have the same baselines. `baseline` must give what [`run_once_with`] gives.
-pub fn run_scenario_with(
+/// Runs every repetition (and baselines if the scenario asks) with `run_once` (the simulator's
+/// with or without qlog, real mode's, or a matrix's, which shares the baselines of twin cells)
+/// and summarises.
+pub fn run_scenario_with<E>(
     scenario: &Scenario,
     options: &RunOptions,
-    baseline: &dyn Fn(&Scenario, u64) -> Result<RunOutput, RunError>,
-) -> Result<Report, RunError> {
+    mode: Mode,
+    mut run_once: impl FnMut(&Scenario, u64) -> Result<RunOutput, E>,
+) -> Result<Report, E> {
     let first = options.seed.unwrap_or(scenario.seed);
     let reps = options.repetitions.unwrap_or(scenario.repetitions).max(1);
     let seeds: Vec<u64> = (0..u64::from(reps)).map(|k| first.wrapping_add(k)).collect();
@@ -165,7 +180,7 @@ pub fn run_scenario_with(
     let mut series = Vec::new();
     let mut qlog_files = Vec::new();
     for &seed in &seeds {
-        let out = run_once_with(scenario, seed, options.qlog.as_ref())?;
+        let out = run_once(scenario, seed)?;
         qlog_files.extend(file_names(&out.qlog_files));
         series.push((format!("{}-seed{}", scenario.name, seed), out.series));
         runs.push(out.summary);
@@ -179,7 +194,7 @@ pub fn run_scenario_with(
     for b in &baseline_scenarios {
         let mut these = Vec::new();
         for &seed in &seeds {
-            let out = baseline(b, seed)?;
+            let out = run_once(b, seed)?;
             qlog_files.extend(file_names(&out.qlog_files));
             series.push((format!("{}-seed{}", b.name, seed), out.series));
             these.push(out.summary);
@@ -214,6 +229,7 @@ pub fn run_scenario_with(
     }
     Ok(Report {
         format: 1,
+        mode,
         scenario: scenario.name.clone(),
         description: scenario.description.clone(),
         congestion_controller: scenario.transport.congestion_controller.clone(),

@@ -19,7 +19,7 @@ use mpquic_proto::{
 use super::competing::Competitor;
 use super::{QlogOptions, RunError};
 use crate::metrics::{
-    DatagramSummary, LinkSummary, PathSample, PathSeries, PathSummary, RequestSummary, RunSummary, SharedWindow, Stat,
+    request_summary, DatagramSummary, LinkSummary, PathSample, PathSeries, PathSummary, RunSummary, SharedWindow,
 };
 use crate::qlog::QlogFactory;
 use crate::scenario::{Scenario, Workload};
@@ -69,7 +69,7 @@ struct SeenStats {
     congestion_events: u64,
 }
 
-pub(super) fn transport_config(s: &Scenario) -> Result<TransportConfig, RunError> {
+pub(crate) fn transport_config(s: &Scenario) -> Result<TransportConfig, RunError> {
     let mut t = TransportConfig {
         congestion_controller_factory: mpquic_cc::factory_by_name(&s.transport.congestion_controller)?,
         ecn: s.transport.ecn,
@@ -549,12 +549,7 @@ impl<'a> Sim<'a> {
     fn finish(self) -> RunOutput {
         let records = &self.client_app.records;
         let planned = plan(&self.s.workload).len();
-        let latencies: Vec<f64> =
-            records.iter().filter_map(|r| r.completed_ns.map(|c| (c - r.started_ns) as f64 / 1e6)).collect();
-        let deadlines_missed =
-            records.iter().filter(|r| r.deadline_ns.is_some_and(|d| r.completed_ns.is_none_or(|c| c > d))).count()
-                + planned.saturating_sub(records.len())
-                    * usize::from(matches!(self.s.workload, Workload::Video { .. }));
+        let requests = request_summary(records, planned, &self.s.workload);
         let app_bytes: u64 = records.iter().map(|r| r.bytes).sum();
         let datagrams = match self.s.workload {
             Workload::Datagrams { count, .. } => {
@@ -617,20 +612,16 @@ impl<'a> Sim<'a> {
             app_bytes_received: app_bytes,
             app_bytes_corrupt: records.iter().map(|r| r.corrupt_bytes).sum(),
             goodput_mbps,
-            requests: RequestSummary {
-                planned,
-                completed: latencies.len(),
-                latency_ms: Stat::of(&latencies),
-                deadlines_missed,
-            },
+            requests,
             datagrams,
             paths,
             links,
             migrations: self.migrations,
-            longest_delivery_gap_ms: self.client_app.longest_gap_ns as f64 / 1e6,
-            longest_delivery_gap_end_s: self.client_app.longest_gap_end_ns as f64 / 1e9,
+            longest_delivery_gap_ms: self.client_app.gaps.longest_ns as f64 / 1e6,
+            longest_delivery_gap_end_s: self.client_app.gaps.longest_end_ns as f64 / 1e9,
             competing: Vec::new(),
             shared_window: None,
+            emulator: None,
         };
         let mut summary = summary;
         if let (Some((t0, b0, c0)), Some((t1, b1, c1))) = (&self.window_open, &self.window_close) {
