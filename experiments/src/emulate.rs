@@ -72,24 +72,41 @@ fn write_stats(path: &std::path::Path, stats: &EmulatorStats) -> anyhow::Result<
 }
 
 fn print_stats(stats: &EmulatorStats) {
-    println!("after {:.3} s, {} timeline event(s) applied:", stats.elapsed_s.unwrap_or(0.0), stats.events_applied);
-    println!(
+    say!("after {:.3} s, {} timeline event(s) applied:", stats.elapsed_s.unwrap_or(0.0), stats.events_applied);
+    say!(
         "  {:<10} {:>14} {:>14} {:>14} {:>14} {:>10}",
-        "relay", "from client B", "to server B", "from server B", "to client B", "unroutable"
+        "relay",
+        "from client B",
+        "to server B",
+        "from server B",
+        "to client B",
+        "unroutable"
     );
     for r in &stats.relays {
-        println!(
+        say!(
             "  {:<10} {:>14} {:>14} {:>14} {:>14} {:>10}",
-            r.name, r.from_client.bytes, r.to_server.bytes, r.from_server.bytes, r.to_client.bytes, r.unroutable
+            r.name,
+            r.from_client.bytes,
+            r.to_server.bytes,
+            r.from_server.bytes,
+            r.to_client.bytes,
+            r.unroutable
         );
     }
-    println!(
+    say!(
         "  {:<14} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>9}",
-        "link", "offered", "delivered", "queue", "loss", "down", "CE", "max queue"
+        "link",
+        "offered",
+        "delivered",
+        "queue",
+        "loss",
+        "down",
+        "CE",
+        "max queue"
     );
     for l in &stats.links {
         let s = &l.stats;
-        println!(
+        say!(
             "  {:<14} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>9}",
             l.name,
             s.packets_offered,
@@ -101,7 +118,7 @@ fn print_stats(stats: &EmulatorStats) {
             s.max_queue_packets
         );
     }
-    println!(
+    say!(
         "  releases more than 1 ms late: {}; latest: {:.3} ms",
         stats.late_wakeups,
         stats.max_lateness_us as f64 / 1e3
@@ -115,7 +132,7 @@ pub async fn run_emulate(args: EmulateArgs) -> anyhow::Result<()> {
     let seed = args.seed.unwrap_or(scenario.seed);
     let emulator = Emulator::start(&scenario, seed, &specs)?;
     for (p, path) in scenario.paths.iter().enumerate() {
-        println!(
+        say!(
             "relay {}: {} -> {} (the server sees it from {})",
             path.name,
             emulator.listen_addr(p).map_or_else(|| "-".into(), |a| a.to_string()),
@@ -123,7 +140,7 @@ pub async fn run_emulate(args: EmulateArgs) -> anyhow::Result<()> {
             emulator.server_facing_addr(p).map_or_else(|| "-".into(), |a| a.to_string()),
         );
     }
-    println!("ready: emulating {} (seed {seed}); the timeline starts with the first datagram", scenario.name);
+    say!("ready: emulating {} (seed {seed}); the timeline starts with the first datagram", scenario.name);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
     let mut tick = tokio::time::interval(Duration::from_millis(100));

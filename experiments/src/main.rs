@@ -1,6 +1,23 @@
 //! The `mpquic` command line. Dispatch only: the work lives in the `mpquic_experiments` library
 //! (simulator, scenarios, outputs) and in `hq` (the hq-interop client and server).
 
+/// `println!` that never panics: when standard output is closed (`mpquic run | head`), what
+/// is printed is dropped and the command goes on (its files are still written).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` that never panics (see [`say!`]).
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod commands;
 mod emulate;
 mod hq;
@@ -120,19 +137,16 @@ fn run(args: RunArgs) -> Result<()> {
         runner::run_scenario(&scenario, &options).context("running the scenario")?
     };
     let wall = started.elapsed().as_secs_f64();
-    print!("{}", output::table(&report));
+    say_raw!("{}", output::table(&report));
     let simulated: f64 = report.runs.iter().chain(&report.baselines).map(|r| r.simulated_s).sum();
     if args.real {
-        println!("ran {simulated:.2} s on real sockets ({wall:.2} s of wall time with set-up)");
+        say!("ran {simulated:.2} s on real sockets ({wall:.2} s of wall time with set-up)");
     } else {
-        println!(
-            "simulated {simulated:.2} s in {wall:.2} s of wall time ({:.1}x real time)",
-            simulated / wall.max(1e-9)
-        );
+        say!("simulated {simulated:.2} s in {wall:.2} s of wall time ({:.1}x real time)", simulated / wall.max(1e-9));
     }
     let files =
         output::write_all(&args.out, &report).with_context(|| format!("writing outputs to {}", args.out.display()))?;
-    println!(
+    say!(
         "wrote {} files to {} (summary.json, timeseries/, plots/{})",
         files.len() + report.qlog_files.len(),
         args.out.display(),

@@ -3,8 +3,9 @@
 //! message naming them; a multipath download over two paths (127.0.0.1 and 127.0.0.2, to two
 //! listen addresses of one server) on which both paths carry data.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 mod common;
 

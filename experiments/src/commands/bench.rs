@@ -33,11 +33,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
     };
     let seed = args.seed.unwrap_or(scenario.seed);
     let report = speed::measure(&scenario, seed, args.repeat).context("running the benchmark")?;
-    println!("{} (seed {seed}), {} runs", report.scenario, report.samples.len());
+    say!("{} (seed {seed}), {} runs", report.scenario, report.samples.len());
     for (i, s) in report.samples.iter().enumerate() {
         let cpu = s.cpu_s.map_or("cpu ?".to_owned(), |c| format!("cpu {c:.3} s"));
         let ratio = s.cpu_ratio().map_or(String::new(), |r| format!(", {r:.1}x per CPU second"));
-        println!(
+        say!(
             "  run {}: simulated {:.3} s, wall {:.3} s, {cpu}: {:.1}x real time{ratio}",
             i + 1,
             s.simulated_s,
@@ -46,9 +46,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
         );
     }
     let cpu = report.median_cpu_ratio.map_or(String::new(), |r| format!(", {r:.1}x per CPU second"));
-    println!("median: {:.1}x real time{cpu}", report.median_wall_ratio);
+    say!("median: {:.1}x real time{cpu}", report.median_wall_ratio);
     if let Some([a, b, c]) = report.load_average {
-        println!("load average at the end: {a:.2} {b:.2} {c:.2}");
+        say!("load average at the end: {a:.2} {b:.2} {c:.2}");
     }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)? + "\n";

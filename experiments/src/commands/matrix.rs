@@ -47,7 +47,7 @@ pub fn run(args: MatrixArgs) -> Result<()> {
     let outcome = matrix::run(&m, &RunSettings { out: out.clone(), jobs, progress: !args.quiet })
         .with_context(|| format!("running matrix {}", args.file.display()))?;
     let failed = outcome.results.iter().filter(|r| r.error.is_some()).count();
-    println!(
+    say!(
         "{}: {} cells ({} run now, {} from an earlier run), {} failed, {:.1} s with {jobs} jobs",
         m.spec.name,
         m.cells.len(),
@@ -56,7 +56,7 @@ pub fn run(args: MatrixArgs) -> Result<()> {
         failed,
         started.elapsed().as_secs_f64()
     );
-    print!("{}", matrix::summary_table(&m, &outcome.groups));
-    println!("wrote {} and {}", outcome.results_csv.display(), outcome.summary_csv.display());
+    say_raw!("{}", matrix::summary_table(&m, &outcome.groups));
+    say!("wrote {} and {}", outcome.results_csv.display(), outcome.summary_csv.display());
     Ok(())
 }

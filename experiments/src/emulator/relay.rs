@@ -175,7 +175,8 @@ impl Relay {
         for segment in self.storage[buf][..m.len].chunks(stride) {
             let count = if side == CLIENT_SIDE { &mut path.stats.from_client } else { &mut path.stats.from_server };
             count.add(segment.len());
-            let datagram = Datagram { direction, path: p, src: m.src, dst, ecn: m.ecn, data: segment.to_vec() };
+            let datagram =
+                Datagram { direction, path: p, src: m.src, dst, ecn: m.ecn, data: bytes::BytesMut::from(segment) };
             self.net.send(now, datagram);
         }
     }

@@ -278,28 +278,28 @@ pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
 
     let mut total = 0u64;
     let mut failed = Vec::new();
-    println!("{:<40} {:>12} {:>10} {:>16}", "file", "bytes", "seconds", "goodput");
+    say!("{:<40} {:>12} {:>10} {:>16}", "file", "bytes", "seconds", "goodput");
     for o in &outcomes {
         let secs = o.elapsed.as_secs_f64();
         match &o.error {
             None => {
                 total += o.bytes;
-                println!("{:<40} {:>12} {:>10.3} {:>16}", o.file.display(), o.bytes, secs, goodput(o.bytes, secs));
+                say!("{:<40} {:>12} {:>10.3} {:>16}", o.file.display(), o.bytes, secs, goodput(o.bytes, secs));
             }
             Some(e) => {
-                println!("{:<40} {:>12} {:>10.3} {:>16}", o.file.display(), "FAILED", secs, "-");
+                say!("{:<40} {:>12} {:>10.3} {:>16}", o.file.display(), "FAILED", secs, "-");
                 failed.push(format!("{}: {e}", o.url));
             }
         }
     }
     let secs = total_elapsed.as_secs_f64();
-    println!("{:<40} {:>12} {:>10.3} {:>16}", "total", total, secs, goodput(total, secs));
+    say!("{:<40} {:>12} {:>10.3} {:>16}", "total", total, secs, goodput(total, secs));
     for (server, paths) in &path_stats {
         print_path_stats(&format!("paths to {server}"), paths);
     }
     if let Some(q) = &qlog {
         for f in q.files() {
-            println!("qlog trace: {}", f.display());
+            say!("qlog trace: {}", f.display());
         }
         if let Some(e) = q.error() {
             failed.push(format!("qlog: {e}"));

@@ -139,10 +139,19 @@ pub(crate) fn goodput(bytes: u64, secs: f64) -> String {
 
 /// Prints one line per path of a connection: addresses, state and counters.
 pub(crate) fn print_path_stats(label: &str, paths: &[mpquic_io::PathInfo]) {
-    println!("{label}:");
-    println!(
+    say!("{label}:");
+    say!(
         "  {:>4} {:<22} {:<22} {:>12} {:>12} {:>9} {:>9} {:>9} {:>7} {:>11}",
-        "path", "local", "remote", "bytes sent", "bytes recv", "pkts sent", "pkts recv", "srtt ms", "lost", "state"
+        "path",
+        "local",
+        "remote",
+        "bytes sent",
+        "bytes recv",
+        "pkts sent",
+        "pkts recv",
+        "srtt ms",
+        "lost",
+        "state"
     );
     for p in paths {
         let state = if p.abandoned {
@@ -154,7 +163,7 @@ pub(crate) fn print_path_stats(label: &str, paths: &[mpquic_io::PathInfo]) {
         } else {
             "validating"
         };
-        println!(
+        say!(
             "  {:>4} {:<22} {:<22} {:>12} {:>12} {:>9} {:>9} {:>9.2} {:>7} {:>11}",
             p.id.to_string(),
             p.local.map_or_else(|| "-".to_string(), |a| a.to_string()),

@@ -66,7 +66,7 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     // Multipath (draft-21) is always offered; it is used when the client offers it too.
     let qlog = args.common.qlog()?;
     if let Some(dir) = &args.common.qlog {
-        println!("qlog traces of every connection in {}", dir.display());
+        say!("qlog traces of every connection in {}", dir.display());
     }
     config.transport = args.common.transport(Some(args.max_paths), qlog.as_ref())?;
     let root = Arc::new(root);
@@ -76,13 +76,16 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     })?;
     let caps = ep.socket_capabilities();
     for addr in ep.local_addrs() {
-        println!(
+        say!(
             "listening on {addr} (GSO {} segments, GRO {}, ECN {}, PKTINFO {})",
-            caps.max_gso_segments, caps.gro, caps.ecn, caps.pktinfo
+            caps.max_gso_segments,
+            caps.gro,
+            caps.ecn,
+            caps.pktinfo
         );
     }
     tokio::spawn(accept_loop(ep.clone(), root.clone()));
-    println!("serving {}", root.display());
+    say!("serving {}", root.display());
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     ep.close(VarInt::from_u32(0), b"server shutting down");
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), ep.wait_idle()).await;
@@ -118,7 +121,7 @@ fn self_signed(listen: &[SocketAddr]) -> anyhow::Result<(Vec<CertificateDer<'sta
     std::fs::write(&cert_path, cert.cert.pem()).with_context(|| format!("writing {}", cert_path.display()))?;
     std::fs::write(&key_path, cert.signing_key.serialize_pem())
         .with_context(|| format!("writing {}", key_path.display()))?;
-    println!(
+    say!(
         "no --cert given: self-signed certificate for {} written to {} (key {}); clients: --ca {}",
         names.join(", "),
         cert_path.display(),

@@ -57,7 +57,8 @@ pub(super) async fn run_once(
     let tls = tls_pair().map_err(crate::runner::RunError::from)?;
     let mut transport = transport_config(s)?;
     // Real time: each trace counts from its own connection's creation.
-    let qlog = qlog.map(|q| QlogFactory::with_options(&q.dir, None, &format!("{}-seed{seed}_", s.name), &s.name, q.packets));
+    let qlog =
+        qlog.map(|q| QlogFactory::with_options(&q.dir, None, &format!("{}-seed{seed}_", s.name), &s.name, q.packets));
     transport.tracer_factory = qlog.clone().map(|f| Arc::new(f) as Arc<dyn mpquic_proto::TracerFactory>);
     let transport = Arc::new(transport);
     let socket_config = SocketConfig::default();

@@ -1,0 +1,47 @@
+//! The `mpquic` command line as a process: a closed standard output (`mpquic run | head`) does not
+//! stop a run from writing its files, and bad flags are refused with a message.
+
+use std::process::{Command, Stdio};
+
+mod common;
+
+use common::{temp_dir, BIN};
+
+#[test]
+fn run_with_a_closed_stdout_still_writes_its_outputs() {
+    let out = temp_dir("cli-closed-stdout");
+    let mut child = Command::new(BIN)
+        .args(["run", "--bytes", "300000", "--qlog", "off", "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the table is printed, as `head` would after its lines.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "status {:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let summary = std::fs::read_to_string(out.join("summary.json")).expect("summary.json written");
+    assert!(summary.contains("\"completed\": true"), "{summary}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn bad_flags_are_refused_with_a_message() {
+    let output = Command::new(BIN).args(["run", "--qlog", "everything"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--qlog") && stderr.contains("packets"), "{stderr}");
+
+    let output = Command::new(BIN).args(["run", "--no-such-flag"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--no-such-flag"));
+
+    let output = Command::new(BIN).args(["run", "/nonexistent/scenario.toml"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/scenario.toml"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
