@@ -32,6 +32,7 @@ mod mtud;
 mod multipath;
 mod paths;
 mod recv;
+mod reinjection;
 mod send;
 mod sent;
 mod spaces;
@@ -243,6 +244,8 @@ pub struct Connection {
     /// packet of stream data, not once per path considered (a stateful scheduler such as
     /// round-robin advances on every question).
     scheduled: Option<smallvec::SmallVec<[u32; 4]>>,
+    /// Re-injected and duplicated stream data waiting for its path.
+    copies: reinjection::Copies,
 }
 
 impl Connection {
@@ -303,11 +306,12 @@ impl Connection {
             raw_frames: None,
             scheduler: mpquic_scheduler::SchedulerHandle::from_factory(
                 &*config.scheduler_factory,
-                mpquic_scheduler::RedundancyCap::default(),
+                config.redundancy_cap,
             ),
             path_views: Vec::new(),
             cc_snapshots: Vec::new(),
             scheduled: None,
+            copies: reinjection::Copies::default(),
             config,
         };
         let kind = match p.side {
