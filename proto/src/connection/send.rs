@@ -504,6 +504,9 @@ impl Connection {
             };
             frame::Datagram { data: d }.encode(buf, true);
         }
+        // Copies of data in flight elsewhere (duplicates, re-injection) for this path go before
+        // new data: they were decided first.
+        self.write_copies(path_id, buf, limit, frames);
         // Stream data last, filling the packet, on the path the scheduler picks.
         let mut stream_bytes = 0u64;
         let allowed = self.stream_data_allowed(now, path_id);
@@ -547,8 +550,6 @@ impl Connection {
                 self.queue_duplicates(&duplicate_to, &sent);
             }
         }
-        // Copies of data in flight elsewhere (re-injection, duplicates) for this path.
-        self.write_copies(path_id, buf, limit, frames);
         buf.len() > start
     }
 

@@ -479,6 +479,46 @@ mod tests {
     }
 
     #[test]
+    fn copies_skip_acked_retransmitted_and_reinjected_data() {
+        let mut s = stream_with(b"0123456789");
+        s.write(Bytes::from_static(b"abc"));
+        // 0..10 sent, 10..13 not yet.
+        assert_eq!(s.poll_new(ID, 13, u64::MAX).unwrap().data.len(), 10);
+        s.on_ack(2, 2, false);
+        s.on_lost(6, 1, false);
+        let pieces = |s: &SendStream, reinjection| s.copyable(0..13, reinjection).collect::<Vec<_>>();
+        assert_eq!(pieces(&s, false), vec![0..2, 4..6, 7..10], "acked, lost and unsent data are left out");
+        s.mark_reinjected(4..6, false);
+        assert_eq!(pieces(&s, true), vec![0..2, 7..10], "re-injected once only");
+        assert_eq!(pieces(&s, false), vec![0..2, 4..6, 7..10], "duplicates do not care");
+        let c = s.poll_copy(ID, 4..10, false, 100).unwrap();
+        assert_eq!((c.offset, &c.data[..], c.fin), (4, &b"45"[..], false));
+        let c = s.poll_copy(ID, 6..10, false, 100).unwrap();
+        assert_eq!((c.offset, &c.data[..]), (7, &b"789"[..]), "skips the byte waiting for retransmission");
+        // Acknowledged meanwhile: nothing left to copy.
+        s.on_ack(7, 3, false);
+        assert!(s.poll_copy(ID, 7..10, false, 100).is_none());
+    }
+
+    #[test]
+    fn copies_carry_the_fin_while_it_is_unacknowledged() {
+        let mut s = stream_with(b"0123");
+        s.finish();
+        assert!(s.poll_new(ID, 100, u64::MAX).unwrap().fin);
+        let c = s.poll_copy(ID, 2..4, true, 100).unwrap();
+        assert_eq!((c.offset, &c.data[..], c.fin), (2, &b"23"[..], true));
+        assert!(s.fin_copyable(true));
+        s.mark_reinjected(4..4, true);
+        assert!(!s.fin_copyable(true) && s.fin_copyable(false));
+        // The data is acknowledged, the FIN is not: a FIN-only copy.
+        s.on_ack(0, 4, false);
+        let c = s.poll_copy(ID, 4..4, true, 100).unwrap();
+        assert_eq!((c.offset, c.data.len(), c.fin), (4, 0, true));
+        s.on_ack(4, 0, true);
+        assert!(s.poll_copy(ID, 4..4, true, 100).is_none());
+    }
+
+    #[test]
     fn loss_retransmits_only_unacked() {
         let mut s = stream_with(b"0123456789");
         s.finish();
