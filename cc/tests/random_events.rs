@@ -43,6 +43,7 @@ proptest! {
         events in proptest::collection::vec(event(), 1..300),
         other_window in 0u64..10_000_000,
         other_rtt_us in 0u64..5_000_000,
+        other_mds in 0u64..20_000,
     ) {
         let factory = factory_by_name(CONTROLLER_NAMES[which]).unwrap();
         let mut mds = 1200u64;
@@ -60,7 +61,7 @@ proptest! {
                 },
                 PathSnapshot {
                     path_id: 1, window: other_window, smoothed_rtt: Duration::from_micros(other_rtt_us),
-                    bytes_in_flight: 0, max_datagram_size: 1200, bytes_acked: 0,
+                    bytes_in_flight: 0, max_datagram_size: other_mds, bytes_acked: 0,
                     bytes_acked_since_loss: other_window / 3, active: true,
                 },
             ];

@@ -1,6 +1,8 @@
 //! The `mpquic` command line. Dispatch only: the work lives in the `mpquic_experiments` library
 //! (simulator, scenarios, outputs) and in `hq` (the hq-interop client and server).
 
+mod commands;
+mod emulate;
 mod hq;
 
 use std::path::PathBuf;
@@ -9,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use mpquic_experiments::scenario::{Scenario, Workload};
-use mpquic_experiments::{output, runner};
+use mpquic_experiments::{output, real, runner};
 
 /// mpquic: Multipath QUIC for networking research.
 #[derive(Debug, Parser)]
@@ -21,12 +23,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a scenario in the deterministic simulator (the built-in demo without a file).
+    /// Run a scenario in the deterministic simulator (the built-in demo without a file), or on
+    /// real sockets through the link emulator (`--real`).
     Run(RunArgs),
+    /// Run only the link emulator: one relay per scenario path, for `mpquic server` and
+    /// `mpquic client` (or other QUIC stacks) in other processes.
+    Emulate(emulate::EmulateArgs),
     /// Download files over hq-interop (HTTP/0.9 over QUIC).
     Client(hq::ClientArgs),
     /// Serve the files of a directory over hq-interop.
     Server(hq::ServerArgs),
+    /// Simulator speed: simulated time per wall-clock and CPU second, median of repeated runs.
+    Bench(commands::bench::BenchArgs),
+    /// Run a matrix of scenarios (sweeps x CSV rows x seeds) in parallel; re-runs resume.
+    Matrix(commands::matrix::MatrixArgs),
 }
 
 #[derive(Debug, Args)]
@@ -52,15 +62,33 @@ struct RunArgs {
     /// Overrides the size of a `bulk` or `files` workload, bytes.
     #[arg(long)]
     bytes: Option<u64>,
-    /// Run on real UDP sockets through a user-space link emulator instead of the simulator.
+    /// Run on real UDP sockets (loopback) through the user-space link emulator instead of the
+    /// simulator (see experiments/SCENARIOS.md, real mode).
     #[arg(long)]
     real: bool,
+    /// With --real: put the client and the server in network namespaces of their own, joined by
+    /// one veth pair per path, made for the run and deleted after it (needs root).
+    #[arg(long, requires = "real")]
+    netns: bool,
+    /// qlog traces of each run's connection in DIR/qlog/ (JSON-SEQ): `packets` logs every
+    /// packet with its frames, `events` only state changes, recovery metrics, losses and path
+    /// events, `off` nothing.
+    #[arg(long, value_enum, default_value_t = QlogMode::Packets)]
+    qlog: QlogMode,
+}
+
+/// How much `mpquic run` traces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum QlogMode {
+    /// No traces.
+    Off,
+    /// State changes, recovery metrics, losses and path events.
+    Events,
+    /// Everything, each packet with its frames.
+    Packets,
 }
 
 fn run(args: RunArgs) -> Result<()> {
-    if args.real {
-        bail!("--real is not yet implemented: the user-space link emulator over the io crate is still to come");
-    }
     let mut scenario = match &args.scenario {
         Some(path) => Scenario::load(path)?,
         None => Scenario::demo(),
@@ -78,19 +106,38 @@ fn run(args: RunArgs) -> Result<()> {
         }
     }
     scenario.validate().context("the scenario with the command-line overrides")?;
+    // The traces are written while the runs go: clear the completion marker first, so that a
+    // failed run never leaves a directory that looks complete.
+    output::prepare(&args.out).with_context(|| format!("preparing {}", args.out.display()))?;
+    let qlog = (args.qlog != QlogMode::Off)
+        .then(|| runner::QlogOptions { dir: args.out.join("qlog"), packets: args.qlog == QlogMode::Packets });
     let started = std::time::Instant::now();
-    let report = runner::run_scenario(
-        &scenario,
-        &runner::RunOptions { seed: args.seed, repetitions: args.repetitions, progress: None },
-    )
-    .context("running the scenario")?;
+    let options = runner::RunOptions { seed: args.seed, repetitions: args.repetitions, progress: None, qlog };
+    let report = if args.real {
+        let topology = if args.netns { real::Topology::Netns } else { real::Topology::Loopback };
+        real::run_scenario(&scenario, &options, topology).context("running the scenario on real sockets")?
+    } else {
+        runner::run_scenario(&scenario, &options).context("running the scenario")?
+    };
     let wall = started.elapsed().as_secs_f64();
     print!("{}", output::table(&report));
     let simulated: f64 = report.runs.iter().chain(&report.baselines).map(|r| r.simulated_s).sum();
-    println!("simulated {simulated:.2} s in {wall:.2} s of wall time ({:.1}x real time)", simulated / wall.max(1e-9));
+    if args.real {
+        println!("ran {simulated:.2} s on real sockets ({wall:.2} s of wall time with set-up)");
+    } else {
+        println!(
+            "simulated {simulated:.2} s in {wall:.2} s of wall time ({:.1}x real time)",
+            simulated / wall.max(1e-9)
+        );
+    }
     let files =
         output::write_all(&args.out, &report).with_context(|| format!("writing outputs to {}", args.out.display()))?;
-    println!("wrote {} files to {} (summary.json, timeseries/, plots/)", files.len(), args.out.display());
+    println!(
+        "wrote {} files to {} (summary.json, timeseries/, plots/{})",
+        files.len() + report.qlog_files.len(),
+        args.out.display(),
+        if report.qlog_files.is_empty() { "" } else { ", qlog/" }
+    );
     Ok(())
 }
 
@@ -102,8 +149,11 @@ fn block_on(f: impl std::future::Future<Output = Result<()>>) -> Result<()> {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Run(args) => run(args),
+        Command::Emulate(args) => block_on(emulate::run_emulate(args)),
         Command::Client(args) => block_on(hq::run_client(args)),
         Command::Server(args) => block_on(hq::run_server(args)),
+        Command::Bench(args) => commands::bench::run(args),
+        Command::Matrix(args) => commands::matrix::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -53,18 +53,32 @@ fn cc_single_path_utilisation() {
     }
 }
 
+/// Seeds of the reduced fairness check: one run's ratio rests on a few dozen congestion events
+/// per flow (its standard deviation over seeds is 0.1-0.2), so the check is on the mean.
+const FAIRNESS_SEEDS: u32 = 6;
+
+/// The mean over [`FAIRNESS_SEEDS`] seeds of the multipath connection's goodput divided by the
+/// competing NewReno flow's, both measured while both run (18 MB, about 30 s, per seed).
 fn fairness(cc: &str) -> f64 {
-    let mut s = with(load("cc_fairness.toml"), Some(cc), None, Some(20_000_000));
-    s.duration_s = 30.0;
-    let r = run(&s);
-    assert!(r.completed, "{cc}: {:?}", r.error);
-    let w = r.shared_window.expect("a shared window with a competing flow");
-    let ratio = w.ratio_to_competing.expect("the competing flow got bytes");
-    println!(
-        "{cc}: multipath {:.2} Mbit/s vs single-path NewReno {:.2} Mbit/s over {:.2}-{:.2} s: ratio {ratio:.2}",
-        w.goodput_mbps, r.competing[0].window_goodput_mbps, w.start_s, w.end_s
-    );
-    ratio
+    let mut s = with(load("cc_fairness.toml"), Some(cc), None, Some(18_000_000));
+    s.duration_s = 60.0;
+    let options = RunOptions { repetitions: Some(FAIRNESS_SEEDS), ..RunOptions::default() };
+    let report = run_scenario(&s, &options).unwrap();
+    let mut ratios = Vec::new();
+    for r in &report.runs {
+        assert!(r.completed, "{cc} seed {}: {:?}", r.seed, r.error);
+        let w = r.shared_window.as_ref().expect("a shared window with a competing flow");
+        let ratio = w.ratio_to_competing.expect("the competing flow got bytes");
+        println!(
+            "{cc} seed {}: multipath {:.2} Mbit/s vs single-path NewReno {:.2} Mbit/s over {:.2}-{:.2} s: ratio {ratio:.2}",
+            r.seed, w.goodput_mbps, r.competing[0].window_goodput_mbps, w.start_s, w.end_s
+        );
+        assert!(w.end_s - w.start_s > 15.0, "{cc} seed {}: shared window of {:.1} s", r.seed, w.end_s - w.start_s);
+        ratios.push(ratio);
+    }
+    let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+    println!("{cc}: mean ratio over {} seeds {mean:.2}", ratios.len());
+    mean
 }
 
 /// (b) RFC 6356 goal 2: two paths through one bottleneck next to a NewReno flow; uncoupled
@@ -72,7 +86,7 @@ fn fairness(cc: &str) -> f64 {
 #[test]
 fn uncoupled_newreno_takes_about_twice_at_a_shared_bottleneck() {
     let ratio = fairness("newreno");
-    assert!((1.6..=2.6).contains(&ratio), "uncoupled NewReno: {ratio:.2}x");
+    assert!((1.7..=2.4).contains(&ratio), "uncoupled NewReno: {ratio:.2}x");
 }
 
 /// (b) With LIA the multipath connection gets no more than 1.2x.
@@ -82,16 +96,18 @@ fn lia_is_fair_at_a_shared_bottleneck() {
     assert!(ratio <= 1.2, "lia: the multipath connection got {ratio:.2}x the single-path flow");
 }
 
-/// (b) The same for OLIA and BALIA.
+/// (b) The same for OLIA.
 #[test]
-#[ignore = "fails: olia 1.64x (reduced run) although proto now hands coupled controllers every path's \
-            snapshot and OLIA's loss interval; the OLIA/BALIA increase terms need checking against \
-            the papers in a two-path shared-bottleneck trace (LIA passes at 0.94x)"]
-fn olia_and_balia_are_fair_at_a_shared_bottleneck() {
-    for cc in ["olia", "balia"] {
-        let ratio = fairness(cc);
-        assert!(ratio <= 1.2, "{cc}: the multipath connection got {ratio:.2}x the single-path flow");
-    }
+fn olia_is_fair_at_a_shared_bottleneck() {
+    let ratio = fairness("olia");
+    assert!(ratio <= 1.2, "olia: the multipath connection got {ratio:.2}x the single-path flow");
+}
+
+/// (b) The same for BALIA.
+#[test]
+fn balia_is_fair_at_a_shared_bottleneck() {
+    let ratio = fairness("balia");
+    assert!(ratio <= 1.2, "balia: the multipath connection got {ratio:.2}x the single-path flow");
 }
 
 /// (c) RFC 6356 goal 1: on two disjoint paths a coupled controller uses both and does at least
@@ -213,10 +229,10 @@ fn bulk_failover_fast_path_black_holed() {
     bulk_failover("fast", 60.0);
 }
 
+/// The slow path black-holed: the surviving path's RTT is 20 ms, so the gap must stay below
+/// 160 ms although detection scales with the failed path's RTT (60 ms plus queueing). Measured
+/// 86.8 ms (full 50 MB run: 83.2 ms).
 #[test]
-#[ignore = "fails: 192.5 ms gap (full 50 MB version: 229.4 ms) against 3 x 20 ms + 100 ms = 160 ms; \
-            proto detects the failure after 2 x the failed path's srtt (60 ms RTT plus queueing, \
-            PathFailureDetection::default) + max_ack_delay, which the surviving path's RTT cannot bound"]
 fn bulk_failover_slow_path_black_holed() {
     bulk_failover("slow", 20.0);
 }
@@ -237,4 +253,32 @@ fn aggregation_benefit_of_two_paths() {
         report.baseline_aggregates.iter().map(|a| a.goodput_mbps.mean).collect::<Vec<_>>()
     );
     assert!(eaben >= 0.8, "EABen {eaben:.3}");
+}
+
+/// No failure, no failure event: on two healthy heterogeneous paths (the aggregation pair, and
+/// WLAN + a bufferbloated 3G path whose RTT climbs to 1.5 s) the detector must not mark a path
+/// potentially failed, or flap between failed and recovered as the RTT grows. Counted in the
+/// qlog traces (`quic:path_updated` with state `potentially_failed`).
+#[test]
+fn healthy_paths_are_not_marked_failed() {
+    use mpquic_experiments::runner::{run_once_with, QlogOptions};
+    let count = |s: &Scenario, name: &str| {
+        let dir = common::temp_dir(name);
+        let r = run_once_with(s, s.seed, Some(&QlogOptions { dir: dir.clone(), packets: false })).unwrap().summary;
+        assert!(r.completed, "{name}: {:?}", r.error);
+        let mut events = 0;
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let records = mpquic_experiments::qlog::read_json_seq(&f.unwrap().path()).unwrap();
+            events += records
+                .iter()
+                .filter(|r| r["name"] == "quic:path_updated" && r["data"]["state"] == "potentially_failed")
+                .count();
+        }
+        println!("{name}: {events} potentially_failed events");
+        events
+    };
+    assert_eq!(count(&with(load("aggregation.toml"), None, None, Some(10_000_000)), "healthy-aggregation"), 0);
+    // The client's estimate of the 3G RTT lags (its ACK-only packets give no RTT samples): one
+    // early detection that the next ACK undoes is tolerated; flapping (13 before the fix) is not.
+    assert!(count(&with(load("scheduler_wlan_3g.toml"), None, None, Some(8_000_000)), "healthy-wlan-3g") <= 1);
 }

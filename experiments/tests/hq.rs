@@ -3,82 +3,15 @@
 //! message naming them; a multipath download over two paths (127.0.0.1 and 127.0.0.2, to two
 //! listen addresses of one server) on which both paths carry data.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mpquic");
+mod common;
 
-struct Server {
-    child: Child,
-    ca: PathBuf,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.ca);
-        let _ = std::fs::remove_file(self.ca.to_string_lossy().replace("-cert.pem", "-key.pem"));
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use common::{path_rows, pseudo_random, start_server_on, temp_dir, Server, BIN};
 
 fn start_server(root: &Path) -> Server {
-    start_server_on(root, &["127.0.0.1", "[::1]"])
-}
-
-/// A server listening on the same free port on each of `ips`.
-fn start_server_on(root: &Path, ips: &[&str]) -> Server {
-    let port = free_port();
-    let log = root.with_extension("server.log");
-    let mut child = Command::new(BIN)
-        .arg("server")
-        .args(ips.iter().flat_map(|ip| ["--listen".to_string(), format!("{ip}:{port}")]))
-        .arg("--root")
-        .arg(root)
-        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server starts");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let out = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(i) = out.find("--ca ") {
-            if out.contains("serving") {
-                let ca = out[i + 5..].split_whitespace().next().unwrap().to_string();
-                return Server { child, ca: PathBuf::from(ca), port };
-            }
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("server exited early ({status}): {out}");
-        }
-        assert!(Instant::now() < deadline, "server did not start: {out}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mpquic-hq-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    start_server_on(root, &["127.0.0.1", "[::1]"], &[])
 }
 
 #[test]
@@ -146,19 +79,6 @@ fn refused_paths_fail_the_client_and_are_named() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The client's per-path table: (path ID, bytes received) for each row.
-fn path_rows(stdout: &str) -> Vec<(u32, u64)> {
-    let Some(i) = stdout.find("paths to ") else { return Vec::new() };
-    stdout[i..]
-        .lines()
-        .skip(2)
-        .filter_map(|l| {
-            let cols: Vec<&str> = l.split_whitespace().collect();
-            Some((cols.first()?.parse().ok()?, cols.get(4)?.parse().ok()?))
-        })
-        .collect()
-}
-
 #[test]
 fn multipath_client_downloads_over_two_paths() {
     let dir = temp_dir("mp");
@@ -166,7 +86,7 @@ fn multipath_client_downloads_over_two_paths() {
     std::fs::create_dir_all(&root).unwrap();
     let data = pseudo_random(20 << 20, 9);
     std::fs::write(root.join("big.bin"), &data).unwrap();
-    let server = start_server_on(&root, &["127.0.0.1", "127.0.0.2"]);
+    let server = start_server_on(&root, &["127.0.0.1", "127.0.0.2"], &[]);
     let output = Command::new(BIN)
         .arg("client")
         .arg(format!("https://127.0.0.1:{}/big.bin", server.port))
@@ -185,6 +105,85 @@ fn multipath_client_downloads_over_two_paths() {
     for (id, bytes) in rows {
         assert!(bytes > 1_000_000, "path {id} carried only {bytes} bytes: {stdout}");
     }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The records of the one `.sqlog` file in `dir` ending in `_<side>.sqlog`, once its trace has
+/// reached the `closed` state (the server writes its end after the client has gone).
+fn closed_trace(dir: &Path, side: &str) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.map(|e| e.unwrap().path())
+                    .filter(|p| p.to_string_lossy().ends_with(&format!("_{side}.sqlog")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // A trace still being written may end inside a record: read it again later.
+        if let [file] = files.as_slice() {
+            if let Ok(records) = mpquic_experiments::qlog::read_json_seq(file) {
+                if records.iter().any(|r| r["name"] == "quic:connection_state_updated" && r["data"]["new"] == "closed")
+                {
+                    return records;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "no closed {side} trace in {}: {files:?}", dir.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn client_and_server_write_qlog_traces_of_a_multipath_download() {
+    let dir = temp_dir("qlog");
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let data = pseudo_random(3 << 20, 11);
+    std::fs::write(root.join("f.bin"), &data).unwrap();
+    let (client_qlog, server_qlog) = (dir.join("qlog-client"), dir.join("qlog-server"));
+    let server_qlog_arg = server_qlog.to_str().expect("a UTF-8 temporary directory");
+    let server = start_server_on(&root, &["127.0.0.1", "127.0.0.2"], &["--qlog", server_qlog_arg]);
+    let output = Command::new(BIN)
+        .arg("client")
+        .arg(format!("https://127.0.0.1:{}/f.bin", server.port))
+        .arg("--output")
+        .arg(dir.join("out"))
+        .arg("--ca")
+        .arg(&server.ca)
+        .args(["--path", "127.0.0.1", "--path", &format!("127.0.0.2=127.0.0.2:{}", server.port)])
+        .arg("--qlog")
+        .arg(&client_qlog)
+        .output()
+        .expect("client runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "client failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("qlog trace: "), "{stdout}");
+    assert!(std::fs::read(dir.join("out/f.bin")).unwrap() == data, "content differs");
+    let client = closed_trace(&client_qlog, "client");
+    let server_trace = closed_trace(&server_qlog, "server");
+    let group = |r: &[serde_json::Value]| r[0]["trace"]["common_fields"]["group_id"].clone();
+    assert_eq!(group(&client), group(&server_trace), "both traces are of one connection");
+    for (records, side) in [(&client, "client"), (&server_trace, "server")] {
+        assert_eq!(records[0]["trace"]["vantage_point"]["type"], side);
+        // Packets on both paths, each event naming its path.
+        let paths: std::collections::BTreeSet<u64> = records
+            .iter()
+            .filter(|r| r["name"] == "quic:packet_received")
+            .map(|r| r["path_id"].as_u64().unwrap())
+            .collect();
+        assert_eq!(paths, [0, 1].into(), "{side}: packets received on both paths");
+    }
+    // The server's STREAM frames carried the whole file.
+    let sent: u64 = server_trace
+        .iter()
+        .filter(|r| r["name"] == "quic:packet_sent")
+        .flat_map(|r| r["data"]["frames"].as_array().unwrap().iter())
+        .filter(|f| f["frame_type"] == "stream")
+        .map(|f| f["raw"]["payload_length"].as_u64().unwrap())
+        .sum();
+    assert!(sent >= data.len() as u64, "{sent}");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

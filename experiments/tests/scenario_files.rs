@@ -70,9 +70,60 @@ fn unknown_key_is_named_with_its_line() {
 fn wrong_type_is_named_with_its_line() {
     let e = error_of(&BASE.replace("name = \"t\"", "name = \"t\"\nduration_s = \"long\""));
     assert!(e.contains("line 3") && e.contains("duration_s") || e.contains("line 3") && e.contains("long"), "{e}");
-    // Inside the tagged [workload] table serde reports the table's line and the bad value.
+    // Inside [workload] too, the line is the field's own (line 11), not the table header's.
     let e = error_of(&BASE.replace("bytes = 1000", "bytes = \"lots\""));
-    assert!(e.contains("line 9") && e.contains("\"lots\"") && e.contains("u64"), "{e}");
+    assert!(e.contains("line 11") && e.contains("\"lots\"") && e.contains("u64"), "{e}");
+}
+
+#[test]
+fn workload_errors_carry_the_line_of_their_field() {
+    // Unknown key: named, with its line and the keys allowed.
+    let e = error_of(&BASE.replace("bytes = 1000", "bytes = 1000\nbites = 3"));
+    assert!(e.contains("line 12") && e.contains("bites") && e.contains("interval_ms"), "{e}");
+    // A key of another kind: the field, its line, and the keys of this kind.
+    let e = error_of(&BASE.replace("bytes = 1000", "bytes = 1000\ninterval_ms = 5.0"));
+    assert!(e.contains("line 12") && e.contains("workload.interval_ms") && e.contains("`bytes`"), "{e}");
+    // A missing required key: the [workload] header's line and what the kind needs.
+    let e = error_of(&BASE.replace("kind = \"bulk\"", "kind = \"files\"").replace("bytes = 1000", "bytes = 10"));
+    assert!(e.contains("line 9") && e.contains("workload.count") && e.contains("`parallel`"), "{e}");
+    // An out-of-range value found by validation: the value's line.
+    let e = error_of(&BASE.replace("bytes = 1000", "bytes = 0"));
+    assert!(e.contains("line 11") && e.contains("workload.bytes") && e.contains("at least 1"), "{e}");
+    let e = error_of(&BASE.replace(
+        "kind = \"bulk\"\nbytes = 1000",
+        "kind = \"video\"\nbitrate_mbps = 2.0\nchunk_s = 1.0\nchunks = 3\ndeadline_s = -1.0",
+    ));
+    assert!(e.contains("line 14") && e.contains("workload.deadline_s"), "{e}");
+    // No kind at all.
+    let e = error_of(&BASE.replace("kind = \"bulk\"\n", ""));
+    assert!(e.contains("line 9") && e.contains("workload.kind") && e.contains("request_response"), "{e}");
+}
+
+#[test]
+fn validation_errors_outside_the_workload_carry_lines_too() {
+    let e = error_of(&BASE.replace(
+        "down = { rate_mbps = 10.0, delay_ms = 5.0 }",
+        "down = { rate_mbps = 10.0, delay_ms = 5.0, loss = 1.5 }",
+    ));
+    assert!(e.contains("test.toml, line 8") && e.contains("paths[0].down.loss"), "{e}");
+    let e = error_of(&format!("{BASE}\n[transport]\ncongestion_controller = \"vegas\"\n"));
+    assert!(e.contains("line 14") && e.contains("transport.congestion_controller"), "{e}");
+}
+
+#[test]
+fn workload_kinds_round_trip_through_toml() {
+    for w in [
+        Workload::Bulk { bytes: 5 },
+        Workload::Files { count: 2, bytes: 3, parallel: 1 },
+        Workload::RequestResponse { interval_ms: 1.5, request_bytes: 16, response_bytes: 9, count: 4 },
+        Workload::Video { bitrate_mbps: 2.0, chunk_s: 1.0, chunks: 3, deadline_s: Some(0.5) },
+        Workload::Datagrams { bytes: 100, interval_ms: 2.0, count: 7 },
+    ] {
+        let mut s = Scenario::from_toml(BASE, "t").unwrap();
+        s.workload = w.clone();
+        let text = toml::to_string(&s).unwrap();
+        assert_eq!(Scenario::from_toml(&text, "t").unwrap().workload, w, "{text}");
+    }
 }
 
 #[test]
@@ -141,7 +192,7 @@ fn competing_flow_needs_a_bottleneck_and_its_own_addresses() {
     let base = Scenario::load(&common::scenario_file("cc_fairness.toml")).unwrap();
     assert_eq!(base.competing.len(), 1);
     let text = std::fs::read_to_string(common::scenario_file("cc_fairness.toml")).unwrap();
-    let e = error_of(&text.replace("bottleneck = \"core\"\nup = { rate_mbps = 100.0, delay_ms = 2.0 }\ndown = { rate_mbps = 100.0, delay_ms = 2.0 }\ncongestion_controller", "bottleneck = \"nope\"\nup = { rate_mbps = 100.0, delay_ms = 2.0 }\ndown = { rate_mbps = 100.0, delay_ms = 2.0 }\ncongestion_controller"));
+    let e = error_of(&text.replace("bottleneck = \"core\"\nup = { rate_mbps = 100.0, delay_ms = 2.0, jitter_ms = 6.0 }\ndown = { rate_mbps = 100.0, delay_ms = 2.0 }\ncongestion_controller", "bottleneck = \"nope\"\nup = { rate_mbps = 100.0, delay_ms = 2.0, jitter_ms = 6.0 }\ndown = { rate_mbps = 100.0, delay_ms = 2.0 }\ncongestion_controller"));
     assert!(e.contains("competing[0].bottleneck") && e.contains("nope"), "{e}");
     let e = error_of(&text.replace("client = \"10.2.0.2:50000\"", "client = \"10.0.0.2:50000\""));
     assert!(e.contains("competing[0].client"), "{e}");

@@ -2,7 +2,8 @@
 //! tokio task that drives a sans-IO [`mpquic_proto::Endpoint`], and the async API on top:
 //! [`Endpoint`], [`Connection`], [`SendStream`] / [`RecvStream`].
 //!
-//! This crate holds all the `unsafe` code of the workspace (in [`udp`]).
+//! This crate holds all the `unsafe` code of the workspace (in [`udp`], and one `setns` call
+//! in [`netns`] to bind sockets inside another network namespace).
 //!
 //! ```no_run
 //! # async fn demo(client_config: mpquic_proto::ClientConfig) -> Result<(), Box<dyn std::error::Error>> {
@@ -19,6 +20,7 @@
 mod connection;
 mod driver;
 mod endpoint;
+pub mod netns;
 mod path;
 mod shared;
 mod stream;

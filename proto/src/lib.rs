@@ -34,6 +34,7 @@ pub mod range_set;
 pub mod recovery;
 mod shared;
 pub mod stream;
+pub mod trace;
 pub mod transport_parameters;
 
 pub use coding::{VarInt, VarIntBoundsExceeded};
@@ -48,3 +49,4 @@ pub use mpquic_cc::Instant;
 pub use path::PathId;
 pub use range_set::RangeSet;
 pub use shared::{ConnectionId, Dir, EcnCodepoint, EcnCounts, Side, StreamId, MAX_CID_SIZE};
+pub use trace::{TraceEvent, TraceInfo, Tracer, TracerFactory};

@@ -3,10 +3,15 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{bulk, payload, second_addr, Link, Pair};
-use mpquic_proto::{ConnectionHandle, Dir, Event, PathEvent, PathId, TransportConfig};
+use mpquic_cc::{
+    AckedPacket, CongestionEvent, Controller, ControllerFactory, PathInfo, Paths, RttEstimates, SentPacket,
+};
+use mpquic_proto::{ConnectionHandle, Dir, Event, Instant, PathEvent, PathId, TransportConfig};
 
 fn mp_config() -> TransportConfig {
     TransportConfig { initial_max_path_id: Some(4), ..TransportConfig::default() }
@@ -14,7 +19,17 @@ fn mp_config() -> TransportConfig {
 
 /// Connects with multipath on both sides, opens a second path and waits for its validation.
 fn two_paths(seed: u64, primary: Link, secondary: Link) -> (Pair, ConnectionHandle, ConnectionHandle, PathId) {
-    common::two_paths(seed, mp_config(), primary, secondary)
+    two_paths_with(seed, primary, secondary, mp_config())
+}
+
+/// [`two_paths`] with the client's transport configuration.
+fn two_paths_with(
+    seed: u64,
+    primary: Link,
+    secondary: Link,
+    client: TransportConfig,
+) -> (Pair, ConnectionHandle, ConnectionHandle, PathId) {
+    common::two_paths_with(seed, mp_config(), client, primary, secondary)
 }
 
 #[test]
@@ -207,4 +222,129 @@ fn icmp_unreachable_marks_a_path_failed() {
     }
     assert!(events.iter().any(|e| matches!(e, Event::Path(PathEvent::PotentiallyFailed(_)))), "{events:?}");
     let _ = path;
+}
+
+/// What the client's recording controllers saw (see [`Recording`]).
+#[derive(Debug, Default)]
+struct Seen {
+    /// Each path's (window, ℓ) after its controller's latest hook.
+    published: BTreeMap<u32, (u64, Option<u64>)>,
+    /// Hook calls with a view of the paths: (own path, `this_path` of the view, active paths in
+    /// the view, the other active paths' snapshots all matched what their controllers published).
+    views: Vec<(u32, u32, usize, bool)>,
+}
+
+/// A real coupled controller (LIA) that checks, at every hook with a [`Paths`] view, that the
+/// other paths' snapshots are their controllers' current window and loss interval.
+#[derive(Debug)]
+struct Recording {
+    path: u32,
+    inner: Box<dyn Controller>,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl Recording {
+    fn check(&self, paths: Paths<'_>) {
+        let mut seen = self.seen.lock().unwrap();
+        let others_match = paths
+            .active()
+            .filter(|p| p.path_id != self.path)
+            .all(|p| seen.published.get(&p.path_id) == Some(&(p.window, Some(p.bytes_acked_since_loss))));
+        let active = paths.active().count();
+        seen.views.push((self.path, paths.this_path, active, others_match));
+    }
+
+    fn publish(&self) {
+        let state = (self.inner.window(), self.inner.loss_interval_bytes());
+        self.seen.lock().unwrap().published.insert(self.path, state);
+    }
+}
+
+impl Controller for Recording {
+    fn on_packet_sent(&mut self, now: Instant, packet: &SentPacket) {
+        self.inner.on_packet_sent(now, packet);
+        self.publish();
+    }
+
+    fn on_ack(&mut self, now: Instant, acked: &[AckedPacket], rtt: &RttEstimates, paths: Paths<'_>) {
+        self.check(paths);
+        self.inner.on_ack(now, acked, rtt, paths);
+        self.publish();
+    }
+
+    fn on_congestion_event(&mut self, now: Instant, event: &CongestionEvent, rtt: &RttEstimates, paths: Paths<'_>) {
+        self.check(paths);
+        self.inner.on_congestion_event(now, event, rtt, paths);
+        self.publish();
+    }
+
+    fn on_persistent_congestion(&mut self, now: Instant, rtt: &RttEstimates) {
+        self.inner.on_persistent_congestion(now, rtt);
+        self.publish();
+    }
+
+    fn on_spurious_congestion(&mut self, now: Instant) {
+        self.inner.on_spurious_congestion(now);
+        self.publish();
+    }
+
+    fn on_mtu_update(&mut self, max_datagram_size: u64) {
+        self.inner.on_mtu_update(max_datagram_size);
+        self.publish();
+    }
+
+    fn on_app_limited(&mut self, now: Instant, bytes_in_flight: u64) {
+        self.inner.on_app_limited(now, bytes_in_flight);
+        self.publish();
+    }
+
+    fn window(&self) -> u64 {
+        self.inner.window()
+    }
+
+    fn loss_interval_bytes(&self) -> Option<u64> {
+        self.inner.loss_interval_bytes()
+    }
+}
+
+#[derive(Debug, Default)]
+struct RecordingFactory {
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl ControllerFactory for RecordingFactory {
+    fn build(&self, now: Instant, path: PathInfo) -> Box<dyn Controller> {
+        let inner = mpquic_cc::Lia::factory().build(now, path);
+        let cc = Recording { path: path.path_id, inner, seen: self.seen.clone() };
+        cc.publish();
+        Box::new(cc)
+    }
+
+    fn name(&self) -> &str {
+        "recording-lia"
+    }
+}
+
+/// Coupled congestion control is wired per path (issue 4): every path of the sender has its own
+/// controller, and each hook's view shows the other validated paths with their controllers'
+/// current window and OLIA loss interval.
+#[test]
+fn coupled_controllers_see_every_paths_current_state() {
+    let factory = Arc::new(RecordingFactory::default());
+    let seen = factory.seen.clone();
+    let client = TransportConfig { congestion_controller_factory: factory, ..mp_config() };
+    let fast = Link { delay: Duration::from_millis(10), rate_bytes_per_sec: 2_500_000, loss: 0.005, ..Link::default() };
+    let slow = Link { delay: Duration::from_millis(20), rate_bytes_per_sec: 1_250_000, loss: 0.005, ..Link::default() };
+    let (mut pair, c, s, path) = two_paths_with(58, fast, slow, client);
+    let data = payload(58, 4 << 20);
+    let got = bulk(&mut pair, c, s, &data, Duration::from_secs(60), |_, _| {});
+    assert!(got == data);
+    let seen = seen.lock().unwrap();
+    assert!(seen.views.iter().all(|&(own, this, _, _)| own == this), "a hook got another path's view");
+    let mismatched: Vec<_> = seen.views.iter().filter(|v| !v.3).collect();
+    assert!(mismatched.is_empty(), "stale snapshots: {mismatched:?}");
+    for p in [0, path.0] {
+        let both = seen.views.iter().filter(|&&(own, _, active, _)| own == p && active == 2).count();
+        assert!(both > 100, "path {p}: {both} hook calls saw both paths");
+    }
 }

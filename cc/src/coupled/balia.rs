@@ -11,10 +11,10 @@ pub struct BaliaRule;
 pub type Balia = Coupled<BaliaRule>;
 
 impl BaliaRule {
-    /// α_r = max_k x_k / x_r with x = w/rtt (papers.md §5.3).
+    /// α_r = max_k x_k / x_r with x = w/rtt, w in each path's own segments (papers.md §5.3).
     pub fn alpha(view: &CoupledView<'_>) -> f64 {
-        let max_rate = view.all().map(|p| p.rate()).fold(0.0, f64::max);
-        let this = view.this.rate();
+        let max_rate = view.all().map(|p| p.segment_rate()).fold(0.0, f64::max);
+        let this = view.this.segment_rate();
         if this <= 0.0 {
             return 1.0;
         }
@@ -26,16 +26,17 @@ impl CoupledRule for BaliaRule {
     const NAME: &'static str = "balia";
 
     fn increase(&self, view: &CoupledView<'_>, bytes_acked: u64) -> f64 {
-        // Per segment acknowledged: w_r += (x_r/(rtt_r·(Σx)²))·((1+α_r)/2)·((4+α_r)/5);
-        // in bytes (module docs) with X = W/rtt: ΔW = bytes_acked·MSS·X_r/(rtt_r·(ΣX)²)·(…)(…).
-        let sum: f64 = view.all().map(|p| p.rate()).sum();
+        // Peng et al. (papers.md §5.3), per segment acknowledged on path r, x = w/rtt in segments:
+        //   w_r += (x_r/(rtt_r·(Σx)²))·((1+α_r)/2)·((4+α_r)/5)
+        // in bytes (module docs): ΔW_r = bytes_acked·x_r/(rtt_r·(Σx)²)·((1+α_r)/2)·((4+α_r)/5).
+        let sum: f64 = view.all().map(|p| p.segment_rate()).sum();
         let this = view.this;
         if sum <= 0.0 {
             return 0.0;
         }
         let alpha = Self::alpha(view);
-        let base = this.rate() / (this.rtt * sum * sum);
-        bytes_acked as f64 * view.max_datagram_size * base * ((1.0 + alpha) / 2.0) * ((4.0 + alpha) / 5.0)
+        let base = this.segment_rate() / (this.rtt * sum * sum);
+        bytes_acked as f64 * base * ((1.0 + alpha) / 2.0) * ((4.0 + alpha) / 5.0)
     }
 
     fn reduced_window(&self, view: &CoupledView<'_>) -> f64 {
@@ -48,7 +49,7 @@ impl CoupledRule for BaliaRule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::coupled::tests::{snapshots, view_of};
+    use crate::coupled::tests::{snapshots, snapshots_mss, view_of};
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-3 * b.abs().max(1.0)
@@ -68,6 +69,25 @@ mod tests {
         // decrease: 10000 − 5000·1 = 5000; 20000 − 10000·min(2, 1.5) = 5000.
         assert!(close(BaliaRule.reduced_window(&v0), 5000.0));
         assert!(close(BaliaRule.reduced_window(&v1), 5000.0));
+    }
+
+    #[test]
+    fn rates_in_each_paths_own_segments() {
+        // Path 0: 12_000 B / 1200 B = 10 segments in 10 ms, x = 1000/s; path 1: 29_040 B / 1452 B
+        // = 20 segments in 40 ms, x = 500/s. Σx = 1500; α_0 = 1, α_1 = 2.
+        let snaps = snapshots_mss(&[(12_000, 10, 0, 1200), (29_040, 40, 0, 1452)]);
+        let (v0, v1) = (view_of(&snaps, 0), view_of(&snaps, 1));
+        assert!(close(BaliaRule::alpha(&v0), 1.0));
+        assert!(close(BaliaRule::alpha(&v1), 2.0));
+        // path 0, 1200 bytes: 1200·1000/(0.01·1500²)·1·1 = 53.33 bytes.
+        assert!(close(BaliaRule.increase(&v0, 1200), 53.333));
+        // path 1, 1452 bytes: 1452·500/(0.04·1500²)·(3/2)·(6/5) = 14.52 bytes.
+        assert!(close(BaliaRule.increase(&v1, 1452), 14.52));
+        // Decrease with 1 < α < 1.5: path 1 of 16 segments (23_232 B) in 20 ms, x = 800/s, so
+        // α_1 = 1000/800 = 1.25 and w −= (w/2)·1.25: 23_232 − 11_616·1.25 = 8712. (In bytes per
+        // second α_1 would be 1.2e6/1.1616e6 = 1.033.)
+        let snaps = snapshots_mss(&[(12_000, 10, 0, 1200), (23_232, 20, 0, 1452)]);
+        assert!(close(BaliaRule.reduced_window(&view_of(&snaps, 1)), 8712.0));
     }
 
     #[test]

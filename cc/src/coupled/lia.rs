@@ -33,7 +33,7 @@ impl CoupledRule for LiaRule {
         // RFC 6356 §3: cwnd_i += min(alpha·bytes_acked·MSS_i/cwnd_total, bytes_acked·MSS_i/cwnd_i);
         // the second term caps the increase at what Reno would do on this path alone.
         let total: f64 = view.all().map(|p| p.window).sum();
-        let acked_mss = bytes_acked as f64 * view.max_datagram_size;
+        let acked_mss = bytes_acked as f64 * view.max_datagram_size();
         let coupled = Self::alpha(view) * acked_mss / total;
         let uncoupled = acked_mss / view.this.window;
         coupled.min(uncoupled)

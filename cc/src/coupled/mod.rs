@@ -11,13 +11,16 @@
 //!
 //! # Bytes, not segments
 //! The papers count windows in segments and increase "per ACK" of one segment. QUIC counts
-//! bytes, and one ACK frame may acknowledge many packets. With `w = W/MSS` (W in bytes), an
-//! increase of `Δ` segments per acknowledged segment becomes `MSS·Δ` bytes per `MSS`
-//! acknowledged bytes, i.e. `bytes_acked·Δ` bytes for a batch. Substituting `w = W/MSS` into each
-//! formula leaves one factor of MSS (LIA's RFC 6356 formula is already written that way):
-//! OLIA `ΔW = bytes_acked·MSS·[(W_r/rtt_r²)/(Σ W_p/rtt_p)² + α_r/W_r]`,
-//! BALIA `ΔW = bytes_acked·MSS·X_r/(rtt_r·(Σ X_k)²)·((1+α_r)/2)·((4+α_r)/5)` with `X = W/rtt`.
-//! The MSS used is this path's; paths with different MSS are approximated by it.
+//! bytes, and one ACK frame may acknowledge many packets. Every path's window is turned into
+//! segments with that path's own maximum datagram size (`w_p = W_p/MSS_p`, as the Linux kernel
+//! counts each subflow's `snd_cwnd` in its own segments), the formula gives the increase `Δw_r`
+//! in segments per acknowledged segment of path r, and `bytes_acked` bytes are `bytes_acked/MSS_r`
+//! segments, each worth `Δw_r·MSS_r` bytes of window, so the change in bytes is
+//! `ΔW_r = bytes_acked·Δw_r`:
+//! OLIA `ΔW_r = bytes_acked·[(w_r/rtt_r²)/(Σ w_p/rtt_p)² + α_r/w_r]`,
+//! BALIA `ΔW_r = bytes_acked·x_r/(rtt_r·(Σ x_k)²)·((1+α_r)/2)·((4+α_r)/5)` with `x = w/rtt`.
+//! LIA is specified in bytes (RFC 6356 §3) and is used as written. The increase of one ACK
+//! frame is computed once, at the window before it, for all its newly acknowledged bytes.
 
 mod balia;
 mod lia;
@@ -41,6 +44,9 @@ use crate::Instant;
 /// The smallest RTT used in the formulas, so that a zero estimate cannot divide by zero.
 const MIN_RTT: Duration = Duration::from_micros(1);
 
+/// Float error tolerated when splitting a window change into whole bytes and a carry, bytes.
+const CARRY_ROUNDING: f64 = 1e-6;
+
 /// One path as a coupled formula sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PathRate {
@@ -52,12 +58,24 @@ pub struct PathRate {
     pub rtt: f64,
     /// OLIA's ℓ_r in bytes (see [`Controller::loss_interval_bytes`]).
     pub loss_interval: f64,
+    /// The path's maximum datagram size (its segment size), bytes (at least 1).
+    pub max_datagram_size: f64,
 }
 
 impl PathRate {
     /// `window / rtt`, bytes per second.
     pub fn rate(&self) -> f64 {
         self.window / self.rtt
+    }
+
+    /// The window in segments of this path's own size, `w = W/MSS` (module docs).
+    pub fn segments(&self) -> f64 {
+        self.window / self.max_datagram_size
+    }
+
+    /// `w / rtt`, segments per second.
+    pub fn segment_rate(&self) -> f64 {
+        self.segments() / self.rtt
     }
 }
 
@@ -67,15 +85,19 @@ impl PathRate {
 pub struct CoupledView<'a> {
     /// This path.
     pub this: PathRate,
-    /// This path's maximum datagram size, bytes.
-    pub max_datagram_size: f64,
     others: Paths<'a>,
 }
 
 impl<'a> CoupledView<'a> {
     /// Builds the view; `this` overrides the snapshot of `paths.this_path`.
-    pub fn new(this: PathRate, max_datagram_size: u64, paths: Paths<'a>) -> Self {
-        Self { this, max_datagram_size: max_datagram_size.max(1) as f64, others: paths }
+    pub fn new(this: PathRate, paths: Paths<'a>) -> Self {
+        let this = PathRate { max_datagram_size: this.max_datagram_size.max(1.0), ..this };
+        Self { this, others: paths }
+    }
+
+    /// This path's maximum datagram size, bytes.
+    pub fn max_datagram_size(&self) -> f64 {
+        self.this.max_datagram_size
     }
 
     /// Every path taking part: this one first, then the other active paths with a window.
@@ -88,6 +110,7 @@ impl<'a> CoupledView<'a> {
                     window: p.window as f64,
                     rtt: p.smoothed_rtt.max(MIN_RTT).as_secs_f64(),
                     loss_interval: p.bytes_acked_since_loss as f64,
+                    max_datagram_size: p.max_datagram_size.max(1) as f64,
                 }
             }),
         )
@@ -159,8 +182,9 @@ impl<R: CoupledRule> Coupled<R> {
             window: self.window as f64,
             rtt: rtt.smoothed.max(MIN_RTT).as_secs_f64(),
             loss_interval: self.loss_interval() as f64,
+            max_datagram_size: self.max_datagram_size as f64,
         };
-        CoupledView::new(this, self.max_datagram_size, paths)
+        CoupledView::new(this, paths)
     }
 
     fn loss_interval(&self) -> u64 {
@@ -177,7 +201,9 @@ impl<R: CoupledRule> Coupled<R> {
             return;
         }
         let total = self.carry + change;
-        let whole = total.trunc();
+        // Whole bytes now, the fraction later; a change that is a whole number of bytes up to
+        // float rounding (249.999_999_9 for 5000 · 0.05) counts as that whole number.
+        let whole = (total + CARRY_ROUNDING.copysign(total)).trunc();
         self.carry = total - whole;
         if whole >= 0.0 {
             self.window = self.window.saturating_add(whole.min(u64::MAX as f64 / 2.0) as u64);
@@ -309,17 +335,23 @@ pub(crate) mod tests {
     use super::*;
     use crate::PathSnapshot;
 
-    /// Snapshots of paths with (window bytes, rtt ms, ℓ bytes).
+    /// Snapshots of paths with (window bytes, rtt ms, ℓ bytes), 1000-byte datagrams.
     pub(crate) fn snapshots(paths: &[(u64, u64, u64)]) -> Vec<PathSnapshot> {
+        let with_mss: Vec<_> = paths.iter().map(|&(w, rtt, l)| (w, rtt, l, 1000)).collect();
+        snapshots_mss(&with_mss)
+    }
+
+    /// Snapshots of paths with (window bytes, rtt ms, ℓ bytes, maximum datagram size).
+    pub(crate) fn snapshots_mss(paths: &[(u64, u64, u64, u64)]) -> Vec<PathSnapshot> {
         paths
             .iter()
             .enumerate()
-            .map(|(i, &(window, rtt_ms, l))| PathSnapshot {
+            .map(|(i, &(window, rtt_ms, l, mss))| PathSnapshot {
                 path_id: i as u32,
                 window,
                 smoothed_rtt: Duration::from_millis(rtt_ms),
                 bytes_in_flight: 0,
-                max_datagram_size: 1000,
+                max_datagram_size: mss,
                 bytes_acked: 0,
                 bytes_acked_since_loss: l,
                 active: true,
@@ -335,8 +367,9 @@ pub(crate) mod tests {
             window: s.window as f64,
             rtt: s.smoothed_rtt.as_secs_f64(),
             loss_interval: s.bytes_acked_since_loss as f64,
+            max_datagram_size: s.max_datagram_size as f64,
         };
-        CoupledView::new(rate, 1000, Paths { paths: snaps, this_path: this })
+        CoupledView::new(rate, Paths { paths: snaps, this_path: this })
     }
 
     #[test]
@@ -346,6 +379,37 @@ pub(crate) mod tests {
         let v = view_of(&snaps, 1);
         let ids: Vec<u32> = v.all().map(|p| p.path_id).collect();
         assert_eq!(ids, vec![1, 0]);
+    }
+
+    #[test]
+    fn avoidance_increase_counts_every_acknowledged_segment() {
+        use crate::test_util::{ack_round_on, loss, single};
+        let ms = |m: u64| Instant::from_nanos(m * 1_000_000);
+        let mut cc = Olia::new(1000);
+        let r = RttEstimates::initial(Duration::from_millis(100));
+        // A loss ends slow start: window = ssthresh = 10_000 / 2.
+        cc.on_congestion_event(ms(20), &loss(ms(15)), &r, single());
+        assert_eq!(cc.window(), 5000);
+        // The other path: also 5 segments and 100 ms. Equal windows put both paths in M, so
+        // B∖M = ∅ and α = 0; Σ w/rtt = 100 segments/s and (w_r/rtt_r²)/(Σ w/rtt)² =
+        // (5/0.01)/100² = 0.05 segments per acknowledged segment.
+        let snaps = snapshots(&[(5000, 100, 0), (5000, 100, 0)]);
+        let paths = Paths { paths: &snaps, this_path: 0 };
+        // One ACK frame for five 1000-byte packets sent after the recovery period began: five
+        // segments' worth, 5 · 0.05 · 1000 = 250 bytes (not one ACK's 50).
+        let mut pn = 100;
+        ack_round_on(&mut cc, ms(30), &mut pn, 5000, &r, paths);
+        assert_eq!(cc.window(), 5250);
+        assert_eq!(cc.metrics().state, "congestion_avoidance");
+    }
+
+    #[test]
+    fn view_carries_each_paths_own_datagram_size() {
+        let snaps = snapshots_mss(&[(12_000, 10, 0, 1200), (14_520, 10, 0, 1452)]);
+        let v = view_of(&snaps, 0);
+        let segments: Vec<f64> = v.all().map(|p| p.segments()).collect();
+        assert_eq!(segments, vec![10.0, 10.0]);
+        assert_eq!(v.max_datagram_size(), 1200.0);
     }
 
     #[test]

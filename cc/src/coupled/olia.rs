@@ -1,7 +1,7 @@
 //! OLIA, the Opportunistic Linked Increases Algorithm (Khalili, Gast, Popovic, Upadhyay,
 //! Le Boudec, "MPTCP is not Pareto-optimal", CoNEXT'12; papers.md §5.2).
 
-use super::{Coupled, CoupledRule, CoupledView};
+use super::{Coupled, CoupledRule, CoupledView, PathRate};
 
 /// OLIA's congestion-avoidance rule.
 #[derive(Debug, Clone, Copy, Default)]
@@ -17,7 +17,7 @@ pub struct OliaSets {
     pub paths: usize,
     /// Whether this path is in B, the paths maximising ℓ_r/rtt_r².
     pub in_best: bool,
-    /// Whether this path is in M, the paths with the largest window.
+    /// Whether this path is in M, the paths with the largest window (in segments).
     pub in_max_window: bool,
     /// |B ∖ M|.
     pub best_not_max: usize,
@@ -37,25 +37,27 @@ fn ge(a: f64, b: f64) -> bool {
 
 impl OliaRule {
     /// Computes B, M and α_r (papers.md §5.2): α_r = 1/(n·|B∖M|) for r ∈ B∖M,
-    /// −1/(n·|M|) for r ∈ M when B∖M ≠ ∅, 0 otherwise.
+    /// −1/(n·|M|) for r ∈ M when B∖M ≠ ∅, 0 otherwise. M compares windows in each path's own
+    /// segments (the paper's w; the kernel's `snd_cwnd`), B compares ℓ_r/rtt_r² with ℓ in bytes
+    /// (as the kernel does).
     pub fn sets(view: &CoupledView<'_>) -> OliaSets {
-        let quality = |l: f64, rtt: f64| l / (rtt * rtt);
+        let quality = |p: &PathRate| p.loss_interval / (p.rtt * p.rtt);
         let (mut n, mut best_q, mut max_w) = (0usize, f64::MIN, f64::MIN);
         for p in view.all() {
             n += 1;
-            best_q = best_q.max(quality(p.loss_interval, p.rtt));
-            max_w = max_w.max(p.window);
+            best_q = best_q.max(quality(&p));
+            max_w = max_w.max(p.segments());
         }
         let (mut best_not_max, mut max_window) = (0usize, 0usize);
         for p in view.all() {
-            let in_b = ge(quality(p.loss_interval, p.rtt), best_q);
-            let in_m = ge(p.window, max_w);
+            let in_b = ge(quality(&p), best_q);
+            let in_m = ge(p.segments(), max_w);
             best_not_max += usize::from(in_b && !in_m);
             max_window += usize::from(in_m);
         }
         let this = view.this;
-        let in_best = ge(quality(this.loss_interval, this.rtt), best_q);
-        let in_max_window = ge(this.window, max_w);
+        let in_best = ge(quality(&this), best_q);
+        let in_max_window = ge(this.segments(), max_w);
         let alpha = if best_not_max == 0 {
             0.0
         } else if in_best && !in_max_window {
@@ -73,24 +75,25 @@ impl CoupledRule for OliaRule {
     const NAME: &'static str = "olia";
 
     fn increase(&self, view: &CoupledView<'_>, bytes_acked: u64) -> f64 {
-        // Per segment acknowledged (w in segments):
+        // Khalili et al. (papers.md §5.2), per segment acknowledged on path r, w in segments:
         //   w_r += (w_r/rtt_r²)/(Σ_p w_p/rtt_p)² + α_r/w_r
-        // in bytes (module docs): ΔW = bytes_acked·MSS·[(W_r/rtt_r²)/(Σ W_p/rtt_p)² + α_r/W_r].
-        let sum_rate: f64 = view.all().map(|p| p.rate()).sum();
+        // in bytes (module docs): ΔW_r = bytes_acked·[(w_r/rtt_r²)/(Σ_p w_p/rtt_p)² + α_r/w_r].
+        let sum_rate: f64 = view.all().map(|p| p.segment_rate()).sum();
         let this = view.this;
-        if sum_rate <= 0.0 || this.window <= 0.0 {
+        let w = this.segments();
+        if sum_rate <= 0.0 || w <= 0.0 {
             return 0.0;
         }
-        let coupled = (this.window / (this.rtt * this.rtt)) / (sum_rate * sum_rate);
+        let coupled = (w / (this.rtt * this.rtt)) / (sum_rate * sum_rate);
         let alpha = Self::sets(view).alpha;
-        bytes_acked as f64 * view.max_datagram_size * (coupled + alpha / this.window)
+        bytes_acked as f64 * (coupled + alpha / w)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::coupled::tests::{snapshots, view_of};
+    use crate::coupled::tests::{snapshots, snapshots_mss, view_of};
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-3 * b.abs().max(1.0)
@@ -129,6 +132,22 @@ mod tests {
             assert_eq!(s.best_not_max, 0);
             assert_eq!(s.alpha, 0.0);
         }
+    }
+
+    #[test]
+    fn windows_compare_in_each_paths_own_segments() {
+        // 12_000 B of 1200 B and 14_520 B of 1452 B are both 10 segments, so M = {0, 1}.
+        // ℓ/rtt² is largest on path 0: B = {0} ⊂ M, B∖M = ∅, α = 0 on both paths. (Compared in
+        // bytes, M would be {1} alone and path 0 would get α = +1/2.)
+        let snaps = snapshots_mss(&[(12_000, 10, 50_000, 1200), (14_520, 10, 10_000, 1452)]);
+        for this in 0..2 {
+            let s = OliaRule::sets(&view_of(&snaps, this));
+            assert_eq!((s.max_window, s.best_not_max, s.alpha), (2, 0, 0.0), "path {this}");
+        }
+        // Σ w/rtt = 1000 + 1000 segments/s; (10/0.01²)/2000² = 0.025 segments per acknowledged
+        // segment: 1200 acknowledged bytes give 30 bytes on path 0, 1452 give 36.3 on path 1.
+        assert!(close(OliaRule.increase(&view_of(&snaps, 0), 1200), 30.0));
+        assert!(close(OliaRule.increase(&view_of(&snaps, 1), 1452), 36.3));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use clap::Args;
+use mpquic_experiments::qlog::QlogFactory;
 use mpquic_io::{Connection, Endpoint};
 use mpquic_proto::crypto::{client_config_for_quic, quic_crypto_provider};
 use mpquic_proto::{ClientConfig, VarInt};
@@ -165,7 +166,7 @@ impl ServerCertVerifier for InsecureVerifier {
     }
 }
 
-fn client_config(args: &ClientArgs) -> anyhow::Result<ClientConfig> {
+fn client_config(args: &ClientArgs, qlog: Option<&QlogFactory>) -> anyhow::Result<ClientConfig> {
     let provider = Arc::new(quic_crypto_provider());
     let mut roots = rustls::RootCertStore::empty();
     let ca = args.ca.clone().or_else(|| (!args.insecure).then(|| PathBuf::from(SYSTEM_CA_BUNDLE)));
@@ -189,7 +190,7 @@ fn client_config(args: &ClientArgs) -> anyhow::Result<ClientConfig> {
     let mut config = ClientConfig::new(Arc::new(tls));
     // Multipath with room to open more paths than asked for (path IDs are never reused).
     let multipath = (args.paths.len() > 1).then(|| (args.paths.len() as u32).max(MIN_MAX_PATHS));
-    config.transport = args.common.transport(multipath)?;
+    config.transport = args.common.transport(multipath, qlog)?;
     Ok(config)
 }
 
@@ -209,7 +210,8 @@ struct Outcome {
 pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
     args.common.init()?;
     let urls = args.urls.iter().map(|u| parse_url(u)).collect::<anyhow::Result<Vec<_>>>()?;
-    let config = client_config(&args)?;
+    let qlog = args.common.qlog()?;
+    let config = client_config(&args, qlog.as_ref())?;
     tokio::fs::create_dir_all(&args.output).await.with_context(|| format!("--output {}", args.output.display()))?;
 
     // Output names: the last path segment, made unique when several URLs share it.
@@ -294,6 +296,14 @@ pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
     println!("{:<40} {:>12} {:>10.3} {:>16}", "total", total, secs, goodput(total, secs));
     for (server, paths) in &path_stats {
         print_path_stats(&format!("paths to {server}"), paths);
+    }
+    if let Some(q) = &qlog {
+        for f in q.files() {
+            println!("qlog trace: {}", f.display());
+        }
+        if let Some(e) = q.error() {
+            failed.push(format!("qlog: {e}"));
+        }
     }
     if !failed.is_empty() {
         bail!("{} of {} downloads failed:\n  {}", failed.len(), outcomes.len(), failed.join("\n  "));

@@ -10,8 +10,9 @@ mod server;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use clap::Args;
+use mpquic_experiments::qlog::QlogFactory;
 use mpquic_proto::TransportConfig;
 
 pub use client::{run_client, ClientArgs};
@@ -23,8 +24,9 @@ pub const ALPN: &[u8] = b"hq-interop";
 /// Options of both commands.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
-    /// Write qlog traces into this directory. NOT IMPLEMENTED YET: mpquic-proto does not emit
-    /// qlog events, so giving this option is an error rather than an empty or fake trace.
+    /// Write a qlog trace of every connection into DIR (created if needed), one JSON-SEQ file
+    /// per connection: `<original destination CID>_<client|server>.sqlog`, every packet with
+    /// its frames and the multipath path ID of each event.
     #[arg(long, value_name = "DIR")]
     pub qlog: Option<PathBuf>,
     /// Append TLS secrets to FILE in the SSLKEYLOGFILE format (for Wireshark).
@@ -54,18 +56,24 @@ impl CommonArgs {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
         let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-        if let Some(dir) = &self.qlog {
-            bail!(
-                "--qlog {}: qlog output is not implemented yet (mpquic-proto emits no qlog events); run without --qlog",
-                dir.display()
-            );
-        }
         Ok(())
     }
 
+    /// The qlog factory of `--qlog`, its directory created.
+    pub fn qlog(&self) -> anyhow::Result<Option<QlogFactory>> {
+        let Some(dir) = &self.qlog else { return Ok(None) };
+        std::fs::create_dir_all(dir).with_context(|| format!("--qlog {}: creating the directory", dir.display()))?;
+        Ok(Some(QlogFactory::new(dir)))
+    }
+
     /// Transport settings with the chosen congestion controller and scheduler; multipath
-    /// (draft-21 initial_max_path_id) is offered for up to `max_paths` paths when given.
-    pub fn transport(&self, max_paths: Option<u32>) -> anyhow::Result<Arc<TransportConfig>> {
+    /// (draft-21 initial_max_path_id) is offered for up to `max_paths` paths when given; every
+    /// connection is traced by `qlog` when given.
+    pub fn transport(
+        &self,
+        max_paths: Option<u32>,
+        qlog: Option<&QlogFactory>,
+    ) -> anyhow::Result<Arc<TransportConfig>> {
         let factory = mpquic_cc::factory_by_name(&self.cc).with_context(|| {
             format!("--cc {}: known controllers are {}", self.cc, mpquic_cc::CONTROLLER_NAMES.join(", "))
         })?;
@@ -78,9 +86,9 @@ impl CommonArgs {
         })?;
         Ok(Arc::new(TransportConfig {
             congestion_controller_factory: factory,
-            // proto asks twice per packet; round-robin-like schedulers must answer alike.
             scheduler_factory: scheduler,
             initial_max_path_id: max_paths.map(|n| n.max(1) - 1),
+            tracer_factory: qlog.map(|q| Arc::new(q.clone()) as Arc<dyn mpquic_proto::TracerFactory>),
             ..TransportConfig::default()
         }))
     }

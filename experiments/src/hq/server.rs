@@ -64,7 +64,11 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     }
     let mut config = ServerConfig::new(Arc::new(tls));
     // Multipath (draft-21) is always offered; it is used when the client offers it too.
-    config.transport = args.common.transport(Some(args.max_paths))?;
+    let qlog = args.common.qlog()?;
+    if let Some(dir) = &args.common.qlog {
+        println!("qlog traces of every connection in {}", dir.display());
+    }
+    config.transport = args.common.transport(Some(args.max_paths), qlog.as_ref())?;
     let root = Arc::new(root);
     // One endpoint on every --listen address: a connection's paths may reach any of them.
     let ep = Endpoint::server_on(config, &args.listen).with_context(|| {

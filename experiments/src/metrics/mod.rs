@@ -3,13 +3,15 @@
 //! and the experimental aggregation benefit across single-path baselines
 //! ([`aggregation_benefit`]).
 
+mod requests;
 mod summary;
 
 use serde::Serialize;
 
+pub use requests::request_summary;
 pub use summary::{
-    aggregation_benefit, CompetingSummary, DatagramSummary, LinkSummary, PathSummary, RequestSummary, RunSummary,
-    SharedWindow, Stat,
+    aggregation_benefit, CompetingSummary, DatagramSummary, EmulatorSummary, LinkSummary, PathSummary, RequestSummary,
+    RunSummary, SharedWindow, Stat,
 };
 
 /// One sample of one path.

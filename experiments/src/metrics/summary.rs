@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::emulator::RelayStats;
 use crate::sim::LinkStats;
 
 /// Mean, median, 95th percentile and maximum of a set of values.
@@ -133,6 +134,17 @@ pub struct SharedWindow {
     pub ratio_to_competing: Option<f64>,
 }
 
+/// Real mode only: what the link emulator's relays counted, and how late they were.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EmulatorSummary {
+    /// Per scenario path: datagrams and bytes in from each side and out to the other.
+    pub relays: Vec<RelayStats>,
+    /// Releases more than 1 ms after their due time (the machine did not keep up).
+    pub late_releases: u64,
+    /// Largest lateness of a release, ms.
+    pub max_release_lateness_ms: f64,
+}
+
 /// The result of one run of one scenario with one seed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RunSummary {
@@ -153,7 +165,7 @@ pub struct RunSummary {
     /// Connection start to last byte of the last response, s (the CoNEXT'17 download completion
     /// time for a bulk workload).
     pub completion_time_s: Option<f64>,
-    /// Virtual time simulated, s.
+    /// Length of the run, s: virtual time in the simulator, wall-clock time in real mode.
     pub simulated_s: f64,
     /// Response bytes received by the client application.
     pub app_bytes_received: u64,
@@ -182,6 +194,9 @@ pub struct RunSummary {
     /// The interval when the connection and all competing flows were active (with competing
     /// flows only).
     pub shared_window: Option<SharedWindow>,
+    /// Real mode: the emulator's relay counters and timing (absent from simulated runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<EmulatorSummary>,
 }
 
 /// Experimental aggregation benefit (spec/papers.md §1.3, [TH] eq. 5.1): `multipath` is the mean

@@ -46,13 +46,21 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError 
     move |source| OutputError::Io { path: path.display().to_string(), source }
 }
 
-/// Writes every output of `report` into `dir` (created if needed); returns the files written.
-pub fn write_all(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, OutputError> {
+/// Creates `dir` and removes the completion marker (`summary.json`) of an earlier run, before
+/// a run writes anything there (qlog traces are written while it goes).
+pub fn prepare(dir: &Path) -> Result<(), OutputError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let summary = dir.join("summary.json");
     if summary.exists() {
         std::fs::remove_file(&summary).map_err(io_err(&summary))?;
     }
+    Ok(())
+}
+
+/// Writes every output of `report` into `dir` (created if needed); returns the files written.
+pub fn write_all(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, OutputError> {
+    prepare(dir)?;
+    let summary = dir.join("summary.json");
     let mut written = Vec::new();
     let ts_dir = dir.join("timeseries");
     let plot_dir = dir.join("plots");

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::metrics::RunSummary;
-use crate::runner::Report;
+use crate::runner::{Mode, Report};
 
 fn fmt_opt(v: Option<f64>, unit: &str) -> String {
     v.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}{unit}"))
@@ -94,8 +94,12 @@ pub fn table(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "scenario {} ({}), cc {}, scheduler {}",
-        report.scenario, report.description, report.congestion_controller, report.scheduler
+        "scenario {} ({}), cc {}, scheduler {}{}",
+        report.scenario,
+        report.description,
+        report.congestion_controller,
+        report.scheduler,
+        if report.mode == Mode::Real { " [real sockets, emulated links]" } else { "" }
     );
     run_rows(&mut out, &report.runs);
     if !report.baselines.is_empty() {

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
 use mpquic_proto::{ClientConfig, ConnectionHandle, Endpoint, EndpointConfig, Event, Instant, ServerConfig};
 
 use super::one::{instant, transport_config};
@@ -109,12 +108,8 @@ impl Competitor {
                 let ep = if from_client { &mut self.client } else { &mut self.server };
                 let Some(t) = ep.poll_transmit(t_now, &mut self.buf) else { break };
                 let src = if from_client { self.spec.client } else { t.src.unwrap_or(self.spec.server) };
-                let seg = t.segment_size.unwrap_or(t.len).max(1);
-                for chunk in self.buf[..t.len].chunks(seg) {
-                    net.send(
-                        now,
-                        Datagram { direction, path: self.route, src, dst: t.dst, ecn: t.ecn, data: chunk.to_vec() },
-                    );
+                for data in super::datagrams_of(&self.buf, &t) {
+                    net.send(now, Datagram { direction, path: self.route, src, dst: t.dst, ecn: t.ecn, data });
                 }
             }
         }
@@ -127,12 +122,11 @@ impl Competitor {
 
     /// Hands a datagram that reached its receiver to the right endpoint.
     pub(super) fn deliver(&mut self, now: Nanos, d: Datagram) {
-        let data = BytesMut::from(&d.data[..]);
         match d.direction {
-            Direction::Up => self.server.handle_datagram(instant(now), d.dst, d.src, d.ecn, data),
+            Direction::Up => self.server.handle_datagram(instant(now), d.dst, d.src, d.ecn, d.data),
             Direction::Down => {
                 self.delivered_down += d.data.len() as u64;
-                self.client.handle_datagram(instant(now), d.dst, d.src, d.ecn, data)
+                self.client.handle_datagram(instant(now), d.dst, d.src, d.ecn, d.data)
             }
         }
     }

@@ -6,10 +6,13 @@
 mod competing;
 mod one;
 
+use bytes::BytesMut;
+use mpquic_proto::Transmit;
 use serde::Serialize;
 use thiserror::Error;
 
-pub use one::{run_once, RunOutput};
+pub(crate) use one::transport_config;
+pub use one::{run_once, run_once_with, RunOutput};
 
 use crate::metrics::{aggregation_benefit, RunSummary, Stat};
 use crate::scenario::Scenario;
@@ -29,12 +32,23 @@ pub enum RunError {
     /// proto refused to start the connection.
     #[error("starting the connection: {0}")]
     Connect(#[from] mpquic_proto::ConnectError),
+    /// A qlog trace could not be written.
+    #[error("qlog: {0}")]
+    Qlog(String),
     /// The simulation stopped making progress (a bug in a driver or in proto).
     #[error("the simulation made no progress at t = {at_s} s")]
     Stuck {
         /// Virtual time.
         at_s: f64,
     },
+}
+
+/// The UDP datagrams of one transmit (several when proto batched segments, as for UDP GSO): one
+/// copy out of the send buffer, then each datagram is a view of it.
+pub(crate) fn datagrams_of(buf: &[u8], t: &Transmit) -> impl Iterator<Item = BytesMut> {
+    let seg = t.segment_size.unwrap_or(t.len).max(1);
+    let mut all = BytesMut::from(&buf[..t.len.min(buf.len())]);
+    std::iter::from_fn(move || (!all.is_empty()).then(|| all.split_to(seg.min(all.len()))))
 }
 
 /// Mean of the repetitions of one scenario variant.
@@ -66,11 +80,24 @@ impl Aggregate {
     }
 }
 
+/// Where a report's runs took place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The deterministic simulator, in virtual time.
+    #[default]
+    Simulated,
+    /// Real UDP sockets through the user-space link emulator, in real time (`--real`).
+    Real,
+}
+
 /// Everything `mpquic run` reports for one scenario.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// Format version of summary.json.
     pub format: u32,
+    /// Simulated or real (`"mode": "real"` in summary.json for `--real` runs).
+    pub mode: Mode,
     /// Scenario name.
     pub scenario: String,
     /// Scenario description.
@@ -93,6 +120,9 @@ pub struct Report {
     pub baseline_aggregates: Vec<Aggregate>,
     /// Experimental aggregation benefit of the mean goodputs (spec/papers.md §1.3).
     pub aggregation_benefit: Option<f64>,
+    /// The qlog traces of the runs (file names in the qlog directory), in run order, client
+    /// and server of each.
+    pub qlog_files: Vec<String>,
     /// Per-run time series, same order as `runs` then `baselines` (not serialised: CSV).
     #[serde(skip)]
     pub series: Vec<(String, Vec<crate::metrics::PathSeries>)>,
@@ -107,10 +137,35 @@ pub struct RunOptions {
     pub repetitions: Option<u32>,
     /// Called after each run with (done, total).
     pub progress: Option<fn(usize, usize)>,
+    /// Write qlog traces of every run's connection.
+    pub qlog: Option<QlogOptions>,
 }
 
-/// Runs every repetition (and baselines if the scenario asks) and summarises.
+/// Where and how much to trace.
+#[derive(Debug, Clone)]
+pub struct QlogOptions {
+    /// Directory of the `.sqlog` files (one per run and side:
+    /// `<scenario>-seed<N>_<odcid>_<client|server>.sqlog`).
+    pub dir: std::path::PathBuf,
+    /// Log every packet with its frames (`false`: state changes, metrics, losses and path
+    /// events only, a fraction of the size).
+    pub packets: bool,
+}
+
+/// Runs every repetition (and baselines if the scenario asks) in the simulator and summarises.
 pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report, RunError> {
+    run_scenario_with(scenario, options, Mode::Simulated, |s, seed| run_once_with(s, seed, options.qlog.as_ref()))
+}
+
+/// Runs every repetition (and baselines if the scenario asks) with `run_once` (the simulator's
+/// with or without qlog, real mode's, or a matrix's, which shares the baselines of twin cells)
+/// and summarises.
+pub fn run_scenario_with<E>(
+    scenario: &Scenario,
+    options: &RunOptions,
+    mode: Mode,
+    mut run_once: impl FnMut(&Scenario, u64) -> Result<RunOutput, E>,
+) -> Result<Report, E> {
     let first = options.seed.unwrap_or(scenario.seed);
     let reps = options.repetitions.unwrap_or(scenario.repetitions).max(1);
     let seeds: Vec<u64> = (0..u64::from(reps)).map(|k| first.wrapping_add(k)).collect();
@@ -123,8 +178,10 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report,
     let mut done = 0;
     let mut runs = Vec::new();
     let mut series = Vec::new();
+    let mut qlog_files = Vec::new();
     for &seed in &seeds {
         let out = run_once(scenario, seed)?;
+        qlog_files.extend(file_names(&out.qlog_files));
         series.push((format!("{}-seed{}", scenario.name, seed), out.series));
         runs.push(out.summary);
         done += 1;
@@ -138,6 +195,7 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report,
         let mut these = Vec::new();
         for &seed in &seeds {
             let out = run_once(b, seed)?;
+            qlog_files.extend(file_names(&out.qlog_files));
             series.push((format!("{}-seed{}", b.name, seed), out.series));
             these.push(out.summary);
             done += 1;
@@ -171,6 +229,7 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report,
     }
     Ok(Report {
         format: 1,
+        mode,
         scenario: scenario.name.clone(),
         description: scenario.description.clone(),
         congestion_controller: scenario.transport.congestion_controller.clone(),
@@ -182,6 +241,12 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Report,
         baselines,
         baseline_aggregates,
         aggregation_benefit,
+        qlog_files,
         series,
     })
+}
+
+/// The file names of `paths`.
+fn file_names(paths: &[std::path::PathBuf]) -> impl Iterator<Item = String> + '_ {
+    paths.iter().filter_map(|f| Some(f.file_name()?.to_string_lossy().into_owned()))
 }

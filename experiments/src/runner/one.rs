@@ -11,17 +11,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use mpquic_proto::{
     ClientConfig, ConnectionHandle, Endpoint, EndpointConfig, Event, Instant, PathId, ServerConfig, Transmit,
     TransportConfig,
 };
 
 use super::competing::Competitor;
-use super::RunError;
+use super::{QlogOptions, RunError};
 use crate::metrics::{
-    DatagramSummary, LinkSummary, PathSample, PathSeries, PathSummary, RequestSummary, RunSummary, SharedWindow, Stat,
+    request_summary, DatagramSummary, LinkSummary, PathSample, PathSeries, PathSummary, RunSummary, SharedWindow,
 };
+use crate::qlog::QlogFactory;
 use crate::scenario::{Scenario, Workload};
 use crate::sim::{ms_to_nanos, Datagram, Direction, Nanos, Network, SEC};
 use crate::tls::{tls_pair, SERVER_NAME};
@@ -34,6 +34,8 @@ pub struct RunOutput {
     pub summary: RunSummary,
     /// Per-path time series.
     pub series: Vec<PathSeries>,
+    /// The qlog traces written, client and server (empty without qlog).
+    pub qlog_files: Vec<std::path::PathBuf>,
 }
 
 /// proto's clock for simulated time 0 (any fixed value works; 1 s keeps `Instant::ZERO` apart).
@@ -67,7 +69,7 @@ struct SeenStats {
     congestion_events: u64,
 }
 
-pub(super) fn transport_config(s: &Scenario) -> Result<TransportConfig, RunError> {
+pub(crate) fn transport_config(s: &Scenario) -> Result<TransportConfig, RunError> {
     let mut t = TransportConfig {
         congestion_controller_factory: mpquic_cc::factory_by_name(&s.transport.congestion_controller)?,
         ecn: s.transport.ecn,
@@ -85,6 +87,20 @@ pub(super) fn transport_config(s: &Scenario) -> Result<TransportConfig, RunError
     if let Some(rtt) = s.transport.initial_rtt_ms {
         t.initial_rtt = Duration::from_nanos(ms_to_nanos(rtt));
     }
+    let pf = &s.transport.path_failure;
+    let detection = &mut t.path_failure;
+    if let Some(f) = pf.rtt_factor {
+        detection.rtt_factor = f;
+    }
+    if let Some(ms) = pf.min_timeout_ms {
+        detection.min_timeout = Duration::from_nanos(ms_to_nanos(ms));
+    }
+    if let Some(n) = pf.consecutive_ptos {
+        detection.consecutive_ptos = n;
+    }
+    if let Some(secs) = pf.abandon_after_s {
+        detection.abandon_after = Some(Duration::from_secs_f64(secs));
+    }
     if multipath(s) {
         t.initial_max_path_id = Some(u32::try_from(s.paths.len()).unwrap_or(u32::MAX).max(1));
         t.scheduler_factory = mpquic_scheduler::factory_by_name(&s.transport.scheduler)?;
@@ -99,7 +115,25 @@ fn multipath(s: &Scenario) -> bool {
 
 /// Runs `scenario` once with `seed`.
 pub fn run_once(scenario: &Scenario, seed: u64) -> Result<RunOutput, RunError> {
-    Sim::new(scenario, seed)?.run()
+    run_once_with(scenario, seed, None)
+}
+
+/// Runs `scenario` once with `seed`, writing qlog traces of the connection (client and server)
+/// when `qlog` says where. Competing flows are not traced.
+pub fn run_once_with(scenario: &Scenario, seed: u64, qlog: Option<&QlogOptions>) -> Result<RunOutput, RunError> {
+    let factory = qlog.map(|q| {
+        let prefix = format!("{}-seed{seed}_", scenario.name);
+        QlogFactory::with_options(&q.dir, Some(instant(0)), &prefix, &scenario.name, q.packets)
+    });
+    let mut out = Sim::new(scenario, seed, factory.clone())?.run()?;
+    // The endpoints (and with them the trace writers) are gone: every trace is flushed.
+    if let Some(f) = factory {
+        if let Some(error) = f.error() {
+            return Err(RunError::Qlog(error));
+        }
+        out.qlog_files = f.files();
+    }
+    Ok(out)
 }
 
 struct Sim<'a> {
@@ -129,6 +163,9 @@ struct Sim<'a> {
     error: Option<String>,
     buf: Vec<u8>,
     datagrams_sent: u64,
+    /// A datagram reached the client (server) since its deadline was last asked.
+    client_touched: bool,
+    server_touched: bool,
     /// Competing flows (`[[competing]]`).
     competitors: Vec<Competitor>,
     /// Application bytes of the connection and of each competing flow when the shared window
@@ -138,9 +175,11 @@ struct Sim<'a> {
 }
 
 impl<'a> Sim<'a> {
-    fn new(s: &'a Scenario, seed: u64) -> Result<Self, RunError> {
+    fn new(s: &'a Scenario, seed: u64, qlog: Option<QlogFactory>) -> Result<Self, RunError> {
         let tls = tls_pair()?;
-        let transport = Arc::new(transport_config(s)?);
+        let mut transport = transport_config(s)?;
+        transport.tracer_factory = qlog.map(|f| Arc::new(f) as Arc<dyn mpquic_proto::TracerFactory>);
+        let transport = Arc::new(transport);
         let mut server_config = ServerConfig::new(tls.server);
         server_config.transport = transport.clone();
         let server = Endpoint::new(
@@ -180,6 +219,8 @@ impl<'a> Sim<'a> {
             error: None,
             buf: Vec::with_capacity(64 * 1024),
             datagrams_sent: 0,
+            client_touched: false,
+            server_touched: false,
             competitors,
             window_open: None,
             window_close: None,
@@ -203,6 +244,12 @@ impl<'a> Sim<'a> {
             // instead of spinning at this instant.
             let now = self.now;
             let pending = |t: Option<Instant>| t.map(sim_time).filter(|&t| t > now || same_instant == 0);
+            // proto's deadlines, asked once here; asked again below only of an endpoint that a
+            // datagram reached in between (nothing else touches it).
+            let client_timeout = self.client.poll_timeout();
+            let server_timeout = self.server.poll_timeout();
+            self.client_touched = false;
+            self.server_touched = false;
             let competing = self
                 .competitors
                 .iter()
@@ -212,8 +259,8 @@ impl<'a> Sim<'a> {
             let next = [
                 competing,
                 self.net.next_time(),
-                pending(self.client.poll_timeout()),
-                pending(self.server.poll_timeout()),
+                pending(client_timeout),
+                pending(server_timeout),
                 self.client_app.next_wakeup(),
                 self.server_app.next_wakeup(),
                 self.server_app.datagrams_finished_at().map(|t| t + SEC),
@@ -261,10 +308,12 @@ impl<'a> Sim<'a> {
                 c.handle_timeouts(self.now);
             }
             let t = instant(self.now);
-            if self.client.poll_timeout().is_some_and(|x| x <= t) {
+            let client_timeout = if self.client_touched { self.client.poll_timeout() } else { client_timeout };
+            if client_timeout.is_some_and(|x| x <= t) {
                 self.client.handle_timeout(t);
             }
-            if self.server.poll_timeout().is_some_and(|x| x <= t) {
+            let server_timeout = if self.server_touched { self.server.poll_timeout() } else { server_timeout };
+            if server_timeout.is_some_and(|x| x <= t) {
                 self.server.handle_timeout(t);
             }
         }
@@ -421,19 +470,15 @@ impl<'a> Sim<'a> {
                         None => continue, // no route to that address: dropped
                     }
                 };
-                let seg = t.segment_size.unwrap_or(t.len).max(1);
-                for chunk in self.buf[..t.len].chunks(seg) {
+                for data in super::datagrams_of(&self.buf, &t) {
                     self.datagrams_sent += 1;
                     let c = &mut self.counters[path];
                     if from_client {
-                        c.sent_up += chunk.len() as u64;
+                        c.sent_up += data.len() as u64;
                     } else {
-                        c.sent_down += chunk.len() as u64;
+                        c.sent_down += data.len() as u64;
                     }
-                    self.net.send(
-                        self.now,
-                        Datagram { direction, path, src, dst: t.dst, ecn: t.ecn, data: chunk.to_vec() },
-                    );
+                    self.net.send(self.now, Datagram { direction, path, src, dst: t.dst, ecn: t.ecn, data });
                 }
             }
         }
@@ -445,13 +490,15 @@ impl<'a> Sim<'a> {
             return;
         }
         let now = instant(self.now);
-        let len = d.data.len() as u64;
-        let data = BytesMut::from(&d.data[..]);
         match d.direction {
-            Direction::Up => self.server.handle_datagram(now, d.dst, d.src, d.ecn, data),
+            Direction::Up => {
+                self.server_touched = true;
+                self.server.handle_datagram(now, d.dst, d.src, d.ecn, d.data)
+            }
             Direction::Down => {
-                self.counters[d.path].delivered_down += len;
-                self.client.handle_datagram(now, d.dst, d.src, d.ecn, data)
+                self.client_touched = true;
+                self.counters[d.path].delivered_down += d.data.len() as u64;
+                self.client.handle_datagram(now, d.dst, d.src, d.ecn, d.data)
             }
         }
     }
@@ -502,12 +549,7 @@ impl<'a> Sim<'a> {
     fn finish(self) -> RunOutput {
         let records = &self.client_app.records;
         let planned = plan(&self.s.workload).len();
-        let latencies: Vec<f64> =
-            records.iter().filter_map(|r| r.completed_ns.map(|c| (c - r.started_ns) as f64 / 1e6)).collect();
-        let deadlines_missed =
-            records.iter().filter(|r| r.deadline_ns.is_some_and(|d| r.completed_ns.is_none_or(|c| c > d))).count()
-                + planned.saturating_sub(records.len())
-                    * usize::from(matches!(self.s.workload, Workload::Video { .. }));
+        let requests = request_summary(records, planned, &self.s.workload);
         let app_bytes: u64 = records.iter().map(|r| r.bytes).sum();
         let datagrams = match self.s.workload {
             Workload::Datagrams { count, .. } => {
@@ -570,20 +612,16 @@ impl<'a> Sim<'a> {
             app_bytes_received: app_bytes,
             app_bytes_corrupt: records.iter().map(|r| r.corrupt_bytes).sum(),
             goodput_mbps,
-            requests: RequestSummary {
-                planned,
-                completed: latencies.len(),
-                latency_ms: Stat::of(&latencies),
-                deadlines_missed,
-            },
+            requests,
             datagrams,
             paths,
             links,
             migrations: self.migrations,
-            longest_delivery_gap_ms: self.client_app.longest_gap_ns as f64 / 1e6,
-            longest_delivery_gap_end_s: self.client_app.longest_gap_end_ns as f64 / 1e9,
+            longest_delivery_gap_ms: self.client_app.gaps.longest_ns as f64 / 1e6,
+            longest_delivery_gap_end_s: self.client_app.gaps.longest_end_ns as f64 / 1e9,
             competing: Vec::new(),
             shared_window: None,
+            emulator: None,
         };
         let mut summary = summary;
         if let (Some((t0, b0, c0)), Some((t1, b1, c1))) = (&self.window_open, &self.window_close) {
@@ -602,6 +640,6 @@ impl<'a> Sim<'a> {
         } else {
             summary.competing = self.competitors.iter().map(|c| c.summary(self.now, 0.0)).collect();
         }
-        RunOutput { summary, series: self.series }
+        RunOutput { summary, series: self.series, qlog_files: Vec::new() }
     }
 }

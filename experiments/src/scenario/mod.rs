@@ -6,14 +6,18 @@
 //! default), and [`Scenario::validate`] checks what serde cannot: ranges, references between
 //! tables, and consistency.
 
+mod span;
 mod validate;
+mod workload;
 
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub use span::{line_at, line_of};
 pub use validate::ValidationError;
+pub use workload::Workload;
 
 /// Why a scenario could not be loaded.
 #[derive(Debug, Error)]
@@ -35,11 +39,14 @@ pub enum ScenarioError {
         /// toml's message, with line and column.
         message: String,
     },
-    /// The values are out of range or inconsistent.
-    #[error("{origin}: {error}")]
+    /// The values are out of range or inconsistent, or a `[workload]` key does not fit its
+    /// `kind`.
+    #[error("{origin}{}: {error}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
     Invalid {
         /// File name or `<builtin>`.
         origin: String,
+        /// Line of the field in the text (of its closest table when the field is absent).
+        line: Option<usize>,
         /// The first problem found.
         error: ValidationError,
     },
@@ -109,11 +116,10 @@ pub struct Transport {
     /// Congestion controller name (`mpquic_cc::CONTROLLER_NAMES`).
     #[serde(default = "default_cc")]
     pub congestion_controller: String,
-    /// Packet scheduler name (`mpquic_scheduler::SCHEDULER_NAMES`); recorded, not yet used by
-    /// proto (single-path runs ignore it).
+    /// Packet scheduler name (`mpquic_scheduler::SCHEDULER_NAMES`) of multipath runs.
     #[serde(default = "default_scheduler")]
     pub scheduler: String,
-    /// Ask for multipath. Until proto negotiates multipath, runs use path 0 only.
+    /// Use multipath (draft-ietf-quic-multipath-21) when the scenario has several paths.
     #[serde(default = "default_true")]
     pub multipath: bool,
     /// Mark packets ECT(0) and react to CE.
@@ -128,6 +134,24 @@ pub struct Transport {
     /// Path MTU discovery.
     #[serde(default = "default_true")]
     pub mtu_discovery: bool,
+    /// When a multipath path counts as potentially failed (`mpquic_proto::PathFailureDetection`);
+    /// unset fields keep proto's defaults.
+    #[serde(default)]
+    pub path_failure: PathFailure,
+}
+
+/// `[transport.path_failure]`: the failure detector's thresholds.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathFailure {
+    /// Multiple of the smoothed RTT in the silence that marks a path failed.
+    pub rtt_factor: Option<f64>,
+    /// Lower bound of that silence, ms.
+    pub min_timeout_ms: Option<f64>,
+    /// Consecutive PTOs that mark a path failed.
+    pub consecutive_ptos: Option<u32>,
+    /// Abandon a path failed this long (PATH_ABANDON on another path), s; unset: never.
+    pub abandon_after_s: Option<f64>,
 }
 
 fn default_cc() -> String {
@@ -150,6 +174,7 @@ impl Default for Transport {
             receive_window_bytes: None,
             initial_rtt_ms: None,
             mtu_discovery: true,
+            path_failure: PathFailure::default(),
         }
     }
 }
@@ -347,71 +372,19 @@ pub struct EventSpec {
     pub loss: Option<f64>,
 }
 
-/// What the application does; the server sends, the client receives (downloads), except the
-/// request side of request/response.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Workload {
-    /// One download of `bytes` on one stream.
-    Bulk {
-        /// Size of the download.
-        bytes: u64,
-    },
-    /// `count` downloads of `bytes` each, `parallel` at a time.
-    Files {
-        /// Number of files.
-        count: u32,
-        /// Size of each.
-        bytes: u64,
-        /// Streams open at once.
-        #[serde(default = "one_u32")]
-        parallel: u32,
-    },
-    /// A request of `request_bytes` every `interval_ms`, answered with `response_bytes`.
-    RequestResponse {
-        /// Period between requests, ms.
-        interval_ms: f64,
-        /// Request size.
-        request_bytes: u64,
-        /// Response size.
-        response_bytes: u64,
-        /// Number of requests.
-        count: u32,
-    },
-    /// Video-like chunks: one chunk of `bitrate_mbps x chunk_s` every `chunk_s`, each due
-    /// `deadline_s` after its request.
-    Video {
-        /// Encoding bitrate, Mbit/s.
-        bitrate_mbps: f64,
-        /// Chunk duration, s.
-        chunk_s: f64,
-        /// Number of chunks.
-        chunks: u32,
-        /// Deadline after the request, s (default: `chunk_s`).
-        #[serde(default)]
-        deadline_s: Option<f64>,
-    },
-    /// Unreliable datagrams (RFC 9221) from server to client.
-    Datagrams {
-        /// Payload size.
-        bytes: u64,
-        /// Period, ms.
-        interval_ms: f64,
-        /// Number of datagrams.
-        count: u32,
-    },
-}
-
-fn one_u32() -> u32 {
-    1
-}
-
 impl Scenario {
     /// Parses and validates TOML text; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text)
-            .map_err(|e| ScenarioError::Parse { origin: origin.to_owned(), message: e.to_string() })?;
-        scenario.validate().map_err(|error| ScenarioError::Invalid { origin: origin.to_owned(), error })?;
+        let invalid = |error: ValidationError| ScenarioError::Invalid {
+            origin: origin.to_owned(),
+            line: line_of(text, &error.field),
+            error,
+        };
+        let scenario: Scenario = toml::from_str(text).map_err(|e| match workload_error(&e) {
+            Some(error) => invalid(error),
+            None => ScenarioError::Parse { origin: origin.to_owned(), message: e.to_string() },
+        })?;
+        scenario.validate().map_err(invalid)?;
         Ok(scenario)
     }
 
@@ -446,6 +419,15 @@ impl Scenario {
         s.name = format!("{}-only-{}", self.name, keep);
         s
     }
+}
+
+/// A `[workload]` key that does not fit the kind comes out of serde as the message of a
+/// [`ValidationError`] (see `workload.rs`); this gets it back, so that it is located by its field
+/// rather than at the `[workload]` header where `toml` puts it.
+fn workload_error(e: &toml::de::Error) -> Option<ValidationError> {
+    let rest = e.message().strip_prefix("field `workload.")?;
+    let (key, problem) = rest.split_once("`: ")?;
+    Some(ValidationError { field: format!("workload.{key}"), problem: problem.to_owned() })
 }
 
 /// The text of the built-in demo (also shipped as `experiments/scenarios/demo.toml`).

@@ -108,6 +108,23 @@ impl Scenario {
                 return Err(err("transport.initial_rtt_ms", "must be > 0"));
             }
         }
+        let pf = &self.transport.path_failure;
+        if let Some(f) = pf.rtt_factor {
+            if !f.is_finite() || f <= 0.0 {
+                return Err(err("transport.path_failure.rtt_factor", format!("{f}: expected a number > 0")));
+            }
+        }
+        if let Some(ms) = pf.min_timeout_ms {
+            finite_non_negative("transport.path_failure.min_timeout_ms", ms)?;
+        }
+        if pf.consecutive_ptos == Some(0) {
+            return Err(err("transport.path_failure.consecutive_ptos", "must be at least 1"));
+        }
+        if let Some(s) = pf.abandon_after_s {
+            if !s.is_finite() || s <= 0.0 {
+                return Err(err("transport.path_failure.abandon_after_s", format!("{s}: expected seconds > 0")));
+            }
+        }
         if self.paths.is_empty() {
             return Err(err("paths", "at least one [[paths]] entry is needed"));
         }

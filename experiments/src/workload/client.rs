@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use bytes::{BufMut, BytesMut};
 use mpquic_proto::{Connection, Dir, StreamId};
 use serde::Serialize;
 
+use super::gaps::DeliveryGaps;
 use super::plan::{RequestPlan, Start};
 use crate::sim::Nanos;
 
@@ -27,6 +27,21 @@ pub struct RequestRecord {
     pub corrupt_bytes: u64,
     /// Deadline, ns since the run began (video).
     pub deadline_ns: Option<Nanos>,
+}
+
+impl RequestRecord {
+    /// Request `id` of `plan`, started at `now`.
+    pub fn started(id: u64, now: Nanos, plan: &RequestPlan) -> Self {
+        Self {
+            id,
+            started_ns: now,
+            completed_ns: None,
+            bytes: 0,
+            expected_bytes: plan.response_bytes,
+            corrupt_bytes: 0,
+            deadline_ns: plan.deadline.map(|d| now + d),
+        }
+    }
 }
 
 /// Datagrams received.
@@ -54,14 +69,8 @@ pub struct ClientApp {
     pub records: Vec<RequestRecord>,
     /// Datagram flow results.
     pub datagrams: DatagramRecord,
-    /// Last time the application got response bytes, or a request started with none open (the
-    /// start of the current gap); `None` while no request is open.
-    progress_at: Option<Nanos>,
-    /// Longest time, while a request was open, between two deliveries of response bytes to the
-    /// application (or from a request's start to its first bytes), ns.
-    pub longest_gap_ns: Nanos,
-    /// When the longest gap ended, ns since the run began.
-    pub longest_gap_end_ns: Nanos,
+    /// The longest time without response bytes while a request was open.
+    pub gaps: DeliveryGaps,
 }
 
 impl ClientApp {
@@ -74,9 +83,7 @@ impl ClientApp {
             open: BTreeMap::new(),
             records: Vec::new(),
             datagrams: DatagramRecord::default(),
-            progress_at: None,
-            longest_gap_ns: 0,
-            longest_gap_end_ns: 0,
+            gaps: DeliveryGaps::default(),
         }
     }
 
@@ -115,26 +122,13 @@ impl ClientApp {
             }
             let Some(stream) = conn.open_stream(Dir::Bi) else { break };
             let id = self.next as u64;
-            let mut req = BytesMut::with_capacity(p.request_bytes as usize);
-            req.put_u64(id);
-            req.put_u64(p.response_bytes);
-            req.resize(p.request_bytes as usize, 0);
+            let req = super::encode_request(id, &p);
             // The request is small next to the initial stream window: it fits at once.
             let _ = conn.write(stream, &req);
             let _ = conn.finish(stream);
-            if self.open.is_empty() {
-                self.progress_at = Some(now);
-            }
+            self.gaps.request_started(now, self.open.len());
             self.open.insert(stream, self.records.len());
-            self.records.push(RequestRecord {
-                id,
-                started_ns: now,
-                completed_ns: None,
-                bytes: 0,
-                expected_bytes: p.response_bytes,
-                corrupt_bytes: 0,
-                deadline_ns: p.deadline.map(|d| now + d),
-            });
+            self.records.push(RequestRecord::started(id, now, &p));
             self.next += 1;
         }
         let mut finished = Vec::new();
@@ -162,20 +156,13 @@ impl ClientApp {
             }
         }
         if progressed || !finished.is_empty() {
-            if let Some(since) = self.progress_at {
-                let gap = now.saturating_sub(since);
-                if gap > self.longest_gap_ns {
-                    self.longest_gap_ns = gap;
-                    self.longest_gap_end_ns = now;
-                }
-            }
-            self.progress_at = Some(now);
+            self.gaps.progressed(now);
         }
         for s in finished {
             self.open.remove(&s);
         }
         if self.open.is_empty() {
-            self.progress_at = None;
+            self.gaps.idle();
         }
         while let Some(d) = conn.recv_datagram() {
             self.datagrams.received += 1;

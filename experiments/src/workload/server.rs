@@ -1,7 +1,7 @@
 //! The server application: reads each request, answers with the bytes it asks for; sends the
 //! datagram flow of a datagram workload.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use mpquic_proto::{Connection, Dir, StreamId};
 
 use crate::scenario::Workload;
@@ -22,8 +22,6 @@ struct Request {
 #[derive(Debug)]
 pub struct ServerApp {
     requests: Vec<Request>,
-    /// The response byte pattern, sliced without copying.
-    block: Bytes,
     /// Datagram flow: (size, period, count) and the next sequence number.
     datagrams: Option<(u64, Nanos, u32)>,
     next_datagram: u32,
@@ -37,7 +35,7 @@ impl ServerApp {
             Workload::Datagrams { bytes, interval_ms, count } => Some((bytes, ms_to_nanos(interval_ms), count)),
             _ => None,
         };
-        Self { requests: Vec::new(), block: super::pattern(), datagrams, next_datagram: 0, base: None }
+        Self { requests: Vec::new(), datagrams, next_datagram: 0, base: None }
     }
 
     /// Next time a datagram is due.
@@ -75,12 +73,9 @@ impl ServerApp {
                             }
                         }
                         Ok(None) => {
-                            if r.header.len() == super::REQUEST_HEADER_BYTES {
-                                let mut h = &r.header[..];
-                                let _id = h.get_u64();
-                                r.remaining = Some(h.get_u64());
-                            } else {
-                                r.done = true; // malformed: ignore
+                            match super::decode_request_header(&r.header) {
+                                Some((_id, response_bytes)) => r.remaining = Some(response_bytes),
+                                None => r.done = true, // malformed: ignore
                             }
                             break;
                         }
@@ -98,9 +93,7 @@ impl ServerApp {
                     r.done = true;
                     break;
                 }
-                let phase = (r.written % super::PATTERN_PERIOD as u64) as usize;
-                let n = left.min((self.block.len() - super::PATTERN_PERIOD) as u64) as usize;
-                match conn.write_bytes(r.stream, self.block.slice(phase..phase + n)) {
+                match conn.write_bytes(r.stream, super::pattern_chunk(r.written, left)) {
                     Ok(0) | Err(_) => break,
                     Ok(w) => {
                         r.remaining = Some(left - w as u64);

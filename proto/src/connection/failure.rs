@@ -6,27 +6,41 @@
 
 use std::time::Duration;
 
-use super::{Connection, Event, PathEvent};
+use super::{Connection, PathEvent};
 use crate::packet::SpaceId;
 use crate::path::PathId;
 use crate::Instant;
 
 impl Connection {
-    /// The silence after which `id` counts as failed, and since when it is counted.
+    /// When `id` counts as failed if nothing is acknowledged before: the first ack-eliciting
+    /// packet sent after the largest acknowledged one is due back within one RTT; it is late
+    /// after `rtt_factor` x max(smoothed_rtt, latest_rtt) + 4 x rttvar + the peer's
+    /// max_ack_delay (the probe timeout of RFC 9002 §6.2.1 with `rtt_factor` = 1, counted from
+    /// that packet rather than from the last one sent), and never before `min_timeout`. Packets older than the
+    /// largest acknowledged do not count: loss detection declares them (RFC 9002 §6.1).
     fn failure_deadline(&self, id: PathId) -> Option<Instant> {
         self.multipath.as_ref()?;
         let path = self.paths.get(&id)?;
         if path.abandoned_at.is_some() || path.failed_since.is_some() || !path.is_validated() {
             return None;
         }
-        let oldest =
-            path.recovery.outstanding(SpaceId::Data).find(|p| p.ack_eliciting && p.in_flight).map(|p| p.time_sent)?;
-        let start = path.last_ack_received.map_or(oldest, |t| t.max(oldest));
+        let largest_acked = path.recovery.space(SpaceId::Data).and_then(|s| s.largest_acked_packet());
+        let due = path
+            .recovery
+            .outstanding(SpaceId::Data)
+            .find(|p| p.ack_eliciting && p.in_flight && largest_acked.is_none_or(|l| p.packet_number > l))
+            .map(|p| p.time_sent)?;
+        // A path that just recovered gets a whole timeout again: packets it carried while failed
+        // may be old, and an ACK has just shown that the path works.
+        let due = path.recovered_at.map_or(due, |t| due.max(t));
         let cfg = &self.config.path_failure;
         let max_ack_delay = self.peer_params.as_ref().map_or(Duration::from_millis(25), |p| p.max_ack_delay_duration());
-        let rtt = path.recovery.rtt().smoothed();
-        let timeout = rtt.mul_f64(cfg.rtt_factor) + max_ack_delay;
-        Some(start + timeout.max(cfg.min_timeout))
+        let rtt = path.recovery.rtt();
+        // The latest sample too: when a queue builds up (bufferbloat), the smoothed RTT lags
+        // behind the RTT the next packets see, and the path would flap failed/recovered.
+        let base = rtt.smoothed().max(rtt.latest());
+        let timeout = base.mul_f64(cfg.rtt_factor) + 4 * rtt.rttvar() + max_ack_delay;
+        Some(due + timeout.max(cfg.min_timeout))
     }
 
     /// The earliest failure-detection or abandon deadline over all paths.
@@ -80,7 +94,7 @@ impl Connection {
         for f in &frames {
             self.requeue_frames(SpaceId::Data, f);
         }
-        self.events.push_back(Event::Path(PathEvent::PotentiallyFailed(id)));
+        self.path_event(now, PathEvent::PotentiallyFailed(id));
     }
 
     /// Whether `id` is potentially failed while another path is usable: it then carries only
@@ -93,9 +107,9 @@ impl Connection {
     /// An ACK acknowledged new packets of `id`: the path works.
     pub(super) fn on_path_acked(&mut self, now: Instant, id: PathId) {
         let Some(path) = self.paths.get_mut(&id) else { return };
-        path.last_ack_received = Some(now);
         if path.failed_since.take().is_some() {
-            self.events.push_back(Event::Path(PathEvent::Recovered(id)));
+            path.recovered_at = Some(now);
+            self.path_event(now, PathEvent::Recovered(id));
         }
     }
 }

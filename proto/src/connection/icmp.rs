@@ -33,8 +33,9 @@ impl Connection {
                     let overhead = if remote.is_ipv4() { 28 } else { 48 };
                     let size = u16::try_from(mtu.saturating_sub(overhead)).unwrap_or(u16::MAX);
                     let Some(path) = self.paths.get_mut(&id) else { continue };
+                    let old = path.mtu();
                     if let Some(new) = path.mtud.on_packet_too_big(size) {
-                        path.recovery.set_max_datagram_size(u64::from(new));
+                        self.on_mtu_changed(now, id, old, new);
                     }
                 }
                 IcmpError::Unreachable => {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::paths::Validation;
-use super::{Connection, Event, PathEvent};
+use super::{Connection, PathEvent};
 use crate::path::PathId;
 use crate::Instant;
 
@@ -111,6 +111,6 @@ impl Connection {
         path.anti_amplification = self.side.is_server();
         path.amplification_received = 0;
         path.amplification_sent = 0;
-        self.events.push_back(Event::Path(PathEvent::Migrated(id)));
+        self.path_event(now, PathEvent::Migrated(id));
     }
 }

@@ -21,6 +21,16 @@
 //! All per-path state lives in [`paths::PathData`], keyed by [`PathId`]. Path 0 carries the
 //! handshake; without multipath it is the only path (RFC 9000 migration changes its addresses).
 
+/// Hands an event to the connection's tracer, if it has one. A macro rather than a method so
+/// that the event may borrow other fields of the connection while the tracer is borrowed.
+macro_rules! trace_event {
+    ($conn:expr, $now:expr, $event:expr) => {
+        if let Some(tracer) = $conn.tracer.as_mut() {
+            tracer.event($now, &$event);
+        }
+    };
+}
+
 mod cid;
 mod crypto_stream;
 mod datagrams;
@@ -57,11 +67,12 @@ pub use paths::{PathInfo, PathStats, PathStatus};
 use crate::config::{EndpointConfig, TransportConfig};
 use crate::crypto::{self, ResetKey, TlsSession, TokenKey};
 use crate::error::TransportError;
-use crate::packet::SpaceId;
+use crate::packet::{PacketType, SpaceId};
 use crate::path::PathId;
 use crate::recovery::{PathKind, PathRecovery, RecoveryConfig, RecoveryOutput};
 use crate::shared::{ConnectionId, Dir, EcnCodepoint, Side, StreamId};
 use crate::stream::{Chunk, ReadError, Streams, StreamsConfig, WriteError};
+use crate::trace::{ConnectionStateTrace, PathTrace, TraceEvent, TraceInfo, Tracer};
 use crate::transport_parameters::TransportParameters;
 use crate::{Instant, VarInt};
 use crypto_stream::CryptoStream;
@@ -246,6 +257,11 @@ pub struct Connection {
     scheduled: Option<smallvec::SmallVec<[u32; 4]>>,
     /// Re-injected and duplicated stream data waiting for its path.
     copies: reinjection::Copies,
+    /// Receives typed events for qlog and the like ([`crate::trace`]); `None` without a
+    /// tracer factory.
+    tracer: Option<Box<dyn Tracer>>,
+    /// Key updates already reported to the tracer.
+    key_updates_traced: u64,
 }
 
 impl Connection {
@@ -255,6 +271,10 @@ impl Connection {
         let mut rng = ChaCha20Rng::seed_from_u64(p.rng_seed);
         let _ = rng.next_u32();
         let cids = CidState::new(p.local_cid, p.remote_cid, config.active_connection_id_limit);
+        let tracer = config
+            .tracer_factory
+            .as_ref()
+            .and_then(|f| f.tracer(&TraceInfo { side: p.side, original_dst_cid: p.original_dst_cid, created: now }));
         let mut this = Self {
             side: p.side,
             version: p.version,
@@ -312,8 +332,22 @@ impl Connection {
             cc_snapshots: Vec::new(),
             scheduled: None,
             copies: reinjection::Copies::default(),
+            tracer,
+            key_updates_traced: 0,
             config,
         };
+        trace_event!(
+            this,
+            now,
+            TraceEvent::ConnectionStarted {
+                local: p.local,
+                remote: p.remote,
+                version: p.version,
+                src_cid: &p.local_cid,
+                dst_cid: &p.remote_cid,
+            }
+        );
+        trace_event!(this, now, TraceEvent::ParametersSet { local: true, params: &this.local_params });
         let kind = match p.side {
             Side::Client => PathKind::HandshakeClient,
             Side::Server => PathKind::HandshakeServer,
@@ -370,6 +404,69 @@ impl Connection {
         let recovery = PathRecovery::new(id, kind, rc, controller);
         let mtud = MtuDiscovery::new(mtu, self.config.mtu_discovery_upper_bound, self.config.mtu_discovery_interval);
         self.paths.insert(id, PathData::new(id, local, remote, recovery, mtud, validation));
+        trace_event!(self, now, TraceEvent::Path { path: id, what: PathTrace::Created, local, remote });
+    }
+
+    /// Reports a path event to the application and the tracer.
+    pub(super) fn path_event(&mut self, now: Instant, event: PathEvent) {
+        let id = match event {
+            PathEvent::Opened(id)
+            | PathEvent::Validated(id)
+            | PathEvent::ValidationFailed(id)
+            | PathEvent::Migrated(id)
+            | PathEvent::Abandoned(id)
+            | PathEvent::PotentiallyFailed(id)
+            | PathEvent::Recovered(id) => id,
+        };
+        if let Some(path) = self.paths.get(&id) {
+            trace_event!(
+                self,
+                now,
+                TraceEvent::Path {
+                    path: id,
+                    what: PathTrace::Event(event.clone()),
+                    local: path.local,
+                    remote: path.remote
+                }
+            );
+        }
+        self.events.push_back(Event::Path(event));
+    }
+
+    /// Reports a path's recovery state to the tracer.
+    pub(super) fn trace_metrics(&mut self, now: Instant, id: PathId) {
+        if self.tracer.is_none() {
+            return;
+        }
+        if let Some(path) = self.paths.get(&id) {
+            trace_event!(self, now, TraceEvent::MetricsUpdated { path: id, metrics: path.recovery.trace_metrics() });
+        }
+    }
+
+    /// Reports a dropped packet to the tracer.
+    fn trace_drop(&mut self, now: Instant, path: Option<PathId>, length: u64, reason: crate::trace::DropReason) {
+        trace_event!(self, now, TraceEvent::PacketDropped { path, length, reason });
+    }
+
+    /// Reports the key update we started, once, at the next chance with a clock.
+    fn trace_local_key_update(&mut self, now: Instant) {
+        let generation = self.one_rtt.as_ref().map_or(0, |k| k.updates);
+        if generation > self.key_updates_traced {
+            self.key_updates_traced = generation;
+            trace_event!(self, now, TraceEvent::KeyUpdated { local: true, generation });
+        }
+    }
+
+    /// Reports a state change to the tracer.
+    fn trace_state(&mut self, now: Instant, state: ConnectionStateTrace) {
+        trace_event!(self, now, TraceEvent::ConnectionStateUpdated(state));
+    }
+
+    /// Reports the end of the connection to the tracer.
+    fn trace_closed(&mut self, now: Instant, local: bool) {
+        if let Some(error) = &self.error {
+            trace_event!(self, now, TraceEvent::ConnectionClosed { local, error });
+        }
     }
 
     // ---------------------------------------------------------------- getters
@@ -664,7 +761,7 @@ impl Connection {
             State::Drained => return,
             State::Closing { deadline } | State::Draining { deadline } => {
                 if now >= deadline {
-                    self.set_drained();
+                    self.set_drained(now);
                 }
                 return;
             }
@@ -674,7 +771,8 @@ impl Connection {
             // RFC 9000 §10.1: silently close.
             self.error = Some(ConnectionError::TimedOut);
             self.events.push_back(Event::ConnectionLost(ConnectionError::TimedOut));
-            self.set_drained();
+            self.trace_closed(now, true);
+            self.set_drained(now);
             return;
         }
         if self.keep_alive_deadline.is_some_and(|d| now >= d) {
@@ -705,7 +803,7 @@ impl Connection {
         if let Validation::Pending { sent, deadline, token } = path.validation {
             if now >= deadline {
                 path.validation = Validation::Unvalidated;
-                self.events.push_back(Event::Path(PathEvent::ValidationFailed(id)));
+                self.path_event(now, PathEvent::ValidationFailed(id));
                 self.on_validation_failed(now, id);
                 return;
             } else if sent.is_some_and(|s| now >= s + path.recovery.pto_duration(SpaceId::Data)) {
@@ -721,6 +819,7 @@ impl Connection {
             let action = path.recovery.on_loss_detection_timeout(now, Some(paths), &mut self.recovery_out);
             self.scheduled = None;
             self.on_loss_action(now, id, action);
+            self.trace_metrics(now, id);
         }
     }
 
@@ -763,6 +862,8 @@ impl Connection {
     fn enter_closing(&mut self, now: Instant) {
         let deadline = now + 3 * self.max_pto();
         self.state = State::Closing { deadline };
+        self.trace_closed(now, true);
+        self.trace_state(now, ConnectionStateTrace::Closing);
         self.close_pending = true;
         self.emit_handshake_done_if_needed();
     }
@@ -775,8 +876,10 @@ impl Connection {
         if !matches!(self.state, State::Closing { .. }) {
             self.events.push_back(Event::ConnectionLost(error.clone()));
             self.error = Some(error);
+            self.trace_closed(now, false);
         }
         self.state = State::Draining { deadline };
+        self.trace_state(now, ConnectionStateTrace::Draining);
         self.close_pending = false;
         self.emit_handshake_done_if_needed();
     }
@@ -794,9 +897,10 @@ impl Connection {
         self.enter_closing(now);
     }
 
-    fn set_drained(&mut self) {
+    fn set_drained(&mut self, now: Instant) {
         if self.state != State::Drained {
             self.state = State::Drained;
+            self.trace_state(now, ConnectionStateTrace::Closed);
             self.emit_handshake_done_if_needed();
             self.endpoint_events.push_back(EndpointEvent::Drained);
         }
@@ -906,6 +1010,21 @@ impl Connection {
                 self.endpoint_events.push_back(EndpointEvent::NewLocalCid { path, sequence, id, reset_token: token });
             }
         }
+    }
+}
+
+/// Decodes a packet's plaintext frames for a tracer. A frame that fails to decode ends the list
+/// (the receive path reports the error itself).
+fn decode_for_trace(payload: &[u8], mp: Option<crate::frame::MultipathVersion>) -> Vec<crate::frame::Frame> {
+    crate::frame::Iter::with_multipath(Bytes::copy_from_slice(payload), mp).map_while(Result::ok).collect()
+}
+
+/// The packet type of a packet-number space (for traces of packets no longer at hand).
+fn space_packet_type(space: SpaceId) -> PacketType {
+    match space {
+        SpaceId::Initial => PacketType::Initial,
+        SpaceId::Handshake => PacketType::Handshake,
+        SpaceId::Data => PacketType::OneRtt,
     }
 }
 

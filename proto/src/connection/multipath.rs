@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use super::paths::{PathStatus, Validation};
 use super::sent::MpControl;
-use super::{Connection, Event, PathEvent};
+use super::{Connection, PathEvent};
 use crate::error::TransportError;
 use crate::frame::{self, MultipathVersion};
 use crate::packet::SpaceId;
@@ -159,7 +159,7 @@ impl Connection {
                 path.mtud.set_peer_max_udp_payload_size(p.max_udp_payload_size.into_inner());
             }
         }
-        self.events.push_back(Event::Path(PathEvent::Opened(id)));
+        self.path_event(now, PathEvent::Opened(id));
         self.issue_cids();
     }
 
@@ -229,7 +229,7 @@ impl Connection {
                 mp.pending.push_back(MpControl::Abandon(id, code));
             }
         }
-        self.events.push_back(Event::Path(PathEvent::Abandoned(id)));
+        self.path_event(now, PathEvent::Abandoned(id));
     }
 
     /// Removes abandoned paths whose 3-PTO retention is over (§3.3) and their CIDs.
@@ -365,7 +365,19 @@ impl Connection {
                     // §3.2: only a higher sequence number counts.
                     if path.status_sequence_received.is_none_or(|seq| s.sequence > seq) {
                         path.status_sequence_received = Some(s.sequence);
-                        path.peer_status = Some(if backup { PathStatus::Backup } else { PathStatus::Available });
+                        let status = if backup { PathStatus::Backup } else { PathStatus::Available };
+                        path.peer_status = Some(status);
+                        let (local, remote) = (path.local, path.remote);
+                        trace_event!(
+                            self,
+                            now,
+                            crate::trace::TraceEvent::Path {
+                                path: s.path_id,
+                                what: crate::trace::PathTrace::PeerStatus(status),
+                                local,
+                                remote
+                            }
+                        );
                     }
                 }
             }

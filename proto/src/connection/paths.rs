@@ -151,8 +151,12 @@ pub struct PathData {
     pub status_sequence_received: Option<u64>,
     /// Since when the path is potentially failed (multipath failure detection).
     pub failed_since: Option<Instant>,
-    /// When an ACK last acknowledged new packets of this path.
-    pub last_ack_received: Option<Instant>,
+    /// When the path last recovered from being potentially failed: failure detection counts
+    /// from here again, not from packets sent while it was failed.
+    pub recovered_at: Option<Instant>,
+    /// Copies of flow-control credit (MAX_DATA, MAX_STREAM_DATA) first sent on another path,
+    /// owed on this one (multipath: a silently failed path must not strand the peer's credit).
+    pub credit_copies: SmallVec<[crate::stream::ControlFrame; 2]>,
 }
 
 impl PathData {
@@ -185,7 +189,8 @@ impl PathData {
             status_sequence_sent: 0,
             status_sequence_received: None,
             failed_since: None,
-            last_ack_received: None,
+            recovered_at: None,
+            credit_copies: SmallVec::new(),
         }
     }
 

@@ -16,6 +16,7 @@ use crate::frame::{self, Frame};
 use crate::packet::{LongType, PacketType, PartialDecode, ProtectedHeader, SpaceId};
 use crate::path::PathId;
 use crate::shared::{ConnectionId, EcnCodepoint, Side};
+use crate::trace::{ConnectionStateTrace, DropReason, PacketHeaderInfo, TraceEvent};
 use crate::Instant;
 
 impl Connection {
@@ -43,6 +44,12 @@ impl Connection {
                 Some(id) => id,
                 None => {
                     self.stats.packets_dropped += 1;
+                    let length = data.len() as u64;
+                    trace_event!(
+                        self,
+                        now,
+                        TraceEvent::PacketDropped { path: None, length, reason: DropReason::UnknownConnectionId }
+                    );
                     return;
                 }
             }
@@ -66,11 +73,13 @@ impl Connection {
         let mut remaining = Some(data);
         let mut any_authenticated = false;
         while let Some(d) = remaining.take() {
+            let length = d.len() as u64;
             let (partial, rest) = match PartialDecode::new(d, cid_len) {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::trace!(error = ?e, "undecodable packet dropped");
                     self.stats.packets_dropped += 1;
+                    self.trace_drop(now, Some(path_id), length, DropReason::HeaderParseError);
                     break;
                 }
             };
@@ -92,8 +101,9 @@ impl Connection {
             if !self.is_closed() {
                 self.events.push_back(Event::ConnectionLost(ConnectionError::Reset));
                 self.error = Some(ConnectionError::Reset);
+                self.trace_closed(now, false);
             }
-            self.set_drained();
+            self.set_drained(now);
         }
     }
 
@@ -109,7 +119,7 @@ impl Connection {
     ) -> Result<bool, TransportError> {
         match *partial.header() {
             ProtectedHeader::VersionNegotiation => {
-                self.handle_version_negotiation(&partial);
+                self.handle_version_negotiation(now, &partial);
                 return Ok(false);
             }
             ProtectedHeader::UnsupportedVersion { .. } => return Ok(false),
@@ -120,6 +130,7 @@ impl Connection {
             ProtectedHeader::Long { ty: LongType::ZeroRtt, .. } => {
                 // 0-RTT is not offered, so any 0-RTT packet is dropped (RFC 9000 §12.2 lets
                 // a server discard them).
+                self.trace_drop(now, Some(path_id), partial.packet().len() as u64, DropReason::Unsupported);
                 return Ok(false);
             }
             _ => {}
@@ -140,6 +151,7 @@ impl Connection {
                 self.undecryptable.push_back((remote, local, ecn, partial.into_packet()));
             } else {
                 self.stats.packets_dropped += 1;
+                self.trace_drop(now, Some(path_id), partial.packet().len() as u64, DropReason::KeyUnavailable);
             }
             return Ok(false);
         }
@@ -154,12 +166,15 @@ impl Connection {
             }
             SpaceId::Data => self.one_rtt.as_ref().map(|k| k.header.remote.remove(partial.packet_mut(), pn_offset)),
         };
+        let packet_len = partial.packet().len() as u64;
         if !matches!(hp_ok, Some(Ok(_))) {
             self.stats.packets_dropped += 1;
+            self.trace_drop(now, Some(path_id), packet_len, DropReason::DecryptionFailure);
             return Ok(false);
         }
         let Ok(header) = partial.finish() else {
             self.stats.packets_dropped += 1;
+            self.trace_drop(now, Some(path_id), packet_len, DropReason::HeaderParseError);
             return Ok(false);
         };
         let Some(path) = self.paths.get(&path_id) else { return Ok(false) };
@@ -189,6 +204,7 @@ impl Connection {
             Some(Ok(len)) => len,
             _ => {
                 self.stats.packets_dropped += 1;
+                self.trace_drop(now, Some(path_id), packet_len, DropReason::DecryptionFailure);
                 if space == SpaceId::Data {
                     if let Some(k) = self.one_rtt.as_mut() {
                         k.failed_decryptions += 1;
@@ -212,6 +228,9 @@ impl Connection {
                     }
                     k.on_peer_update(&mut self.tls, now, pn, pto);
                     self.stats.key_updates += 1;
+                    let generation = k.updates;
+                    self.key_updates_traced = generation;
+                    trace_event!(self, now, TraceEvent::KeyUpdated { local: false, generation });
                 } else {
                     k.on_current_phase_packet(now, pn, pto);
                 }
@@ -224,6 +243,7 @@ impl Connection {
         let Some(path) = self.paths.get_mut(&path_id) else { return Ok(false) };
         if path.recovery.space(space).is_some_and(|s| s.ack_tracker().is_duplicate(pn)) {
             self.stats.duplicates_dropped += 1;
+            self.trace_drop(now, Some(path_id), packet_len, DropReason::Duplicate);
             return Ok(true);
         }
         path.stats.packets_received += 1;
@@ -254,6 +274,18 @@ impl Connection {
         if payload.is_empty() {
             // RFC 9000 §12.4: a packet without frames is a PROTOCOL_VIOLATION.
             return Err(TransportError::PROTOCOL_VIOLATION("packet without frames"));
+        }
+        if self.tracer.as_ref().is_some_and(|t| t.wants_packets()) {
+            let header = PacketHeaderInfo {
+                packet_type,
+                packet_number: pn,
+                length: packet_len,
+                dst_cid: packet_dcid,
+                src_cid: first_src_cid,
+                key_phase: (space == SpaceId::Data).then_some(header.key_phase),
+            };
+            let frames = super::decode_for_trace(&payload, self.mp_version());
+            trace_event!(self, now, TraceEvent::PacketReceived { path: path_id, header, frames: &frames });
         }
 
         let (ack_eliciting, probing_only) = self.process_payload(now, path_id, packet_type, &packet_dcid, payload)?;
@@ -307,7 +339,7 @@ impl Connection {
         self.start_new_network_path(now, path_id, None, Some(remote));
     }
 
-    fn handle_version_negotiation(&mut self, partial: &PartialDecode) {
+    fn handle_version_negotiation(&mut self, now: Instant, partial: &PartialDecode) {
         // RFC 9000 §6.2: only a client, only before it received anything else from the server,
         // and only if the list does not contain the version it chose.
         if self.side.is_server() || self.peer_handshake_cid.is_some() || self.state != State::Handshake {
@@ -321,7 +353,8 @@ impl Connection {
         }
         self.events.push_back(Event::ConnectionLost(ConnectionError::VersionMismatch));
         self.error = Some(ConnectionError::VersionMismatch);
-        self.set_drained();
+        self.trace_closed(now, false);
+        self.set_drained(now);
     }
 
     fn handle_retry(&mut self, now: Instant, partial: &PartialDecode, src_cid: ConnectionId) {
@@ -444,7 +477,7 @@ impl Connection {
                     if let Validation::Pending { token: expected, .. } = path.validation {
                         if expected == token {
                             path.validation = Validation::Validated;
-                            self.events.push_back(Event::Path(PathEvent::Validated(path_id)));
+                            self.path_event(now, PathEvent::Validated(path_id));
                         }
                     }
                 }
@@ -552,6 +585,7 @@ impl Connection {
             self.handshake_complete = true;
             self.state = State::Established;
             self.events.push_back(Event::Connected);
+            self.trace_state(now, ConnectionStateTrace::HandshakeCompleted);
             self.emit_handshake_done_if_needed();
             if self.side.is_server() {
                 // RFC 9001 §4.1.2: the server's handshake is confirmed when it completes.
@@ -614,6 +648,7 @@ impl Connection {
             path.recovery.set_peer_max_ack_delay(now, max_ack_delay);
             path.mtud.set_peer_max_udp_payload_size(max_udp);
         }
+        trace_event!(self, now, TraceEvent::ParametersSet { local: false, params: &params });
         self.peer_params = Some(params);
         self.negotiate_multipath()?;
         self.reset_idle_timer(now);
@@ -626,6 +661,7 @@ impl Connection {
         }
         self.handshake_confirmed = true;
         self.events.push_back(Event::HandshakeConfirmed);
+        self.trace_state(now, ConnectionStateTrace::HandshakeConfirmed);
         // RFC 9001 §4.9.2: Handshake keys go once the handshake is confirmed.
         self.discard_space(now, SpaceId::Handshake);
         for path in self.paths.values_mut() {
@@ -682,6 +718,9 @@ impl Connection {
         if newly_acked && space == SpaceId::Data {
             self.on_path_acked(now, path_id);
         }
+        if newly_acked || summary.congestion_event {
+            self.trace_metrics(now, path_id);
+        }
         Ok(())
     }
 
@@ -689,7 +728,7 @@ impl Connection {
     /// control frames.
     pub(super) fn apply_recovery_output(
         &mut self,
-        _now: Instant,
+        now: Instant,
         path_id: PathId,
         space: SpaceId,
         out: &mut crate::recovery::RecoveryOutput<super::SentFrames>,
@@ -723,9 +762,9 @@ impl Connection {
                 }
             }
             if let Some(path) = self.paths.get_mut(&path_id) {
-                let grown = path.mtud.on_acked(p.packet_number, p.size as u16);
-                if let Some(mtu) = grown {
-                    path.recovery.set_max_datagram_size(u64::from(mtu));
+                let old = path.mtu();
+                if let Some(mtu) = path.mtud.on_acked(p.packet_number, p.size as u16) {
+                    self.on_mtu_changed(now, path_id, old, mtu);
                 }
             }
         }
@@ -733,11 +772,30 @@ impl Connection {
             if let Some(path) = self.paths.get_mut(&path_id) {
                 path.stats.packets_lost += 1;
                 path.stats.bytes_lost += p.size;
+                let old = path.mtu();
                 if let Some(mtu) = path.mtud.on_lost(p.packet_number, p.size as u16) {
-                    path.recovery.set_max_datagram_size(u64::from(mtu));
+                    self.on_mtu_changed(now, path_id, old, mtu);
                 }
             }
+            trace_event!(
+                self,
+                now,
+                TraceEvent::PacketLost {
+                    path: path_id,
+                    packet_type: super::space_packet_type(space),
+                    packet_number: p.packet_number,
+                    length: p.size,
+                }
+            );
             self.requeue_frames(space, &p.frames);
+        }
+    }
+
+    /// DPLPMTUD or an ICMP message changed a path's datagram size (RFC 9000 §14).
+    pub(super) fn on_mtu_changed(&mut self, now: Instant, id: PathId, old: u16, new: u16) {
+        if let Some(path) = self.paths.get_mut(&id) {
+            path.recovery.set_max_datagram_size(u64::from(new));
+            trace_event!(self, now, TraceEvent::MtuUpdated { path: id, old, new });
         }
     }
 

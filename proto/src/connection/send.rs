@@ -38,6 +38,7 @@ impl Connection {
                     self.stats.key_updates += 1;
                 }
             }
+            self.trace_local_key_update(now);
         }
         self.plan_reinjection(now);
         let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.keys().copied().collect();
@@ -190,6 +191,7 @@ impl Connection {
             return false;
         }
         self.crypto[SpaceId::Data.index()].has_pending()
+            || !path.credit_copies.is_empty()
             || self.handshake_done_pending
             || !self.cids.new_cids_pending.is_empty()
             || self.cids.has_pending_retire()
@@ -348,6 +350,7 @@ impl Connection {
         if padded {
             buf.resize(target, 0);
         }
+        let traced = self.frames_for_trace(&buf[payload_start..]);
         buf.put_bytes(0, tag_len);
         let packet_len = buf.len() - header_start;
         let sealed = self.seal(space, path_id, pn, &mut buf[header_start..], &layout);
@@ -383,6 +386,9 @@ impl Connection {
             tracing::warn!(pn = p.packet_number, "recovery refused a sent packet");
         }
         self.scratch_frames = frames;
+        if let Some(traced) = traced {
+            self.trace_packet_sent(now, path_id, space, pn, packet_len, dcid, &traced);
+        }
         if ack_eliciting {
             // RFC 9000 §10.1: sending an ack-eliciting packet restarts the idle timer, once per
             // received packet.
@@ -484,6 +490,17 @@ impl Connection {
             .map(|p| p.recovery.rtt().smoothed())
             .max()
             .unwrap_or(self.config.initial_rtt);
+        if let Some(path) = self.paths.get_mut(&path_id) {
+            while let Some(&cf) = path.credit_copies.first() {
+                let f = control_frame(&cf);
+                if buf.len() + f.encoded_len() > limit {
+                    break;
+                }
+                f.encode(buf);
+                frames.control.push(cf);
+                path.credit_copies.remove(0);
+            }
+        }
         while let Some(cf) = self.streams.poll_control(now, rtt) {
             let f = control_frame(&cf);
             if buf.len() + f.encoded_len() > limit {
@@ -493,6 +510,7 @@ impl Connection {
             }
             f.encode(buf);
             frames.control.push(cf);
+            self.copy_credit(path_id, cf);
         }
         // Datagrams (RFC 9221 §5: not retransmitted).
         while buf.len() + 8 < limit {
@@ -553,6 +571,29 @@ impl Connection {
         buf.len() > start
     }
 
+    /// Multipath: flow-control credit sent on `path_id` is owed on every other working path
+    /// too. A path can fail silently (a black hole both ways): credit that travels only on it
+    /// waits for failure detection, and the peer's sending stalls although another path works.
+    /// (mp-quic sends MAX_DATA on every path for the same reason.) A newer value replaces an
+    /// older copy not yet sent.
+    fn copy_credit(&mut self, path_id: PathId, cf: ControlFrame) {
+        let replaces = |old: &ControlFrame| match (old, &cf) {
+            (ControlFrame::MaxData(_), ControlFrame::MaxData(_)) => true,
+            (ControlFrame::MaxStreamData { id: a, .. }, ControlFrame::MaxStreamData { id: b, .. }) => a == b,
+            _ => false,
+        };
+        if self.multipath.is_none() || !matches!(cf, ControlFrame::MaxData(_) | ControlFrame::MaxStreamData { .. }) {
+            return;
+        }
+        for p in self.paths.values_mut() {
+            if p.id == path_id || p.abandoned_at.is_some() || p.failed_since.is_some() || !p.is_validated() {
+                continue;
+            }
+            p.credit_copies.retain(|old| !replaces(old));
+            p.credit_copies.push(cf);
+        }
+    }
+
     /// While closing (RFC 9000 §10.2.1), sends CONNECTION_CLOSE in every space we have keys for.
     fn poll_close_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
         if !self.close_pending {
@@ -583,7 +624,7 @@ impl Connection {
 
     fn write_close_packet(
         &mut self,
-        _now: Instant,
+        now: Instant,
         space: SpaceId,
         close: &CloseFrame,
         buf: &mut Vec<u8>,
@@ -619,10 +660,47 @@ impl Connection {
             target = target.max(p.saturating_sub(tag_len));
         }
         buf.resize(target, 0);
+        let traced = self.frames_for_trace(&buf[header_start + layout.pn_offset + 4..]);
         buf.put_bytes(0, tag_len);
         if !self.seal(space, PathId::ZERO, pn, &mut buf[header_start..], &layout) {
             buf.truncate(header_start);
+            return;
         }
+        if let Some(traced) = traced {
+            let len = buf.len() - header_start;
+            self.trace_packet_sent(now, PathId::ZERO, space, pn, len, dcid, &traced);
+        }
+    }
+
+    /// The frames of a packet about to be sealed, decoded from its plaintext, when the tracer
+    /// wants packets.
+    fn frames_for_trace(&self, plaintext: &[u8]) -> Option<Vec<Frame>> {
+        self.tracer
+            .as_ref()
+            .is_some_and(|t| t.wants_packets())
+            .then(|| super::decode_for_trace(plaintext, self.mp_version()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn trace_packet_sent(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        space: SpaceId,
+        pn: u64,
+        len: usize,
+        dcid: crate::ConnectionId,
+        frames: &[Frame],
+    ) {
+        let header = crate::trace::PacketHeaderInfo {
+            packet_type: super::space_packet_type(space),
+            packet_number: pn,
+            length: len as u64,
+            dst_cid: dcid,
+            src_cid: (space != SpaceId::Data).then_some(self.handshake_cid),
+            key_phase: (space == SpaceId::Data).then(|| self.one_rtt.as_ref().is_some_and(|k| k.key_phase())),
+        };
+        trace_event!(self, now, crate::trace::TraceEvent::PacketSent { path, header, frames });
     }
 }
 

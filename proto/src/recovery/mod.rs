@@ -358,6 +358,23 @@ impl<F> PathRecovery<F> {
         }
     }
 
+    /// The path's recovery state for tracing (qlog `recovery_metrics_updated`).
+    pub fn trace_metrics(&self) -> crate::trace::RecoveryMetrics {
+        let m = self.controller.metrics();
+        crate::trace::RecoveryMetrics {
+            min_rtt: self.rtt.min(),
+            smoothed_rtt: self.rtt.smoothed(),
+            latest_rtt: self.rtt.latest(),
+            rtt_variance: self.rtt.rttvar(),
+            pto_count: self.pto_count,
+            congestion_window: self.controller.window(),
+            bytes_in_flight: self.bytes_in_flight,
+            ssthresh: m.ssthresh,
+            pacing_rate: m.pacing_rate,
+            congestion_state: m.state,
+        }
+    }
+
     /// RFC 9002 §7.6.1: (smoothed_rtt + max(4 * rttvar, kGranularity) + max_ack_delay) *
     /// kPersistentCongestionThreshold.
     pub fn persistent_congestion_duration(&self) -> Duration {

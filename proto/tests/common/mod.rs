@@ -426,8 +426,19 @@ pub fn two_paths(
     primary: Link,
     secondary: Link,
 ) -> (Pair, ConnectionHandle, ConnectionHandle, PathId) {
-    let mut pair = Pair::new(seed, transport.clone());
-    let cfg = pair.client_config(transport);
+    two_paths_with(seed, transport.clone(), transport, primary, secondary)
+}
+
+/// [`two_paths`] with the server's and the client's own transport configurations.
+pub fn two_paths_with(
+    seed: u64,
+    server: TransportConfig,
+    client: TransportConfig,
+    primary: Link,
+    secondary: Link,
+) -> (Pair, ConnectionHandle, ConnectionHandle, PathId) {
+    let mut pair = Pair::new(seed, server);
+    let cfg = pair.client_config(client);
     pair.to_server = primary;
     pair.to_client = primary;
     pair.path_links.insert((second_addr(), pair.server_addr), (secondary, secondary));

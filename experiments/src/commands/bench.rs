@@ -1,0 +1,64 @@
+//! `mpquic bench`: simulator speed (simulated time per wall-clock and per CPU second) over
+//! repeated runs of one scenario, the built-in 2-path 50 + 20 Mbit/s transfer by default.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use mpquic_experiments::scenario::Scenario;
+use mpquic_experiments::speed;
+
+/// Arguments of `mpquic bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Scenario file; the built-in speed benchmark (`experiments/scenarios/speed_2path.toml`)
+    /// when absent.
+    scenario: Option<PathBuf>,
+    /// Timed runs (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+    /// Seed of every run (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Also write the measurements as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// Runs the benchmark and prints one line per run and the medians.
+pub fn run(args: BenchArgs) -> Result<()> {
+    let scenario = match &args.scenario {
+        Some(path) => Scenario::load(path)?,
+        None => Scenario::from_toml(speed::SPEED_TOML, "<builtin speed_2path.toml>")?,
+    };
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let report = speed::measure(&scenario, seed, args.repeat).context("running the benchmark")?;
+    println!("{} (seed {seed}), {} runs", report.scenario, report.samples.len());
+    for (i, s) in report.samples.iter().enumerate() {
+        let cpu = s.cpu_s.map_or("cpu ?".to_owned(), |c| format!("cpu {c:.3} s"));
+        let ratio = s.cpu_ratio().map_or(String::new(), |r| format!(", {r:.1}x per CPU second"));
+        println!(
+            "  run {}: simulated {:.3} s, wall {:.3} s, {cpu}: {:.1}x real time{ratio}",
+            i + 1,
+            s.simulated_s,
+            s.wall_s,
+            s.wall_ratio()
+        );
+    }
+    let cpu = report.median_cpu_ratio.map_or(String::new(), |r| format!(", {r:.1}x per CPU second"));
+    println!("median: {:.1}x real time{cpu}", report.median_wall_ratio);
+    if let Some([a, b, c]) = report.load_average {
+        println!("load average at the end: {a:.2} {b:.2} {c:.2}");
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)? + "\n";
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if !report.completed {
+        bail!("the benchmark run did not complete its workload");
+    }
+    if !report.deterministic {
+        bail!("the repetitions gave different summaries: the simulator is not deterministic");
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Simulator speed: how much virtual time one run simulates per second of wall-clock time and
+//! per second of CPU time, over repeated runs of one scenario (issue 6: a 2-path 50 + 20 Mbit/s
+//! bulk transfer must run at least 20x faster than real time).
+//!
+//! Wall-clock time depends on what else the machine runs; the CPU time of the running thread
+//! (Linux `/proc/thread-self/schedstat`) much less, so both are reported, with the load average.
+//! Each repetition runs the same seed, so each must give the same summary: a repetition that does
+//! not is reported as a determinism failure.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::runner::{run_once, RunError};
+use crate::scenario::Scenario;
+
+/// The benchmark scenario shipped as `experiments/scenarios/speed_2path.toml`.
+pub const SPEED_TOML: &str = include_str!("../scenarios/speed_2path.toml");
+
+/// One timed run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SpeedSample {
+    /// Virtual time simulated, s.
+    pub simulated_s: f64,
+    /// Wall-clock time, s.
+    pub wall_s: f64,
+    /// CPU time of the thread that ran it, s (`None` where the OS does not tell).
+    pub cpu_s: Option<f64>,
+}
+
+impl SpeedSample {
+    /// Simulated time over wall-clock time.
+    pub fn wall_ratio(&self) -> f64 {
+        self.simulated_s / self.wall_s.max(1e-9)
+    }
+
+    /// Simulated time over CPU time.
+    pub fn cpu_ratio(&self) -> Option<f64> {
+        self.cpu_s.map(|c| self.simulated_s / c.max(1e-9))
+    }
+}
+
+/// The result of [`measure`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpeedReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed of every repetition.
+    pub seed: u64,
+    /// Each repetition, in order.
+    pub samples: Vec<SpeedSample>,
+    /// Median of simulated / wall-clock time.
+    pub median_wall_ratio: f64,
+    /// Median of simulated / CPU time.
+    pub median_cpu_ratio: Option<f64>,
+    /// 1-, 5- and 15-minute load averages when the measurement ended (Linux `/proc/loadavg`).
+    pub load_average: Option<[f64; 3]>,
+    /// Every repetition gave the same summary.
+    pub deterministic: bool,
+    /// The run completed its workload.
+    pub completed: bool,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// CPU time the calling thread has used so far, s.
+pub fn thread_cpu_s() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
+}
+
+/// The load averages of `/proc/loadavg`.
+pub fn load_average() -> Option<[f64; 3]> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut it = text.split_whitespace().map(|x| x.parse::<f64>().ok());
+    Some([it.next()??, it.next()??, it.next()??])
+}
+
+/// Runs `scenario` with `seed` `repeat` times (at least once) and times each run.
+pub fn measure(scenario: &Scenario, seed: u64, repeat: usize) -> Result<SpeedReport, RunError> {
+    let mut samples = Vec::new();
+    let mut first = None;
+    let mut deterministic = true;
+    for _ in 0..repeat.max(1) {
+        let cpu0 = thread_cpu_s();
+        let t0 = Instant::now();
+        let out = run_once(scenario, seed)?;
+        let wall_s = t0.elapsed().as_secs_f64();
+        let cpu_s = cpu0.zip(thread_cpu_s()).map(|(a, b)| b - a);
+        samples.push(SpeedSample { simulated_s: out.summary.simulated_s, wall_s, cpu_s });
+        match &first {
+            None => first = Some(out.summary),
+            Some(f) => deterministic &= *f == out.summary,
+        }
+    }
+    let median_wall_ratio = median(samples.iter().map(SpeedSample::wall_ratio).collect());
+    let cpu: Option<Vec<f64>> = samples.iter().map(SpeedSample::cpu_ratio).collect();
+    Ok(SpeedReport {
+        scenario: scenario.name.clone(),
+        seed,
+        median_wall_ratio,
+        median_cpu_ratio: cpu.map(median),
+        load_average: load_average(),
+        deterministic,
+        completed: first.is_some_and(|f| f.completed),
+        samples,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(Vec::new()), 0.0);
+    }
+
+    #[test]
+    fn a_short_run_is_timed_and_deterministic() {
+        let mut s = Scenario::from_toml(SPEED_TOML, "speed").unwrap();
+        s.workload = crate::scenario::Workload::Bulk { bytes: 200_000 };
+        let r = measure(&s, 1, 2).unwrap();
+        assert_eq!(r.samples.len(), 2);
+        assert!(r.completed && r.deterministic, "{r:?}");
+        assert!(r.samples.iter().all(|x| x.simulated_s > 0.0 && x.wall_s > 0.0));
+        assert!(r.median_wall_ratio > 0.0);
+        if cfg!(target_os = "linux") {
+            assert!(r.median_cpu_ratio.is_some(), "Linux tells a thread's CPU time");
+        }
+    }
+}
