@@ -167,9 +167,6 @@ fn ecf_not_slower_than_minrtt_for_64_mb() {
 
 /// The same for BLEST at 64 MB.
 #[test]
-#[ignore = "fails: BLEST 59.26 s vs MinRTT 58.09 s for 64 MB (after proto passes BLEST the real send \
-            window); every scheduler is held to about 9 Mbit/s of 30 by the connection window that \
-            the 3G path's 1.5 s of queueing ties up, see the issue 5 notes"]
 fn blest_not_slower_than_minrtt_for_64_mb() {
     let minrtt = completion("minrtt", 64_000_000).expect("minrtt completes");
     let blest = completion("blest", 64_000_000).expect("blest completes");

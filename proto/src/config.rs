@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mpquic_cc::{ControllerFactory, NewReno};
-use mpquic_scheduler::{MinRtt, SchedulerFactory};
+use mpquic_scheduler::{MinRtt, RedundancyCap, SchedulerFactory};
 
 use crate::trace::TracerFactory;
 
@@ -71,6 +71,10 @@ pub struct TransportConfig {
     pub multipath_version: crate::frame::MultipathVersion,
     /// Chooses the path of each packet of stream data when several paths are usable.
     pub scheduler_factory: Arc<dyn SchedulerFactory>,
+    /// The limit on redundant stream bytes the scheduler may cause: re-injected copies, and
+    /// duplicates when [`RedundancyCap::count_duplicates`] is set (default: re-injection up to
+    /// 10% of the stream bytes sent).
+    pub redundancy_cap: RedundancyCap,
     /// Where PATH_ACK frames go (draft-21 §3.2: any path is allowed).
     pub ack_path_policy: AckPathPolicy,
     /// When a path counts as potentially failed (multipath only; see [`PathFailureDetection`]).
@@ -161,6 +165,7 @@ impl Default for TransportConfig {
             initial_max_path_id: None,
             multipath_version: crate::frame::MultipathVersion::Draft21,
             scheduler_factory: MinRtt::factory(),
+            redundancy_cap: RedundancyCap::default(),
             ack_path_policy: AckPathPolicy::SamePath,
             path_failure: PathFailureDetection::default(),
             use_preferred_address: true,

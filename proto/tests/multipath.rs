@@ -4,11 +4,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{payload, Link, Pair, Upload};
+use common::{bulk, payload, second_addr, Link, Pair};
 use mpquic_cc::{
     AckedPacket, CongestionEvent, Controller, ControllerFactory, PathInfo, Paths, RttEstimates, SentPacket,
 };
@@ -16,10 +15,6 @@ use mpquic_proto::{ConnectionHandle, Dir, Event, Instant, PathEvent, PathId, Tra
 
 fn mp_config() -> TransportConfig {
     TransportConfig { initial_max_path_id: Some(4), ..TransportConfig::default() }
-}
-
-fn second_addr() -> SocketAddr {
-    "127.0.0.2:40001".parse().unwrap()
 }
 
 /// Connects with multipath on both sides, opens a second path and waits for its validation.
@@ -34,63 +29,7 @@ fn two_paths_with(
     secondary: Link,
     client: TransportConfig,
 ) -> (Pair, ConnectionHandle, ConnectionHandle, PathId) {
-    let mut pair = Pair::new(seed, mp_config());
-    let cfg = pair.client_config(client);
-    pair.to_server = primary;
-    pair.to_client = primary;
-    pair.path_links.insert((second_addr(), pair.server_addr), (secondary, secondary));
-    let (c, s) = pair.connect_with(cfg);
-    // Wait for HANDSHAKE_DONE and the peer's CIDs for path 1.
-    let mut path = None;
-    let ok = pair.drive_until(Duration::from_secs(5), |p| {
-        let now = p.now;
-        let server_addr = p.server_addr;
-        let conn = p.client.connection(c).unwrap();
-        if path.is_none() {
-            path = conn.open_path(now, Some(second_addr()), server_addr).ok();
-        }
-        path.is_some()
-    });
-    assert!(ok, "could not open a second path");
-    let path = path.unwrap();
-    let mut validated = false;
-    let ok = pair.drive_until(Duration::from_secs(5), |p| {
-        while let Some((_, e)) = p.client.poll_event() {
-            if e == Event::Path(PathEvent::Validated(path)) {
-                validated = true;
-            }
-        }
-        validated
-    });
-    assert!(ok, "second path not validated");
-    assert!(pair.client.connection(c).unwrap().is_multipath());
-    (pair, c, s, path)
-}
-
-/// Sends `len` bytes client -> server on one stream; `during` runs at every step with the bytes
-/// received so far. Returns the received data.
-fn bulk(
-    pair: &mut Pair,
-    c: ConnectionHandle,
-    s: ConnectionHandle,
-    data: &[u8],
-    limit: Duration,
-    mut during: impl FnMut(&mut Pair, usize),
-) -> Vec<u8> {
-    let mut upload = Upload::start(pair, c);
-    let ok = pair.drive_until(limit, |p| {
-        during(p, upload.got.len());
-        while let Some((_, e)) = p.client.poll_event() {
-            assert!(!matches!(e, Event::ConnectionLost(_)), "client: {e:?}");
-        }
-        while let Some((_, e)) = p.server.poll_event() {
-            assert!(!matches!(e, Event::ConnectionLost(_)), "server: {e:?}");
-        }
-        upload.step(p, c, s, data)
-    });
-    let got = upload.got;
-    assert!(ok, "transfer incomplete: {} of {} bytes", got.len(), data.len());
-    got
+    common::two_paths_with(seed, mp_config(), client, primary, secondary)
 }
 
 #[test]

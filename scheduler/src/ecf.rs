@@ -31,6 +31,9 @@ impl Ecf {
     /// The paper's hysteresis β.
     pub const DEFAULT_BETA: f64 = 0.25;
 
+    /// The k used while flow control holds the application back ([`ConnectionView::send_blocked`]).
+    pub const UNBOUNDED_QUEUE: u64 = u64::MAX / 4;
+
     /// A scheduler with hysteresis `beta`.
     pub fn new(beta: f64) -> Self {
         Self { beta, waiting: false }
@@ -96,7 +99,14 @@ impl Scheduler for Ecf {
         let Some(slow) = MinRtt::pick(paths) else {
             return Decision::no_path();
         };
-        match Self::decide(fast, slow, conn.bytes_queued, self.waiting, self.beta) {
+        // k is the data not yet assigned to a path. While flow control holds the application
+        // back (`send_blocked`), what is queued is only what the peer's window let in, not what
+        // is left to send: k is unknown and at least a window, so count it as unbounded (a bulk
+        // sender's kernel send buffer, which the paper's k counts, is full as well). Taking the
+        // small queue at face value would make ECF wait for the fast path as if at the end of
+        // the transfer, and leave the slow path idle.
+        let k = if conn.send_blocked { Self::UNBOUNDED_QUEUE } else { conn.bytes_queued };
+        match Self::decide(fast, slow, k, self.waiting, self.beta) {
             EcfChoice::WaitForFast => {
                 self.waiting = true;
                 Decision::Wait(Wait { reason: WaitReason::FasterPath { path_id: fast.path_id }, retry_in: None })
@@ -168,6 +178,12 @@ mod tests {
         // Now the hysteresis case waits too.
         assert_eq!(ecf.schedule(&paths, &ConnectionView::new(60_000)), wait);
         assert_eq!(ecf.schedule(&paths, &ConnectionView::new(120_000)), Decision::Send(1));
+        assert!(!ecf.waiting());
+        // Flow control holds the application back: the queue is not the rest of the transfer, so
+        // ECF does not wait as it would for 24 000 bytes that really are the last ones.
+        let mut blocked = ConnectionView::new(24_000);
+        blocked.send_blocked = true;
+        assert_eq!(ecf.schedule(&paths, &blocked), Decision::Send(1));
         assert!(!ecf.waiting());
         // Fast path with room: always the fast path.
         let mut open = paths.clone();

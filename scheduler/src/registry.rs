@@ -13,15 +13,19 @@ use crate::round_robin::RoundRobin;
 use crate::scheduler::SchedulerFactory;
 use crate::weighted::WeightedFactory;
 
-/// The names [`factory_by_name`] knows.
+/// The names [`factory_by_name`] knows. Any of them followed by `+reinject` adds XLINK-style
+/// re-injection ([`crate::Reinjecting`]), e.g. `minrtt+reinject`, `ecf+reinject`.
 pub const SCHEDULER_NAMES: &[&str] =
     &["minrtt", "roundrobin", "weighted", "redundant", "backup", "blest", "ecf", "minrtt+reinject"];
+
+/// The suffix that wraps a scheduler in [`crate::Reinjecting`].
+const REINJECT_SUFFIX: &str = "+reinject";
 
 /// A scheduler name the registry does not know, or bad arguments to one it does.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnknownScheduler {
     /// No scheduler has this name.
-    #[error("unknown scheduler `{0}`; valid names: minrtt, roundrobin, weighted[:PATH=WEIGHT,...], redundant, backup, blest, ecf, minrtt+reinject")]
+    #[error("unknown scheduler `{0}`; valid names: minrtt, roundrobin, weighted[:PATH=WEIGHT,...], redundant, backup, blest, ecf, each optionally followed by +reinject (minrtt+reinject)")]
     Name(String),
     /// `weighted:` followed by something other than `PATH=WEIGHT` pairs.
     #[error(
@@ -34,6 +38,16 @@ pub enum UnknownScheduler {
 /// per-path weights: `weighted:0=3,1=1` (unlisted paths weigh 1).
 pub fn factory_by_name(name: &str) -> Result<Arc<dyn SchedulerFactory>, UnknownScheduler> {
     let lower = name.trim().to_ascii_lowercase();
+    if let Some(base) = lower.strip_suffix(REINJECT_SUFFIX) {
+        if base.ends_with(REINJECT_SUFFIX) {
+            return Err(UnknownScheduler::Name(name.to_owned()));
+        }
+        let inner = factory_by_name(base).map_err(|e| match e {
+            UnknownScheduler::Name(_) => UnknownScheduler::Name(name.to_owned()),
+            other => other,
+        })?;
+        return Ok(Arc::new(ReinjectingFactory::new(inner)));
+    }
     if let Some(args) = lower.strip_prefix("weighted:") {
         return parse_weights(args)
             .map(|weights| Arc::new(WeightedFactory { weights }) as Arc<dyn SchedulerFactory>)
@@ -47,7 +61,6 @@ pub fn factory_by_name(name: &str) -> Result<Arc<dyn SchedulerFactory>, UnknownS
         "backup" => BackupPriority::factory(),
         "blest" => Blest::factory(BlestConfig::default()),
         "ecf" => Ecf::factory(),
-        "minrtt+reinject" => Arc::new(ReinjectingFactory::new(MinRtt::factory())),
         _ => return Err(UnknownScheduler::Name(name.to_owned())),
     })
 }
@@ -82,6 +95,17 @@ mod tests {
         for &name in SCHEDULER_NAMES {
             assert!(msg.contains(name.split(':').next().unwrap()), "{msg}");
         }
+    }
+
+    #[test]
+    fn reinject_suffix_wraps_any_scheduler() {
+        for base in ["ecf", "blest", "weighted:0=2"] {
+            let f = factory_by_name(&format!("{base}+reinject")).unwrap();
+            assert!(f.name().ends_with("+reinject"), "{}", f.name());
+        }
+        assert_eq!(factory_by_name("ecf+reinject").unwrap().build().name(), "ecf+reinject");
+        assert!(factory_by_name("fastest+reinject").is_err());
+        assert!(factory_by_name("minrtt+reinject+reinject").is_err());
     }
 
     #[test]

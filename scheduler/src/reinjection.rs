@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 /// Wraps a scheduler and adds re-injection requests:
 /// - from a potentially failed path with bytes in flight, to the fastest eligible other path;
-/// - when nothing new is queued (`bytes_queued == 0`: the tail), from the slowest path with bytes
-///   in flight to the fastest eligible path with a lower smoothed RTT.
+/// - at the tail of a transfer (nothing queued, and not because flow control holds the
+///   application back: [`ConnectionView::send_blocked`]), from the slowest path with bytes in
+///   flight to the fastest eligible path with a lower smoothed RTT.
 ///
 /// Each request asks for at most the receiving path's free window.
 #[derive(Debug)]
@@ -36,7 +37,10 @@ impl<S: Scheduler> Reinjecting<S> {
         let from =
             paths.iter().filter(live).filter(|p| p.potentially_failed).max_by_key(|p| p.bytes_in_flight).or_else(
                 || {
-                    if conn.bytes_queued > 0 {
+                    // The tail: nothing waits to be sent, and not because flow control holds it
+                    // back (copies made then cost the slow path's capacity and measured slower:
+                    // scheduler/README.md).
+                    if conn.bytes_queued > 0 || conn.send_blocked {
                         return None;
                     }
                     paths.iter().filter(live).max_by_key(|p| (p.srtt, p.path_id))
@@ -121,6 +125,10 @@ mod tests {
         assert_eq!(Reinjecting::<Box<dyn Scheduler>>::request(&p, &ConnectionView::new(5000)), None);
         let r = Reinjecting::<Box<dyn Scheduler>>::request(&p, &ConnectionView::new(0));
         assert_eq!(r, Some(Reinjection { from: 1, to: 0, max_bytes: 9_000 }));
+        // Nothing queued because flow control holds the application back: not the tail.
+        let mut blocked = ConnectionView::new(0);
+        blocked.send_blocked = true;
+        assert_eq!(Reinjecting::<Box<dyn Scheduler>>::request(&p, &blocked), None);
     }
 
     #[test]

@@ -76,10 +76,13 @@ impl Decision {
 }
 
 /// A request to resend in-flight data of one path on another (XLINK-style re-injection), for the
-/// tail of a transfer or when a path looks broken.
+/// tail of a transfer, when flow control waits for a slow path, or when a path looks broken.
 ///
-/// proto picks which unacknowledged stream data of `from` to copy (oldest first, data not
-/// re-injected before) and sends at most `max_bytes` of it on `to`.
+/// proto picks which unacknowledged stream data of `from` to copy, never the same bytes twice:
+/// the oldest first while flow control or the send buffer holds new data back (that is what the
+/// peer's window waits for) or `from` is potentially failed, the newest first otherwise (at the
+/// tail the copies meet the slow path's queue halfway). It sends at most `max_bytes` of it on
+/// `to`, and counts it against the redundancy cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reinjection {
     /// The slow or failing path whose in-flight data is copied.

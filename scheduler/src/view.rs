@@ -153,6 +153,9 @@ pub struct ConnectionView {
     pub send_window: u64,
     /// The packet to place carries retransmitted data.
     pub is_retransmission: bool,
+    /// New data is held back by flow control (connection or stream credit) or by the send buffer,
+    /// not by the application: the peer's window waits for data still in flight.
+    pub send_blocked: bool,
     /// Opaque monotonic time in nanoseconds since the driver's epoch (the value of
     /// `mpquic_cc::Instant::as_nanos()`); only differences between two values mean anything.
     pub now_nanos: u64,
@@ -167,6 +170,7 @@ impl ConnectionView {
             flow_control_left: u64::MAX / 4,
             send_window: u64::MAX / 4,
             is_retransmission: false,
+            send_blocked: false,
             now_nanos: 0,
         }
     }

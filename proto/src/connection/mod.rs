@@ -42,6 +42,7 @@ mod mtud;
 mod multipath;
 mod paths;
 mod recv;
+mod reinjection;
 mod send;
 mod sent;
 mod spaces;
@@ -254,6 +255,8 @@ pub struct Connection {
     /// packet of stream data, not once per path considered (a stateful scheduler such as
     /// round-robin advances on every question).
     scheduled: Option<smallvec::SmallVec<[u32; 4]>>,
+    /// Re-injected and duplicated stream data waiting for its path.
+    copies: reinjection::Copies,
     /// Receives typed events for qlog and the like ([`crate::trace`]); `None` without a
     /// tracer factory.
     tracer: Option<Box<dyn Tracer>>,
@@ -323,11 +326,12 @@ impl Connection {
             raw_frames: None,
             scheduler: mpquic_scheduler::SchedulerHandle::from_factory(
                 &*config.scheduler_factory,
-                mpquic_scheduler::RedundancyCap::default(),
+                config.redundancy_cap,
             ),
             path_views: Vec::new(),
             cc_snapshots: Vec::new(),
             scheduled: None,
+            copies: reinjection::Copies::default(),
             tracer,
             key_updates_traced: 0,
             config,

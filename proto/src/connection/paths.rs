@@ -33,8 +33,14 @@ pub struct PathStats {
     pub packets_lost: u64,
     /// Bytes of packets declared lost.
     pub bytes_lost: u64,
-    /// Bytes of STREAM data sent (first transmissions and retransmissions).
+    /// Bytes of STREAM data sent (first transmissions, retransmissions and copies).
     pub stream_bytes_sent: u64,
+    /// Of those, bytes sent as re-injected copies of data in flight on another path (the
+    /// scheduler asked, [`mpquic_scheduler::Scheduler::reinject`]).
+    pub stream_bytes_reinjected: u64,
+    /// Of those, bytes sent as duplicates of data sent on another path at the same time
+    /// ([`mpquic_scheduler::Decision::Duplicate`]).
+    pub stream_bytes_duplicated: u64,
     /// Congestion events (loss or ECN-CE).
     pub congestion_events: u64,
     /// Packets received with the CE codepoint.

@@ -40,6 +40,7 @@ impl Connection {
             }
             self.trace_local_key_update(now);
         }
+        self.plan_reinjection(now);
         let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.keys().copied().collect();
         let n = ids.len();
         for i in 0..n {
@@ -199,6 +200,7 @@ impl Connection {
             || self.streams.has_pending_control()
             || self.datagrams.has_outgoing()
             || mtu_probe
+            || self.copies.has_for(path_id)
             || (self.streams.has_stream_data() && self.stream_data_allowed(now, path_id))
     }
 
@@ -520,9 +522,18 @@ impl Connection {
             };
             frame::Datagram { data: d }.encode(buf, true);
         }
+        // Copies of data in flight elsewhere (duplicates, re-injection) for this path go before
+        // new data: they were decided first.
+        self.write_copies(path_id, buf, limit, frames);
         // Stream data last, filling the packet, on the path the scheduler picks.
         let mut stream_bytes = 0u64;
         let allowed = self.stream_data_allowed(now, path_id);
+        // Decision::Duplicate: this packet's stream data also goes on the other paths named.
+        let duplicate_to: smallvec::SmallVec<[u32; 4]> = match &self.scheduled {
+            Some(set) if allowed && set.len() > 1 => set.iter().copied().filter(|&q| q != path_id.0).collect(),
+            _ => smallvec::SmallVec::new(),
+        };
+        let first_range = frames.stream.len();
         loop {
             let room = limit.saturating_sub(buf.len());
             if !allowed {
@@ -551,6 +562,11 @@ impl Connection {
             // The next packet of stream data gets a fresh decision.
             self.scheduled = None;
             self.scheduler.on_sent(stream_bytes, mpquic_scheduler::SentKind::Original);
+            if !duplicate_to.is_empty() {
+                let sent: smallvec::SmallVec<[super::sent::StreamRange; 4]> =
+                    frames.stream[first_range..].iter().copied().collect();
+                self.queue_duplicates(&duplicate_to, &sent);
+            }
         }
         buf.len() > start
     }
@@ -831,23 +847,34 @@ impl Connection {
             return true;
         }
         if self.scheduled.is_none() {
-            let mut views = core::mem::take(&mut self.path_views);
-            views.clear();
-            for p in self.paths.values() {
-                if self.cids.remote(p.id).is_none() {
-                    continue;
-                }
-                views.push(self::path_view(p, now));
-            }
-            let mut conn = mpquic_scheduler::ConnectionView::new(self.streams.unsent_bytes());
-            conn.flow_control_left = self.streams.send_credit_available();
-            conn.send_window = self.streams.send_window();
-            conn.now_nanos = now.as_nanos();
+            let (views, conn) = self.scheduler_inputs(now);
             let decision = self.scheduler.schedule(&views, &conn);
             self.path_views = views;
             self.scheduled = Some(decision.paths().iter().copied().collect());
         }
         self.scheduled.as_ref().is_some_and(|s| s.contains(&path_id.0))
+    }
+
+    /// What the scheduler decides from: a view of every path that has a CID to send with (in
+    /// the reused `path_views` buffer; give it back after the call) and the connection's view.
+    pub(super) fn scheduler_inputs(
+        &mut self,
+        now: Instant,
+    ) -> (Vec<mpquic_scheduler::PathView>, mpquic_scheduler::ConnectionView) {
+        let mut views = core::mem::take(&mut self.path_views);
+        views.clear();
+        for p in self.paths.values() {
+            if self.cids.remote(p.id).is_none() {
+                continue;
+            }
+            views.push(self::path_view(p, now));
+        }
+        let mut conn = mpquic_scheduler::ConnectionView::new(self.streams.unsent_bytes());
+        conn.flow_control_left = self.streams.send_credit_available();
+        conn.send_window = self.streams.send_window();
+        conn.send_blocked = self.streams.send_blocked();
+        conn.now_nanos = now.as_nanos();
+        (views, conn)
     }
 }
 

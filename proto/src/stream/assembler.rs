@@ -65,6 +65,18 @@ impl Assembler {
         self.buffered
     }
 
+    /// Bytes [`Assembler::read`] could return now: the contiguous run at the read head.
+    pub fn readable_bytes(&self) -> u64 {
+        let mut end = self.bytes_read;
+        for p in self.pieces.iter() {
+            if p.offset != end {
+                break;
+            }
+            end = p.end();
+        }
+        end - self.bytes_read
+    }
+
     /// Whether [`Assembler::read`] would return data now.
     pub fn is_readable(&self) -> bool {
         self.pieces.front().is_some_and(|p| p.offset == self.bytes_read)
@@ -228,6 +240,20 @@ mod tests {
         // Duplicate of delivered data is ignored.
         assert_eq!(a.insert(0, Bytes::from_static(b"abc")), 0);
         assert_eq!(a.buffered(), 0);
+    }
+
+    #[test]
+    fn readable_bytes_is_the_run_at_the_read_head() {
+        let mut a = Assembler::new();
+        a.insert(5, Bytes::from_static(b"fg"));
+        assert_eq!(a.readable_bytes(), 0);
+        a.insert(0, Bytes::from_static(b"abc"));
+        a.insert(3, Bytes::from_static(b"d"));
+        assert_eq!(a.readable_bytes(), 4, "abcd; fg waits behind the hole at 4");
+        a.insert(4, Bytes::from_static(b"e"));
+        assert_eq!(a.readable_bytes(), 7);
+        a.read(2);
+        assert_eq!(a.readable_bytes(), 5);
     }
 
     #[test]

@@ -2,10 +2,20 @@
 //!
 //! [`ReceiveWindow`] is the receiver's side: it checks that the peer stays below the limit we
 //! advertised (MAX_DATA / MAX_STREAM_DATA), decides when a new limit is worth sending (once half
-//! the window has been consumed by the application) and auto-tunes the window: when two
-//! consecutive updates are less than two round trips apart, the application drains the window
-//! faster than the peer can refill it, so the window doubles, up to a configured maximum (the
-//! scheme of Chromium's `QuicFlowController` and quinn).
+//! the window has been consumed by the application) and auto-tunes the window, doubling it up to
+//! a configured maximum when either signal says the window, not the network or the application,
+//! limits the transfer:
+//!
+//! - *fast updates*: two consecutive updates less than two round trips apart mean the
+//!   application drains the window faster than the peer can refill it (the scheme of Chromium's
+//!   `QuicFlowController`);
+//! - *credit exhausted*: the peer's data reached the limit we advertised (it was held back by
+//!   flow control), while the application had read everything that was readable. This catches
+//!   what the RTT test misses with several paths: data queued on a slow path holds the window
+//!   for that path's queueing delay, which the receiver's own RTT samples do not see (its
+//!   packets on that path are mostly ACKs, and the queue is in the other direction). RFC 9000
+//!   §4.2 leaves the policy to implementations; §19.12/§19.13 name "blocked" as input to tuning.
+//!   A slow reader leaves readable data unread, so it never grows the window this way.
 //!
 //! [`SendCredit`] is the sender's side: the limit the peer granted and how much of it is used,
 //! plus whether a DATA_BLOCKED / STREAM_DATA_BLOCKED frame is due (RFC 9000 §4.1).
@@ -14,6 +24,11 @@ use core::time::Duration;
 
 use crate::coding::VarInt;
 use crate::Instant;
+
+/// The peer counts as having exhausted its credit once less than `window / this` is left.
+const EXHAUSTED_SLACK_DIVISOR: u64 = 16;
+/// The application counts as keeping up while at most `window / this` readable bytes wait unread.
+const UNREAD_DIVISOR: u64 = 4;
 
 /// Receive-side credit for one stream or for the connection.
 #[derive(Debug, Clone)]
@@ -30,6 +45,8 @@ pub struct ReceiveWindow {
     consumed: u64,
     /// When the last limit increase was handed out, for auto-tuning.
     last_update: Option<Instant>,
+    /// The peer used (nearly) all the credit of the current limit: flow control held it back.
+    credit_exhausted: bool,
 }
 
 impl ReceiveWindow {
@@ -44,6 +61,7 @@ impl ReceiveWindow {
             received: 0,
             consumed: 0,
             last_update: None,
+            credit_exhausted: false,
         }
     }
 
@@ -81,6 +99,15 @@ impl ReceiveWindow {
     /// [`ReceiveWindow::can_receive`] (RFC 9000 §4.1: exceeding it is a FLOW_CONTROL_ERROR).
     pub fn on_received(&mut self, new_bytes: u64) {
         self.received += new_bytes;
+        // "Nearly": a sender may leave a sliver of credit that does not fill a packet.
+        if new_bytes > 0 && self.available() <= self.window / EXHAUSTED_SLACK_DIVISOR {
+            self.credit_exhausted = true;
+        }
+    }
+
+    /// Whether the peer used (nearly) all the credit of the limit in force.
+    pub fn credit_exhausted(&self) -> bool {
+        self.credit_exhausted
     }
 
     /// Records that the application released `bytes`; returns true when a new limit should be
@@ -104,17 +131,23 @@ impl ReceiveWindow {
     /// The limit to put in a MAX_DATA / MAX_STREAM_DATA frame sent at `now`. Hands out a new
     /// limit when one is due (auto-tuning the window first) and the current one otherwise, so a
     /// lost frame is repaired by sending the latest value. `rtt` is the smoothed RTT the
-    /// connection uses for this purpose.
-    pub fn poll_max_data(&mut self, now: Instant, rtt: Duration) -> u64 {
+    /// connection uses for this purpose; `unread` is the data that is readable (in order) but
+    /// not yet read by the application, which tells a slow reader from a window that is too small.
+    pub fn poll_max_data(&mut self, now: Instant, rtt: Duration, unread: u64) -> u64 {
         if self.should_update() {
-            if let Some(last) = self.last_update {
-                // A full half-window drained within two round trips: the window limits throughput.
-                if now.saturating_duration_since(last) < rtt * 2 && self.window < self.max_window {
-                    self.window = self.window.saturating_mul(2).min(self.max_window);
-                }
+            // A full half-window drained within two round trips: the window limits throughput.
+            let fast = self.last_update.is_some_and(|last| now.saturating_duration_since(last) < rtt * 2);
+            // The peer ran into the limit while the application kept up: the window limits it.
+            let blocked = self.credit_exhausted && unread <= self.window / UNREAD_DIVISOR;
+            if (fast || blocked) && self.window < self.max_window {
+                self.window = self.window.saturating_mul(2).min(self.max_window);
             }
             self.last_update = Some(now);
-            self.max_data = self.max_data.max(self.consumed.saturating_add(self.window).min(VarInt::MAX.into_inner()));
+            let max_data = self.consumed.saturating_add(self.window).min(VarInt::MAX.into_inner());
+            if max_data > self.max_data {
+                self.max_data = max_data;
+                self.credit_exhausted = false;
+            }
         }
         self.max_data
     }
@@ -201,10 +234,10 @@ mod tests {
         w.on_received(100);
         assert!(!w.on_consumed(49));
         assert!(w.on_consumed(1));
-        assert_eq!(w.poll_max_data(Instant::ZERO, 10 * MS), 150);
+        assert_eq!(w.poll_max_data(Instant::ZERO, 10 * MS, 0), 150);
         assert!(!w.should_update());
         // A repeat (lost frame) carries the same value.
-        assert_eq!(w.poll_max_data(Instant::ZERO, 10 * MS), 150);
+        assert_eq!(w.poll_max_data(Instant::ZERO, 10 * MS, 0), 150);
         assert_eq!(w.available(), 50);
     }
 
@@ -218,7 +251,7 @@ mod tests {
             w.on_received(50);
             w.on_consumed(50);
             now += 100 * MS;
-            w.poll_max_data(now, rtt);
+            w.poll_max_data(now, rtt, 0);
         }
         assert_eq!(w.window(), 100);
         // Fast application: updates 5 ms apart, doubles each time up to the maximum.
@@ -227,10 +260,62 @@ mod tests {
             w.on_received(half);
             assert!(w.on_consumed(half));
             now += 5 * MS;
-            w.poll_max_data(now, rtt);
+            w.poll_max_data(now, rtt, 0);
         }
         assert_eq!(w.window(), 1000);
         assert_eq!(w.max_data(), w.consumed() + 1000);
+    }
+
+    /// The peer runs into the limit while the application reads everything readable: the window
+    /// doubles at each update even though the updates are far apart in RTTs (the receiver's RTT
+    /// does not see the queue that holds its data back).
+    #[test]
+    fn exhausted_credit_grows_window_without_rtt_signal() {
+        let rtt = MS;
+        let mut w = ReceiveWindow::new(1000, 8000);
+        let mut now = Instant::ZERO;
+        let mut windows = Vec::new();
+        for _ in 0..5 {
+            // The peer uses all its credit; the application reads half a window of it.
+            w.on_received(w.available());
+            assert!(w.credit_exhausted());
+            assert!(w.on_consumed(w.window() / 2));
+            now += 100 * MS;
+            w.poll_max_data(now, rtt, 0);
+            assert!(!w.credit_exhausted(), "a new limit clears the signal");
+            windows.push(w.window());
+        }
+        assert_eq!(windows, vec![2000, 4000, 8000, 8000, 8000]);
+    }
+
+    /// Without the signals the window stays put: a peer that leaves credit unused, or a slow
+    /// reader that leaves readable data unread.
+    #[test]
+    fn no_growth_when_peer_has_credit_left_or_reader_is_slow() {
+        let rtt = MS;
+        let mut w = ReceiveWindow::new(1000, 8000);
+        let mut now = Instant::ZERO;
+        for _ in 0..5 {
+            // The peer stops a quarter window short of the limit.
+            let send = w.available() - 250;
+            w.on_received(send);
+            assert!(!w.credit_exhausted());
+            w.on_consumed(send);
+            now += 100 * MS;
+            w.poll_max_data(now, rtt, 0);
+        }
+        assert_eq!(w.window(), 1000);
+        for _ in 0..5 {
+            // The peer fills the window, the application reads only half of it and leaves the
+            // rest readable.
+            w.on_received(w.available());
+            assert!(w.credit_exhausted());
+            let unread = w.received() - w.consumed() - 500;
+            w.on_consumed(500);
+            now += 100 * MS;
+            w.poll_max_data(now, rtt, unread);
+        }
+        assert_eq!(w.window(), 1000);
     }
 
     #[test]

@@ -29,6 +29,7 @@
 //! Retransmissions never take credit again.
 
 mod assembler;
+mod copy;
 mod flow_control;
 mod pending;
 mod recv;
@@ -824,7 +825,8 @@ impl Streams {
     /// [`Streams::on_control_lost`] if it is lost or did not fit.
     pub fn poll_control(&mut self, now: Instant, rtt: Duration) -> Option<ControlFrame> {
         if core::mem::take(&mut self.max_data_pending) {
-            return Some(ControlFrame::MaxData(self.recv_window.poll_max_data(now, rtt)));
+            let unread = self.streams.values().filter_map(|s| s.recv.as_ref()).map(RecvStream::unread).sum();
+            return Some(ControlFrame::MaxData(self.recv_window.poll_max_data(now, rtt, unread)));
         }
         for dir in DIRS {
             let i = dir_index(dir);

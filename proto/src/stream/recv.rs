@@ -116,7 +116,16 @@ impl RecvStream {
 
     /// The limit for a MAX_STREAM_DATA frame sent at `now` (auto-tunes the window).
     pub fn poll_max_stream_data(&mut self, now: Instant, rtt: Duration) -> u64 {
-        self.window.poll_max_data(now, rtt)
+        let unread = self.unread();
+        self.window.poll_max_data(now, rtt, unread)
+    }
+
+    /// Data that is readable in order and that the application has not read yet.
+    pub fn unread(&self) -> u64 {
+        if self.stop_code.is_some() {
+            return 0;
+        }
+        self.assembler.readable_bytes()
     }
 
     /// Gives back everything received and not yet released.

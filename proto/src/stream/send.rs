@@ -5,6 +5,7 @@
 //! Data is kept as the [`Bytes`] chunks the application handed over, so sending is slicing:
 //! no copy, no allocation per packet once the chunk queue has grown to its working size.
 
+use core::ops::Range;
 use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes};
@@ -74,6 +75,10 @@ pub struct SendStream {
     acked: RangeSet,
     /// Lost ranges waiting to be sent again.
     retransmits: RangeSet,
+    /// Ranges already chosen for re-injection on another path, so none is chosen twice.
+    reinjected: RangeSet,
+    /// The FIN was chosen for re-injection.
+    fin_reinjected: bool,
     fin: Fin,
     /// The peer's stream-level limit (MAX_STREAM_DATA, RFC 9000 §4.1).
     pub(super) credit: SendCredit,
@@ -100,6 +105,8 @@ impl SendStream {
             unsent: 0,
             acked: RangeSet::new(),
             retransmits: RangeSet::new(),
+            reinjected: RangeSet::new(),
+            fin_reinjected: false,
             fin: Fin::NotSet,
             credit: SendCredit::new(max_stream_data),
             reset: None,
@@ -115,6 +122,11 @@ impl SendStream {
     /// Bytes written by the application so far (the final size once finished).
     pub fn write_offset(&self) -> u64 {
         self.write_offset
+    }
+
+    /// Everything below this offset is acknowledged.
+    pub fn acked_offset(&self) -> u64 {
+        self.buf_offset
     }
 
     /// Bytes held until acknowledged.
@@ -177,6 +189,7 @@ impl SendStream {
         self.buf_offset = self.write_offset;
         self.acked.clear();
         self.retransmits.clear();
+        self.reinjected.clear();
         Some(freed)
     }
 
@@ -286,6 +299,64 @@ impl SendStream {
         Some(SendChunk { offset, data, fin })
     }
 
+    /// The parts of `range` a copy on another path would still be useful for, lowest first: sent
+    /// before, not acknowledged, not waiting for retransmission (that sends them anyway) and, for
+    /// a re-injection, not chosen for one before.
+    pub fn copyable(&self, range: Range<u64>, reinjection: bool) -> impl Iterator<Item = Range<u64>> + '_ {
+        let range = range.start.max(self.buf_offset)..range.end.min(self.unsent);
+        let live = matches!(self.state, SendState::Send | SendState::DataSent);
+        let mut start = range.start;
+        core::iter::from_fn(move || {
+            if !live {
+                return None;
+            }
+            let sets: [&RangeSet; 3] = [&self.acked, &self.retransmits, &self.reinjected];
+            let sets = if reinjection { &sets[..] } else { &sets[..2] };
+            let free = first_free(start..range.end, sets)?;
+            start = free.end;
+            Some(free)
+        })
+    }
+
+    /// Whether a copy of the FIN would still be useful: it was sent, is not acknowledged nor
+    /// waiting for retransmission and, for a re-injection, was not chosen for one before.
+    pub fn fin_copyable(&self, reinjection: bool) -> bool {
+        self.fin == Fin::Sent && !(reinjection && self.fin_reinjected)
+    }
+
+    /// Records that `range` (and the FIN when `fin`) was chosen for re-injection.
+    pub fn mark_reinjected(&mut self, range: Range<u64>, fin: bool) {
+        if !range.is_empty() {
+            self.reinjected.insert(range);
+        }
+        self.fin_reinjected |= fin;
+    }
+
+    /// The next piece of `range` to copy onto another path, sized for a frame of at most
+    /// `max_frame_len` bytes; carries the FIN when `fin` (the copied frame had it) and the piece
+    /// reaches the end of the stream while the FIN is unacknowledged. Only what
+    /// [`SendStream::copyable`] allows (without the re-injection filter: the range was chosen
+    /// already). `None` when nothing of `range` is left to copy or no data fits.
+    pub fn poll_copy(&self, id: StreamId, range: Range<u64>, fin: bool, max_frame_len: usize) -> Option<SendChunk> {
+        let end = range.end;
+        if let Some(piece) = self.copyable(range, false).next() {
+            let room = stream_frame_room(id, piece.start, max_frame_len)?;
+            let want = usize::try_from(piece.end - piece.start).unwrap_or(usize::MAX).min(room);
+            let data = self.slice(piece.start, want);
+            if data.is_empty() {
+                return None;
+            }
+            let piece_end = piece.start + data.len() as u64;
+            let fin = fin && piece_end == end && piece_end == self.write_offset && self.fin == Fin::Sent;
+            return Some(SendChunk { offset: piece.start, data, fin });
+        }
+        // A FIN-only copy.
+        (fin && end == self.write_offset
+            && self.fin == Fin::Sent
+            && stream_frame_room(id, end, max_frame_len).is_some())
+        .then(|| SendChunk { offset: end, data: Bytes::new(), fin: true })
+    }
+
     /// A frame carrying `[offset, offset + len)` (and the FIN when `fin`) was acknowledged.
     /// Returns the bytes freed from the buffer and whether this moved the stream to DataRecvd.
     pub fn on_ack(&mut self, offset: u64, len: u64, fin: bool) -> (u64, bool) {
@@ -320,6 +391,7 @@ impl SendStream {
                 }
             }
             self.buf_offset = new_front;
+            self.reinjected.remove_below(new_front);
         }
         let done = self.state == SendState::DataSent && self.buf_offset == self.write_offset && self.fin == Fin::Acked;
         if done {
@@ -348,6 +420,28 @@ impl SendStream {
         }
         queued
     }
+}
+
+/// The lowest sub-range of `range` that is in none of `sets` (it starts at the first free value
+/// and ends where the next set begins), or `None` when `sets` cover all of `range`.
+fn first_free(range: Range<u64>, sets: &[&RangeSet]) -> Option<Range<u64>> {
+    let mut start = range.start;
+    'search: while start < range.end {
+        let mut free = start..range.end;
+        for set in sets {
+            // Narrowing keeps `free` inside every earlier set's first gap, so it stays free of them.
+            match set.gaps_in(free.clone()).next() {
+                Some(gap) => free = gap,
+                None => {
+                    // This set covers what the earlier ones left: look past it.
+                    start = free.end;
+                    continue 'search;
+                }
+            }
+        }
+        return Some(free);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -382,6 +476,46 @@ mod tests {
         assert_eq!(s.state(), SendState::DataRecvd);
         assert!(s.is_done());
         assert_eq!(s.buffered(), 0);
+    }
+
+    #[test]
+    fn copies_skip_acked_retransmitted_and_reinjected_data() {
+        let mut s = stream_with(b"0123456789");
+        s.write(Bytes::from_static(b"abc"));
+        // 0..10 sent, 10..13 not yet.
+        assert_eq!(s.poll_new(ID, 13, u64::MAX).unwrap().data.len(), 10);
+        s.on_ack(2, 2, false);
+        s.on_lost(6, 1, false);
+        let pieces = |s: &SendStream, reinjection| s.copyable(0..13, reinjection).collect::<Vec<_>>();
+        assert_eq!(pieces(&s, false), vec![0..2, 4..6, 7..10], "acked, lost and unsent data are left out");
+        s.mark_reinjected(4..6, false);
+        assert_eq!(pieces(&s, true), vec![0..2, 7..10], "re-injected once only");
+        assert_eq!(pieces(&s, false), vec![0..2, 4..6, 7..10], "duplicates do not care");
+        let c = s.poll_copy(ID, 4..10, false, 100).unwrap();
+        assert_eq!((c.offset, &c.data[..], c.fin), (4, &b"45"[..], false));
+        let c = s.poll_copy(ID, 6..10, false, 100).unwrap();
+        assert_eq!((c.offset, &c.data[..]), (7, &b"789"[..]), "skips the byte waiting for retransmission");
+        // Acknowledged meanwhile: nothing left to copy.
+        s.on_ack(7, 3, false);
+        assert!(s.poll_copy(ID, 7..10, false, 100).is_none());
+    }
+
+    #[test]
+    fn copies_carry_the_fin_while_it_is_unacknowledged() {
+        let mut s = stream_with(b"0123");
+        s.finish();
+        assert!(s.poll_new(ID, 100, u64::MAX).unwrap().fin);
+        let c = s.poll_copy(ID, 2..4, true, 100).unwrap();
+        assert_eq!((c.offset, &c.data[..], c.fin), (2, &b"23"[..], true));
+        assert!(s.fin_copyable(true));
+        s.mark_reinjected(4..4, true);
+        assert!(!s.fin_copyable(true) && s.fin_copyable(false));
+        // The data is acknowledged, the FIN is not: a FIN-only copy.
+        s.on_ack(0, 4, false);
+        let c = s.poll_copy(ID, 4..4, true, 100).unwrap();
+        assert_eq!((c.offset, c.data.len(), c.fin), (4, 0, true));
+        s.on_ack(4, 0, true);
+        assert!(s.poll_copy(ID, 4..4, true, 100).is_none());
     }
 
     #[test]

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use mpquic_proto::{
-    ClientConfig, ConnectionHandle, EcnCodepoint, Endpoint, EndpointConfig, Event, Instant, ServerConfig,
-    TransportConfig,
+    ClientConfig, ConnectionHandle, EcnCodepoint, Endpoint, EndpointConfig, Event, Instant, PathEvent, PathId,
+    ServerConfig, TransportConfig,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -63,6 +63,9 @@ pub struct Link {
     pub duplicate: f64,
     /// Bytes per second; 0 for unlimited.
     pub rate_bytes_per_sec: u64,
+    /// Drop-tail limit of a rate-limited link, as the longest wait in its queue; `None`:
+    /// unlimited.
+    pub max_queue_delay: Option<Duration>,
 }
 
 impl Default for Link {
@@ -74,6 +77,7 @@ impl Default for Link {
             reorder_extra: Duration::from_millis(5),
             duplicate: 0.0,
             rate_bytes_per_sec: 0,
+            max_queue_delay: None,
         }
     }
 }
@@ -219,10 +223,13 @@ impl Pair {
             None => self.to_client,
         };
         let impaired = self.now >= self.impair_after;
-        // Serialisation on a rate-limited link (infinite queue).
+        // Serialisation on a rate-limited link, behind a drop-tail queue.
         let mut depart = self.now;
         if let Some(nanos) = (data.len() as u64 * 1_000_000_000).checked_div(link.rate_bytes_per_sec) {
             let free = self.link_free_at.entry((key, to_server)).or_insert(Instant::ZERO);
+            if link.max_queue_delay.is_some_and(|max| free.saturating_duration_since(self.now) > max) {
+                return;
+            }
             depart = depart.max(*free);
             let tx = Duration::from_nanos(nanos);
             *free = depart + tx;
@@ -404,4 +411,87 @@ impl Upload {
             }
         }
     }
+}
+
+/// The client address of the second path in multipath tests.
+pub fn second_addr() -> SocketAddr {
+    "127.0.0.2:40001".parse().unwrap()
+}
+
+/// Connects with `transport` on both sides (multipath on: `initial_max_path_id` set), opens a
+/// second path from [`second_addr`] over the `secondary` link and waits for its validation.
+pub fn two_paths(
+    seed: u64,
+    transport: TransportConfig,
+    primary: Link,
+    secondary: Link,
+) -> (Pair, ConnectionHandle, ConnectionHandle, PathId) {
+    two_paths_with(seed, transport.clone(), transport, primary, secondary)
+}
+
+/// [`two_paths`] with the server's and the client's own transport configurations.
+pub fn two_paths_with(
+    seed: u64,
+    server: TransportConfig,
+    client: TransportConfig,
+    primary: Link,
+    secondary: Link,
+) -> (Pair, ConnectionHandle, ConnectionHandle, PathId) {
+    let mut pair = Pair::new(seed, server);
+    let cfg = pair.client_config(client);
+    pair.to_server = primary;
+    pair.to_client = primary;
+    pair.path_links.insert((second_addr(), pair.server_addr), (secondary, secondary));
+    let (c, s) = pair.connect_with(cfg);
+    // Wait for HANDSHAKE_DONE and the peer's CIDs for path 1.
+    let mut path = None;
+    let ok = pair.drive_until(Duration::from_secs(5), |p| {
+        let now = p.now;
+        let server_addr = p.server_addr;
+        let conn = p.client.connection(c).unwrap();
+        if path.is_none() {
+            path = conn.open_path(now, Some(second_addr()), server_addr).ok();
+        }
+        path.is_some()
+    });
+    assert!(ok, "could not open a second path");
+    let path = path.unwrap();
+    let mut validated = false;
+    let ok = pair.drive_until(Duration::from_secs(5), |p| {
+        while let Some((_, e)) = p.client.poll_event() {
+            if e == Event::Path(PathEvent::Validated(path)) {
+                validated = true;
+            }
+        }
+        validated
+    });
+    assert!(ok, "second path not validated");
+    assert!(pair.client.connection(c).unwrap().is_multipath());
+    (pair, c, s, path)
+}
+
+/// Sends `len` bytes client -> server on one stream; `during` runs at every step with the bytes
+/// received so far. Returns the received data.
+pub fn bulk(
+    pair: &mut Pair,
+    c: ConnectionHandle,
+    s: ConnectionHandle,
+    data: &[u8],
+    limit: Duration,
+    mut during: impl FnMut(&mut Pair, usize),
+) -> Vec<u8> {
+    let mut upload = Upload::start(pair, c);
+    let ok = pair.drive_until(limit, |p| {
+        during(p, upload.got.len());
+        while let Some((_, e)) = p.client.poll_event() {
+            assert!(!matches!(e, Event::ConnectionLost(_)), "client: {e:?}");
+        }
+        while let Some((_, e)) = p.server.poll_event() {
+            assert!(!matches!(e, Event::ConnectionLost(_)), "server: {e:?}");
+        }
+        upload.step(p, c, s, data)
+    });
+    let got = upload.got;
+    assert!(ok, "transfer incomplete: {} of {} bytes", got.len(), data.len());
+    got
 }
