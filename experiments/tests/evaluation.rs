@@ -54,8 +54,11 @@ fn cc_single_path_utilisation() {
 }
 
 /// Seeds of the reduced fairness check: one run's ratio rests on a few dozen congestion events
-/// per flow (its standard deviation over seeds is 0.1-0.2), so the check is on the mean.
-const FAIRNESS_SEEDS: u32 = 6;
+/// per flow (its standard deviation over seeds is 0.15-0.25), so the check is on the mean, and
+/// over enough seeds that its standard error (about 0.04) is well below the margin: six seeds
+/// gave lia 1.07 before and 1.23 after a change elsewhere in proto that left the 30-seed mean
+/// where it was (1.10 and 1.11).
+const FAIRNESS_SEEDS: u32 = 30;
 
 /// The mean over [`FAIRNESS_SEEDS`] seeds of the multipath connection's goodput divided by the
 /// competing NewReno flow's, both measured while both run (18 MB, about 30 s, per seed).
@@ -144,14 +147,35 @@ fn completion(scheduler: &str, bytes: u64) -> Option<f64> {
     r.completion_time_s
 }
 
+/// Seeds of the 1 MB and 8 MB comparisons: with 1% random loss on the WLAN path one seed's
+/// completion time varies by about 15% (8 MB, MinRTT: 5.9-8.7 s over seeds 1-5), more than the
+/// schedulers differ, so they are compared on the mean.
+const SCHEDULER_SEEDS: u32 = 5;
+
+/// The mean completion time over [`SCHEDULER_SEEDS`] seeds.
+fn mean_completion(scheduler: &str, bytes: u64) -> f64 {
+    let mut s = with(load("scheduler_wlan_3g.toml"), None, Some(scheduler), Some(bytes));
+    s.duration_s = 20.0;
+    let options = RunOptions { repetitions: Some(SCHEDULER_SEEDS), ..RunOptions::default() };
+    let report = run_scenario(&s, &options).unwrap();
+    let times: Vec<f64> = report
+        .runs
+        .iter()
+        .map(|r| r.completion_time_s.unwrap_or_else(|| panic!("{scheduler} seed {}: {:?}", r.seed, r.error)))
+        .collect();
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    println!("{scheduler:>10} {bytes:>9} B: mean {mean:.3} s over seeds {:?}: {times:.3?}", report.seeds);
+    mean
+}
+
 /// WLAN 25 Mbit/s 25 ms 1% loss + 3G 5 Mbit/s 65 ms (1 MB and 8 MB instead of up to 64 MB):
-/// BLEST and ECF are not slower than MinRTT.
+/// BLEST and ECF are not slower than MinRTT, on the mean over seeds.
 #[test]
 fn blest_and_ecf_not_slower_than_minrtt_on_wlan_and_3g() {
     for bytes in [1_000_000, 8_000_000] {
-        let minrtt = completion("minrtt", bytes).expect("minrtt completes");
+        let minrtt = mean_completion("minrtt", bytes);
         for s in ["blest", "ecf"] {
-            let t = completion(s, bytes).unwrap_or_else(|| panic!("{s} did not complete {bytes} B"));
+            let t = mean_completion(s, bytes);
             assert!(t <= minrtt, "{s}: {t:.3} s > minrtt {minrtt:.3} s for {bytes} B");
         }
     }

@@ -9,6 +9,7 @@ mod common;
 use std::process::{Command, Stdio};
 
 use common::{free_port_on, path_rows, pseudo_random, scenario_file, start_server_on, temp_dir, wait_for_output, BIN};
+use mpquic_experiments::qlog::read_json_seq;
 use sha2::{Digest, Sha256};
 
 fn summary(dir: &std::path::Path) -> serde_json::Value {
@@ -73,6 +74,16 @@ fn run_real_bulk_completes_and_writes_outputs() {
         assert!(csv.lines().count() > 3, "{name}: {csv}");
     }
     assert!(out.join("plots/real-bulk-seed1_goodput.svg").exists());
+    // qlog traces (the default `--qlog packets`), one per side, closed and whole: the server
+    // sent packets on both paths.
+    let files = s["qlog_files"].as_array().expect("qlog_files listed");
+    assert_eq!(files.len(), 2, "{files:?}");
+    let server = files.iter().find(|f| f.as_str().unwrap().ends_with("_server.sqlog")).expect("a server trace");
+    let records = read_json_seq(&out.join("qlog").join(server.as_str().unwrap())).unwrap();
+    let paths: std::collections::BTreeSet<u64> =
+        records.iter().filter(|r| r["name"] == "quic:packet_sent").filter_map(|r| r["path_id"].as_u64()).collect();
+    assert_eq!(paths, [0, 1].into(), "server packets per path");
+    assert!(records.iter().any(|r| r["name"] == "quic:connection_closed"), "the trace ends with the close");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
