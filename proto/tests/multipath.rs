@@ -7,11 +7,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use common::{bulk, payload, second_addr, Link, Pair};
 use mpquic_cc::{
     AckedPacket, CongestionEvent, Controller, ControllerFactory, PathInfo, Paths, RttEstimates, SentPacket,
 };
-use mpquic_proto::{ConnectionHandle, Dir, Event, Instant, PathEvent, PathId, TransportConfig};
+use mpquic_proto::{
+    ConnectionError, ConnectionHandle, Dir, Event, Instant, PathEvent, PathId, TransportConfig, VarInt,
+};
 
 fn mp_config() -> TransportConfig {
     TransportConfig { initial_max_path_id: Some(4), ..TransportConfig::default() }
@@ -347,4 +350,65 @@ fn coupled_controllers_see_every_paths_current_state() {
         let both = seen.views.iter().filter(|&&(own, _, active, _)| own == p && active == 2).count();
         assert!(both > 100, "path {p}: {both} hook calls saw both paths");
     }
+}
+
+/// Closes client connection `c` and returns the error the server reports, if it learns of the
+/// close within `within` (its idle timeout is 30 s, so it only learns in time from the
+/// CONNECTION_CLOSE itself).
+fn server_learns_of_close(pair: &mut Pair, c: ConnectionHandle, within: Duration) -> Option<ConnectionError> {
+    let now = pair.now;
+    pair.client.connection(c).unwrap().close(now, VarInt::from_u32(7), Bytes::from_static(b"bye"));
+    let mut lost = None;
+    pair.drive_until(within, |p| {
+        while let Some((_, e)) = p.server.poll_event() {
+            if let Event::ConnectionLost(error) = e {
+                lost = Some(error);
+            }
+        }
+        lost.is_some()
+    });
+    lost
+}
+
+fn is_our_close(e: &Option<ConnectionError>) -> bool {
+    matches!(e, Some(ConnectionError::ApplicationClosed { code: 7, .. }))
+}
+
+/// draft-ietf-quic-multipath-21 §3.4: CONNECTION_CLOSE can go on any open path. After path 0
+/// is abandoned (its CIDs retired) the close still reaches the peer, on the path that is left.
+#[test]
+fn close_reaches_the_peer_after_path_zero_is_abandoned() {
+    let (mut pair, c, _s, path) = two_paths(58, Link::default(), Link::default());
+    assert_eq!(path, PathId(1));
+    let now = pair.now;
+    pair.client.connection(c).unwrap().abandon_path(now, PathId(0), 0).unwrap();
+    pair.drive_until(Duration::from_millis(500), |_| false);
+    let lost = server_learns_of_close(&mut pair, c, Duration::from_secs(2));
+    assert!(is_our_close(&lost), "server: {lost:?}");
+}
+
+/// The close avoids a path that is potentially failed: with path 0 black-holed and marked
+/// failed, it goes on path 1 and the server learns of it at once.
+#[test]
+fn close_avoids_a_failed_path() {
+    let (mut pair, c, s, _) = two_paths(59, Link::default(), Link::default());
+    let primary = (pair.client_addr, pair.server_addr);
+    let dead = Link { loss: 1.0, ..Link::default() };
+    pair.path_links.insert(primary, (dead, dead));
+    // Data on the connection, so that path 0's silence is noticed.
+    let mut upload = common::Upload::start(&mut pair, c);
+    let data = payload(59, 1 << 20);
+    let mut failed = false;
+    let ok = pair.drive_until(Duration::from_secs(5), |p| {
+        upload.step(p, c, s, &data);
+        while let Some((_, e)) = p.client.poll_event() {
+            if e == Event::Path(PathEvent::PotentiallyFailed(PathId(0))) {
+                failed = true;
+            }
+        }
+        failed
+    });
+    assert!(ok, "path 0 was not marked failed");
+    let lost = server_learns_of_close(&mut pair, c, Duration::from_secs(2));
+    assert!(is_our_close(&lost), "server: {lost:?}");
 }

@@ -601,7 +601,7 @@ impl Connection {
         }
         self.close_pending = false;
         let close = self.close_frame.clone()?;
-        let path_id = PathId::ZERO;
+        let path_id = self.close_path()?;
         let (remote, local) = {
             let p = self.paths.get(&path_id)?;
             (p.remote, p.local)
@@ -611,20 +611,44 @@ impl Connection {
         let spaces: smallvec::SmallVec<[SpaceId; 3]> = [SpaceId::Initial, SpaceId::Handshake, SpaceId::Data]
             .into_iter()
             .filter(|&s| self.space_keys_available(s) && (s != SpaceId::Data || self.handshake_complete))
+            // Paths other than 0 exist only in 1-RTT.
+            .filter(|&s| s == SpaceId::Data || path_id == PathId::ZERO)
             .collect();
         let has_initial = spaces.contains(&SpaceId::Initial);
         for (i, &space) in spaces.iter().enumerate() {
             let is_last = i + 1 == spaces.len();
             let pad_to = (is_last && has_initial && self.side == Side::Client).then_some(start + MIN_INITIAL_DATAGRAM);
-            self.write_close_packet(now, space, &close, buf, start + mtu, pad_to);
+            self.write_close_packet(now, path_id, space, &close, buf, start + mtu, pad_to);
         }
         let len = buf.len() - start;
         (len > 0).then_some(Transmit { path: path_id, src: local, dst: remote, ecn: None, segment_size: None, len })
     }
 
+    /// The path that carries CONNECTION_CLOSE. draft-ietf-quic-multipath-21 §3.4: it "can go on
+    /// any open path"; path 0 may be abandoned (its CIDs retired) or silently failed, so with
+    /// multipath the close takes an open, validated path for which we hold a peer CID, one that
+    /// is not potentially failed if there is one, the lowest smoothed RTT first. Path 0 otherwise
+    /// (single path, or during the handshake).
+    fn close_path(&self) -> Option<PathId> {
+        let open = |p: &PathData| p.abandoned_at.is_none() && self.cids.active_remote(p.id).is_some();
+        let best = self
+            .is_multipath()
+            .then(|| {
+                self.paths
+                    .values()
+                    .filter(|p| open(p) && p.is_validated())
+                    .min_by_key(|p| (p.failed_since.is_some(), p.recovery.rtt().smoothed(), p.id))
+                    .map(|p| p.id)
+            })
+            .flatten();
+        best.or_else(|| self.paths.get(&PathId::ZERO).filter(|p| open(p)).map(|p| p.id))
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn write_close_packet(
         &mut self,
         now: Instant,
+        path_id: PathId,
         space: SpaceId,
         close: &CloseFrame,
         buf: &mut Vec<u8>,
@@ -632,8 +656,8 @@ impl Connection {
         pad_to: Option<usize>,
     ) {
         let header_start = buf.len();
-        let Some(dcid) = self.cids.active_remote(PathId::ZERO) else { return };
-        let Some(path) = self.paths.get_mut(&PathId::ZERO) else { return };
+        let Some(dcid) = self.cids.active_remote(path_id) else { return };
+        let Some(path) = self.paths.get_mut(&path_id) else { return };
         let pn = path.recovery.next_packet_number(space);
         let _ = path.recovery.skip_packet_number(space, pn);
         let layout = self.write_header(space, &dcid, pn, 4, buf);
@@ -662,13 +686,13 @@ impl Connection {
         buf.resize(target, 0);
         let traced = self.frames_for_trace(&buf[header_start + layout.pn_offset + 4..]);
         buf.put_bytes(0, tag_len);
-        if !self.seal(space, PathId::ZERO, pn, &mut buf[header_start..], &layout) {
+        if !self.seal(space, path_id, pn, &mut buf[header_start..], &layout) {
             buf.truncate(header_start);
             return;
         }
         if let Some(traced) = traced {
             let len = buf.len() - header_start;
-            self.trace_packet_sent(now, PathId::ZERO, space, pn, len, dcid, &traced);
+            self.trace_packet_sent(now, path_id, space, pn, len, dcid, &traced);
         }
     }
 
