@@ -382,7 +382,11 @@ fn close_reaches_the_peer_after_path_zero_is_abandoned() {
     assert_eq!(path, PathId(1));
     let now = pair.now;
     pair.client.connection(c).unwrap().abandon_path(now, PathId(0), 0).unwrap();
-    pair.drive_until(Duration::from_millis(500), |_| false);
+    pair.drive_until(Duration::from_secs(2), |_| false);
+    // Path 0 is forgotten by now (3 PTOs); the peer's address is path 1's.
+    let client = pair.client.connection(c).unwrap();
+    assert!(client.path(PathId(0)).is_none(), "path 0 still kept");
+    assert_eq!(client.remote_address(), pair.server_addr);
     let lost = server_learns_of_close(&mut pair, c, Duration::from_secs(2));
     assert!(is_our_close(&lost), "server: {lost:?}");
 }

@@ -521,9 +521,16 @@ impl Connection {
         self.paths.get(&id).map(PathData::info)
     }
 
-    /// The remote address of path 0.
+    /// The peer's address: path 0's, or once path 0 is abandoned (multipath), that of the open
+    /// path with the lowest ID.
     pub fn remote_address(&self) -> SocketAddr {
-        self.paths.get(&PathId::ZERO).map(|p| p.remote).unwrap_or_else(|| ([0, 0, 0, 0], 0).into())
+        self.paths
+            .get(&PathId::ZERO)
+            .filter(|p| p.abandoned_at.is_none())
+            .or_else(|| self.paths.values().find(|p| p.abandoned_at.is_none()))
+            .or_else(|| self.paths.get(&PathId::ZERO))
+            .map(|p| p.remote)
+            .unwrap_or_else(|| ([0, 0, 0, 0], 0).into())
     }
 
     /// NEW_TOKEN tokens the server gave us (client), for the next connection to the same server.
@@ -849,7 +856,9 @@ impl Connection {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b)?,
         };
-        let pto = self.paths.get(&PathId::ZERO).map_or(Duration::ZERO, |p| p.recovery.pto_duration(SpaceId::Data));
+        // draft-ietf-quic-multipath-21 §3.4 counts closing periods in the largest PTO over paths;
+        // the idle timeout's floor follows it (path 0 may be gone).
+        let pto = self.paths.values().map(|p| p.recovery.pto_duration(SpaceId::Data)).max().unwrap_or(Duration::ZERO);
         Some(t.max(3 * pto))
     }
 
