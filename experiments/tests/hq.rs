@@ -156,11 +156,25 @@ fn client_and_server_write_qlog_traces_of_a_multipath_download() {
         .args(["--path", "127.0.0.1", "--path", &format!("127.0.0.2=127.0.0.2:{}", server.port)])
         .arg("--qlog")
         .arg(&client_qlog)
+        .arg("--keylog")
+        .arg(dir.join("keys.log"))
         .output()
         .expect("client runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "client failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("qlog trace: "), "{stdout}");
+    // The NSS key log: one line per secret, `LABEL <client random> <secret>` in lowercase hex.
+    let keys = std::fs::read_to_string(dir.join("keys.log")).expect("key log written");
+    let labels: Vec<&str> = keys.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    for label in ["CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0"] {
+        assert!(labels.contains(&label), "{label} missing: {keys}");
+    }
+    for line in keys.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        assert_eq!(fields.len(), 3, "{line}");
+        assert_eq!(fields[1].len(), 64, "32-byte client random: {line}");
+        assert!(fields[1..].iter().all(|f| f.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))));
+    }
     assert!(std::fs::read(dir.join("out/f.bin")).unwrap() == data, "content differs");
     let client = closed_trace(&client_qlog, "client");
     let server_trace = closed_trace(&server_qlog, "server");

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
-use mpquic_experiments::qlog::QlogFactory;
+use mpquic_experiments::qlog::{Hex, QlogFactory};
 use mpquic_proto::TransportConfig;
 
 pub use client::{run_client, ClientArgs};
@@ -120,8 +120,7 @@ impl KeyLogFile {
 impl rustls::KeyLog for KeyLogFile {
     fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
         use std::io::Write;
-        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-        let line = format!("{label} {} {}\n", hex(client_random), hex(secret));
+        let line = format!("{label} {} {}\n", Hex(client_random), Hex(secret));
         let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(e) = f.write_all(line.as_bytes()) {
             tracing::warn!(error = %e, "writing the key log failed");

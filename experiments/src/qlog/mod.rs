@@ -35,8 +35,8 @@ use mpquic_proto::trace::{
 use mpquic_proto::{Instant, PathEvent, PathId, PathStatus, Side};
 use serde::Serialize;
 
-use schema::{Hex, Text};
-pub use schema::{MULTIPATH_SCHEMA, QUIC_SCHEMA};
+use schema::Text;
+pub use schema::{Hex, MULTIPATH_SCHEMA, QUIC_SCHEMA};
 
 /// The file extension of JSON-SEQ qlog files.
 pub const EXTENSION: &str = "sqlog";
