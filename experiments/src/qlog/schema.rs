@@ -24,6 +24,7 @@ pub const QUIC_SCHEMA: &str = "urn:ietf:params:qlog:events:quic-13";
 pub const MULTIPATH_SCHEMA: &str = "https://example.invalid/mpquic/122026/qlog.html#multipath-21";
 
 /// Bytes as a lowercase hex string (qlog `hexstring`).
+#[derive(Debug, Clone, Copy)]
 pub struct Hex<'a>(pub &'a [u8]);
 
 impl Serialize for Hex<'_> {
