@@ -4,15 +4,14 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{payload, Link, Pair, Upload};
+use common::{payload, two_paths, Link, Pair, Upload};
 use mpquic_proto::frame::Frame;
 use mpquic_proto::packet::PacketType;
 use mpquic_proto::trace::{ConnectionStateTrace, PathTrace, TraceEvent, TraceInfo, Tracer, TracerFactory};
-use mpquic_proto::{Event, Instant, PathEvent, PathId, Side, TransportConfig};
+use mpquic_proto::{Instant, PathEvent, PathId, Side, TransportConfig};
 
 /// An owned copy of the parts of an event the tests look at.
 #[derive(Debug, Clone, PartialEq)]
@@ -202,34 +201,11 @@ fn trace_of_a_lossy_transfer_matches_the_connection_counters() {
     assert!(client.iter().any(|(_, r)| matches!(r, Rec::Mtu { new, .. } if *new > 1200)));
 }
 
-fn second_addr() -> SocketAddr {
-    "127.0.0.2:40001".parse().unwrap()
-}
-
 #[test]
 fn multipath_events_carry_their_path_id() {
     let mp = TransportConfig { initial_max_path_id: Some(4), ..TransportConfig::default() };
     let (transport, log) = traced(mp, true);
-    let mut pair = Pair::new(8, transport.clone());
-    let cfg = pair.client_config(transport);
-    pair.path_links.insert((second_addr(), pair.server_addr), (Link::default(), Link::default()));
-    let (c, s) = pair.connect_with(cfg);
-    let mut path = None;
-    assert!(pair.drive_until(Duration::from_secs(5), |p| {
-        let (now, server) = (p.now, p.server_addr);
-        if path.is_none() {
-            path = p.client.connection(c).unwrap().open_path(now, Some(second_addr()), server).ok();
-        }
-        path.is_some()
-    }));
-    let path = path.unwrap();
-    assert!(pair.drive_until(Duration::from_secs(5), |p| {
-        let mut validated = false;
-        while let Some((_, e)) = p.client.poll_event() {
-            validated |= e == Event::Path(PathEvent::Validated(path));
-        }
-        validated
-    }));
+    let (mut pair, c, s, path) = two_paths(8, transport, Link::default(), Link::default());
     upload(&mut pair, c, s, &payload(8, 1 << 20));
     let now = pair.now;
     pair.client.connection(c).unwrap().abandon_path(now, path, 0).unwrap();
@@ -318,17 +294,9 @@ fn flow_control_credit_travels_on_every_path() {
         ..TransportConfig::default()
     };
     let (transport, log) = traced(mp, true);
-    let mut pair = Pair::new(11, transport.clone());
-    let cfg = pair.client_config(transport);
-    pair.path_links.insert((second_addr(), pair.server_addr), (Link::default(), Link::default()));
-    let (c, s) = pair.connect_with(cfg);
-    let mut path = None;
+    let (mut pair, c, s, _) = two_paths(11, transport, Link::default(), Link::default());
     assert!(pair.drive_until(Duration::from_secs(5), |p| {
-        let (now, server) = (p.now, p.server_addr);
-        if path.is_none() {
-            path = p.client.connection(c).unwrap().open_path(now, Some(second_addr()), server).ok();
-        }
-        path.is_some() && p.server.connection_ref(s).is_some_and(|conn| conn.paths().iter().all(|p| p.validated))
+        p.server.connection_ref(s).is_some_and(|conn| conn.paths().iter().all(|p| p.validated))
     }));
     upload(&mut pair, c, s, &payload(11, 3 << 20));
     // The server (the receiver) sends each MAX_DATA value on both paths.

@@ -85,13 +85,13 @@ fn recorded(out: &Path, key: &str) -> Option<CellResult> {
     (r.key == key && r.format == RECORD_FORMAT).then_some(r)
 }
 
-/// Single-path baseline runs of this matrix run, by the key of the baseline scenario and seed:
-/// the cells of one CSV row with each path first share their baselines.
-type BaselineMemo = Mutex<BTreeMap<String, RunOutput>>;
+/// The runs of this matrix run, by the key of the scenario and seed: the cells of one CSV row
+/// with each path first have the same single-path baselines, which run once.
+type RunMemo = Mutex<BTreeMap<String, RunOutput>>;
 
-/// A baseline run, from the memo or run now (two threads may both run a missing one: the same
+/// A run, from the memo or run now (two threads may both run a missing one: the same
 /// deterministic result, stored twice).
-fn baseline(memo: &BaselineMemo, scenario: &Scenario, seed: u64) -> Result<RunOutput, RunError> {
+fn memoized(memo: &RunMemo, scenario: &Scenario, seed: u64) -> Result<RunOutput, RunError> {
     let key = key_of(scenario, seed);
     if let Some(out) = memo.lock().ok().and_then(|m| m.get(&key).cloned()) {
         return Ok(out);
@@ -105,16 +105,9 @@ fn baseline(memo: &BaselineMemo, scenario: &Scenario, seed: u64) -> Result<RunOu
 }
 
 /// Runs one cell; a panic in the simulation is the cell's error, not the matrix's end.
-fn run_cell(cell: &Cell, memo: &BaselineMemo) -> CellResult {
+fn run_cell(cell: &Cell, memo: &RunMemo) -> CellResult {
     let options = RunOptions { seed: Some(cell.seed), repetitions: Some(1), progress: None, qlog: None };
-    // The cell's own runs are its alone; its single-path baselines may be a twin cell's too.
-    let run = |s: &Scenario, seed: u64| {
-        if std::ptr::eq(s, &cell.scenario) {
-            run_once(s, seed)
-        } else {
-            baseline(memo, s, seed)
-        }
-    };
+    let run = |s: &Scenario, seed: u64| memoized(memo, s, seed);
     match catch_unwind(AssertUnwindSafe(|| run_scenario_with(&cell.scenario, &options, Mode::Simulated, run))) {
         Ok(Ok(report)) => CellResult::of(&cell.key, &cell.scenario, &report),
         Ok(Err(e)) => CellResult::failed(&cell.key, format!("run error: {e}")),
@@ -170,7 +163,7 @@ pub fn run(matrix: &Matrix, settings: &RunSettings) -> Result<MatrixOutcome, Mat
     let failed = AtomicBool::new(false);
     let finished: Mutex<Vec<CellResult>> = Mutex::new(Vec::new());
     let first_error: Mutex<Option<MatrixError>> = Mutex::new(None);
-    let memo = BaselineMemo::default();
+    let memo = RunMemo::default();
     let jobs = settings.jobs.max(1).min(pending.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..jobs {

@@ -16,8 +16,7 @@ use super::apps::{self, since, SharedClient};
 use super::RealError;
 use crate::emulator::{Emulator, EmulatorStats, RelaySockets, RelaySpec};
 use crate::metrics::{request_summary, EmulatorSummary, PathSample, PathSeries, PathSummary, RunSummary};
-use crate::qlog::QlogFactory;
-use crate::runner::{transport_config, QlogOptions, RunOutput};
+use crate::runner::{collect_qlog, transport_config, QlogOptions, RunOutput};
 use crate::scenario::Scenario;
 use crate::sim::{ms_to_nanos, Nanos};
 use crate::tls::{tls_pair, SERVER_NAME};
@@ -57,8 +56,7 @@ pub(super) async fn run_once(
     let tls = tls_pair().map_err(crate::runner::RunError::from)?;
     let mut transport = transport_config(s)?;
     // Real time: each trace counts from its own connection's creation.
-    let qlog =
-        qlog.map(|q| QlogFactory::with_options(&q.dir, None, &format!("{}-seed{seed}_", s.name), &s.name, q.packets));
+    let qlog = qlog.map(|q| q.factory(s, seed, None));
     transport.tracer_factory = qlog.clone().map(|f| Arc::new(f) as Arc<dyn mpquic_proto::TracerFactory>);
     let transport = Arc::new(transport);
     let socket_config = SocketConfig::default();
@@ -198,12 +196,7 @@ pub(super) async fn run_once(
     let stats = tokio::task::spawn_blocking(move || emulator.stop()).await.unwrap_or_default();
     let client_state = state.map(|(_, c)| c);
     let mut out = run.finish(end, done_at, seed, client_state.as_ref(), stats);
-    if let Some(f) = qlog {
-        if let Some(error) = f.error() {
-            return Err(crate::runner::RunError::Qlog(error).into());
-        }
-        out.qlog_files = f.files();
-    }
+    collect_qlog(qlog, &mut out)?;
     Ok(out)
 }
 

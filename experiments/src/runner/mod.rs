@@ -15,6 +15,7 @@ pub(crate) use one::transport_config;
 pub use one::{run_once, run_once_with, RunOutput};
 
 use crate::metrics::{aggregation_benefit, RunSummary, Stat};
+use crate::qlog::QlogFactory;
 use crate::scenario::Scenario;
 
 /// A run could not be set up (a run that fails to transfer is a result, not an error).
@@ -150,6 +151,28 @@ pub struct QlogOptions {
     /// Log every packet with its frames (`false`: state changes, metrics, losses and path
     /// events only, a fraction of the size).
     pub packets: bool,
+}
+
+impl QlogOptions {
+    /// The trace writers of one run of `scenario` with `seed`: files named
+    /// `<scenario>-seed<N>_<odcid>_<side>.sqlog`, times since `epoch` (`None`: each
+    /// connection's creation).
+    pub(crate) fn factory(&self, scenario: &Scenario, seed: u64, epoch: Option<mpquic_proto::Instant>) -> QlogFactory {
+        let prefix = format!("{}-seed{seed}_", scenario.name);
+        QlogFactory::with_options(&self.dir, epoch, &prefix, &scenario.name, self.packets)
+    }
+}
+
+/// Once a run's endpoints (and with them the trace writers) are gone: fails the run if a trace
+/// could not be written, else lists the traces in `out`.
+pub(crate) fn collect_qlog(factory: Option<QlogFactory>, out: &mut RunOutput) -> Result<(), RunError> {
+    if let Some(f) = factory {
+        if let Some(error) = f.error() {
+            return Err(RunError::Qlog(error));
+        }
+        out.qlog_files = f.files();
+    }
+    Ok(())
 }
 
 /// Runs every repetition (and baselines if the scenario asks) in the simulator and summarises.

@@ -17,7 +17,7 @@ use mpquic_proto::{
 };
 
 use super::competing::Competitor;
-use super::{QlogOptions, RunError};
+use super::{collect_qlog, QlogOptions, RunError};
 use crate::metrics::{
     request_summary, DatagramSummary, LinkSummary, PathSample, PathSeries, PathSummary, RunSummary, SharedWindow,
 };
@@ -121,18 +121,9 @@ pub fn run_once(scenario: &Scenario, seed: u64) -> Result<RunOutput, RunError> {
 /// Runs `scenario` once with `seed`, writing qlog traces of the connection (client and server)
 /// when `qlog` says where. Competing flows are not traced.
 pub fn run_once_with(scenario: &Scenario, seed: u64, qlog: Option<&QlogOptions>) -> Result<RunOutput, RunError> {
-    let factory = qlog.map(|q| {
-        let prefix = format!("{}-seed{seed}_", scenario.name);
-        QlogFactory::with_options(&q.dir, Some(instant(0)), &prefix, &scenario.name, q.packets)
-    });
+    let factory = qlog.map(|q| q.factory(scenario, seed, Some(instant(0))));
     let mut out = Sim::new(scenario, seed, factory.clone())?.run()?;
-    // The endpoints (and with them the trace writers) are gone: every trace is flushed.
-    if let Some(f) = factory {
-        if let Some(error) = f.error() {
-            return Err(RunError::Qlog(error));
-        }
-        out.qlog_files = f.files();
-    }
+    collect_qlog(factory, &mut out)?;
     Ok(out)
 }
 

@@ -16,8 +16,9 @@ impl Connection {
     /// packet sent after the largest acknowledged one is due back within one RTT; it is late
     /// after `rtt_factor` x max(smoothed_rtt, latest_rtt) + 4 x rttvar + the peer's
     /// max_ack_delay (the probe timeout of RFC 9002 §6.2.1 with `rtt_factor` = 1, counted from
-    /// that packet rather than from the last one sent), and never before `min_timeout`. Packets older than the
-    /// largest acknowledged do not count: loss detection declares them (RFC 9002 §6.1).
+    /// that packet rather than from the last one sent), and never before `min_timeout`. Packets
+    /// older than the largest acknowledged do not count: loss detection declares them (RFC 9002
+    /// §6.1).
     fn failure_deadline(&self, id: PathId) -> Option<Instant> {
         self.multipath.as_ref()?;
         let path = self.paths.get(&id)?;

@@ -631,17 +631,15 @@ impl Connection {
     /// (single path, or during the handshake).
     fn close_path(&self) -> Option<PathId> {
         let open = |p: &PathData| p.abandoned_at.is_none() && self.cids.active_remote(p.id).is_some();
-        let best = self
-            .is_multipath()
-            .then(|| {
-                self.paths
-                    .values()
-                    .filter(|p| open(p) && p.is_validated())
-                    .min_by_key(|p| (p.failed_since.is_some(), p.recovery.rtt().smoothed(), p.id))
-                    .map(|p| p.id)
-            })
-            .flatten();
-        best.or_else(|| self.paths.get(&PathId::ZERO).filter(|p| open(p)).map(|p| p.id))
+        let best = match self.is_multipath() {
+            true => self
+                .paths
+                .values()
+                .filter(|p| open(p) && p.is_validated())
+                .min_by_key(|p| (p.failed_since.is_some(), p.recovery.rtt().smoothed(), p.id)),
+            false => None,
+        };
+        best.or_else(|| self.paths.get(&PathId::ZERO).filter(|p| open(p))).map(|p| p.id)
     }
 
     #[allow(clippy::too_many_arguments)]
