@@ -21,6 +21,7 @@ macro_rules! say_raw {
 mod commands;
 mod emulate;
 mod hq;
+mod perf;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,8 @@ enum Command {
     Client(hq::ClientArgs),
     /// Serve the files of a directory over hq-interop.
     Server(hq::ServerArgs),
+    /// Memory-to-memory throughput and load, single or multipath (the iperf of the stack).
+    Perf(perf::PerfArgs),
     /// Simulator speed: simulated time per wall-clock and CPU second, median of repeated runs.
     Bench(commands::bench::BenchArgs),
     /// Run a matrix of scenarios (sweeps x CSV rows x seeds) in parallel; re-runs resume.
@@ -160,12 +163,27 @@ fn block_on(f: impl std::future::Future<Output = Result<()>>) -> Result<()> {
     tokio::runtime::Runtime::new().context("starting the tokio runtime")?.block_on(f)
 }
 
+/// Runs a network command on one thread, as quinn's and most QUIC tools do: the endpoint's
+/// driver and the streams' tasks then never wait for each other across cores, and a benchmark
+/// can pin the whole process to one core (file I/O has threads of its own, see `hq`).
+fn block_on_current_thread(f: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?
+        .block_on(f)
+}
+
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Run(args) => run(args),
         Command::Emulate(args) => block_on(emulate::run_emulate(args)),
-        Command::Client(args) => block_on(hq::run_client(args)),
-        Command::Server(args) => block_on(hq::run_server(args)),
+        Command::Client(args) => block_on_current_thread(hq::run_client(args)),
+        Command::Server(args) => block_on_current_thread(hq::run_server(args)),
+        Command::Perf(args) => block_on_current_thread(match args.command {
+            perf::PerfCommand::Server(a) => Box::pin(perf::run_server(a)) as std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>>>>,
+            perf::PerfCommand::Client(a) => Box::pin(perf::run_client(a)),
+        }),
         Command::Bench(args) => commands::bench::run(args),
         Command::Matrix(args) => commands::matrix::run(args),
     };

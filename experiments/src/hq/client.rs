@@ -16,12 +16,12 @@ use mpquic_proto::{ClientConfig, VarInt};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio::io::AsyncWriteExt;
 
+use super::file_io::FileWriter;
 use super::{goodput, print_path_stats, CommonArgs, PathRecorder, ALPN};
 
 /// Paths a multipath client allows at least (initial_max_path_id + 1).
-const MIN_MAX_PATHS: u32 = 8;
+pub(crate) const MIN_MAX_PATHS: u32 = 8;
 
 /// System CA bundle used when neither --ca nor --insecure is given.
 const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -64,7 +64,7 @@ pub struct PathSpec {
 }
 
 /// Parses `LOCAL_IP[:PORT][=REMOTE_ADDR]`.
-fn parse_path_spec(s: &str) -> Result<PathSpec, String> {
+pub(crate) fn parse_path_spec(s: &str) -> Result<PathSpec, String> {
     let (local, remote) = match s.split_once('=') {
         Some((l, r)) => (l, Some(r)),
         None => (s, None),
@@ -166,10 +166,17 @@ impl ServerCertVerifier for InsecureVerifier {
     }
 }
 
-fn client_config(args: &ClientArgs, qlog: Option<&QlogFactory>) -> anyhow::Result<ClientConfig> {
+/// The rustls client configuration of `--ca` / `--insecure` (else the system bundle), for
+/// `alpn`, logging secrets to `key_log` when given.
+pub(crate) fn client_tls(
+    ca: Option<&Path>,
+    insecure: bool,
+    alpn: &[u8],
+    key_log: Option<Arc<dyn rustls::KeyLog>>,
+) -> anyhow::Result<rustls::ClientConfig> {
     let provider = Arc::new(quic_crypto_provider());
     let mut roots = rustls::RootCertStore::empty();
-    let ca = args.ca.clone().or_else(|| (!args.insecure).then(|| PathBuf::from(SYSTEM_CA_BUNDLE)));
+    let ca = ca.map(Path::to_path_buf).or_else(|| (!insecure).then(|| PathBuf::from(SYSTEM_CA_BUNDLE)));
     if let Some(ca) = &ca {
         let certs = CertificateDer::pem_file_iter(ca)
             .with_context(|| format!("--ca {}", ca.display()))?
@@ -180,13 +187,18 @@ fn client_config(args: &ClientArgs, qlog: Option<&QlogFactory>) -> anyhow::Resul
             bail!("--ca {}: no usable certificate", ca.display());
         }
     }
-    let mut tls = client_config_for_quic(provider.clone(), roots, vec![ALPN.to_vec()])?;
-    if args.insecure {
+    let mut tls = client_config_for_quic(provider.clone(), roots, vec![alpn.to_vec()])?;
+    if insecure {
         tls.dangerous().set_certificate_verifier(Arc::new(InsecureVerifier(provider)));
     }
-    if let Some(log) = args.common.key_log()? {
+    if let Some(log) = key_log {
         tls.key_log = log;
     }
+    Ok(tls)
+}
+
+fn client_config(args: &ClientArgs, qlog: Option<&QlogFactory>) -> anyhow::Result<ClientConfig> {
+    let tls = client_tls(args.ca.as_deref(), args.insecure, ALPN, args.common.key_log()?)?;
     let mut config = ClientConfig::new(Arc::new(tls));
     // Multipath with room to open more paths than asked for (path IDs are never reused).
     let multipath = (args.paths.len() > 1).then(|| (args.paths.len() as u32).max(MIN_MAX_PATHS));
@@ -322,9 +334,21 @@ async fn connect(
         .with_context(|| format!("resolving {host}"))?
         .next()
         .with_context(|| format!("{host} has no address"))?;
-    // One socket on the unspecified address: every path's source IP is chosen per packet.
+    let endpoint = bind_client_endpoint(paths, addr)?;
+    let conn = tokio::time::timeout(Duration::from_secs(10), handshake(&endpoint, config, host, addr, paths.first()))
+        .await
+        .with_context(|| format!("handshake with {addr} timed out"))??;
+    let recorder = PathRecorder::start(&conn);
+    open_paths(&conn, paths, addr).await?;
+    Ok((endpoint, conn, recorder))
+}
+
+/// The client endpoint of `--path` flags: one socket on the unspecified address (of the first
+/// path's family, else the server's), so that every path's source IP is chosen per packet; port
+/// 0 or the first path's.
+pub(crate) fn bind_client_endpoint(paths: &[PathSpec], server: SocketAddr) -> anyhow::Result<Endpoint> {
     let first = paths.first();
-    let v6 = first.map_or(addr.is_ipv6(), |p| p.local.is_ipv6());
+    let v6 = first.map_or(server.is_ipv6(), |p| p.local.is_ipv6());
     let bind_port = first.map_or(0, |p| p.local.port());
     for p in paths.iter().skip(1) {
         if p.local.port() != 0 && p.local.port() != bind_port {
@@ -332,36 +356,46 @@ async fn connect(
         }
     }
     let bind: SocketAddr = if v6 { ([0u16; 8], bind_port).into() } else { ([0u8; 4], bind_port).into() };
-    let endpoint = Endpoint::client(bind).with_context(|| format!("binding {bind}"))?;
-    let remote0 = first.and_then(|p| p.remote).unwrap_or(addr);
+    Endpoint::client(bind).with_context(|| format!("binding {bind}"))
+}
+
+/// Connects to `server` (from `first`'s local address and to its remote, when given) and waits
+/// for the handshake.
+pub(crate) async fn handshake(
+    endpoint: &Endpoint,
+    config: &ClientConfig,
+    host: &str,
+    server: SocketAddr,
+    first: Option<&PathSpec>,
+) -> anyhow::Result<Connection> {
+    let remote0 = first.and_then(|p| p.remote).unwrap_or(server);
     let connecting = match first {
         Some(p) => endpoint.connect_from(config.clone(), p.local, remote0, host),
         None => endpoint.connect_with(config.clone(), remote0, host),
     }
     .with_context(|| format!("connecting to {remote0}"))?;
-    let conn = tokio::time::timeout(Duration::from_secs(10), connecting)
-        .await
-        .with_context(|| format!("handshake with {remote0} timed out"))?
-        .with_context(|| format!("handshake with {remote0}"))?;
-    let recorder = PathRecorder::start(&conn);
-    if paths.len() > 1 {
-        if !conn.is_multipath() {
-            bail!("the server at {remote0} did not negotiate multipath; cannot open more than one path");
-        }
-        for p in &paths[1..] {
-            let remote = p.remote.unwrap_or(addr);
-            let path = conn
-                .open_path(p.local, remote)
-                .await
-                .with_context(|| format!("opening a path {} -> {remote}", p.local))?;
-            tokio::time::timeout(Duration::from_secs(5), path.validated())
-                .await
-                .with_context(|| format!("path {} ({} -> {remote}) not validated within 5 s", path.id(), p.local))?
-                .with_context(|| format!("path {} ({} -> {remote})", path.id(), p.local))?;
-            tracing::info!(path = %path.id(), local = %p.local, %remote, "path validated");
-        }
+    connecting.await.with_context(|| format!("handshake with {remote0}"))
+}
+
+/// Opens every path after the first and waits until each is validated.
+pub(crate) async fn open_paths(conn: &Connection, paths: &[PathSpec], server: SocketAddr) -> anyhow::Result<()> {
+    if paths.len() < 2 {
+        return Ok(());
     }
-    Ok((endpoint, conn, recorder))
+    if !conn.is_multipath() {
+        bail!("the server at {} did not negotiate multipath; cannot open more than one path", conn.remote_address());
+    }
+    for p in &paths[1..] {
+        let remote = p.remote.unwrap_or(server);
+        let path =
+            conn.open_path(p.local, remote).await.with_context(|| format!("opening a path {} -> {remote}", p.local))?;
+        tokio::time::timeout(Duration::from_secs(5), path.validated())
+            .await
+            .with_context(|| format!("path {} ({} -> {remote}) not validated within 5 s", path.id(), p.local))?
+            .with_context(|| format!("path {} ({} -> {remote})", path.id(), p.local))?;
+        tracing::info!(path = %path.id(), local = %p.local, %remote, "path validated");
+    }
+    Ok(())
 }
 
 /// Fetches `path` into `file`, writing chunks as they arrive; returns the bytes received.
@@ -369,7 +403,7 @@ async fn download(conn: &Connection, path: &str, file: &Path) -> anyhow::Result<
     let (mut send, mut recv) = conn.open_bi().await.context("opening a stream")?;
     send.write_all(format!("GET {path}\r\n").as_bytes()).await.context("sending the request")?;
     send.finish().context("finishing the request")?;
-    let mut out = tokio::fs::File::create(file).await.with_context(|| format!("creating {}", file.display()))?;
+    let mut out = FileWriter::create(file).with_context(|| format!("creating {}", file.display()))?;
     let mut bytes = 0u64;
     while let Some(chunk) = recv.read_chunk(usize::MAX).await.map_err(|e| match e {
         mpquic_io::ReadError::Reset(code) => {
@@ -377,10 +411,10 @@ async fn download(conn: &Connection, path: &str, file: &Path) -> anyhow::Result<
         }
         e => anyhow::anyhow!("receiving: {e}"),
     })? {
-        out.write_all(&chunk).await.with_context(|| format!("writing {}", file.display()))?;
         bytes += chunk.len() as u64;
+        out.write(chunk).await.with_context(|| format!("writing {}", file.display()))?;
     }
-    out.flush().await?;
+    out.finish().await.with_context(|| format!("writing {}", file.display()))?;
     Ok(bytes)
 }
 

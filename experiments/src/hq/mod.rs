@@ -5,6 +5,7 @@
 //! Options shared by both commands are in [`CommonArgs`].
 
 mod client;
+mod file_io;
 mod server;
 
 use std::path::PathBuf;
@@ -15,7 +16,11 @@ use clap::Args;
 use mpquic_experiments::qlog::{Hex, QlogFactory};
 use mpquic_proto::TransportConfig;
 
+pub(crate) use client::{
+    bind_client_endpoint, client_tls, handshake, open_paths, parse_path_spec, PathSpec, MIN_MAX_PATHS,
+};
 pub use client::{run_client, ClientArgs};
+pub(crate) use server::{load_cert, self_signed};
 pub use server::{run_server, ServerArgs};
 
 /// ALPN of hq-interop.
@@ -32,8 +37,9 @@ pub struct CommonArgs {
     /// Append TLS secrets to FILE in the SSLKEYLOGFILE format (for Wireshark).
     #[arg(long, value_name = "FILE")]
     pub keylog: Option<PathBuf>,
-    /// Congestion controller for every path: newreno, cubic, bbr, lia, olia or balia.
-    #[arg(long, value_name = "NAME", default_value = "newreno")]
+    /// Congestion controller for every path: cubic (the default, as in quinn and Linux), newreno,
+    /// bbr, lia, olia or balia.
+    #[arg(long, value_name = "NAME", default_value = "cubic")]
     pub cc: String,
     /// Packet scheduler of multipath connections: minrtt, roundrobin, weighted:W1,W2,...,
     /// redundant, backup, blest, ecf or minrtt+reinject.

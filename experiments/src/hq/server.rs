@@ -5,15 +5,14 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
-use bytes::Bytes;
 use clap::Args;
 use mpquic_io::{Connection, Endpoint, RecvStream, SendStream};
 use mpquic_proto::crypto::{quic_crypto_provider, server_config_for_quic};
 use mpquic_proto::{ServerConfig, VarInt};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::AsyncReadExt;
 
+use super::file_io::FileReader;
 use super::{print_path_stats, CommonArgs, PathRecorder, ALPN};
 
 /// Application error code on a stream whose request was refused (bad request, path outside
@@ -55,7 +54,7 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     }
     let (chain, key) = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => load_cert(cert, key)?,
-        _ => self_signed(&args.listen)?,
+        _ => self_signed(&args.listen, "mpquic-server")?,
     };
     let mut tls = server_config_for_quic(Arc::new(quic_crypto_provider()), chain, key, vec![ALPN.to_vec()])
         .context("building the TLS configuration")?;
@@ -92,7 +91,7 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_cert(cert: &Path, key: &Path) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+pub(crate) fn load_cert(cert: &Path, key: &Path) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
     let chain = CertificateDer::pem_file_iter(cert)
         .with_context(|| format!("--cert {}", cert.display()))?
         .collect::<Result<Vec<_>, _>>()
@@ -107,7 +106,7 @@ fn load_cert(cert: &Path, key: &Path) -> anyhow::Result<(Vec<CertificateDer<'sta
 
 /// A self-signed certificate for localhost and the listen addresses, written as PEM so that
 /// clients can trust it with `--ca`.
-fn self_signed(listen: &[SocketAddr]) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+pub(crate) fn self_signed(listen: &[SocketAddr], prefix: &str) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
     let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
     for a in listen {
         if !a.ip().is_unspecified() && !names.contains(&a.ip().to_string()) {
@@ -116,8 +115,8 @@ fn self_signed(listen: &[SocketAddr]) -> anyhow::Result<(Vec<CertificateDer<'sta
     }
     let cert = rcgen::generate_simple_self_signed(names.clone()).context("making a self-signed certificate")?;
     let dir = std::env::temp_dir();
-    let cert_path = dir.join(format!("mpquic-server-{}-cert.pem", std::process::id()));
-    let key_path = dir.join(format!("mpquic-server-{}-key.pem", std::process::id()));
+    let cert_path = dir.join(format!("{prefix}-{}-cert.pem", std::process::id()));
+    let key_path = dir.join(format!("{prefix}-{}-key.pem", std::process::id()));
     std::fs::write(&cert_path, cert.cert.pem()).with_context(|| format!("writing {}", cert_path.display()))?;
     std::fs::write(&key_path, cert.signing_key.serialize_pem())
         .with_context(|| format!("writing {}", key_path.display()))?;
@@ -180,7 +179,7 @@ async fn serve_stream(mut send: SendStream, mut recv: RecvStream, root: &Path) -
             return Err(e);
         }
     };
-    let mut file = match tokio::fs::File::open(&path).await {
+    let mut file = match FileReader::open(&path) {
         Ok(f) => f,
         Err(e) => {
             let _ = send.reset(VarInt::from_u32(REQUEST_REFUSED));
@@ -188,15 +187,10 @@ async fn serve_stream(mut send: SendStream, mut recv: RecvStream, root: &Path) -
         }
     };
     let mut sent = 0u64;
-    loop {
-        let mut buf = vec![0u8; 64 * 1024];
-        let n = file.read(&mut buf).await.with_context(|| format!("reading {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        buf.truncate(n);
-        send.write_chunk(Bytes::from(buf)).await.context("sending")?;
-        sent += n as u64;
+    while let Some(chunk) = file.next().await {
+        let chunk = chunk.with_context(|| format!("reading {}", path.display()))?;
+        sent += chunk.len() as u64;
+        send.write_chunk(chunk).await.context("sending")?;
     }
     send.finish().context("finishing the stream")?;
     tracing::info!(path = %path.display(), bytes = sent, "served");

@@ -1,0 +1,239 @@
+//! The side-by-side benchmark: `mpquic perf` against quinn 0.11 (`quinn_perf`), each stack in
+//! its own server and client processes, the server pinned to one core and the client to the
+//! other (`taskset`), rounds interleaved (ours, quinn, ours over two paths, ours, quinn, ...).
+//! Goodput is the client's (first stream byte to last); CPU is user + system of both processes
+//! (getrusage of the waited-for children: on loopback the kernel does the receiver's work on the
+//! sender's core, so only the sum is fair). Prints every round and the medians, with per-round
+//! ratios.
+//!
+//! Run it through `scripts/bench-vs-quinn.sh`, which builds what it needs:
+//!
+//! ```text
+//! perf_compare --mpquic target/release/mpquic --quinn target/release/examples/quinn_perf \
+//!     [--bytes 1Gi] [--rounds 5] [--no-multipath] [--server-cpu 1] [--client-cpu 0]
+//! ```
+
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// The `mpquic` binary (release build).
+    #[arg(long)]
+    mpquic: PathBuf,
+    /// The `quinn_perf` example binary (release build).
+    #[arg(long)]
+    quinn: PathBuf,
+    /// Bytes per transfer, as `mpquic perf --bytes` takes them.
+    #[arg(long, default_value = "1Gi")]
+    bytes: String,
+    /// Rounds; each runs every contender once.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Leave out our two-path run (127.0.0.1 + 127.0.0.2).
+    #[arg(long)]
+    no_multipath: bool,
+    /// Core of the servers.
+    #[arg(long, default_value_t = 1)]
+    server_cpu: usize,
+    /// Core of the clients.
+    #[arg(long, default_value_t = 0)]
+    client_cpu: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Contender {
+    Mpquic,
+    Quinn,
+    MpquicTwoPaths,
+}
+
+impl Contender {
+    fn name(self) -> &'static str {
+        match self {
+            Contender::Mpquic => "mpquic",
+            Contender::Quinn => "quinn 0.11",
+            Contender::MpquicTwoPaths => "mpquic 2 paths",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    goodput_gbps: f64,
+    cpu_s_per_gib: f64,
+}
+
+fn children_cpu() -> Duration {
+    use nix::sys::resource::{getrusage, UsageWho};
+    getrusage(UsageWho::RUSAGE_CHILDREN).map_or(Duration::ZERO, |u| {
+        let tv = |t: nix::sys::time::TimeVal| Duration::new(t.tv_sec() as u64, t.tv_usec() as u32 * 1000);
+        tv(u.user_time()) + tv(u.system_time())
+    })
+}
+
+/// A UDP port free on both 127.0.0.1 and 127.0.0.2 now.
+fn free_port() -> anyhow::Result<u16> {
+    for _ in 0..100 {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let port = a.local_addr()?.port();
+        if std::net::UdpSocket::bind(("127.0.0.2", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!("no UDP port free on both 127.0.0.1 and 127.0.0.2")
+}
+
+/// Starts a server and waits until it says it listens.
+fn start_server(mut cmd: Command) -> anyhow::Result<Child> {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().context("starting the server")?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains("listening on") => break,
+            Some(Ok(_)) => {}
+            _ => {
+                let _ = child.kill();
+                bail!("the server exited before it listened: {:?}", child.wait());
+            }
+        }
+    }
+    // Drain whatever else it prints so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok(child)
+}
+
+fn run(args: &Args, who: Contender) -> anyhow::Result<Sample> {
+    let port = free_port()?;
+    let pin = |cpu: usize, bin: &PathBuf| {
+        let mut c = Command::new("taskset");
+        c.arg("-c").arg(cpu.to_string()).arg(bin);
+        c
+    };
+    let cpu0 = children_cpu();
+    let (mut server_cmd, mut client_cmd) = match who {
+        Contender::Quinn => (pin(args.server_cpu, &args.quinn), pin(args.client_cpu, &args.quinn)),
+        _ => (pin(args.server_cpu, &args.mpquic), pin(args.client_cpu, &args.mpquic)),
+    };
+    match who {
+        Contender::Quinn => {
+            server_cmd.args(["server", "--listen", &format!("127.0.0.1:{port}")]);
+            client_cmd.args(["client", &format!("127.0.0.1:{port}"), "--bytes"]);
+        }
+        _ => {
+            server_cmd.args(["perf", "server", "--listen", &format!("127.0.0.1:{port}")]);
+            client_cmd.args(["perf", "client", &format!("127.0.0.1:{port}"), "--insecure", "--bytes"]);
+        }
+    }
+    let bytes = match who {
+        // quinn_perf takes a plain number.
+        Contender::Quinn => parse_bytes(&args.bytes)?.to_string(),
+        _ => args.bytes.clone(),
+    };
+    client_cmd.arg(bytes).arg("--json");
+    if who == Contender::MpquicTwoPaths {
+        server_cmd.args(["--listen", &format!("127.0.0.2:{port}")]);
+        client_cmd.args(["--path", "127.0.0.1", "--path", &format!("127.0.0.2=127.0.0.2:{port}")]);
+    }
+    let mut server = start_server(server_cmd)?;
+    let out = client_cmd.stderr(Stdio::null()).output().context("running the client");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.id() as i32), nix::sys::signal::Signal::SIGTERM);
+    let _ = server.wait();
+    let out = out?;
+    let cpu = (children_cpu() - cpu0).as_secs_f64();
+    if !out.status.success() {
+        bail!("{} client failed: {}", who.name(), String::from_utf8_lossy(&out.stdout));
+    }
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).context("the client's JSON")?;
+    let moved = report["bytes"].as_f64().context("bytes")?;
+    Ok(Sample {
+        goodput_gbps: report["goodput_bps"].as_f64().context("goodput_bps")? / 1e9,
+        cpu_s_per_gib: cpu / (moved / (1u64 << 30) as f64),
+    })
+}
+
+fn parse_bytes(s: &str) -> anyhow::Result<u64> {
+    let (n, f) = [("Gi", 1u64 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10), ("G", 1_000_000_000), ("M", 1_000_000)]
+        .iter()
+        .find_map(|(suf, f)| s.strip_suffix(suf).map(|n| (n, *f)))
+        .unwrap_or((s, 1));
+    Ok(n.parse::<u64>().with_context(|| format!("--bytes {s}"))? * f)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    for bin in [&args.mpquic, &args.quinn] {
+        if !bin.is_file() {
+            bail!("{} does not exist: build it first (scripts/bench-vs-quinn.sh does)", bin.display());
+        }
+    }
+    if Command::new("taskset").arg("-V").output().is_err() {
+        bail!("taskset (util-linux) is needed to pin the processes");
+    }
+    let mut contenders = vec![Contender::Mpquic, Contender::Quinn];
+    if !args.no_multipath {
+        contenders.push(Contender::MpquicTwoPaths);
+    }
+    println!(
+        "{} bytes per transfer, {} rounds, servers on CPU {}, clients on CPU {}",
+        args.bytes, args.rounds, args.server_cpu, args.client_cpu
+    );
+    println!(
+        "{:>5}  {:<15} {:>10} {:>11}   {:>14} {:>14} {:>14}",
+        "round", "stack", "Gbit/s", "CPU-s/GiB", "goodput/quinn", "CPU/quinn", "2 paths/1 path"
+    );
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contenders.len()];
+    let mut ratios: Vec<(f64, f64, f64)> = Vec::new();
+    for round in 1..=args.rounds {
+        let mut this = Vec::new();
+        for (i, &who) in contenders.iter().enumerate() {
+            let s = run(&args, who).with_context(|| format!("round {round}, {}", who.name()))?;
+            println!("{round:>5}  {:<15} {:>10.2} {:>11.2}", who.name(), s.goodput_gbps, s.cpu_s_per_gib);
+            samples[i].push(s);
+            this.push(s);
+        }
+        let (ours, quinn) = (this[0], this[1]);
+        let mp = this.get(2).map_or(f64::NAN, |m| m.goodput_gbps / ours.goodput_gbps);
+        let r = (ours.goodput_gbps / quinn.goodput_gbps, ours.cpu_s_per_gib / quinn.cpu_s_per_gib, mp);
+        println!("{round:>5}  {:<15} {:>10} {:>11}   {:>14.2} {:>14.2} {:>14.2}", "ratios", "", "", r.0, r.1, r.2);
+        ratios.push(r);
+    }
+    println!("medians:");
+    for (i, who) in contenders.iter().enumerate() {
+        println!(
+            "       {:<15} {:>10.2} {:>11.2}",
+            who.name(),
+            median(samples[i].iter().map(|s| s.goodput_gbps).collect()),
+            median(samples[i].iter().map(|s| s.cpu_s_per_gib).collect())
+        );
+    }
+    let g = median(ratios.iter().map(|r| r.0).collect());
+    let c = median(ratios.iter().map(|r| r.1).collect());
+    println!("       {:<15} {:>10} {:>11}   {:>14.2} {:>14.2}", "ratios", "", "", g, c);
+    let verdict = |ok: bool| if ok { "met" } else { "not met" };
+    println!("target goodput >= 1.3x quinn: {} (median ratio {g:.2})", verdict(g >= 1.3));
+    println!("target CPU-s/GiB <= 0.75x quinn: {} (median ratio {c:.2})", verdict(c <= 0.75));
+    if !args.no_multipath {
+        let m = median(ratios.iter().map(|r| r.2).collect());
+        println!("target 2 paths >= 0.9x our single path: {} (median ratio {m:.2})", verdict(m >= 0.9));
+    }
+    Ok(())
+}
