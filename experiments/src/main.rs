@@ -87,9 +87,14 @@ struct RunArgs {
     #[arg(long)]
     real: bool,
     /// With --real: put the client and the server in network namespaces of their own, joined by
-    /// one veth pair per path, made for the run and deleted after it (needs root).
+    /// one pair of TUN devices per path through the IP-level link emulator, made for the run and
+    /// deleted after it (needs root).
     #[arg(long, requires = "real")]
     netns: bool,
+    /// With --netns: after our run, the same workload over the same emulated links with these
+    /// protocols (`mptcp`, `tcp`; replaces the scenario's `[compare] protocols`).
+    #[arg(long, requires = "netns", value_delimiter = ',')]
+    compare: Option<Vec<String>>,
     /// qlog traces of each run's connection in DIR/qlog/ (JSON-SEQ): `packets` logs every
     /// packet with its frames, `events` only state changes, recovery metrics, losses and path
     /// events, `off` nothing.
@@ -124,6 +129,9 @@ fn run(args: RunArgs) -> Result<()> {
             Workload::Bulk { bytes } | Workload::Files { bytes, .. } => *bytes = n,
             _ => bail!("--bytes needs a `bulk` or `files` workload"),
         }
+    }
+    if let Some(protocols) = &args.compare {
+        scenario.compare.protocols.clone_from(protocols);
     }
     scenario.validate().context("the scenario with the command-line overrides")?;
     // The traces are written while the runs go: clear the completion marker first, so that a
@@ -181,7 +189,9 @@ fn main() -> ExitCode {
         Command::Client(args) => block_on_current_thread(hq::run_client(args)),
         Command::Server(args) => block_on_current_thread(hq::run_server(args)),
         Command::Perf(args) => block_on_current_thread(match args.command {
-            perf::PerfCommand::Server(a) => Box::pin(perf::run_server(a)) as std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>>>>,
+            perf::PerfCommand::Server(a) => {
+                Box::pin(perf::run_server(a)) as std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>>>>
+            }
             perf::PerfCommand::Client(a) => Box::pin(perf::run_client(a)),
         }),
         Command::Bench(args) => commands::bench::run(args),

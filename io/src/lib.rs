@@ -2,8 +2,9 @@
 //! tokio task that drives a sans-IO [`mpquic_proto::Endpoint`], and the async API on top:
 //! [`Endpoint`], [`Connection`], [`SendStream`] / [`RecvStream`].
 //!
-//! This crate holds all the `unsafe` code of the workspace (in [`udp`], and one `setns` call
-//! in [`netns`] to bind sockets inside another network namespace).
+//! This crate holds all the `unsafe` code of the workspace (in [`udp`], one `setns` call in
+//! [`netns`] to make sockets and devices inside another network namespace, and the TUNSETIFF
+//! ioctl of [`tun`]).
 //!
 //! ```no_run
 //! # async fn demo(client_config: mpquic_proto::ClientConfig) -> Result<(), Box<dyn std::error::Error>> {
@@ -24,6 +25,7 @@ pub mod netns;
 mod path;
 mod shared;
 mod stream;
+pub mod tun;
 pub mod udp;
 
 pub use connection::{ConnectError, Connecting, Connection, DatagramError};

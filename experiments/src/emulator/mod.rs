@@ -30,6 +30,7 @@
 //! ```
 
 mod clock;
+mod ip;
 mod relay;
 mod stats;
 
@@ -41,6 +42,7 @@ use std::thread::JoinHandle;
 use thiserror::Error;
 
 pub use clock::{Clock, Wait, FINE_STEP, FINE_WINDOW};
+pub use ip::{ip_ecn, set_ip_ecn, IpEmulator, TunPair};
 pub use stats::{Count, EmulatorStats, RelayStats};
 
 use crate::metrics::LinkSummary;

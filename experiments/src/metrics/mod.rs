@@ -3,11 +3,13 @@
 //! and the experimental aggregation benefit across single-path baselines
 //! ([`aggregation_benefit`]).
 
+mod comparison;
 mod requests;
 mod summary;
 
 use serde::Serialize;
 
+pub use comparison::{Comparison, ComparisonPath};
 pub use requests::request_summary;
 pub use summary::{
     aggregation_benefit, CompetingSummary, DatagramSummary, EmulatorSummary, LinkSummary, PathSummary, RequestSummary,

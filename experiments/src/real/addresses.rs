@@ -44,17 +44,25 @@ impl AddressPlan {
         })
     }
 
-    /// Network namespaces ([`super::netns`]): path `p`'s client on 10.77.p.1 in the client
-    /// namespace, across the path's veth pair from the relay on 10.77.p.2 in the server
-    /// namespace; in the server namespace the relay reaches the server over loopback, from
-    /// 127.0.2.(p+1) to 127.0.3.(k+1) as on loopback. `None` with more than
-    /// [`MAX_LOOPBACK_PATHS`] paths.
+    /// Network namespaces joined by TUN pairs ([`super::netns`]): path `p`'s client on
+    /// 10.77.p.1 in the client namespace, the server on 10.77.p.2 in the server namespace (one
+    /// server socket per path), no relay: the client sends straight to the server's address on
+    /// the path and the IP-level emulator sits on the route. `None` with more than
+    /// [`super::netns::MAX_PATHS`] paths.
     pub fn netns(scenario: &Scenario) -> Option<Self> {
-        let mut plan = Self::loopback(scenario)?;
-        let veth = |p: usize, host: u8| IpAddr::V4(Ipv4Addr::new(10, 77, p as u8, host));
-        plan.client_ips = (0..scenario.paths.len()).map(|p| veth(p, 1)).collect();
-        plan.relay_ips = (0..scenario.paths.len()).map(|p| veth(p, 2)).collect();
-        Some(plan)
+        let n = scenario.paths.len();
+        if n > super::netns::MAX_PATHS {
+            return None;
+        }
+        let client_ips: Vec<IpAddr> = (0..n).map(|p| super::netns::path_ip(p, super::one::Side::Client)).collect();
+        let server_ips: Vec<IpAddr> = (0..n).map(|p| super::netns::path_ip(p, super::one::Side::Server)).collect();
+        Some(Self {
+            relay_ips: server_ips.clone(),
+            relay_server_side_ips: client_ips.clone(),
+            client_ips,
+            server_ips,
+            server_of_path: (0..n).collect(),
+        })
     }
 }
 
@@ -97,7 +105,7 @@ mod tests {
         assert_eq!(plan.server_of_path, [0, 0]);
         let ns = AddressPlan::netns(&s).expect("two paths fit");
         assert_eq!(ns.client_ips[1], "10.77.1.1".parse::<IpAddr>().unwrap());
-        assert_eq!(ns.relay_ips[1], "10.77.1.2".parse::<IpAddr>().unwrap());
-        assert_eq!(ns.relay_server_side_ips, plan.relay_server_side_ips);
+        assert_eq!(ns.server_ips, ["10.77.0.2".parse::<IpAddr>().unwrap(), "10.77.1.2".parse().unwrap()]);
+        assert_eq!(ns.server_of_path, [0, 1]);
     }
 }

@@ -16,6 +16,8 @@
 
 mod addresses;
 mod apps;
+mod cleanup;
+pub mod compare;
 mod netns;
 mod one;
 
@@ -24,11 +26,12 @@ use std::net::SocketAddr;
 use thiserror::Error;
 
 pub use addresses::{distinct_servers, AddressPlan, MAX_LOOPBACK_PATHS};
-pub use netns::netns_available;
+pub use netns::{netns_available, NAMESPACE_PREFIX};
 
 use one::Side;
 
-use crate::emulator::{self, EmulatorError};
+use crate::emulator::{self, EmulatorError, IpEmulator};
+use crate::metrics::{Comparison, ComparisonPath};
 use crate::runner::{run_scenario_with, Mode, Report, RunError, RunOptions};
 use crate::scenario::{Scenario, Workload};
 
@@ -86,31 +89,140 @@ pub fn check_supported(scenario: &Scenario) -> Result<(), RealError> {
     Ok(())
 }
 
-/// Runs every repetition (and baselines) of `scenario` on real sockets, on loopback or in
-/// network namespaces.
-pub fn run_scenario(scenario: &Scenario, options: &RunOptions, topology: Topology) -> Result<Report, RealError> {
+/// Checks that this machine can run `scenario` with `topology`: root, `ip` and TUN for
+/// `--netns`, MPTCP enabled when it is compared; the error says what is missing.
+pub fn preflight(scenario: &Scenario, topology: Topology) -> Result<(), RealError> {
     check_supported(scenario)?;
+    if topology == Topology::Loopback {
+        if !scenario.compare.is_empty() {
+            return Err(RealError::Unsupported(
+                "comparing with other protocols ([compare], --compare) needs --netns: they run over the IP-level link \
+                 emulator between two network namespaces"
+                    .into(),
+            ));
+        }
+        return Ok(());
+    }
+    netns_available().map_err(|why| RealError::Netns(format!("--netns: {why}; run without --netns for loopback")))?;
+    if scenario.compare.protocols.iter().any(|p| p == "mptcp") {
+        compare::mptcp_available().map_err(|why| RealError::Unsupported(format!("comparing with mptcp: {why}")))?;
+    }
+    Ok(())
+}
+
+/// Runs every repetition (and baselines) of `scenario` on real sockets, on loopback or in
+/// network namespaces; with `--netns` and `[compare]`, each repetition also runs the other
+/// protocols over the same emulated links (`Report::comparisons`).
+pub fn run_scenario(scenario: &Scenario, options: &RunOptions, topology: Topology) -> Result<Report, RealError> {
+    preflight(scenario, topology)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RealError::Runtime)?;
     let too_many = || RealError::Unsupported(format!("at most {MAX_LOOPBACK_PATHS} paths"));
+    let mut comparisons = Vec::new();
     let mut report = run_scenario_with(scenario, options, Mode::Real, |s, seed| match topology {
         Topology::Loopback => {
             let bind = |_: Side, addr: SocketAddr| std::net::UdpSocket::bind(addr);
-            let topo = one::Topology { plan: AddressPlan::loopback(s).ok_or_else(too_many)?, bind: &bind };
+            let topo = one::Topology { plan: AddressPlan::loopback(s).ok_or_else(too_many)?, bind: &bind, ip: None };
             runtime.block_on(one::run_once(s, seed, &topo, options.qlog.as_ref()))
         }
         Topology::Netns => {
-            let namespaces = netns::Namespaces::create(s.paths.len())?;
+            let (namespaces, pairs) = netns::Namespaces::create(s.paths.len())?;
+            let ip = IpEmulator::start(s, seed, pairs)?;
             let bind = |side: Side, addr: SocketAddr| namespaces.bind(side, addr);
-            let topo = one::Topology { plan: AddressPlan::netns(s).ok_or_else(too_many)?, bind: &bind };
+            let plan = AddressPlan::netns(s).ok_or_else(too_many)?;
+            let topo = one::Topology { plan, bind: &bind, ip: Some(&ip) };
             let out = runtime.block_on(one::run_once(s, seed, &topo, options.qlog.as_ref()));
             // The endpoints' sockets are closed before their namespaces go.
             drop(topo);
+            let rx = namespaces.client_rx_bytes();
+            drop(ip);
             namespaces.delete()?;
-            out
+            let out = out?;
+            // Baselines (each path alone) are QUIC only.
+            if std::ptr::eq(s, scenario) && !s.compare.is_empty() {
+                let sm = &out.summary;
+                comparisons.push(Comparison {
+                    protocol: "mpquic".into(),
+                    seed,
+                    completed: sm.completed,
+                    error: sm.error.clone(),
+                    goodput_mbps: sm.goodput_mbps,
+                    completion_time_s: sm.completion_time_s,
+                    longest_delivery_gap_ms: Some(sm.longest_delivery_gap_ms),
+                    congestion_controller: Some(s.transport.congestion_controller.clone()),
+                    paths: path_bytes(s, &rx?),
+                });
+                say_progress(comparisons.last());
+                for which in baselines_of(s) {
+                    comparisons.push(compare_once(s, seed, &which)?);
+                    say_progress(comparisons.last());
+                }
+            }
+            Ok(out)
         }
     })?;
     report.notes.extend(notes(topology));
+    if !comparisons.is_empty() {
+        report.notes.extend(compare_notes(scenario));
+    }
+    report.comparisons = comparisons;
     Ok(report)
+}
+
+/// One baseline of `[compare]`.
+enum Baseline<'a> {
+    Kernel(compare::Kernel),
+    External(&'a crate::scenario::ExternalSpec),
+}
+
+fn baselines_of(s: &Scenario) -> Vec<Baseline<'_>> {
+    let kernel = s.compare.protocols.iter().filter_map(|p| compare::Kernel::from_name(p)).map(Baseline::Kernel);
+    kernel.chain(s.compare.external.iter().map(Baseline::External)).collect()
+}
+
+/// One baseline over fresh namespaces and a fresh emulator with the same links and seed.
+fn compare_once(s: &Scenario, seed: u64, which: &Baseline<'_>) -> Result<Comparison, RealError> {
+    let (namespaces, pairs) = netns::Namespaces::create(s.paths.len())?;
+    if let Baseline::Kernel(k) = which {
+        compare::prepare(&namespaces, *k)?;
+    }
+    let ip = IpEmulator::start(s, seed, pairs)?;
+    let mut c = match which {
+        Baseline::Kernel(k) => compare::run_kernel(s, seed, *k, &namespaces),
+        Baseline::External(e) => compare::run_external(s, seed, e, &namespaces),
+    };
+    let rx = namespaces.client_rx_bytes();
+    drop(ip);
+    namespaces.delete()?;
+    c.paths = path_bytes(s, &rx?);
+    Ok(c)
+}
+
+fn path_bytes(s: &Scenario, rx: &[u64]) -> Vec<ComparisonPath> {
+    s.paths.iter().zip(rx).map(|(p, b)| ComparisonPath { name: p.name.clone(), bytes_down: *b }).collect()
+}
+
+/// One line on stderr per protocol run (each takes as long as its workload).
+fn say_progress(c: Option<&Comparison>) {
+    let Some(c) = c else { return };
+    let how = match (&c.error, c.completion_time_s) {
+        (None, Some(t)) => format!("completed in {t:.2} s, {:.1} Mbit/s", c.goodput_mbps),
+        (Some(e), _) => format!("failed: {e}"),
+        (None, None) => "did not complete".to_owned(),
+    };
+    eprintln!("compare: seed {} {}: {how}", c.seed, c.protocol);
+}
+
+fn compare_notes(s: &Scenario) -> Vec<String> {
+    let mut notes = vec![
+        "comparisons: each protocol ran after ours over fresh namespaces with the same emulated links, timeline and seed; \
+         mptcp uses one subflow per path and Linux's default scheduler, tcp the first path; per-path bytes_down are \
+         the client devices' receive counters (IP packets, headers included)"
+            .to_owned(),
+    ];
+    if let (_, Some(note)) = compare::linux_congestion_control(&s.transport.congestion_controller) {
+        notes.push(format!("comparisons: {note}"));
+    }
+    notes
 }
 
 /// Where the endpoints and relays of a real run live.
@@ -119,8 +231,9 @@ pub enum Topology {
     /// Everything on this machine's loopback (127.0.0.0/8).
     #[default]
     Loopback,
-    /// A client and a server network namespace joined by one veth pair per path, made for each
-    /// run and deleted after it (needs root); the relays sit in the server namespace.
+    /// A client and a server network namespace joined by one pair of TUN devices per path with
+    /// the IP-level link emulator between them, made for each run and deleted after it (needs
+    /// root).
     Netns,
 }
 
@@ -129,8 +242,8 @@ fn notes(topology: Topology) -> Vec<String> {
     let place = match topology {
         Topology::Loopback => "on loopback UDP sockets",
         Topology::Netns => {
-            "on UDP sockets in a client and a server network namespace joined by one veth pair per path (the relays \
-             in the server namespace)"
+            "on UDP sockets in a client and a server network namespace joined by one pair of TUN devices per path, \
+             every IP packet through the IP-level link emulator"
         }
     };
     vec![

@@ -14,7 +14,7 @@ use mpquic_proto::{ClientConfig, EndpointConfig, PathId, PathInfo, ServerConfig,
 use super::addresses::AddressPlan;
 use super::apps::{self, since, SharedClient};
 use super::RealError;
-use crate::emulator::{Emulator, EmulatorStats, RelaySockets, RelaySpec};
+use crate::emulator::{Emulator, EmulatorStats, IpEmulator, RelaySockets, RelaySpec};
 use crate::metrics::{request_summary, EmulatorSummary, PathSample, PathSeries, PathSummary, RunSummary};
 use crate::runner::{collect_qlog, transport_config, QlogOptions, RunOutput};
 use crate::scenario::Scenario;
@@ -40,6 +40,33 @@ pub(super) struct Topology<'a> {
     pub(super) plan: AddressPlan,
     /// How sockets are bound.
     pub(super) bind: Binder<'a>,
+    /// The IP-level emulator already on the paths' routes (`--netns`); `None`: the run starts
+    /// UDP relays of its own.
+    pub(super) ip: Option<&'a IpEmulator>,
+}
+
+/// The links of a run: its own relays, or the IP-level emulator its caller runs.
+enum Links<'a> {
+    Relays(Emulator),
+    Ip(&'a IpEmulator),
+}
+
+impl Links<'_> {
+    fn stats(&self) -> EmulatorStats {
+        match self {
+            Self::Relays(e) => e.stats(),
+            Self::Ip(e) => e.stats(),
+        }
+    }
+
+    /// Stops the relays (the caller stops the IP-level emulator) and returns the counters.
+    async fn finish(self) -> EmulatorStats {
+        match self {
+            // Stopping joins the emulator's thread: not on a runtime worker.
+            Self::Relays(e) => tokio::task::spawn_blocking(move || e.stop()).await.unwrap_or_default(),
+            Self::Ip(e) => e.stats(),
+        }
+    }
 }
 
 /// The server's connection, once accepted.
@@ -78,28 +105,38 @@ pub(super) async fn run_once(
     let server = Endpoint::with_sockets(endpoint_config(seed, 1), Some(server_config), server_sockets);
     let server_addrs = server.local_addrs();
 
-    // The relays, one per path, between the client and the server address of the path.
-    let specs: Vec<RelaySpec> = (0..s.paths.len())
-        .map(|p| RelaySpec {
-            listen: SocketAddr::new(addrs.relay_ips[p], 0),
-            server: server_addrs[addrs.server_of_path[p]],
-            server_facing: SocketAddr::new(addrs.relay_server_side_ips[p], 0),
-        })
-        .collect();
-    let relay_sockets = specs
-        .iter()
-        .map(|r| {
-            Ok(RelaySockets {
-                client_side: bind_std(Side::Server, r.listen)?,
-                server_side: bind_std(Side::Server, r.server_facing)?,
-                server: r.server,
-            })
-        })
-        .collect::<Result<Vec<_>, RealError>>()?;
-    let emulator = Emulator::with_sockets(s, seed, relay_sockets)?;
-    let relay_listen: Vec<SocketAddr> = (0..s.paths.len()).filter_map(|p| emulator.listen_addr(p)).collect();
-    let relay_server_side: Vec<SocketAddr> =
-        (0..s.paths.len()).filter_map(|p| emulator.server_facing_addr(p)).collect();
+    let (emulator, relay_listen, relay_server_side): (Links<'_>, Vec<SocketAddr>, Vec<SocketAddr>) = match topo.ip {
+        // Straight to the server's address on the path; the server sees the client's.
+        Some(ip) => (
+            Links::Ip(ip),
+            (0..s.paths.len()).map(|p| server_addrs[addrs.server_of_path[p]]).collect(),
+            addrs.client_ips.iter().map(|ip| SocketAddr::new(*ip, 0)).collect(),
+        ),
+        None => {
+            // The relays, one per path, between the client and the server address of the path.
+            let specs: Vec<RelaySpec> = (0..s.paths.len())
+                .map(|p| RelaySpec {
+                    listen: SocketAddr::new(addrs.relay_ips[p], 0),
+                    server: server_addrs[addrs.server_of_path[p]],
+                    server_facing: SocketAddr::new(addrs.relay_server_side_ips[p], 0),
+                })
+                .collect();
+            let relay_sockets = specs
+                .iter()
+                .map(|r| {
+                    Ok(RelaySockets {
+                        client_side: bind_std(Side::Server, r.listen)?,
+                        server_side: bind_std(Side::Server, r.server_facing)?,
+                        server: r.server,
+                    })
+                })
+                .collect::<Result<Vec<_>, RealError>>()?;
+            let emulator = Emulator::with_sockets(s, seed, relay_sockets)?;
+            let listen = (0..s.paths.len()).filter_map(|p| emulator.listen_addr(p)).collect();
+            let server_side = (0..s.paths.len()).filter_map(|p| emulator.server_facing_addr(p)).collect();
+            (Links::Relays(emulator), listen, server_side)
+        }
+    };
 
     // The client: one socket on the unspecified address, each path's source IP chosen per packet.
     let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
@@ -192,8 +229,7 @@ pub(super) async fn run_once(
     // Both connections end (and their qlog writers flush) before the run reports.
     let _ = tokio::time::timeout(Duration::from_secs(1), server.wait_idle()).await;
     server_task.abort();
-    // Stopping joins the emulator's thread: not on a runtime worker.
-    let stats = tokio::task::spawn_blocking(move || emulator.stop()).await.unwrap_or_default();
+    let stats = emulator.finish().await;
     let client_state = state.map(|(_, c)| c);
     let mut out = run.finish(end, done_at, seed, client_state.as_ref(), stats);
     collect_qlog(qlog, &mut out)?;
@@ -208,7 +244,8 @@ fn endpoint_config(seed: u64, side: u64) -> EndpointConfig {
 /// What one run records as it goes.
 struct Run<'a> {
     s: &'a Scenario,
-    /// Per path: the address the server sees it come from (the relay's server-facing socket).
+    /// Per path: the address the server sees it come from (the relay's server-facing socket,
+    /// or the client's address on the path); matched by IP.
     server_side: &'a [SocketAddr],
     series: Vec<PathSeries>,
     /// The server's latest snapshot of each path ID, with its scenario path.
@@ -238,7 +275,7 @@ impl<'a> Run<'a> {
             .collect();
         let conn = accepted.lock().unwrap_or_else(|p| p.into_inner()).clone();
         for info in conn.map(|c| c.paths()).unwrap_or_default() {
-            let Some(p) = self.server_side.iter().position(|a| *a == info.remote) else { continue };
+            let Some(p) = self.server_side.iter().position(|a| a.ip() == info.remote.ip()) else { continue };
             if let Some(row) = rows.get_mut(p) {
                 row.active = !info.abandoned;
                 row.cwnd_bytes = info.congestion_window;

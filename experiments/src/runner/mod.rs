@@ -124,6 +124,10 @@ pub struct Report {
     /// The qlog traces of the runs (file names in the qlog directory), in run order, client
     /// and server of each.
     pub qlog_files: Vec<String>,
+    /// Real mode with `--netns` and `[compare]`: every protocol's run of each seed over the
+    /// same emulated links, ours (`mpquic`) first (empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub comparisons: Vec<crate::metrics::Comparison>,
     /// Per-run time series, same order as `runs` then `baselines` (not serialised: CSV).
     #[serde(skip)]
     pub series: Vec<(String, Vec<crate::metrics::PathSeries>)>,
@@ -265,6 +269,7 @@ pub fn run_scenario_with<E>(
         baseline_aggregates,
         aggregation_benefit,
         qlog_files,
+        comparisons: Vec::new(),
         series,
     })
 }

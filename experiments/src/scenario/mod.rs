@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use span::{line_at, line_of};
-pub use validate::ValidationError;
+pub use validate::{ValidationError, COMPARE_PROTOCOLS};
 pub use workload::Workload;
 
 /// Why a scenario could not be loaded.
@@ -94,6 +94,48 @@ pub struct Scenario {
     pub events: Vec<EventSpec>,
     /// What the application does.
     pub workload: Workload,
+    /// Real mode with `--netns`: other protocols run after ours over the same emulated links.
+    #[serde(default, skip_serializing_if = "CompareSpec::is_empty")]
+    pub compare: CompareSpec,
+}
+
+/// `[compare]`: the baselines of `mpquic run --real --netns` (see `experiments/SCENARIOS.md`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareSpec {
+    /// Kernel protocols: `mptcp` (every path, one subflow each) and `tcp` (the first path).
+    #[serde(default)]
+    pub protocols: Vec<String>,
+    /// External client/server command pairs.
+    #[serde(default)]
+    pub external: Vec<ExternalSpec>,
+}
+
+impl CompareSpec {
+    /// Nothing to compare with.
+    pub fn is_empty(&self) -> bool {
+        self.protocols.is_empty() && self.external.is_empty()
+    }
+}
+
+/// An external peer: a server command run in the server namespace, then a client command in
+/// the client namespace; the client's exit status says whether the workload completed.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalSpec {
+    /// Name in the tables (the `protocol` of its comparison entry).
+    pub name: String,
+    /// Server command line (run with `sh -c`); placeholders as in SCENARIOS.md.
+    pub server: String,
+    /// Client command line (run with `sh -c`).
+    pub client: String,
+    /// Time the server gets to start listening before the client starts, ms.
+    #[serde(default = "default_server_startup_ms")]
+    pub server_startup_ms: f64,
+}
+
+fn default_server_startup_ms() -> f64 {
+    500.0
 }
 
 fn default_seed() -> u64 {

@@ -18,6 +18,9 @@ pub struct ValidationError {
     pub problem: String,
 }
 
+/// The kernel protocols `[compare] protocols` takes.
+pub const COMPARE_PROTOCOLS: [&str; 2] = ["mptcp", "tcp"];
+
 fn err(field: impl Into<String>, problem: impl Into<String>) -> ValidationError {
     ValidationError { field: field.into(), problem: problem.into() }
 }
@@ -91,6 +94,7 @@ impl Scenario {
         if self.repetitions == 0 {
             return Err(err("repetitions", "must be at least 1"));
         }
+        self.validate_compare()?;
         if !self.duration_s.is_finite() || self.duration_s <= 0.0 {
             return Err(err("duration_s", "must be a number of seconds > 0"));
         }
@@ -241,6 +245,41 @@ impl Scenario {
             }
         }
         self.validate_workload()
+    }
+
+    fn validate_compare(&self) -> Result<(), ValidationError> {
+        for (i, p) in self.compare.protocols.iter().enumerate() {
+            if !COMPARE_PROTOCOLS.contains(&p.as_str()) {
+                return Err(err(
+                    format!("compare.protocols[{i}]"),
+                    format!("unknown protocol {p:?}; known: {}", COMPARE_PROTOCOLS.join(", ")),
+                ));
+            }
+            if self.compare.protocols[..i].contains(p) {
+                return Err(err(format!("compare.protocols[{i}]"), format!("{p:?} is listed twice")));
+            }
+        }
+        for (i, e) in self.compare.external.iter().enumerate() {
+            let field = |f: &str| format!("compare.external[{i}].{f}");
+            if e.name.is_empty() || !e.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                return Err(err(field("name"), "must be non-empty and use only letters, digits, '-', '_' and '.'"));
+            }
+            if COMPARE_PROTOCOLS.contains(&e.name.as_str())
+                || e.name == "mpquic"
+                || self.compare.external[..i].iter().any(|o| o.name == e.name)
+            {
+                return Err(err(field("name"), format!("{:?} is already the name of another protocol", e.name)));
+            }
+            for (key, cmd) in [("server", &e.server), ("client", &e.client)] {
+                if cmd.trim().is_empty() {
+                    return Err(err(field(key), "must be a command line"));
+                }
+            }
+            if !e.server_startup_ms.is_finite() || e.server_startup_ms < 0.0 {
+                return Err(err(field("server_startup_ms"), "must be >= 0"));
+            }
+        }
+        Ok(())
     }
 
     fn validate_workload(&self) -> Result<(), ValidationError> {
