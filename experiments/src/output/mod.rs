@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-pub use csv::series_csv;
-pub use plot::{plot_series, PlotKind};
+pub use csv::{comparisons_csv, series_csv};
+pub use plot::{plot_comparison, plot_series, PlotKind};
 pub use table::table;
 
 use crate::runner::Report;
@@ -76,6 +76,12 @@ pub fn write_all(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, OutputErro
         for kind in PlotKind::ALL {
             written.extend(plot_series(&plot_dir, label, series, kind)?);
         }
+    }
+    if !report.comparisons.is_empty() {
+        let path = dir.join("comparisons.csv");
+        std::fs::write(&path, comparisons_csv(&report.comparisons)).map_err(io_err(&path))?;
+        written.push(path);
+        written.extend(plot_comparison(&plot_dir, &report.comparisons)?);
     }
     let json = serde_json::to_string_pretty(report)? + "\n";
     let tmp = dir.join("summary.json.partial");

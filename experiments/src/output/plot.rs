@@ -131,3 +131,98 @@ pub fn plot_series(
         .map_err(|message| OutputError::Plot { path: png.display().to_string(), message })?;
     Ok(vec![svg, png])
 }
+
+/// The protocols of a `--netns` comparison side by side (`comparison.svg` and `.png`): one bar
+/// per protocol, its mean goodput over the seeds, split into the paths' shares of the bytes the
+/// client received.
+pub fn plot_comparison(dir: &Path, comparisons: &[crate::metrics::Comparison]) -> Result<Vec<PathBuf>, OutputError> {
+    register_font();
+    let mut protocols: Vec<&str> = Vec::new();
+    for c in comparisons {
+        if !protocols.contains(&c.protocol.as_str()) {
+            protocols.push(&c.protocol);
+        }
+    }
+    let paths: Vec<String> =
+        comparisons.first().map(|c| c.paths.iter().map(|p| p.name.clone()).collect()).unwrap_or_default();
+    // Per protocol: per path, mean goodput x the path's share of the received bytes.
+    let bars: Vec<Vec<f64>> = protocols
+        .iter()
+        .map(|proto| {
+            let runs: Vec<_> = comparisons.iter().filter(|c| c.protocol == *proto).collect();
+            let mut segments = vec![0.0; paths.len()];
+            for c in &runs {
+                let total: u64 = c.paths.iter().map(|p| p.bytes_down).sum();
+                for (seg, p) in segments.iter_mut().zip(&c.paths) {
+                    if total > 0 {
+                        *seg += c.goodput_mbps * p.bytes_down as f64 / total as f64 / runs.len() as f64;
+                    }
+                }
+            }
+            segments
+        })
+        .collect();
+    let svg = dir.join("comparison.svg");
+    let png = dir.join("comparison.png");
+    let size = (900, 500);
+    draw_bars(SVGBackend::new(&svg, size).into_drawing_area(), &protocols, &paths, &bars)
+        .map_err(|message| OutputError::Plot { path: svg.display().to_string(), message })?;
+    draw_bars(BitMapBackend::new(&png, size).into_drawing_area(), &protocols, &paths, &bars)
+        .map_err(|message| OutputError::Plot { path: png.display().to_string(), message })?;
+    Ok(vec![svg, png])
+}
+
+fn draw_bars<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    protocols: &[&str],
+    paths: &[String],
+    bars: &[Vec<f64>],
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let y_max = bars.iter().map(|b| b.iter().sum::<f64>()).fold(0.0, f64::max).max(0.001) * 1.15;
+    let n = protocols.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("goodput by protocol, split by path (same emulated links)", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5..n - 0.5, 0.0..y_max)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(protocols.len().max(1))
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 {
+                protocols.get(i as usize).map(|p| p.to_string()).unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc("goodput (Mbit/s)")
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (p, name) in paths.iter().enumerate() {
+        let color = COLORS[p % COLORS.len()];
+        let rects = bars.iter().enumerate().map(|(i, segments)| {
+            let below: f64 = segments[..p].iter().sum();
+            let x = i as f64;
+            Rectangle::new([(x - 0.3, below), (x + 0.3, below + segments[p])], color.filled())
+        });
+        chart
+            .draw_series(rects)
+            .map_err(|e| e.to_string())?
+            .label(name.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}

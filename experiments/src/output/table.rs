@@ -115,8 +115,45 @@ pub fn table(report: &Report) -> String {
     if let Some(b) = report.aggregation_benefit {
         let _ = writeln!(out, "aggregation benefit (EABen): {b:.3}");
     }
+    comparison_rows(&mut out, &report.comparisons);
     for n in &report.notes {
         let _ = writeln!(out, "note: {n}");
     }
     out
+}
+
+/// The protocols of a `--netns` comparison side by side, per seed.
+fn comparison_rows(out: &mut String, comparisons: &[crate::metrics::Comparison]) {
+    let Some(first) = comparisons.first() else { return };
+    let _ =
+        writeln!(out, "protocols over the same emulated links (bytes down per path: the client devices' counters):");
+    let _ = write!(
+        out,
+        "      {:<10} {:>5} {:>10} {:>13} {:>11} {:>10}",
+        "protocol", "seed", "completed", "completion s", "Mbit/s", "gap ms"
+    );
+    for p in &first.paths {
+        let _ = write!(out, " {:>12}", format!("{} MB", p.name));
+    }
+    let _ = writeln!(out);
+    let opt = |v: Option<f64>, digits: usize| v.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "-".into());
+    for c in comparisons {
+        let _ = write!(
+            out,
+            "      {:<10} {:>5} {:>10} {:>13} {:>11.2} {:>10}",
+            c.protocol,
+            c.seed,
+            if c.completed { "yes" } else { "no" },
+            opt(c.completion_time_s, 3),
+            c.goodput_mbps,
+            opt(c.longest_delivery_gap_ms, 1)
+        );
+        for p in &c.paths {
+            let _ = write!(out, " {:>12.2}", p.bytes_down as f64 / 1e6);
+        }
+        let _ = writeln!(out);
+        if let Some(e) = &c.error {
+            let _ = writeln!(out, "        {}: {e}", c.protocol);
+        }
+    }
 }

@@ -25,15 +25,13 @@ use std::net::SocketAddr;
 
 use thiserror::Error;
 
-pub use addresses::{distinct_servers, AddressPlan, MAX_LOOPBACK_PATHS};
-pub use netns::{netns_available, NAMESPACE_PREFIX};
-
-use one::Side;
-
-use crate::emulator::{self, EmulatorError, IpEmulator};
+pub use crate::emulator::{self, EmulatorError};
 use crate::metrics::{Comparison, ComparisonPath};
 use crate::runner::{run_scenario_with, Mode, Report, RunError, RunOptions};
 use crate::scenario::{Scenario, Workload};
+pub use addresses::{distinct_servers, AddressPlan, MAX_LOOPBACK_PATHS};
+pub use netns::{netns_available, path_ip, EmulatedLinks, NAMESPACE_PREFIX};
+pub use one::Side;
 
 /// A real run could not be set up (a run that fails to transfer is a result, not an error).
 #[derive(Debug, Error)]
@@ -125,17 +123,16 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions, topology: Topolog
             runtime.block_on(one::run_once(s, seed, &topo, options.qlog.as_ref()))
         }
         Topology::Netns => {
-            let (namespaces, pairs) = netns::Namespaces::create(s.paths.len())?;
-            let ip = IpEmulator::start(s, seed, pairs)?;
+            let links = EmulatedLinks::start(s, seed)?;
+            let namespaces = links.namespaces();
             let bind = |side: Side, addr: SocketAddr| namespaces.bind(side, addr);
             let plan = AddressPlan::netns(s).ok_or_else(too_many)?;
-            let topo = one::Topology { plan, bind: &bind, ip: Some(&ip) };
+            let topo = one::Topology { plan, bind: &bind, ip: links.emulator() };
             let out = runtime.block_on(one::run_once(s, seed, &topo, options.qlog.as_ref()));
             // The endpoints' sockets are closed before their namespaces go.
             drop(topo);
-            let rx = namespaces.client_rx_bytes();
-            drop(ip);
-            namespaces.delete()?;
+            let rx = links.client_rx_bytes();
+            links.stop()?;
             let out = out?;
             // Baselines (each path alone) are QUIC only.
             if std::ptr::eq(s, scenario) && !s.compare.is_empty() {
@@ -181,18 +178,16 @@ fn baselines_of(s: &Scenario) -> Vec<Baseline<'_>> {
 
 /// One baseline over fresh namespaces and a fresh emulator with the same links and seed.
 fn compare_once(s: &Scenario, seed: u64, which: &Baseline<'_>) -> Result<Comparison, RealError> {
-    let (namespaces, pairs) = netns::Namespaces::create(s.paths.len())?;
-    if let Baseline::Kernel(k) = which {
-        compare::prepare(&namespaces, *k)?;
-    }
-    let ip = IpEmulator::start(s, seed, pairs)?;
+    let links = EmulatedLinks::start_with(s, seed, |ns| match which {
+        Baseline::Kernel(k) => compare::prepare(ns, *k),
+        Baseline::External(_) => Ok(()),
+    })?;
     let mut c = match which {
-        Baseline::Kernel(k) => compare::run_kernel(s, seed, *k, &namespaces),
-        Baseline::External(e) => compare::run_external(s, seed, e, &namespaces),
+        Baseline::Kernel(k) => compare::run_kernel(s, seed, *k, links.namespaces()),
+        Baseline::External(e) => compare::run_external(s, seed, e, links.namespaces()),
     };
-    let rx = namespaces.client_rx_bytes();
-    drop(ip);
-    namespaces.delete()?;
+    let rx = links.client_rx_bytes();
+    links.stop()?;
     c.paths = path_bytes(s, &rx?);
     Ok(c)
 }

@@ -22,7 +22,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use super::cleanup;
 use super::one::Side;
 use super::RealError;
-use crate::emulator::TunPair;
+use crate::emulator::{EmulatorStats, IpEmulator, TunPair};
+use crate::scenario::Scenario;
 
 /// Namespace pairs made by this process so far (for unique names).
 static MADE: AtomicU32 = AtomicU32::new(0);
@@ -188,5 +189,73 @@ impl Drop for Namespaces {
             let _ = cleanup::delete_namespace(&self.client);
             let _ = cleanup::delete_namespace(&self.server);
         }
+    }
+}
+
+/// The links of `scenario` between a client and a server namespace, running: namespaces, one
+/// TUN pair per path and the IP-level emulator. For programs of their own between the two
+/// namespaces (`mpquic_io::netns::enter` makes sockets there); removed by [`Self::stop`], when
+/// dropped, or on Ctrl-C.
+#[derive(Debug)]
+pub struct EmulatedLinks {
+    namespaces: Namespaces,
+    emulator: Option<IpEmulator>,
+}
+
+impl EmulatedLinks {
+    /// Makes the namespaces and devices and starts the emulator with `scenario`'s links and
+    /// `seed`.
+    pub fn start(scenario: &Scenario, seed: u64) -> Result<Self, RealError> {
+        Self::start_with(scenario, seed, |_| Ok(()))
+    }
+
+    /// As [`Self::start`], calling `prepare` after the namespaces exist and before any packet
+    /// can cross (e.g. MPTCP endpoints).
+    pub(super) fn start_with(
+        scenario: &Scenario,
+        seed: u64,
+        prepare: impl FnOnce(&Namespaces) -> Result<(), RealError>,
+    ) -> Result<Self, RealError> {
+        let (namespaces, pairs) = Namespaces::create(scenario.paths.len())?;
+        prepare(&namespaces)?;
+        let emulator = IpEmulator::start(scenario, seed, pairs)?;
+        Ok(Self { namespaces, emulator: Some(emulator) })
+    }
+
+    /// The name of `side`'s namespace (`ip netns exec NAME ...`).
+    pub fn namespace(&self, side: Side) -> &str {
+        self.namespaces.name(side)
+    }
+
+    /// The namespaces.
+    pub(super) fn namespaces(&self) -> &Namespaces {
+        &self.namespaces
+    }
+
+    /// The emulator.
+    pub(super) fn emulator(&self) -> Option<&IpEmulator> {
+        self.emulator.as_ref()
+    }
+
+    /// Bytes the client's kernel received on each path's device so far (IP packets).
+    pub fn client_rx_bytes(&self) -> Result<Vec<u64>, RealError> {
+        self.namespaces.client_rx_bytes()
+    }
+
+    /// The emulator's counters now.
+    pub fn stats(&self) -> EmulatorStats {
+        self.emulator.as_ref().map(IpEmulator::stats).unwrap_or_default()
+    }
+
+    /// Stops the emulator, deletes the namespaces (devices and routes with them) and returns
+    /// the emulator's final counters.
+    pub fn stop(mut self) -> Result<EmulatorStats, RealError> {
+        let stats = self.emulator.take().map(IpEmulator::stop).unwrap_or_default();
+        let namespaces = std::mem::replace(
+            &mut self.namespaces,
+            Namespaces { client: String::new(), server: String::new(), paths: 0, live: false },
+        );
+        namespaces.delete()?;
+        Ok(stats)
     }
 }

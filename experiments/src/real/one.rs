@@ -24,7 +24,7 @@ use crate::workload::plan;
 
 /// Which side of the emulated network a socket is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Side {
+pub enum Side {
     /// The client's (its endpoint).
     Client,
     /// The server's (its endpoint and the relays).
