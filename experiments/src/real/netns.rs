@@ -158,18 +158,21 @@ impl Namespaces {
     }
 
     /// Bytes the kernel of the client namespace received on each path's device (what the
-    /// emulator delivered down the path), IP headers included.
+    /// emulator delivered down the path), IP headers included: `/proc/net/dev` read from a
+    /// thread in the namespace (no process to start, so it can be sampled often).
     pub(super) fn client_rx_bytes(&self) -> Result<Vec<u64>, RealError> {
-        let json = ip(&["-n", &self.client, "-s", "-j", "link", "show"])?;
-        let links: serde_json::Value = serde_json::from_str(&json)
-            .map_err(|e| RealError::Netns(format!("reading `ip -s -j link show` of {}: {e}", self.client)))?;
+        let text = mpquic_io::netns::enter(&mpquic_io::netns::named(&self.client), || {
+            std::fs::read_to_string("/proc/thread-self/net/dev")
+        })
+        .map_err(|e| RealError::Netns(format!("reading /proc/net/dev in {}: {e}", self.client)))?;
         (0..self.paths)
             .map(|p| {
                 let dev = device(p);
-                links
-                    .as_array()
-                    .and_then(|a| a.iter().find(|l| l["ifname"] == dev.as_str()))
-                    .and_then(|l| l["stats64"]["rx"]["bytes"].as_u64())
+                // "  t0: rx_bytes rx_packets ..."
+                text.lines()
+                    .find_map(|l| l.trim_start().strip_prefix(&format!("{dev}:")))
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .and_then(|b| b.parse().ok())
                     .ok_or_else(|| RealError::Netns(format!("no receive counter for {dev} in {}", self.client)))
             })
             .collect()
