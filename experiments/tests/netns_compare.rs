@@ -406,10 +406,11 @@ fn interrupted_run_removes_its_namespaces() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Bad environment: not root, and MPTCP disabled (`net.mptcp.enabled = 0` in a namespace of
-/// the test's own): clear errors before anything is made.
+/// Bad environment: not root, MPTCP disabled (`net.mptcp.enabled = 0` in a namespace of the
+/// test's own), no /dev/net/tun (an empty /dev/net in a mount namespace of its own): clear
+/// errors before anything is made.
 #[test]
-fn clear_errors_without_root_or_mptcp() {
+fn clear_errors_without_root_mptcp_or_tun() {
     if !can_run(false) {
         return;
     }
@@ -471,5 +472,18 @@ fn clear_errors_without_root_or_mptcp() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("MPTCP is disabled (net.mptcp.enabled = 0)"), "{stderr}");
+
+    // No TUN: the binary runs in a mount namespace of its own where /dev/net is an empty tmpfs.
+    let output = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", r#"mount -t tmpfs none /dev/net && exec "$@""#, "sh", BIN])
+        .args(["run", "--real", "--netns", "--qlog", "off"])
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.join("out-notun"))
+        .output()
+        .expect("unshare (util-linux)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("/dev/net/tun is missing"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -10,6 +10,13 @@
 //! table), per-path bytes come from the relays' counters, and each run also reports the
 //! relays' counters and how late their releases were (`emulator`).
 //!
+//! With `--netns` ([`Topology::Netns`]) the links are emulated at the IP level instead: a TUN
+//! pair per path between a client and a server network namespace, the same link model applied
+//! to every IP packet ([`crate::emulator::IpEmulator`]); any protocol then crosses the same
+//! links, and `[compare]` / `--compare` runs Linux MPTCP, TCP and external peers after ours
+//! ([`compare`]), reported in `Report::comparisons`. Everything made is removed on exit,
+//! error and Ctrl-C (`cleanup`).
+//!
 //! What real mode does not do, and refuses with an error saying so: competing flows, datagram
 //! workloads, and single-path runs over several paths (the client cannot move to another
 //! interface: `mpquic-io` has no migration call). See `experiments/SCENARIOS.md`.
