@@ -475,7 +475,16 @@ fn clear_errors_without_root_mptcp_or_tun() {
 
     // No TUN: the binary runs in a mount namespace of its own where /dev/net is an empty tmpfs.
     let output = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", r#"mount -t tmpfs none /dev/net && exec "$@""#, "sh", BIN])
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            r#"mount -t tmpfs none /dev/net && exec "$@""#,
+            "sh",
+            BIN,
+        ])
         .args(["run", "--real", "--netns", "--qlog", "off"])
         .arg(&file)
         .arg("--out")

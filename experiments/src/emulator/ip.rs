@@ -272,10 +272,15 @@ impl Forwarder {
                 Direction::Up => (SERVER_END, &mut self.stats[d.path]),
                 Direction::Down => (CLIENT_END, &mut self.stats[d.path]),
             };
+            // A TUN write injects the whole packet or fails.
             match (&self.devices[d.path][end]).write(&d.data) {
-                Ok(_) => {
+                Ok(n) if n == d.data.len() => {
                     let count = if end == SERVER_END { &mut stats.to_server } else { &mut stats.to_client };
                     count.add(d.data.len());
+                }
+                Ok(n) => {
+                    stats.send_errors += 1;
+                    tracing::debug!(written = n, len = d.data.len(), path = d.path, end, "short TUN write");
                 }
                 Err(e) => {
                     stats.send_errors += 1;
