@@ -30,7 +30,6 @@ classes="low_bdp_no_loss low_bdp_losses high_bdp_no_loss high_bdp_losses"
 total=$(( ROWS * 4 ))
 done_rows=0
 for class in $classes; do
-  awk -F, -v c="$class" -v n="$ROWS" 'NR > 1 && $1 == c && $2 < n' "$CSV" |
   while IFS=, read -r _ sc b0 d0 _ _ q0 l0 b1 d1 _ _ q1 l1; do
     name="wsp-$class-$sc"
     dir="$OUT/$name"
@@ -69,7 +68,7 @@ TOML
     q=$(t mpquic); m=$(t mptcp)
     ratio=$( [ -n "$q" ] && [ -n "$m" ] && awk -v q="$q" -v m="$m" 'BEGIN { printf "%.3f", m / q }' || echo "")
     echo "$class,$sc,$q,$m,$ratio" >> "$OUT/ratios.csv"
-  done
+  done < <(awk -F, -v c="$class" -v n="$ROWS" 'NR > 1 && $1 == c && $2 < n' "$CSV")
 done
 echo "class, runs with both complete, median ratio MPTCP/MPQUIC completion time, share of runs where MPQUIC was faster"
 for class in $classes; do
