@@ -421,9 +421,11 @@ pub fn expand(command: &str, values: &[(String, String)]) -> Result<String, Stri
             return Ok(out);
         };
         let name = &after[..close];
-        match values.iter().find(|(k, _)| k == name) {
+        // `${NAME}` is the shell's, not ours.
+        let shell = out.ends_with('$');
+        match values.iter().find(|(k, _)| k == name).filter(|_| !shell) {
             Some((_, v)) => out.push_str(v),
-            None if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !name.is_empty() => {
+            None if !shell && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !name.is_empty() => {
                 return Err(format!(
                     "unknown placeholder {{{name}}}; known: {}",
                     values.iter().map(|(k, _)| format!("{{{k}}}")).collect::<Vec<_>>().join(" ")
@@ -544,7 +546,7 @@ mod tests {
     fn placeholders_expand_and_unknown_ones_are_errors() {
         let v = vec![("server_addr".to_owned(), "10.77.0.2:5201".to_owned()), ("bytes".to_owned(), "7".to_owned())];
         assert_eq!(expand("c {server_addr} -n {bytes}", &v).unwrap(), "c 10.77.0.2:5201 -n 7");
-        assert_eq!(expand("echo ${HOME} {a,b} {", &v).unwrap(), "echo ${HOME} {a,b} {");
+        assert_eq!(expand("echo ${HOME} ${bytes} {a,b} {", &v).unwrap(), "echo ${HOME} ${bytes} {a,b} {");
         let e = expand("c {serveraddr}", &v).unwrap_err();
         assert!(e.contains("{serveraddr}") && e.contains("{server_addr}"), "{e}");
     }
