@@ -241,21 +241,26 @@ pub enum Topology {
 
 /// The caveats of every real-mode report.
 fn notes(topology: Topology) -> Vec<String> {
-    let place = match topology {
-        Topology::Loopback => "on loopback UDP sockets",
-        Topology::Netns => {
+    let (place, counters) = match topology {
+        Topology::Loopback => (
+            "on loopback UDP sockets, links emulated in user space by one UDP relay per path",
+            "the relays' counters (UDP payload bytes)",
+        ),
+        Topology::Netns => (
             "on UDP sockets in a client and a server network namespace joined by one pair of TUN devices per path, \
-             every IP packet through the IP-level link emulator"
-        }
+             every IP packet through the IP-level link emulator",
+            "the IP-level emulator's counters (IP bytes)",
+        ),
     };
     vec![
         format!(
-            "real mode: mpquic-io endpoints {place}, links emulated in user space by one relay per path \
-         (the simulator's link model in real time); times are wall-clock, and a run is not reproducible bit for bit \
-         (the links' random draws are seeded, the packets offered to them are not)"
+            "real mode: mpquic-io endpoints {place} (the simulator's link model in real time); times are wall-clock, \
+             and a run is not reproducible bit for bit (the links' random draws are seeded, the packets offered to them \
+             are not)"
         ),
-        "real mode: per-path bytes are the relays' counters; each run's `emulator` entry says how late releases \
-         were (more than 1 ms means the machine did not keep up and delays were longer than configured)"
-            .to_owned(),
+        format!(
+            "real mode: per-path bytes are {counters}; each run's `emulator` entry says how late releases were (more \
+             than 1 ms means the machine did not keep up and delays were longer than configured)"
+        ),
     ]
 }
