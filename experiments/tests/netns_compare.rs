@@ -406,6 +406,52 @@ fn interrupted_run_removes_its_namespaces() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// SIGINT while an external peer runs: its server and client (process groups of their own,
+/// inside the namespaces) are killed, and the namespaces are deleted.
+#[test]
+fn interrupted_external_peer_leaves_no_process() {
+    if !can_run(false) {
+        return;
+    }
+    // Distinctive sleeps, so that the check finds only this test's processes.
+    let tag = format!("{}.{}", 1000 + std::process::id() % 1000, std::process::id() % 97);
+    let extra = format!(
+        "[[compare.external]]\nname = \"sleepy\"\nserver = \"sleep {tag}1\"\nclient = \"sleep {tag}2\"\nserver_startup_ms = 0\n"
+    );
+    let text = scenario_text("intext", "kind = \"bulk\"\nbytes = 200_000", &extra);
+    let (dir, file) = write_scenario("cmp-interrupt-external", &text);
+    let log = dir.join("stderr.log");
+    let mut child = Command::new(BIN)
+        .args(["run", "--real", "--netns", "--qlog", "off"])
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let running = |what: &str| {
+        let out = Command::new("pgrep").args(["-f", &format!("sleep {tag}{what}")]).output().unwrap();
+        !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+    };
+    let start = Instant::now();
+    while !(running("1") && running("2")) {
+        assert!(start.elapsed() < Duration::from_secs(40), "{}", std::fs::read_to_string(&log).unwrap_or_default());
+        assert!(child.try_wait().unwrap().is_none(), "{}", std::fs::read_to_string(&log).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("2 child process group(s)"), "{stderr}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!running("1") && !running("2"), "external peer processes left running");
+    assert!(namespaces_of(pid).is_empty(), "left behind: {:?}", namespaces_of(pid));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Bad environment: not root, MPTCP disabled (`net.mptcp.enabled = 0` in a namespace of the
 /// test's own), no /dev/net/tun (an empty /dev/net in a mount namespace of its own): clear
 /// errors before anything is made.
