@@ -122,8 +122,14 @@ async fn measure(args: &Args) -> anyhow::Result<()> {
     let per_conn = (with_conns.saturating_sub(base)) as f64 / n;
     let per_path = (with_paths.saturating_sub(with_conns)) as f64 / n;
     println!("server RSS: {base} KiB idle, {with_conns} KiB with {} connections, {with_paths} KiB with a second path on each", args.connections);
-    println!("per idle connection: {per_conn:.1} KiB (goal <= 64): {}", if per_conn <= 64.0 { "met" } else { "not met" });
-    println!("per extra idle path: {per_path:.1} KiB (goal <= 16): {}", if per_path <= 16.0 { "met" } else { "not met" });
+    println!(
+        "per idle connection: {per_conn:.1} KiB (goal <= 64): {}",
+        if per_conn <= 64.0 { "met" } else { "not met" }
+    );
+    println!(
+        "per extra idle path: {per_path:.1} KiB (goal <= 16): {}",
+        if per_path <= 16.0 { "met" } else { "not met" }
+    );
     for c in &conns {
         c.close(mpquic_proto::VarInt::from_u32(0), b"done");
     }

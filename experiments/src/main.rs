@@ -181,7 +181,9 @@ fn main() -> ExitCode {
         Command::Client(args) => block_on_current_thread(hq::run_client(args)),
         Command::Server(args) => block_on_current_thread(hq::run_server(args)),
         Command::Perf(args) => block_on_current_thread(match args.command {
-            perf::PerfCommand::Server(a) => Box::pin(perf::run_server(a)) as std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>>>>,
+            perf::PerfCommand::Server(a) => {
+                Box::pin(perf::run_server(a)) as std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>>>>
+            }
             perf::PerfCommand::Client(a) => Box::pin(perf::run_client(a)),
         }),
         Command::Bench(args) => commands::bench::run(args),

@@ -164,7 +164,7 @@ fn bad_flags_are_refused_with_a_message() {
         (&["perf", "client", "127.0.0.1:1", "--bytes", "0"], "at least 1 byte"),
         (&["perf", "client", "127.0.0.1:1", "--bytes", "lots"], "not a number"),
         (&["perf", "client", "127.0.0.1:1", "--rate", "0"], "above 0"),
-        (&["perf", "client", "127.0.0.1:1", "--duration", "-3"], "seconds"),
+        (&["perf", "client", "127.0.0.1:1", "--duration=-3"], "seconds"),
         (&["perf", "client", "127.0.0.1:1", "--bytes", "1M", "--duration", "2"], "cannot be used with"),
         (&["perf", "client", "127.0.0.1:1", "--streams", "0"], "streams"),
         (&["perf", "client", "127.0.0.1:1", "--cc", "vegas", "--insecure"], "known controllers are"),

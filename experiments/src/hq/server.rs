@@ -91,7 +91,10 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn load_cert(cert: &Path, key: &Path) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+pub(crate) fn load_cert(
+    cert: &Path,
+    key: &Path,
+) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
     let chain = CertificateDer::pem_file_iter(cert)
         .with_context(|| format!("--cert {}", cert.display()))?
         .collect::<Result<Vec<_>, _>>()
@@ -106,7 +109,10 @@ pub(crate) fn load_cert(cert: &Path, key: &Path) -> anyhow::Result<(Vec<Certific
 
 /// A self-signed certificate for localhost and the listen addresses, written as PEM so that
 /// clients can trust it with `--ca`.
-pub(crate) fn self_signed(listen: &[SocketAddr], prefix: &str) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+pub(crate) fn self_signed(
+    listen: &[SocketAddr],
+    prefix: &str,
+) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
     let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
     for a in listen {
         if !a.ip().is_unspecified() && !names.contains(&a.ip().to_string()) {
