@@ -137,7 +137,7 @@ fn a_timed_run_stops_by_itself_and_prints_the_table() {
 #[test]
 fn a_server_that_goes_away_fails_the_client() {
     let mut server = start(&["127.0.0.1"]);
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["perf", "client", &format!("127.0.0.1:{}", server.port), "--insecure", "--duration", "20"])
         .args(["--rate", "10M", "--json"])
         .stdout(Stdio::piped())
