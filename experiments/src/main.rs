@@ -57,6 +57,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Run a matrix of scenarios (sweeps x CSV rows x seeds) in parallel; re-runs resume.
     Matrix(commands::matrix::MatrixArgs),
+    /// Re-run a paper's claims (papers/NAME/claims.toml) and check them against the paper.
+    Reproduce(commands::reproduce::ReproduceArgs),
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +190,7 @@ fn main() -> ExitCode {
         }),
         Command::Bench(args) => commands::bench::run(args),
         Command::Matrix(args) => commands::matrix::run(args),
+        Command::Reproduce(args) => commands::reproduce::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
