@@ -87,7 +87,8 @@ why = "a claim that must fail"
     assert!(stderr.contains("1 of 3 claims FAILED (1 differ"), "{stderr}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap()).unwrap();
-    let verdicts: Vec<&str> = report["claims"].as_array().unwrap().iter().map(|c| c["verdict"].as_str().unwrap()).collect();
+    let verdicts: Vec<&str> =
+        report["claims"].as_array().unwrap().iter().map(|c| c["verdict"].as_str().unwrap()).collect();
     assert_eq!(verdicts, ["PASS", "DIFFERS", "FAIL"]);
     assert_eq!(report["claims"][0]["ours"], 200000.0);
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
@@ -108,7 +109,7 @@ fn broken_claims_files_and_names_are_refused_clearly() {
         ("title = \"x\"\n[[claim]]\nid = \"a\"\ntext = \"t\"\nscenario = \"tiny.toml\"\nmetric = \"m\"\nexpect = { at_least = 1.0 }\n", "missing field `why`"),
         ("title = \"x\"\n[[claim]]\nid = \"a\"\ntext = \"t\"\nscenario = \"tiny.toml\"\nmetric = \"m\"\nexpect = {}\nwhy = \"w\"\n", "at least one bound"),
         ("title = \"x\"\n[[claim]]\nid = \"a\"\ntext = \"t\"\nscenario = \"nope.toml\"\nmetric = \"m\"\nexpect = { at_least = 1.0 }\nwhy = \"w\"\n", "nope.toml does not exist"),
-        ("title = \"x\"\ncolour = 1\n[[claim]]\n", "unknown field `colour`"),
+        ("title = \"x\"\ncolour = 1\n", "unknown field `colour`"),
         ("title = \"x\"\n[[claim]]\nid = \"a\"\ntext = \"t\"\nscenario = \"tiny.toml\"\nmetric = \"m\"\nexpect = { within = 1.0 }\nwhy = \"w\"\n", "need the paper's value"),
     ];
     for (claims, needle) in cases {

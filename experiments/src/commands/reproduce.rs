@@ -58,11 +58,17 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         bail!("no paper {name:?} in {} (known: {})", args.papers.display(), names.join(", "));
     }
     let paper = Paper::load(&dir)?;
-    let out = args.out.unwrap_or_else(|| {
-        PathBuf::from(format!("mpquic-reproduce-{name}{}", if args.quick { "-quick" } else { "" }))
-    });
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from(format!("mpquic-reproduce-{name}{}", if args.quick { "-quick" } else { "" })));
     let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
-    say!("{name}: {} ({} claims{}) into {}", paper.title, paper.claims.len(), if args.quick { ", quick" } else { "" }, out.display());
+    say!(
+        "{name}: {} ({} claims{}) into {}",
+        paper.title,
+        paper.claims.len(),
+        if args.quick { ", quick" } else { "" },
+        out.display()
+    );
     let report = reproduce::run(
         &name,
         &paper,

@@ -253,7 +253,9 @@ impl Paper {
                 return Err(bad("the id is used twice".into()));
             }
             match (&c.scenario, &c.matrix) {
-                (Some(_), Some(_)) | (None, None) => return Err(bad("give exactly one of `scenario` and `matrix`".into())),
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(bad("give exactly one of `scenario` and `matrix`".into()))
+                }
                 (Some(_), None) if c.metric.is_none() => return Err(bad("a scenario claim needs `metric`".into())),
                 (None, Some(_)) if c.share_where.is_none() => {
                     return Err(bad("a matrix claim needs `share_where`".into()))
@@ -282,8 +284,11 @@ impl Paper {
     }
 }
 
+/// A paper folder's name and its claims (or why they could not be read).
+pub type Listed = (String, Result<Paper, ClaimsError>);
+
 /// The papers under `root`: every folder with a `claims.toml`, by name.
-pub fn list(root: &Path) -> Result<Vec<(String, Result<Paper, ClaimsError>)>, std::io::Error> {
+pub fn list(root: &Path) -> Result<Vec<Listed>, std::io::Error> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(root)? {
         let dir = entry?.path();

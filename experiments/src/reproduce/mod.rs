@@ -115,6 +115,9 @@ impl PaperReport {
     }
 }
 
+/// A matrix as run, with its cells' results.
+type MatrixRun = (Matrix, Vec<matrix::CellResult>);
+
 /// One scenario run several claims may share: the file and the reduced-form overrides.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct RunKey {
@@ -176,8 +179,7 @@ pub fn run(name: &str, paper: &Paper, settings: &Settings) -> Result<PaperReport
     let runs = run_scenarios(&keys, settings);
 
     // Matrices, one after the other (each runs its cells in parallel).
-    let mut matrices: BTreeMap<(PathBuf, Option<usize>), Result<(Matrix, Vec<matrix::CellResult>), String>> =
-        BTreeMap::new();
+    let mut matrices: BTreeMap<(PathBuf, Option<usize>), Result<MatrixRun, String>> = BTreeMap::new();
     for c in paper.claims.iter().filter(|c| runnable(c)) {
         let Some(file) = &c.matrix else { continue };
         let stride = if settings.quick { c.quick.stride } else { None };
@@ -262,7 +264,10 @@ pub fn run(name: &str, paper: &Paper, settings: &Settings) -> Result<PaperReport
                     r.note = Some(format!("{} (holds: {})", d.why, d.expect.describe(&c.unit)));
                 } else {
                     r.verdict = Verdict::Fail;
-                    r.note = c.differs.as_ref().map(|d| format!("outside the explained bound too ({})", d.expect.describe(&c.unit)));
+                    r.note = c
+                        .differs
+                        .as_ref()
+                        .map(|d| format!("outside the explained bound too ({})", d.expect.describe(&c.unit)));
                 }
             }
             Err(e) => r.note = Some(e),
@@ -278,10 +283,8 @@ pub fn run(name: &str, paper: &Paper, settings: &Settings) -> Result<PaperReport
         claims: results,
     };
     let json = settings.out.join("report.json");
-    let text = serde_json::to_string_pretty(&report).map_err(|e| ReproduceError::Io {
-        path: json.display().to_string(),
-        error: std::io::Error::other(e),
-    })?;
+    let text = serde_json::to_string_pretty(&report)
+        .map_err(|e| ReproduceError::Io { path: json.display().to_string(), error: std::io::Error::other(e) })?;
     std::fs::write(&json, text + "\n").map_err(io(&json))?;
     let md = settings.out.join("report.md");
     std::fs::write(&md, markdown(&report)).map_err(io(&md))?;
