@@ -181,3 +181,23 @@ fn bad_flags_are_refused_with_a_message() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_backup_path_from_the_command_line_stays_idle_while_the_other_works() {
+    let server = start(&["127.0.0.1", "127.0.0.2"]);
+    let second = format!("127.0.0.2=127.0.0.2:{},backup", server.port);
+    let args = ["--bytes", "16Mi", "--path", "127.0.0.1", "--path", &second, "--scheduler", "backup", "--json"];
+    let r = report(&client(&server, &args));
+    assert_eq!(u(&r["bytes"]), 16 << 20);
+    let paths = r["paths"].as_array().unwrap();
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    // Path 1 is validated and carries probes and ACKs, but no stream data.
+    assert!(u(&paths[0]["bytes_received"]) > 16 << 20, "{paths:?}");
+    assert!(u(&paths[1]["bytes_received"]) < 64 << 10, "the backup path stays (almost) idle: {paths:?}");
+
+    // The same without `,backup`: round-robin puts data on both, so the check above can fail.
+    let second = format!("127.0.0.2=127.0.0.2:{}", server.port);
+    let args = ["--bytes", "16Mi", "--path", "127.0.0.1", "--path", &second, "--scheduler", "roundrobin", "--json"];
+    let r = report(&client(&server, &args));
+    assert!(u(&r["paths"][1]["bytes_received"]) > 1 << 20);
+}
