@@ -130,7 +130,7 @@ fn every_paper_is_listed() {
     let out = reproduce(&["--list", "--papers", papers().to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    for name in ["conext17-mpquic", "rfc6356"] {
+    for name in ["conext17-mpquic", "rfc6356", "xlink"] {
         assert!(stdout.lines().any(|l| l.starts_with(name)), "{name} in {stdout}");
     }
     assert!(!stdout.contains("broken claims.toml"), "{stdout}");
@@ -153,4 +153,9 @@ fn conext17_quick_passes() {
 #[test]
 fn rfc6356_quick_passes() {
     quick("rfc6356");
+}
+
+#[test]
+fn xlink_quick_passes() {
+    quick("xlink");
 }
