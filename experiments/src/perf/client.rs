@@ -106,6 +106,8 @@ pub struct ConnectionReport {
     pub stalls: u32,
     /// The longest gap in any stream's progress, ms.
     pub longest_gap_ms: f64,
+    /// When that gap ended, s since the client started.
+    pub longest_gap_end_s: f64,
     /// Per-path bytes of this connection.
     pub paths: Vec<PathBytes>,
 }
@@ -165,6 +167,8 @@ struct StreamOutcome {
     bytes: u64,
     stalls: u32,
     longest_gap: Duration,
+    /// When the longest gap ended.
+    longest_gap_end: Option<Instant>,
 }
 
 /// Progress of a stream: stalls and the longest gap between two steps.
@@ -186,7 +190,10 @@ impl Progress {
         if gap >= STALL {
             self.outcome.stalls += 1;
         }
-        self.outcome.longest_gap = self.outcome.longest_gap.max(gap);
+        if gap > self.outcome.longest_gap {
+            self.outcome.longest_gap = gap;
+            self.outcome.longest_gap_end = Some(now);
+        }
         self.last = now;
         self.outcome.bytes += bytes as u64;
         self.total.fetch_add(bytes as u64, Ordering::Relaxed);
@@ -209,6 +216,8 @@ struct Plan {
     payload: Bytes,
     moved: Arc<AtomicU64>,
     up: AtomicUsize,
+    /// When the client started.
+    started: Instant,
 }
 
 /// Runs the client; fails unless every connection completed.
@@ -243,6 +252,7 @@ pub async fn run_client(args: PerfClientArgs) -> anyhow::Result<()> {
         payload: Bytes::from(vec![0xa5; UPLOAD_CHUNK]),
         moved: Arc::new(AtomicU64::new(0)),
         up: AtomicUsize::new(0),
+        started: Instant::now(),
     });
     if !args.json {
         say!(
@@ -372,7 +382,12 @@ async fn run_connection(
             Ok(Ok(o)) => {
                 report.bytes += o.bytes;
                 report.stalls += o.stalls;
-                report.longest_gap_ms = report.longest_gap_ms.max(o.longest_gap.as_secs_f64() * 1e3);
+                let gap_ms = o.longest_gap.as_secs_f64() * 1e3;
+                if gap_ms > report.longest_gap_ms {
+                    report.longest_gap_ms = gap_ms;
+                    report.longest_gap_end_s =
+                        o.longest_gap_end.map_or(0.0, |t| (t - plan.started).as_secs_f64());
+                }
             }
             Ok(Err(e)) => {
                 report.error.get_or_insert_with(|| format!("{e:#}"));
