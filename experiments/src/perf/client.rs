@@ -385,8 +385,7 @@ async fn run_connection(
                 let gap_ms = o.longest_gap.as_secs_f64() * 1e3;
                 if gap_ms > report.longest_gap_ms {
                     report.longest_gap_ms = gap_ms;
-                    report.longest_gap_end_s =
-                        o.longest_gap_end.map_or(0.0, |t| (t - plan.started).as_secs_f64());
+                    report.longest_gap_end_s = o.longest_gap_end.map_or(0.0, |t| (t - plan.started).as_secs_f64());
                 }
             }
             Ok(Err(e)) => {
