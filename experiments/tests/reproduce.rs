@@ -130,7 +130,7 @@ fn every_paper_is_listed() {
     let out = reproduce(&["--list", "--papers", papers().to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    for name in ["conext17-mpquic", "rfc6356", "xlink"] {
+    for name in ["blest", "conext17-mpquic", "rfc6356", "xlink"] {
         assert!(stdout.lines().any(|l| l.starts_with(name)), "{name} in {stdout}");
     }
     assert!(!stdout.contains("broken claims.toml"), "{stdout}");
@@ -158,4 +158,9 @@ fn rfc6356_quick_passes() {
 #[test]
 fn xlink_quick_passes() {
     quick("xlink");
+}
+
+#[test]
+fn blest_quick_passes() {
+    quick("blest");
 }
