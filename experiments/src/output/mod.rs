@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub use csv::series_csv;
-pub use plot::{plot_series, PlotKind};
+pub use plot::{plot_cdf, plot_series, PlotKind};
 pub use table::table;
 
 use crate::runner::Report;

@@ -106,6 +106,11 @@ pub struct PaperReport {
     pub version: String,
     /// Every claim.
     pub claims: Vec<ClaimResult>,
+    /// Matrix cells taken from an earlier run into the same output directory (their time is not
+    /// in `wall_s`).
+    pub reused_matrix_cells: usize,
+    /// Figures drawn from the matrices (relative to the output directory).
+    pub figures: Vec<String>,
 }
 
 impl PaperReport {
@@ -180,6 +185,7 @@ pub fn run(name: &str, paper: &Paper, settings: &Settings) -> Result<PaperReport
 
     // Matrices, one after the other (each runs its cells in parallel).
     let mut matrices: BTreeMap<(PathBuf, Option<usize>), Result<MatrixRun, String>> = BTreeMap::new();
+    let mut reused_cells = 0usize;
     for c in paper.claims.iter().filter(|c| runnable(c)) {
         let Some(file) = &c.matrix else { continue };
         let stride = if settings.quick { c.quick.stride } else { None };
@@ -187,11 +193,7 @@ pub fn run(name: &str, paper: &Paper, settings: &Settings) -> Result<PaperReport
         if matrices.contains_key(&key) {
             continue;
         }
-        let out = settings.out.join("matrices").join(format!(
-            "{}{}",
-            file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-            stride.map_or_else(String::new, |s| format!("-every{s}"))
-        ));
+        let out = settings.out.join("matrices").join(matrix_dir_name(file, stride));
         eprintln!("matrix {} ...", file.display());
         let result = Matrix::load(&key.0).map_err(|e| e.to_string()).and_then(|mut m| {
             if let Some(s) = stride {
@@ -200,7 +202,15 @@ pub fn run(name: &str, paper: &Paper, settings: &Settings) -> Result<PaperReport
             let t0 = Instant::now();
             let outcome = matrix::run(&m, &RunSettings { out, jobs: settings.jobs, progress: settings.progress })
                 .map_err(|e| e.to_string())?;
-            eprintln!("matrix {}: {} cells in {:.1} s", file.display(), m.cells.len(), t0.elapsed().as_secs_f64());
+            eprintln!(
+                "matrix {}: {} cells ({} run now, {} from an earlier run) in {:.1} s",
+                file.display(),
+                m.cells.len(),
+                outcome.ran,
+                outcome.reused,
+                t0.elapsed().as_secs_f64()
+            );
+            reused_cells += outcome.reused;
             Ok((m, outcome.results))
         });
         matrices.insert(key, result);
@@ -274,6 +284,7 @@ pub fn run(name: &str, paper: &Paper, settings: &Settings) -> Result<PaperReport
         }
         results.push(r);
     }
+    let figures = matrix_figures(paper, settings, &matrices);
     let report = PaperReport {
         name: name.to_owned(),
         title: paper.title.clone(),
@@ -281,6 +292,11 @@ pub fn run(name: &str, paper: &Paper, settings: &Settings) -> Result<PaperReport
         wall_s: started.elapsed().as_secs_f64(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         claims: results,
+        reused_matrix_cells: reused_cells,
+        figures: figures
+            .iter()
+            .map(|f| f.strip_prefix(&format!("{}/", settings.out.display())).unwrap_or(f).to_owned())
+            .collect(),
     };
     let json = settings.out.join("report.json");
     let text = serde_json::to_string_pretty(&report)
@@ -382,8 +398,9 @@ fn metric(v: &Value, path: &str, reduce: claims::Reduce) -> Result<f64, String> 
     })
 }
 
-/// The share (%) of the matrix's cells matching `filter` for which `share_where` holds.
-fn matrix_share(c: &Claim, m: &Matrix, cells: &[matrix::CellResult]) -> Result<f64, String> {
+/// The `share_where` column's value of every cell of the matrix matching `filter` (`None` where
+/// a cell has none, e.g. no EABen without baselines).
+fn matrix_values(c: &Claim, m: &Matrix, cells: &[matrix::CellResult]) -> Result<Vec<Option<f64>>, String> {
     let cond = c.share_where.as_ref().ok_or("no share_where")?;
     let mut columns = Vec::new();
     for (col, want) in &c.filter {
@@ -396,7 +413,7 @@ fn matrix_share(c: &Claim, m: &Matrix, cells: &[matrix::CellResult]) -> Result<f
             columns.push((Some(i), want.clone()));
         }
     }
-    let (mut matching, mut holding) = (0usize, 0usize);
+    let mut values = Vec::new();
     for (cell, result) in m.cells.iter().zip(cells) {
         let keep = columns.iter().all(|(i, want)| match i {
             Some(i) => cell.params.get(*i) == Some(want),
@@ -405,23 +422,72 @@ fn matrix_share(c: &Claim, m: &Matrix, cells: &[matrix::CellResult]) -> Result<f
         if !keep {
             continue;
         }
-        matching += 1;
-        let value = match cond.column.as_str() {
+        values.push(match cond.column.as_str() {
             "eaben" => result.eaben,
             "goodput_mbps" => Some(result.goodput_mbps),
             "completion_time_s" => result.completion_time_s,
             other => return Err(format!("share_where column {other:?}: use eaben, goodput_mbps or completion_time_s")),
-        };
-        if let Some(v) = value {
-            if cond.above.is_none_or(|a| v > a) && cond.below.is_none_or(|b| v < b) {
-                holding += 1;
+        });
+    }
+    if values.is_empty() {
+        return Err("no cell matches the filter".into());
+    }
+    Ok(values)
+}
+
+/// The share (%) of the matrix's cells matching `filter` for which `share_where` holds.
+fn matrix_share(c: &Claim, m: &Matrix, cells: &[matrix::CellResult]) -> Result<f64, String> {
+    let cond = c.share_where.as_ref().ok_or("no share_where")?;
+    let values = matrix_values(c, m, cells)?;
+    let holding = values
+        .iter()
+        .flatten()
+        .filter(|v| cond.above.is_none_or(|a| **v > a) && cond.below.is_none_or(|b| **v < b))
+        .count();
+    Ok(100.0 * holding as f64 / values.len() as f64)
+}
+
+/// For each matrix: the CDF of its claims' cell values (one curve per claim, e.g. EABen per
+/// WSP class: the paper's Fig. 5.5-5.12), as `<column>_cdf.svg/.png` in the matrix's folder.
+fn matrix_figures(
+    paper: &Paper,
+    settings: &Settings,
+    matrices: &BTreeMap<(PathBuf, Option<usize>), Result<MatrixRun, String>>,
+) -> Vec<String> {
+    let mut written = Vec::new();
+    for ((file, stride), run) in matrices {
+        let Ok((m, cells)) = run else { continue };
+        let mut by_column: BTreeMap<String, Vec<(String, Vec<f64>)>> = BTreeMap::new();
+        for c in &paper.claims {
+            let same = c.matrix.as_ref().is_some_and(|f| paper.dir.join(f) == *file)
+                && (if settings.quick { c.quick.stride } else { None }) == *stride;
+            let (true, Some(cond)) = (same, &c.share_where) else { continue };
+            if let Ok(values) = matrix_values(c, m, cells) {
+                by_column
+                    .entry(cond.column.clone())
+                    .or_default()
+                    .push((c.id.clone(), values.into_iter().flatten().collect()));
+            }
+        }
+        let dir = settings.out.join("matrices").join(matrix_dir_name(file, *stride));
+        for (column, curves) in by_column {
+            let title = format!("{}: CDF of {column} per claim", m.spec.name);
+            match output::plot_cdf(&dir, &format!("{column}_cdf"), &title, &column, &curves) {
+                Ok(files) => written.extend(files.iter().map(|f| f.display().to_string())),
+                Err(e) => eprintln!("plotting the {column} CDF: {e}"),
             }
         }
     }
-    if matching == 0 {
-        return Err("no cell matches the filter".into());
-    }
-    Ok(100.0 * holding as f64 / matching as f64)
+    written
+}
+
+/// The folder of a matrix's run under `out/matrices/`.
+fn matrix_dir_name(file: &Path, stride: Option<usize>) -> String {
+    format!(
+        "{}{}",
+        file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        stride.map_or_else(String::new, |s| format!("-every{s}"))
+    )
 }
 
 fn number(v: Option<f64>) -> String {
@@ -435,8 +501,13 @@ fn number(v: Option<f64>) -> String {
 
 /// The report as a Markdown table with notes.
 pub fn markdown(r: &PaperReport) -> String {
+    let reused = if r.reused_matrix_cells > 0 {
+        format!(" ({} matrix cells taken from an earlier run into the same folder)", r.reused_matrix_cells)
+    } else {
+        String::new()
+    };
     let mut s = format!(
-        "# {}: {}\n\n{} run, {:.1} s of wall time, mpquic {}.\n\n",
+        "# {}: {}\n\n{} run, {:.1} s of wall time{reused}, mpquic {}.\n\n",
         r.name,
         r.title,
         if r.quick { "Quick (reduced)" } else { "Full" },
@@ -457,6 +528,11 @@ pub fn markdown(r: &PaperReport) -> String {
             c.tolerance,
             serde_json::to_value(c.verdict).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
         ));
+    }
+    if !r.figures.is_empty() {
+        s.push_str("\nFigures: ");
+        s.push_str(&r.figures.iter().map(|f| format!("[{f}]({f})")).collect::<Vec<_>>().join(", "));
+        s.push('\n');
     }
     s.push_str("\n## Notes\n\n");
     for c in &r.claims {
