@@ -60,7 +60,7 @@ fn setup(name: &str, matrix: &str) -> PathBuf {
 }
 
 fn run(m: &Matrix, out: &Path, jobs: usize) -> matrix::MatrixOutcome {
-    matrix::run(m, &RunSettings { out: out.to_path_buf(), jobs, progress: false }).unwrap()
+    matrix::run(m, &RunSettings::new(out, jobs)).unwrap()
 }
 
 fn read(p: &Path) -> String {
