@@ -62,7 +62,8 @@ fn main() {
         println!("cargo:rerun-if-changed={git_dir}/HEAD");
         println!("cargo:rerun-if-changed={git_dir}/index");
         if let Some(common) = git(&root, &["rev-parse", "--git-common-dir"]).map(text) {
-            let common = if Path::new(&common).is_absolute() { common } else { root.join(common).display().to_string() };
+            let common =
+                if Path::new(&common).is_absolute() { common } else { root.join(common).display().to_string() };
             println!("cargo:rerun-if-changed={common}/packed-refs");
             if let Some(head_ref) = git(&root, &["symbolic-ref", "-q", "HEAD"]).map(text) {
                 println!("cargo:rerun-if-changed={common}/{head_ref}");
@@ -79,9 +80,13 @@ fn main() {
             .unwrap_or_default();
         if !changed.is_empty() {
             let mut d = FNV_START;
-            fnv(&mut d, &git(&root, &[&["diff", "HEAD", "--binary", "--"][..], &CODE[..]].concat()).unwrap_or_default());
-            let untracked = git(&root, &[&["ls-files", "--others", "--exclude-standard", "--"][..], &CODE[..]].concat())
-                .unwrap_or_default();
+            fnv(
+                &mut d,
+                &git(&root, &[&["diff", "HEAD", "--binary", "--"][..], &CODE[..]].concat()).unwrap_or_default(),
+            );
+            let untracked =
+                git(&root, &[&["ls-files", "--others", "--exclude-standard", "--"][..], &CODE[..]].concat())
+                    .unwrap_or_default();
             for file in String::from_utf8_lossy(&untracked).lines() {
                 fnv(&mut d, file.as_bytes());
                 fnv(&mut d, &std::fs::read(root.join(file)).unwrap_or_default());
@@ -89,7 +94,8 @@ fn main() {
             source_id = format!("{source_id}-dirty.{d:016x}");
         }
     }
-    let describe = git(&root, &["describe", "--always", "--dirty", "--tags", "--abbrev=12"]).map(text).unwrap_or_default();
+    let describe =
+        git(&root, &["describe", "--always", "--dirty", "--tags", "--abbrev=12"]).map(text).unwrap_or_default();
     println!("cargo:rustc-env=MPQUIC_SOURCE_ID={source_id}");
     println!("cargo:rustc-env=MPQUIC_GIT_DESCRIBE={describe}");
 }

@@ -3,9 +3,9 @@
 //! idempotent; records of other code are stale; bad flags, manifests and folders get errors.
 //! (tests/slurm.rs submits the same job through a real Slurm.)
 
-mod common;
 #[path = "common/cluster.rs"]
 mod cluster;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -51,7 +51,11 @@ fn an_emitted_job_run_task_by_task_collects_into_the_bytes_of_a_local_run() {
     assert!(script.contains("#SBATCH --time=5\n#SBATCH --partition=local\n"), "{script}");
     assert!(script.contains(&format!("#SBATCH --output={}/logs/task-%a.out", job.canonicalize().unwrap().display())));
     for t in &man.tasks {
-        assert!(script.contains(&format!("{}) exec {} ;;", t.task, t.command)), "task {} runs its manifest command", t.task);
+        assert!(
+            script.contains(&format!("{}) exec {} ;;", t.task, t.command)),
+            "task {} runs its manifest command",
+            t.task
+        );
         assert!(t.command.contains(&format!("--cell-range {}..{}", t.cells[0], t.cells[1])), "{}", t.command);
     }
     // Self-contained: the copy names its files beside it, which are byte copies; the binary too.

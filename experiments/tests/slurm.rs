@@ -13,9 +13,9 @@
 //! Where that environment is missing they print why and pass, except under `CI=true`, where a
 //! missing environment is a failure.
 
-mod common;
 #[path = "common/cluster.rs"]
 mod cluster;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

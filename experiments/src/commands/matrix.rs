@@ -114,8 +114,7 @@ pub fn run(args: MatrixArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let outcome =
-        matrix::run(&m, &settings).with_context(|| format!("running matrix {}", args.file.display()))?;
+    let outcome = matrix::run(&m, &settings).with_context(|| format!("running matrix {}", args.file.display()))?;
     let failed = outcome.results.iter().filter(|r| r.error.is_some()).count();
     say!(
         "{}: {} cells ({} run now, {} from an earlier run{}), {} failed, {:.1} s with {jobs} jobs",
@@ -172,7 +171,8 @@ fn emit(m: &Matrix, args: &MatrixArgs, dir: &std::path::Path) -> Result<()> {
 fn collect(m: &Matrix, args: &MatrixArgs, dir: &std::path::Path, out: &std::path::Path) -> Result<()> {
     match matrix::collect(m, &args.file, dir, out, args.reuse_stale) {
         Ok(c) => {
-            let version = c.manifest.as_ref().map_or_else(|| matrix::code_version().to_owned(), |m| m.code_version.clone());
+            let version =
+                c.manifest.as_ref().map_or_else(|| matrix::code_version().to_owned(), |m| m.code_version.clone());
             say!(
                 "{}: collected {} cells from {} (code version {version}{}), {} failed",
                 m.spec.name,

@@ -34,8 +34,8 @@ use toml::{Table, Value};
 pub use self::cell::{Cell, CellResult};
 pub use self::csv::{CsvError, CsvTable};
 pub use self::fields::{set as set_field, INITIAL_PATH};
-pub use self::report::{results_header, summary_table, GroupRow, GROUP_COLUMNS};
 pub use self::part::{parse_cell_range, Shard};
+pub use self::report::{results_header, summary_table, GroupRow, GROUP_COLUMNS};
 pub use self::run::{run, run_cells, write_outputs, CellsOutcome, MatrixOutcome, RunSettings};
 pub use self::slurm::{
     array_spec, collect, emit_slurm, resubmit_command, ClusterError, Collected, EmitSettings, Emitted, Incomplete,

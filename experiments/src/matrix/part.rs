@@ -9,7 +9,8 @@ use std::str::FromStr;
 
 /// Parses `A..B` (cells A to B-1, matrix order) and checks it against a matrix of `cells` cells.
 pub fn parse_cell_range(text: &str, cells: usize) -> Result<Range<usize>, String> {
-    let bad = || format!("cell range `{text}`: expected A..B with 0 <= A < B <= {cells} (the matrix has {cells} cells)");
+    let bad =
+        || format!("cell range `{text}`: expected A..B with 0 <= A < B <= {cells} (the matrix has {cells} cells)");
     let (a, b) = text.split_once("..").ok_or_else(bad)?;
     let a: usize = a.trim().parse().map_err(|_| bad())?;
     let b: usize = b.trim().parse().map_err(|_| bad())?;
@@ -61,8 +62,7 @@ mod tests {
     fn shards_cover_the_matrix_once_in_order() {
         for cells in [0, 1, 7, 10, 4048] {
             for count in [1, 2, 3, 8, 13] {
-                let ranges: Vec<Range<usize>> =
-                    (1..=count).map(|index| Shard { index, count }.range(cells)).collect();
+                let ranges: Vec<Range<usize>> = (1..=count).map(|index| Shard { index, count }.range(cells)).collect();
                 assert_eq!(ranges[0].start, 0);
                 assert_eq!(ranges[count - 1].end, cells);
                 for w in ranges.windows(2) {

@@ -25,8 +25,8 @@ use std::sync::Mutex;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::cell::{key_of, Cell, CellResult, RECORD_FORMAT};
-use super::version::code_version;
 use super::report::{groups, results_csv, summary_csv, GroupRow};
+use super::version::code_version;
 use super::{Matrix, MatrixError};
 use crate::runner::{run_once, run_scenario_with, Mode, RunError, RunOptions, RunOutput};
 use crate::scenario::Scenario;

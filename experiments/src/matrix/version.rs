@@ -18,9 +18,9 @@ pub fn code_version() -> &'static str {
         if !source.is_empty() {
             return format!("{}+src.{source}", env!("CARGO_PKG_VERSION"));
         }
-        let binary = std::env::current_exe().and_then(std::fs::read).map(|bytes| {
-            Sha256::digest(&bytes)[..8].iter().map(|b| format!("{b:02x}")).collect::<String>()
-        });
+        let binary = std::env::current_exe()
+            .and_then(std::fs::read)
+            .map(|bytes| Sha256::digest(&bytes)[..8].iter().map(|b| format!("{b:02x}")).collect::<String>());
         // A binary that cannot read itself has no identity beyond its version: say so in the
         // version, so that such results are never mistaken for a known build's.
         format!("{}+bin.{}", env!("CARGO_PKG_VERSION"), binary.unwrap_or_else(|_| "unknown".to_owned()))

@@ -88,4 +88,3 @@ pub fn s(p: &Path) -> &str {
 pub fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
-
