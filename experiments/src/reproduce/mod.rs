@@ -200,8 +200,9 @@ pub fn run(name: &str, paper: &Paper, settings: &Settings) -> Result<PaperReport
                 m.cells = m.cells.into_iter().step_by(s.max(1)).collect();
             }
             let t0 = Instant::now();
-            let outcome = matrix::run(&m, &RunSettings { out, jobs: settings.jobs, progress: settings.progress })
-                .map_err(|e| e.to_string())?;
+            let outcome =
+                matrix::run(&m, &RunSettings { progress: settings.progress, ..RunSettings::new(out, settings.jobs) })
+                    .map_err(|e| e.to_string())?;
             eprintln!(
                 "matrix {}: {} cells ({} run now, {} from an earlier run) in {:.1} s",
                 file.display(),
