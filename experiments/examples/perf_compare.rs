@@ -14,7 +14,7 @@
 //! ```
 
 use std::io::{BufRead as _, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -38,6 +38,10 @@ struct Args {
     /// Leave out our two-path run (127.0.0.1 + 127.0.0.2).
     #[arg(long)]
     no_multipath: bool,
+    /// Also run `mpquic server`/`client` (hq-interop) downloading a file of --bytes from and to
+    /// tmpfs (/dev/shm): the file-transfer tools against perf.
+    #[arg(long)]
+    hq: bool,
     /// Core of the servers.
     #[arg(long, default_value_t = 1)]
     server_cpu: usize,
@@ -51,6 +55,7 @@ enum Contender {
     Mpquic,
     Quinn,
     MpquicTwoPaths,
+    MpquicHq,
 }
 
 impl Contender {
@@ -59,6 +64,7 @@ impl Contender {
             Contender::Mpquic => "mpquic",
             Contender::Quinn => "quinn 0.11",
             Contender::MpquicTwoPaths => "mpquic 2 paths",
+            Contender::MpquicHq => "mpquic hq",
         }
     }
 }
@@ -109,6 +115,19 @@ fn start_server(mut cmd: Command) -> anyhow::Result<Child> {
     Ok(child)
 }
 
+/// Where the hq contender's file and download live (tmpfs).
+fn hq_dirs() -> (PathBuf, PathBuf) {
+    let base = PathBuf::from(format!("/dev/shm/mpquic-perf-compare-{}", std::process::id()));
+    (base.join("root"), base.join("out"))
+}
+
+/// The hq client's `total BYTES SECONDS ...` line.
+fn hq_total(stdout: &str) -> anyhow::Result<(f64, f64)> {
+    let line = stdout.lines().find(|l| l.starts_with("total")).context("no total line")?;
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    Ok((cols.get(1).context("bytes")?.parse()?, cols.get(2).context("seconds")?.parse()?))
+}
+
 fn run(args: &Args, who: Contender) -> anyhow::Result<Sample> {
     let port = free_port()?;
     let pin = |cpu: usize, bin: &PathBuf| {
@@ -121,10 +140,17 @@ fn run(args: &Args, who: Contender) -> anyhow::Result<Sample> {
         Contender::Quinn => (pin(args.server_cpu, &args.quinn), pin(args.client_cpu, &args.quinn)),
         _ => (pin(args.server_cpu, &args.mpquic), pin(args.client_cpu, &args.mpquic)),
     };
+    let (root, out_dir) = hq_dirs();
     match who {
         Contender::Quinn => {
             server_cmd.args(["server", "--listen", &format!("127.0.0.1:{port}")]);
             client_cmd.args(["client", &format!("127.0.0.1:{port}"), "--bytes"]);
+        }
+        Contender::MpquicHq => {
+            server_cmd.args(["server", "--listen", &format!("127.0.0.1:{port}"), "--root"]).arg(&root);
+            client_cmd
+                .args(["client", &format!("https://127.0.0.1:{port}/file.bin"), "--insecure", "--output"])
+                .arg(&out_dir);
         }
         _ => {
             server_cmd.args(["perf", "server", "--listen", &format!("127.0.0.1:{port}")]);
@@ -136,7 +162,9 @@ fn run(args: &Args, who: Contender) -> anyhow::Result<Sample> {
         Contender::Quinn => parse_bytes(&args.bytes)?.to_string(),
         _ => args.bytes.clone(),
     };
-    client_cmd.arg(bytes).arg("--json");
+    if who != Contender::MpquicHq {
+        client_cmd.arg(bytes).arg("--json");
+    }
     if who == Contender::MpquicTwoPaths {
         server_cmd.args(["--listen", &format!("127.0.0.2:{port}")]);
         client_cmd.args(["--path", "127.0.0.1", "--path", &format!("127.0.0.2=127.0.0.2:{port}")]);
@@ -150,12 +178,14 @@ fn run(args: &Args, who: Contender) -> anyhow::Result<Sample> {
     if !out.status.success() {
         bail!("{} client failed: {}", who.name(), String::from_utf8_lossy(&out.stdout));
     }
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).context("the client's JSON")?;
-    let moved = report["bytes"].as_f64().context("bytes")?;
-    Ok(Sample {
-        goodput_gbps: report["goodput_bps"].as_f64().context("goodput_bps")? / 1e9,
-        cpu_s_per_gib: cpu / (moved / (1u64 << 30) as f64),
-    })
+    let (moved, goodput_bps) = if who == Contender::MpquicHq {
+        let (bytes, secs) = hq_total(&String::from_utf8_lossy(&out.stdout))?;
+        (bytes, bytes * 8.0 / secs)
+    } else {
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).context("the client's JSON")?;
+        (report["bytes"].as_f64().context("bytes")?, report["goodput_bps"].as_f64().context("goodput_bps")?)
+    };
+    Ok(Sample { goodput_gbps: goodput_bps / 1e9, cpu_s_per_gib: cpu / (moved / (1u64 << 30) as f64) })
 }
 
 fn parse_bytes(s: &str) -> anyhow::Result<u64> {
@@ -192,6 +222,20 @@ fn main() -> anyhow::Result<()> {
     if !args.no_multipath {
         contenders.push(Contender::MpquicTwoPaths);
     }
+    if args.hq {
+        contenders.push(Contender::MpquicHq);
+        let (root, _) = hq_dirs();
+        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+        // Real pages, not a sparse file (whose holes would read from the shared zero page).
+        let mut file = std::fs::File::create(root.join("file.bin")).context("creating the hq file")?;
+        let chunk: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        let mut left = parse_bytes(&args.bytes)?;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            std::io::Write::write_all(&mut file, &chunk[..n]).context("writing the hq file")?;
+            left -= n as u64;
+        }
+    }
     println!(
         "{} bytes per transfer, {} rounds, servers on CPU {}, clients on CPU {}",
         args.bytes, args.rounds, args.server_cpu, args.client_cpu
@@ -200,6 +244,8 @@ fn main() -> anyhow::Result<()> {
         "{:>5}  {:<15} {:>10} {:>11}   {:>14} {:>14} {:>14}",
         "round", "stack", "Gbit/s", "CPU-s/GiB", "goodput/quinn", "CPU/quinn", "2 paths/1 path"
     );
+    let hq_index = contenders.iter().position(|c| *c == Contender::MpquicHq);
+    let mut hq_ratios = Vec::new();
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contenders.len()];
     let mut ratios: Vec<(f64, f64, f64)> = Vec::new();
     for round in 1..=args.rounds {
@@ -211,7 +257,11 @@ fn main() -> anyhow::Result<()> {
             this.push(s);
         }
         let (ours, quinn) = (this[0], this[1]);
-        let mp = this.get(2).map_or(f64::NAN, |m| m.goodput_gbps / ours.goodput_gbps);
+        let mp = if args.no_multipath { f64::NAN } else { this[2].goodput_gbps / ours.goodput_gbps };
+        if let Some(i) = hq_index {
+            hq_ratios.push(this[i].goodput_gbps / ours.goodput_gbps);
+            println!("{round:>5}  {:<15} hq/perf goodput {:.2}", "ratios", this[i].goodput_gbps / ours.goodput_gbps);
+        }
         let r = (ours.goodput_gbps / quinn.goodput_gbps, ours.cpu_s_per_gib / quinn.cpu_s_per_gib, mp);
         println!("{round:>5}  {:<15} {:>10} {:>11}   {:>14.2} {:>14.2} {:>14.2}", "ratios", "", "", r.0, r.1, r.2);
         ratios.push(r);
@@ -234,6 +284,11 @@ fn main() -> anyhow::Result<()> {
     if !args.no_multipath {
         let m = median(ratios.iter().map(|r| r.2).collect());
         println!("target 2 paths >= 0.9x our single path: {} (median ratio {m:.2})", verdict(m >= 0.9));
+    }
+    if !hq_ratios.is_empty() {
+        let h = median(hq_ratios);
+        println!("target hq download >= 0.85x perf: {} (median ratio {h:.2})", verdict(h >= 0.85));
+        let _ = std::fs::remove_dir_all(hq_dirs().0.parent().unwrap_or(Path::new("/nonexistent")));
     }
     Ok(())
 }

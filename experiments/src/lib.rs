@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod output;
 pub mod qlog;
 pub mod real;
+pub mod reproduce;
 pub mod runner;
 pub mod scenario;
 pub mod sim;

@@ -57,6 +57,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Run a matrix of scenarios (sweeps x CSV rows x seeds) in parallel; re-runs resume.
     Matrix(commands::matrix::MatrixArgs),
+    /// Re-run a paper's claims (papers/NAME/claims.toml) and check them against the paper.
+    Reproduce(commands::reproduce::ReproduceArgs),
 }
 
 #[derive(Debug, Args)]
@@ -140,7 +142,17 @@ fn run(args: RunArgs) -> Result<()> {
     let qlog = (args.qlog != QlogMode::Off)
         .then(|| runner::QlogOptions { dir: args.out.join("qlog"), packets: args.qlog == QlogMode::Packets });
     let started = std::time::Instant::now();
-    let options = runner::RunOptions { seed: args.seed, repetitions: args.repetitions, progress: None, qlog };
+    let _ = RUN_STARTED.set(started);
+    let runs = args.repetitions.unwrap_or(scenario.repetitions) as usize
+        * if scenario.baselines { 1 + scenario.paths.len() } else { 1 };
+    if args.real {
+        eprintln!(
+            "{runs} run(s) on real sockets, each up to {:.0} s (the scenario's duration_s); a line after each",
+            scenario.duration_s
+        );
+    }
+    let options =
+        runner::RunOptions { seed: args.seed, repetitions: args.repetitions, progress: Some(print_progress), qlog };
     let report = if args.real {
         let topology = if args.netns { real::Topology::Netns } else { real::Topology::Loopback };
         real::run_scenario(&scenario, &options, topology).context("running the scenario on real sockets")?
@@ -164,6 +176,15 @@ fn run(args: RunArgs) -> Result<()> {
         if report.qlog_files.is_empty() { "" } else { ", qlog/" }
     );
     Ok(())
+}
+
+/// When `mpquic run` started, for [`print_progress`].
+static RUN_STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// One line on standard error after each run of `mpquic run` (real runs take seconds each).
+fn print_progress(done: usize, total: usize) {
+    let elapsed = RUN_STARTED.get().map_or(0.0, |t| t.elapsed().as_secs_f64());
+    eprintln!("[{done}/{total}] runs done, {elapsed:.1} s");
 }
 
 /// Runs an async command on a multi-threaded tokio runtime.
@@ -196,6 +217,7 @@ fn main() -> ExitCode {
         }),
         Command::Bench(args) => commands::bench::run(args),
         Command::Matrix(args) => commands::matrix::run(args),
+        Command::Reproduce(args) => commands::reproduce::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -23,6 +23,8 @@ fn run_with_a_closed_stdout_still_writes_its_outputs() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "status {:?}: {stderr}", output.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
+    // Progress goes to standard error, a line after each run.
+    assert!(stderr.contains("[1/1] runs done"), "{stderr}");
     let summary = std::fs::read_to_string(out.join("summary.json")).expect("summary.json written");
     assert!(summary.contains("\"completed\": true"), "{summary}");
     let _ = std::fs::remove_dir_all(&out);

@@ -60,7 +60,7 @@ fn setup(name: &str, matrix: &str) -> PathBuf {
 }
 
 fn run(m: &Matrix, out: &Path, jobs: usize) -> matrix::MatrixOutcome {
-    matrix::run(m, &RunSettings { out: out.to_path_buf(), jobs, progress: false }).unwrap()
+    matrix::run(m, &RunSettings::new(out, jobs)).unwrap()
 }
 
 fn read(p: &Path) -> String {
@@ -110,7 +110,7 @@ fn results_do_not_depend_on_the_number_of_jobs() {
         .lines()
         .next()
         .unwrap()
-        .ends_with("baseline_goodput_mbps_a,baseline_goodput_mbps_b,eaben,best_path_first,error"));
+        .ends_with("baseline_goodput_mbps_a,baseline_goodput_mbps_b,eaben,best_path_first,code_version,error"));
     for r in &one.results {
         assert!(r.completed && r.error.is_none(), "{r:?}");
         assert!(r.eaben.is_some() && r.best_path_first == Some(true), "{r:?}");

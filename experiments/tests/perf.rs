@@ -137,7 +137,7 @@ fn a_timed_run_stops_by_itself_and_prints_the_table() {
 #[test]
 fn a_server_that_goes_away_fails_the_client() {
     let mut server = start(&["127.0.0.1"]);
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["perf", "client", &format!("127.0.0.1:{}", server.port), "--insecure", "--duration", "20"])
         .args(["--rate", "10M", "--json"])
         .stdout(Stdio::piped())
@@ -164,7 +164,7 @@ fn bad_flags_are_refused_with_a_message() {
         (&["perf", "client", "127.0.0.1:1", "--bytes", "0"], "at least 1 byte"),
         (&["perf", "client", "127.0.0.1:1", "--bytes", "lots"], "not a number"),
         (&["perf", "client", "127.0.0.1:1", "--rate", "0"], "above 0"),
-        (&["perf", "client", "127.0.0.1:1", "--duration", "-3"], "seconds"),
+        (&["perf", "client", "127.0.0.1:1", "--duration=-3"], "seconds"),
         (&["perf", "client", "127.0.0.1:1", "--bytes", "1M", "--duration", "2"], "cannot be used with"),
         (&["perf", "client", "127.0.0.1:1", "--streams", "0"], "streams"),
         (&["perf", "client", "127.0.0.1:1", "--cc", "vegas", "--insecure"], "known controllers are"),
@@ -180,4 +180,24 @@ fn bad_flags_are_refused_with_a_message() {
         assert!(stderr.contains(needle), "{args:?}: {needle:?} not in {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn a_backup_path_from_the_command_line_stays_idle_while_the_other_works() {
+    let server = start(&["127.0.0.1", "127.0.0.2"]);
+    let second = format!("127.0.0.2=127.0.0.2:{},backup", server.port);
+    let args = ["--bytes", "16Mi", "--path", "127.0.0.1", "--path", &second, "--scheduler", "backup", "--json"];
+    let r = report(&client(&server, &args));
+    assert_eq!(u(&r["bytes"]), 16 << 20);
+    let paths = r["paths"].as_array().unwrap();
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    // Path 1 is validated and carries probes and ACKs, but no stream data.
+    assert!(u(&paths[0]["bytes_received"]) > 16 << 20, "{paths:?}");
+    assert!(u(&paths[1]["bytes_received"]) < 64 << 10, "the backup path stays (almost) idle: {paths:?}");
+
+    // The same without `,backup`: round-robin puts data on both, so the check above can fail.
+    let second = format!("127.0.0.2=127.0.0.2:{}", server.port);
+    let args = ["--bytes", "16Mi", "--path", "127.0.0.1", "--path", &second, "--scheduler", "roundrobin", "--json"];
+    let r = report(&client(&server, &args));
+    assert!(u(&r["paths"][1]["bytes_received"]) > 1 << 20);
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mpquic_cc::{ControllerFactory, NewReno};
+use mpquic_cc::{ControllerFactory, Cubic};
 use mpquic_scheduler::{MinRtt, RedundancyCap, SchedulerFactory};
 
 use crate::trace::TracerFactory;
@@ -52,7 +52,8 @@ pub struct TransportConfig {
     pub keep_alive_interval: Option<Duration>,
     /// active_connection_id_limit we advertise (RFC 9000 §18.2, at least 2).
     pub active_connection_id_limit: u64,
-    /// Builds one congestion controller per path.
+    /// Builds one congestion controller per path (default: CUBIC without HyStart++, as in quinn,
+    /// Linux, the scenario files and the `mpquic` commands).
     pub congestion_controller_factory: Arc<dyn ControllerFactory>,
     /// Initiate a key update after this many 1-RTT packets sent with one key phase (RFC 9001 §6);
     /// also bounded by the AEAD confidentiality limit.
@@ -157,7 +158,7 @@ impl Default for TransportConfig {
             datagram_send_buffer_bytes: MB as usize,
             keep_alive_interval: None,
             active_connection_id_limit: 4,
-            congestion_controller_factory: NewReno::factory(),
+            congestion_controller_factory: Cubic::factory(false),
             key_update_interval_packets: 1 << 23,
             packet_threshold: 3,
             time_threshold: 9.0 / 8.0,

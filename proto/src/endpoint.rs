@@ -5,7 +5,7 @@
 //! It bounds what an unauthenticated peer can make it hold: handshakes in progress, total
 //! connections, and per-connection buffered packets (inside [`Connection`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -53,6 +53,12 @@ struct Slot {
     /// The client's Initial DCID routed here during the handshake (server side).
     initial_alias: Option<(SocketAddr, ConnectionId)>,
     handshaking: bool,
+    /// The connection's deadline as entered in [`Endpoint::timers`].
+    deadline: Option<Instant>,
+    /// In [`Endpoint::transmit_queue`].
+    queued_transmit: bool,
+    /// In [`Endpoint::event_queue`].
+    queued_event: bool,
 }
 
 /// A QUIC endpoint, sans-IO. See the crate documentation for the driver's loop.
@@ -74,8 +80,15 @@ pub struct Endpoint {
     handshakes: usize,
     live: usize,
     tokens: HashMap<String, Bytes>,
-    transmit_cursor: usize,
-    event_cursor: usize,
+    /// Connections that may have something to send: touched (a datagram, a command, a deadline)
+    /// since `poll_transmit` last found nothing. Polling costs O(busy connections), not O(all).
+    transmit_queue: VecDeque<usize>,
+    /// Connections that may have application events, likewise.
+    event_queue: VecDeque<usize>,
+    /// Every connection's deadline, earliest first.
+    timers: BTreeSet<(Instant, usize)>,
+    /// Connections lent out by [`Endpoint::connection`] whose deadline may have moved.
+    dirty: Vec<usize>,
     /// Datagrams dropped before reaching a connection.
     pub dropped_datagrams: u64,
 }
@@ -104,8 +117,10 @@ impl Endpoint {
             handshakes: 0,
             live: 0,
             tokens: HashMap::new(),
-            transmit_cursor: 0,
-            event_cursor: 0,
+            transmit_queue: VecDeque::new(),
+            event_queue: VecDeque::new(),
+            timers: BTreeSet::new(),
+            dirty: Vec::new(),
             dropped_datagrams: 0,
         }
     }
@@ -127,6 +142,13 @@ impl Endpoint {
 
     /// A connection, by handle.
     pub fn connection(&mut self, handle: ConnectionHandle) -> Option<&mut Connection> {
+        // The caller may change anything: poll the connection again, and look at its deadline
+        // again before the next timer decision.
+        self.slots.get(handle.0)?.as_ref()?;
+        self.wake(handle.0);
+        if !self.dirty.contains(&handle.0) {
+            self.dirty.push(handle.0);
+        }
         self.slots.get_mut(handle.0)?.as_mut().map(|s| &mut s.conn)
     }
 
@@ -153,12 +175,51 @@ impl Endpoint {
 
     fn insert(&mut self, slot: Slot) -> ConnectionHandle {
         self.live += 1;
-        if let Some(i) = self.free.pop() {
+        let h = if let Some(i) = self.free.pop() {
             self.slots[i] = Some(slot);
             ConnectionHandle(i)
         } else {
             self.slots.push(Some(slot));
             ConnectionHandle(self.slots.len() - 1)
+        };
+        self.refresh_timer(h.0);
+        self.wake(h.0);
+        h
+    }
+
+    /// Queues a connection to be polled for transmits and events.
+    fn wake(&mut self, idx: usize) {
+        let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else { return };
+        if !slot.queued_transmit {
+            slot.queued_transmit = true;
+            self.transmit_queue.push_back(idx);
+        }
+        if !slot.queued_event {
+            slot.queued_event = true;
+            self.event_queue.push_back(idx);
+        }
+    }
+
+    /// Enters a connection's current deadline in the timer set.
+    fn refresh_timer(&mut self, idx: usize) {
+        let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else { return };
+        let deadline = slot.conn.poll_timeout();
+        if deadline == slot.deadline {
+            return;
+        }
+        if let Some(old) = slot.deadline {
+            self.timers.remove(&(old, idx));
+        }
+        slot.deadline = deadline;
+        if let Some(new) = deadline {
+            self.timers.insert((new, idx));
+        }
+    }
+
+    /// Re-reads the deadlines of the connections lent out by [`Endpoint::connection`].
+    fn flush_dirty(&mut self) {
+        while let Some(idx) = self.dirty.pop() {
+            self.refresh_timer(idx);
         }
     }
 
@@ -208,6 +269,9 @@ impl Endpoint {
             server_name: Some(server_name.to_owned()),
             initial_alias: None,
             handshaking: true,
+            deadline: None,
+            queued_transmit: false,
+            queued_event: false,
         });
         self.handshakes += 1;
         self.by_cid.insert(local_cid, handle);
@@ -270,6 +334,7 @@ impl Endpoint {
     ) {
         if let Some(slot) = self.slots.get_mut(h.0).and_then(Option::as_mut) {
             slot.conn.handle_datagram(now, Some(local), remote, ecn, data);
+            self.wake(h.0);
             self.after_connection_call(h);
         }
     }
@@ -411,7 +476,15 @@ impl Endpoint {
             },
         );
         let alias = (remote, dst_cid);
-        let handle = self.insert(Slot { conn, server_name: None, initial_alias: Some(alias), handshaking: true });
+        let handle = self.insert(Slot {
+            conn,
+            server_name: None,
+            initial_alias: Some(alias),
+            handshaking: true,
+            deadline: None,
+            queued_transmit: false,
+            queued_event: false,
+        });
         self.handshakes += 1;
         self.by_cid.insert(local_cid, handle);
         self.by_initial.insert(alias, handle);
@@ -517,11 +590,18 @@ impl Endpoint {
         }
         if drained {
             self.remove(h);
+        } else {
+            self.refresh_timer(h.0);
         }
     }
 
     fn remove(&mut self, h: ConnectionHandle) {
         let Some(mut slot) = self.slots.get_mut(h.0).and_then(Option::take) else { return };
+        if let Some(d) = slot.deadline {
+            self.timers.remove(&(d, h.0));
+        }
+        // Stale entries of the transmit and event queues are skipped (or poll a later
+        // connection in the same slot once more, which is harmless).
         while let Some(e) = slot.conn.poll_event() {
             self.events.push_back((h, e));
         }
@@ -548,6 +628,7 @@ impl Endpoint {
         for i in 0..self.slots.len() {
             if let Some(slot) = self.slots[i].as_mut() {
                 slot.conn.handle_icmp(now, remote, error);
+                self.wake(i);
                 self.after_connection_call(ConnectionHandle(i));
             }
         }
@@ -560,12 +641,24 @@ impl Endpoint {
             buf.extend_from_slice(&bytes);
             return Some(Transmit { path: PathId::ZERO, src, dst, ecn: None, segment_size: None, len });
         }
-        let n = self.slots.len();
-        for i in 0..n {
-            let idx = (self.transmit_cursor + i) % n;
-            let Some(slot) = self.slots[idx].as_mut() else { continue };
-            if let Some(t) = slot.conn.poll_transmit(now, buf) {
-                self.transmit_cursor = (idx + 1) % n.max(1);
+        self.flush_dirty();
+        // Each connection in the queue once: one that sends goes to the back (round-robin
+        // among busy connections), one that has nothing leaves the queue until touched again.
+        for _ in 0..self.transmit_queue.len() {
+            let Some(idx) = self.transmit_queue.pop_front() else { break };
+            let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else { continue };
+            slot.queued_transmit = false;
+            let sent = slot.conn.poll_transmit(now, buf);
+            if !slot.queued_event {
+                // Sending (or finding nothing to send) may have raised events.
+                slot.queued_event = true;
+                self.event_queue.push_back(idx);
+            }
+            if let Some(t) = sent {
+                if let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) {
+                    slot.queued_transmit = true;
+                    self.transmit_queue.push_back(idx);
+                }
                 self.after_connection_call(ConnectionHandle(idx));
                 return Some(t);
             }
@@ -576,17 +669,21 @@ impl Endpoint {
 
     /// The earliest deadline of any connection.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.slots.iter().flatten().filter_map(|s| s.conn.poll_timeout()).min()
+        let lent = self.dirty.iter().filter_map(|&i| self.slots.get(i)?.as_ref()?.conn.poll_timeout());
+        self.timers.first().map(|(t, _)| *t).into_iter().chain(lent).min()
     }
 
     /// Handles every connection deadline that passed.
     pub fn handle_timeout(&mut self, now: Instant) {
-        for i in 0..self.slots.len() {
-            let Some(slot) = self.slots[i].as_mut() else { continue };
-            if slot.conn.poll_timeout().is_some_and(|t| t <= now) {
-                slot.conn.handle_timeout(now);
-                self.after_connection_call(ConnectionHandle(i));
-            }
+        self.flush_dirty();
+        // The connections due now, each handled once (a deadline that stays in the past waits
+        // for the next call).
+        let due: Vec<usize> = self.timers.iter().take_while(|(t, _)| *t <= now).map(|(_, i)| *i).collect();
+        for idx in due {
+            let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else { continue };
+            slot.conn.handle_timeout(now);
+            self.wake(idx);
+            self.after_connection_call(ConnectionHandle(idx));
         }
     }
 
@@ -595,14 +692,15 @@ impl Endpoint {
         if let Some(e) = self.events.pop_front() {
             return Some(e);
         }
-        let n = self.slots.len();
-        for i in 0..n {
-            let idx = (self.event_cursor + i) % n;
-            let Some(slot) = self.slots[idx].as_mut() else { continue };
-            if let Some(e) = slot.conn.poll_event() {
-                self.event_cursor = idx;
-                return Some((ConnectionHandle(idx), e));
+        // A connection stays at the front while it has events.
+        while let Some(&idx) = self.event_queue.front() {
+            if let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) {
+                if let Some(e) = slot.conn.poll_event() {
+                    return Some((ConnectionHandle(idx), e));
+                }
+                slot.queued_event = false;
             }
+            self.event_queue.pop_front();
         }
         None
     }
@@ -611,6 +709,7 @@ impl Endpoint {
     pub fn with_connection<R>(&mut self, h: ConnectionHandle, f: impl FnOnce(&mut Connection) -> R) -> Option<R> {
         let slot = self.slots.get_mut(h.0)?.as_mut()?;
         let r = f(&mut slot.conn);
+        self.wake(h.0);
         self.after_connection_call(h);
         Some(r)
     }

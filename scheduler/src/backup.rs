@@ -83,10 +83,15 @@ mod tests {
         assert_eq!(s.schedule(&paths, &conn), Decision::Send(0));
         paths[0].potentially_failed = true;
         assert_eq!(s.schedule(&paths, &conn), Decision::Send(1));
+        // RFC 10069 §3.3: a full window does not make a working path unusable; the data waits
+        // for it instead of spilling onto the backup path.
         paths[1].bytes_in_flight = paths[1].cwnd;
+        assert_eq!(s.schedule(&paths, &conn), Decision::no_path());
+        paths[1].potentially_failed = true;
         assert_eq!(s.schedule(&paths, &conn), Decision::Send(2));
         let mut s = BackupPriority::with_order([1, 0]);
         paths[0].potentially_failed = false;
+        paths[1].potentially_failed = false;
         paths[1].bytes_in_flight = 0;
         assert_eq!(s.schedule(&paths, &conn), Decision::Send(1));
     }

@@ -46,8 +46,8 @@
 //! Implement [`Scheduler`] (only `name` and `schedule` are required), give it a
 //! [`SchedulerFactory`] (or use [`FnFactory`]), and put the factory in the configuration. Nothing in
 //! this crate or in proto needs editing. Filter with [`eligible`] so you never pick a path that
-//! cannot send; [`preferred_eligible`] also keeps backup paths out while an available path can
-//! send.
+//! cannot send; [`preferred_eligible`] also keeps backup paths out while an available path
+//! works (RFC 10069 §3.3), even when its window is full.
 //!
 //! ```
 //! use mpquic_scheduler::{

@@ -186,11 +186,12 @@ pub fn eligible(path: &PathView) -> bool {
     path.usable() && !path.window_full()
 }
 
-/// The eligible paths of the preferred class: the eligible available paths, or, when no available
-/// path can send, the eligible backup paths (draft-ietf-quic-multipath-21 §3.3: Backup means
-/// "don't send here if another usable path exists").
+/// The eligible paths of the preferred class: the eligible available paths while any available
+/// path is usable, otherwise the eligible backup paths (RFC 10069 §3.3: Backup means "don't send
+/// here if another usable path exists"). An available path whose window is full is still
+/// usable: the data waits for it rather than spilling onto a backup path.
 pub fn preferred_eligible(paths: &[PathView]) -> impl Iterator<Item = &PathView> + Clone {
-    let any_available = paths.iter().any(|p| eligible(p) && !p.is_backup());
+    let any_available = paths.iter().any(|p| p.usable() && !p.is_backup());
     paths.iter().filter(move |p| eligible(p) && p.is_backup() != any_available)
 }
 
@@ -250,13 +251,16 @@ mod tests {
     }
 
     #[test]
-    fn backup_class_only_when_no_available_can_send() {
+    fn backup_class_only_when_no_available_is_usable() {
         let mut a = PathView::new(0);
         let mut b = PathView::new(1);
         b.status = PathStatus::Backup;
         let ids = |ps: &[PathView]| preferred_eligible(ps).map(|p| p.path_id).collect::<Vec<_>>();
         assert_eq!(ids(&[a.clone(), b.clone()]), vec![0]);
+        // A full window: the available path still works, so nothing may go on the backup path.
         a.bytes_in_flight = a.cwnd;
+        assert!(ids(&[a.clone(), b.clone()]).is_empty());
+        a.potentially_failed = true;
         assert_eq!(ids(&[a.clone(), b.clone()]), vec![1]);
         b.abandoned = true;
         assert!(ids(&[a, b]).is_empty());

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use mpquic_scheduler::{
-    eligible, factory_by_name, ConnectionView, Decision, PathStatus, PathView, RedundancyCap, Scheduler,
-    SchedulerFactory, SchedulerHandle, SentKind, StreamAffinityFactory, StreamInfo, Weighted, SCHEDULER_NAMES,
+    eligible, factory_by_name, preferred_eligible, ConnectionView, Decision, PathStatus, PathView, RedundancyCap,
+    Scheduler, SchedulerFactory, SchedulerHandle, SentKind, StreamAffinityFactory, StreamInfo, Weighted,
+    SCHEDULER_NAMES,
 };
 use proptest::prelude::*;
 
@@ -85,26 +86,29 @@ proptest! {
                     let p = paths.iter().find(|p| p.path_id == *id);
                     prop_assert!(p.is_some_and(eligible), "{} picked {id} in {:?}", s.name(), paths);
                 }
-                if paths.iter().any(eligible) && matches!(d, Decision::Wait(_)) {
-                    // Only BLEST and ECF (and wrappers of them) may wait while a path can send.
+                if preferred_eligible(paths).next().is_some() && matches!(d, Decision::Wait(_)) {
+                    // Only BLEST and ECF (and wrappers of them) may wait while a path of the
+                    // preferred class can send (RFC 10069 §3.3: a backup path waits while an
+                    // available one works, even when the available one's window is full).
                     prop_assert!(s.name().contains("blest") || s.name().contains("ecf"), "{} waited", s.name());
                 }
             }
         }
     }
 
-    /// No built-in scheduler sends on a backup path while an available path can send (the Backup
-    /// scheduler's defining rule; the others share it). The affinity wrapper is left out: an
-    /// application pin may name a backup path on purpose.
+    /// No built-in scheduler sends on a backup path while an available path works, even with its
+    /// window full (RFC 10069 §3.3; the Backup scheduler's defining rule, and the others share
+    /// it). The affinity wrapper is left out: an application pin may name a backup path on
+    /// purpose.
     #[test]
-    fn backup_only_when_no_available_path_can_send(steps in proptest::collection::vec((paths(), conn()), 1..12)) {
+    fn backup_only_when_no_available_path_works(steps in proptest::collection::vec((paths(), conn()), 1..12)) {
         for name in SCHEDULER_NAMES {
             let mut s = factory_by_name(name).expect("registered").build();
             for (paths, conn) in &steps {
-                let available_can_send = paths.iter().any(|p| eligible(p) && !p.is_backup());
+                let available_works = paths.iter().any(|p| p.usable() && !p.is_backup());
                 for id in s.schedule(paths, conn).paths() {
                     let p = paths.iter().find(|p| p.path_id == *id).expect("picked a listed path");
-                    prop_assert!(!(available_can_send && p.is_backup()), "{name} used backup path {id}");
+                    prop_assert!(!(available_works && p.is_backup()), "{name} used backup path {id}");
                 }
             }
         }

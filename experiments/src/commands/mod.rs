@@ -3,3 +3,4 @@
 
 pub mod bench;
 pub mod matrix;
+pub mod reproduce;

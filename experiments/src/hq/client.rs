@@ -43,12 +43,13 @@ pub struct ClientArgs {
     /// Do not verify the server's certificate (signatures are still checked). For tests only.
     #[arg(long)]
     pub insecure: bool,
-    /// A path: LOCAL_IP[:PORT][=REMOTE_ADDR], e.g. 127.0.0.2 or 10.0.1.2=192.0.2.1:4433 or
-    /// [::1]:0=[::1]:4433. Each flag adds one; the first carries the handshake; REMOTE_ADDR
+    /// A path: LOCAL_IP[:PORT][=REMOTE_ADDR][,backup], e.g. 127.0.0.2 or 10.0.1.2=192.0.2.1:4433
+    /// or [::1]:0=[::1]:4433 or 127.0.0.2,backup (a backup path, RFC 10069 §3.2: try it with
+    /// --scheduler backup). Each flag adds one; the first carries the handshake; REMOTE_ADDR
     /// defaults to the URL's address; all paths share one socket, so PORT is 0 (any) or the
     /// first path's port. With two or more, multipath (draft-ietf-quic-multipath-21) is
     /// negotiated and the other paths are opened once the handshake is confirmed.
-    #[arg(long = "path", value_name = "LOCAL_IP[:PORT][=REMOTE_ADDR]", value_parser = parse_path_spec)]
+    #[arg(long = "path", value_name = "LOCAL_IP[:PORT][=REMOTE_ADDR][,backup]", value_parser = parse_path_spec)]
     pub paths: Vec<PathSpec>,
     #[command(flatten)]
     pub common: CommonArgs,
@@ -61,10 +62,18 @@ pub struct PathSpec {
     pub local: SocketAddr,
     /// Server address; `None` means the URL's.
     pub remote: Option<SocketAddr>,
+    /// Marked as a backup path once open (RFC 10069 §3.2 PATH_STATUS_BACKUP): the `backup`
+    /// scheduler uses it only while no available path works.
+    pub backup: bool,
 }
 
-/// Parses `LOCAL_IP[:PORT][=REMOTE_ADDR]`.
+/// Parses `LOCAL_IP[:PORT][=REMOTE_ADDR][,backup]`.
 pub(crate) fn parse_path_spec(s: &str) -> Result<PathSpec, String> {
+    let (s, backup) = match s.split_once(',') {
+        Some((spec, "backup")) => (spec, true),
+        Some((_, flag)) => return Err(format!("unknown path flag {flag:?}: the only one is `backup`")),
+        None => (s, false),
+    };
     let (local, remote) = match s.split_once('=') {
         Some((l, r)) => (l, Some(r)),
         None => (s, None),
@@ -79,7 +88,7 @@ pub(crate) fn parse_path_spec(s: &str) -> Result<PathSpec, String> {
     let remote = remote
         .map(|r| r.parse::<SocketAddr>().map_err(|_| format!("{r:?} is not a socket address (IP:PORT)")))
         .transpose()?;
-    Ok(PathSpec { local, remote })
+    Ok(PathSpec { local, remote, backup })
 }
 
 /// A parsed `https://host[:port]/path` URL.
@@ -377,13 +386,21 @@ pub(crate) async fn handshake(
     connecting.await.with_context(|| format!("handshake with {remote0}"))
 }
 
-/// Opens every path after the first and waits until each is validated.
+/// Opens every path after the first and waits until each is validated; marks the `,backup`
+/// ones (the first path too) as backup paths.
 pub(crate) async fn open_paths(conn: &Connection, paths: &[PathSpec], server: SocketAddr) -> anyhow::Result<()> {
     if paths.len() < 2 {
+        if paths.first().is_some_and(|p| p.backup) {
+            bail!("--path ...,backup needs two or more paths (multipath)");
+        }
         return Ok(());
     }
     if !conn.is_multipath() {
         bail!("the server at {} did not negotiate multipath; cannot open more than one path", conn.remote_address());
+    }
+    if paths[0].backup {
+        let first = conn.path(mpquic_io::PathId(0)).context("the handshake path is gone")?;
+        first.set_status(true).context("marking the first path as a backup")?;
     }
     for p in &paths[1..] {
         let remote = p.remote.unwrap_or(server);
@@ -393,7 +410,10 @@ pub(crate) async fn open_paths(conn: &Connection, paths: &[PathSpec], server: So
             .await
             .with_context(|| format!("path {} ({} -> {remote}) not validated within 5 s", path.id(), p.local))?
             .with_context(|| format!("path {} ({} -> {remote})", path.id(), p.local))?;
-        tracing::info!(path = %path.id(), local = %p.local, %remote, "path validated");
+        if p.backup {
+            path.set_status(true).with_context(|| format!("marking path {} as a backup", path.id()))?;
+        }
+        tracing::info!(path = %path.id(), local = %p.local, %remote, backup = p.backup, "path validated");
     }
     Ok(())
 }
@@ -436,8 +456,11 @@ mod tests {
         assert_eq!(file_name("/a/b.bin"), "b.bin");
         assert_eq!(file_name("/"), "index.html");
         assert_eq!(file_name("/a/..?x"), "index.html");
-        let spec =
-            |l: &str, r: Option<&str>| PathSpec { local: l.parse().unwrap(), remote: r.map(|r| r.parse().unwrap()) };
+        let spec = |l: &str, r: Option<&str>| PathSpec {
+            local: l.parse().unwrap(),
+            remote: r.map(|r| r.parse().unwrap()),
+            backup: false,
+        };
         assert_eq!(parse_path_spec("127.0.0.2").unwrap(), spec("127.0.0.2:0", None));
         assert_eq!(parse_path_spec("127.0.0.2:5000").unwrap(), spec("127.0.0.2:5000", None));
         assert_eq!(parse_path_spec("10.0.0.1=192.0.2.1:443").unwrap(), spec("10.0.0.1:0", Some("192.0.2.1:443")));
@@ -445,6 +468,11 @@ mod tests {
         assert_eq!(parse_path_spec("[::1]").unwrap(), spec("[::1]:0", None));
         assert_eq!(parse_path_spec("[::1]:7=[::1]:443").unwrap(), spec("[::1]:7", Some("[::1]:443")));
         assert!(parse_path_spec("host").is_err());
+        assert_eq!(
+            parse_path_spec("127.0.0.2=127.0.0.2:443,backup").unwrap(),
+            PathSpec { backup: true, ..spec("127.0.0.2:0", Some("127.0.0.2:443")) }
+        );
+        assert!(parse_path_spec("127.0.0.2,spare").unwrap_err().contains("only one is `backup`"));
         assert!(parse_path_spec("127.0.0.1=nowhere").is_err());
     }
 }

@@ -1,18 +1,25 @@
 //! One cell of a matrix (a resolved scenario and a seed), its key, and what its run gave.
 //!
-//! The key is a SHA-256 of everything that decides the result: the format version of this
-//! record, the crate version, the whole resolved scenario (as JSON, fields in a fixed order) and
-//! the seed. Two cells with the same key give the same result bit for bit; a cell whose template,
-//! CSV row or sweep value changed gets a new key and is run again.
+//! The key is a SHA-256 of the parameters that decide the result: the format version of the key,
+//! the whole resolved scenario (as JSON, fields in a fixed order) and the seed. The other half of
+//! what decides a result, the code, is the record's [`code_version`](super::code_version): two
+//! cells with the same key run by the same code version give the same result bit for bit; a cell
+//! whose template, CSV row or sweep value changed gets a new key, and a record made by another
+//! code version is stale; either is run again.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::version::code_version;
 use crate::runner::Report;
 use crate::scenario::Scenario;
 
 /// Version of the cell record; bumped when [`CellResult`] changes meaning.
-pub(super) const RECORD_FORMAT: u32 = 1;
+pub(super) const RECORD_FORMAT: u32 = 2;
+
+/// Version of the key's formula (1 hashed the crate version in; 2 leaves the code to the
+/// record's `code_version`).
+const KEY_FORMAT: u32 = 2;
 
 /// One run of a matrix.
 #[derive(Debug, Clone)]
@@ -39,7 +46,7 @@ impl Cell {
 /// The key of `scenario` run with `seed`.
 pub fn key_of(scenario: &Scenario, seed: u64) -> String {
     let mut h = Sha256::new();
-    h.update(format!("mpquic-matrix-cell {RECORD_FORMAT} {}\n", env!("CARGO_PKG_VERSION")));
+    h.update(format!("mpquic-matrix-cell key {KEY_FORMAT}\n"));
     // Serialising plain data to JSON cannot fail; an empty string would still be a stable key.
     h.update(serde_json::to_string(scenario).unwrap_or_default());
     h.update(format!("\nseed {seed}\n"));
@@ -53,6 +60,8 @@ pub struct CellResult {
     pub key: String,
     /// Record format.
     pub format: u32,
+    /// The code version that made this result ([`code_version`](super::code_version)).
+    pub code_version: String,
     /// The workload finished in time.
     pub completed: bool,
     /// Connection start to last byte, s.
@@ -94,6 +103,7 @@ impl CellResult {
         Self {
             key: key.to_owned(),
             format: RECORD_FORMAT,
+            code_version: code_version().to_owned(),
             completed: run.is_some_and(|r| r.completed),
             completion_time_s: run.and_then(|r| r.completion_time_s),
             goodput_mbps: run.map_or(0.0, |r| r.goodput_mbps),
@@ -113,6 +123,7 @@ impl CellResult {
         Self {
             key: key.to_owned(),
             format: RECORD_FORMAT,
+            code_version: code_version().to_owned(),
             completed: false,
             completion_time_s: None,
             goodput_mbps: 0.0,

@@ -8,13 +8,21 @@
 //! - [`run`](run::run) runs the cells in parallel, records each finished cell in its own file
 //!   (keyed by a hash of its full resolved parameters, so a re-run skips it and a changed matrix
 //!   cannot reuse a stale one) and merges them into one `results.csv`, in matrix order, so the
-//!   file is the same whatever the number of jobs.
+//!   file is the same whatever the number of jobs. Each record carries the code version that
+//!   made it ([`code_version`]); a record of other code is stale and runs again.
+//! - [`run_cells`] runs a part of the matrix ([`parse_cell_range`], [`Shard`]) in another
+//!   process or on another machine; [`emit_slurm`] makes a Slurm job array of the matrix and
+//!   [`collect`] merges what its tasks (or shards) recorded into the same `results.csv` and
+//!   `summary.csv` as a local run.
 
 mod cell;
 mod csv;
 mod fields;
+mod part;
 mod report;
 mod run;
+mod slurm;
+mod version;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -26,8 +34,14 @@ use toml::{Table, Value};
 pub use self::cell::{Cell, CellResult};
 pub use self::csv::{CsvError, CsvTable};
 pub use self::fields::{set as set_field, INITIAL_PATH};
+pub use self::part::{parse_cell_range, Shard};
 pub use self::report::{results_header, summary_table, GroupRow, GROUP_COLUMNS};
-pub use self::run::{run, MatrixOutcome, RunSettings};
+pub use self::run::{run, run_cells, write_outputs, CellsOutcome, MatrixOutcome, RunSettings};
+pub use self::slurm::{
+    array_spec, collect, emit_slurm, resubmit_command, ClusterError, Collected, EmitSettings, Emitted, Incomplete,
+    Manifest, MissingTask, TaskEntry, MANIFEST_FORMAT,
+};
+pub use self::version::{code_version, git_describe};
 use crate::scenario::{line_of, Scenario, ScenarioError};
 
 /// Why a matrix could not be loaded or run.
@@ -198,6 +212,14 @@ pub struct Matrix {
     pub baselines: bool,
     /// Every cell, in matrix order.
     pub cells: Vec<Cell>,
+    /// The template scenario file.
+    pub template_file: PathBuf,
+    /// The CSV file, with `[csv]`.
+    pub csv_file: Option<PathBuf>,
+    /// SHA-256 (hex) of what the matrix is made of: the matrix file's content as TOML values
+    /// (comments, layout and the paths to its files left out) and the bytes of the template and
+    /// the CSV. A copy of the matrix with its files elsewhere has the same hash.
+    pub hash: String,
 }
 
 /// One CSV row (or the template alone, without `[csv]`): where it is, its values, and the
@@ -488,8 +510,40 @@ impl Matrix {
             }
         }
         let path_names = template.paths.iter().map(|p| p.name.clone()).collect();
-        Ok(Self { origin: origin.to_owned(), spec, param_columns, path_names, baselines, cells })
+        let csv_file = spec.csv.as_ref().map(|c| base.join(&c.file));
+        let hash = content_hash(text, &template_text, csv_file.as_deref()).map_err(|p| invalid("template", p))?;
+        Ok(Self {
+            origin: origin.to_owned(),
+            spec,
+            param_columns,
+            path_names,
+            baselines,
+            cells,
+            template_file: template_path,
+            csv_file,
+            hash,
+        })
     }
+}
+
+/// [`Matrix::hash`] of a matrix text, its template's text and its CSV file.
+fn content_hash(matrix_text: &str, template_text: &str, csv: Option<&Path>) -> Result<String, String> {
+    use sha2::{Digest, Sha256};
+    let mut table: Table = toml::from_str(matrix_text).map_err(|e| e.to_string())?;
+    table.remove("template");
+    if let Some(Value::Table(c)) = table.get_mut("csv") {
+        c.remove("file");
+    }
+    let mut h = Sha256::new();
+    h.update(b"mpquic-matrix\n");
+    h.update(toml::to_string(&table).map_err(|e| e.to_string())?);
+    h.update(b"\ntemplate\n");
+    h.update(template_text);
+    if let Some(file) = csv {
+        h.update(b"\ncsv\n");
+        h.update(std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn row_note(row: &Option<(String, usize)>) -> String {

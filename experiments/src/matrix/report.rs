@@ -3,6 +3,9 @@
 //! how many completed, the median goodput, and — with baselines — the share of cells where
 //! multipath beat the best single path (EABen > 0, spec/papers.md §1.3) and the median EABen.
 //!
+//! Both files say which code made their numbers: `results.csv` per cell, `summary.csv` per group
+//! (the distinct code versions of its cells; one, unless stale results were reused).
+//!
 //! Numbers are written in Rust's shortest round-trip form, and nothing depends on timing or on the
 //! number of jobs, so the same matrix gives the same bytes.
 
@@ -27,6 +30,7 @@ pub fn results_header(m: &Matrix) -> Vec<String> {
         h.extend(m.path_names.iter().map(|p| format!("baseline_goodput_mbps_{p}")));
         h.extend(["eaben", "best_path_first"].map(String::from));
     }
+    h.push("code_version".to_owned());
     h.push("error".to_owned());
     h
 }
@@ -52,6 +56,7 @@ pub fn results_csv(m: &Matrix, results: &[CellResult]) -> String {
             row.push(opt(r.eaben));
             row.push(opt(r.best_path_first));
         }
+        row.push(r.code_version.clone());
         row.push(r.error.clone().unwrap_or_default());
         text += &line(&row);
     }
@@ -59,8 +64,15 @@ pub fn results_csv(m: &Matrix, results: &[CellResult]) -> String {
 }
 
 /// Columns of a summary row after the group's values.
-pub const GROUP_COLUMNS: [&str; 6] =
-    ["cells", "completed", "median_goodput_mbps", "eaben_cells", "eaben_positive_fraction", "median_eaben"];
+pub const GROUP_COLUMNS: [&str; 7] = [
+    "cells",
+    "completed",
+    "median_goodput_mbps",
+    "eaben_cells",
+    "eaben_positive_fraction",
+    "median_eaben",
+    "code_version",
+];
 
 /// One group of cells in the summary.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +91,9 @@ pub struct GroupRow {
     pub eaben_positive_fraction: Option<f64>,
     /// Median EABen.
     pub median_eaben: Option<f64>,
+    /// The code versions that made the group's results, sorted (one unless stale results were
+    /// reused).
+    pub code_versions: Vec<String>,
 }
 
 fn group_row(key: Vec<String>, members: &[&CellResult]) -> GroupRow {
@@ -93,6 +108,12 @@ fn group_row(key: Vec<String>, members: &[&CellResult]) -> GroupRow {
         eaben_cells: eaben.len(),
         eaben_positive_fraction: (!eaben.is_empty()).then(|| positive as f64 / eaben.len() as f64),
         median_eaben: (!eaben.is_empty()).then(|| Stat::of(&eaben).median),
+        code_versions: members
+            .iter()
+            .map(|r| r.code_version.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -136,6 +157,7 @@ fn cells_of(r: &GroupRow) -> Vec<String> {
         r.eaben_cells.to_string(),
         opt(r.eaben_positive_fraction),
         opt(r.median_eaben),
+        r.code_versions.join(" "),
     ]);
     row
 }
@@ -163,7 +185,10 @@ pub fn summary_table(m: &Matrix, rows: &[GroupRow]) -> String {
         ]);
         c
     };
-    let table: Vec<Vec<String>> = std::iter::once(header(m)).chain(rows.iter().map(round)).collect();
+    // The code version is one line under the table, not a column of it.
+    let mut head = header(m);
+    head.pop();
+    let table: Vec<Vec<String>> = std::iter::once(head).chain(rows.iter().map(round)).collect();
     let widths: Vec<usize> =
         (0..table[0].len()).map(|i| table.iter().map(|r| r.get(i).map_or(0, String::len)).max().unwrap_or(0)).collect();
     let mut out = String::new();
@@ -171,6 +196,9 @@ pub fn summary_table(m: &Matrix, rows: &[GroupRow]) -> String {
         let cells: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         out += cells.join("  ").trim_end();
         out.push('\n');
+    }
+    if let Some(all) = rows.first() {
+        out += &format!("code version: {}\n", all.code_versions.join(", "));
     }
     out
 }

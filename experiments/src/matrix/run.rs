@@ -7,9 +7,16 @@
 //! overwritten). On a re-run, a cell whose record exists, parses and carries its key is not run
 //! again; anything else is. Records of cells no longer in the matrix stay in `cells/` (they are
 //! reused if those exact parameters come back) but never reach `results.csv`.
+//!
+//! A record made by another code version ([`code_version`]) is stale: its cell runs again and
+//! the new record replaces it, unless [`RunSettings::reuse_stale`] says to take it as it is.
+//!
+//! [`run_cells`] runs a part of the matrix (a task of a Slurm job array, a shard) and records its
+//! cells without writing `results.csv`; [`run`] is the whole matrix and its outputs.
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -19,6 +26,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::cell::{key_of, Cell, CellResult, RECORD_FORMAT};
 use super::report::{groups, results_csv, summary_csv, GroupRow};
+use super::version::code_version;
 use super::{Matrix, MatrixError};
 use crate::runner::{run_once, run_scenario_with, Mode, RunError, RunOptions, RunOutput};
 use crate::scenario::Scenario;
@@ -32,6 +40,32 @@ pub struct RunSettings {
     pub jobs: usize,
     /// Draw a progress bar on the terminal (never drawn when stderr is not a terminal).
     pub progress: bool,
+    /// Take records made by another code version as they are instead of running their cells
+    /// again.
+    pub reuse_stale: bool,
+}
+
+impl RunSettings {
+    /// Settings for a run into `out` on `jobs` threads, without progress bar, re-running stale
+    /// records.
+    pub fn new(out: impl Into<PathBuf>, jobs: usize) -> Self {
+        Self { out: out.into(), jobs, progress: false, reuse_stale: false }
+    }
+}
+
+/// What [`run_cells`] did.
+#[derive(Debug, Clone)]
+pub struct CellsOutcome {
+    /// The result of each cell of the range, in matrix order.
+    pub results: Vec<CellResult>,
+    /// Distinct cells run now.
+    pub ran: usize,
+    /// Cells whose record a previous run left (stale ones included when reused).
+    pub reused: usize,
+    /// Cells run again because their record was made by another code version.
+    pub stale_rerun: usize,
+    /// Cells whose record was made by another code version and was reused as asked.
+    pub stale_reused: usize,
 }
 
 /// What [`run`] did.
@@ -41,8 +75,12 @@ pub struct MatrixOutcome {
     pub results: Vec<CellResult>,
     /// Distinct cells run now.
     pub ran: usize,
-    /// Cells whose record a previous run left.
+    /// Cells whose record a previous run left (stale ones included when reused).
     pub reused: usize,
+    /// Cells run again because their record was made by another code version.
+    pub stale_rerun: usize,
+    /// Cells whose record was made by another code version and was reused as asked.
+    pub stale_reused: usize,
     /// The merged results.
     pub results_csv: PathBuf,
     /// The grouped summary.
@@ -57,8 +95,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MatrixError + '_ {
 
 /// Writes `bytes` to `path` so that `path` holds either its old content or all of `bytes`, on
 /// disk: a temporary file, fsync, rename, fsync of the directory.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), MatrixError> {
-    let tmp = path.with_extension("partial");
+///
+/// The temporary name is unique to the process and the call, so that processes sharing a folder
+/// (tasks of one Slurm job array on a shared file system) never write into each other's.
+pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), MatrixError> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let tmp = path.with_extension(format!("{}-{n}.partial", std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
     f.write_all(bytes).map_err(io(&tmp))?;
     f.sync_all().map_err(io(&tmp))?;
@@ -74,15 +117,36 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), MatrixError> {
     Ok(())
 }
 
-fn record_path(out: &Path, key: &str) -> PathBuf {
+pub(super) fn record_path(out: &Path, key: &str) -> PathBuf {
     out.join("cells").join(format!("{key}.json"))
 }
 
-/// The record a previous run left for `key`, if it is whole and is that cell's.
-fn recorded(out: &Path, key: &str) -> Option<CellResult> {
+/// The record a previous run left for `key`, if it is whole and is that cell's (made by any
+/// code version).
+pub(super) fn recorded(out: &Path, key: &str) -> Option<CellResult> {
     let text = std::fs::read_to_string(record_path(out, key)).ok()?;
     let r: CellResult = serde_json::from_str(&text).ok()?;
     (r.key == key && r.format == RECORD_FORMAT).then_some(r)
+}
+
+/// What a previous run left for one cell.
+#[derive(Debug)]
+pub(super) enum Recorded {
+    /// A whole record made by `version`.
+    Current(CellResult),
+    /// A whole record made by another code version.
+    Stale(CellResult),
+    /// No record, or a broken one.
+    Missing,
+}
+
+/// The record for `key` in `out`, judged against the code `version` that must have made it.
+pub(super) fn lookup(out: &Path, key: &str, version: &str) -> Recorded {
+    match recorded(out, key) {
+        Some(r) if r.code_version == version => Recorded::Current(r),
+        Some(r) => Recorded::Stale(r),
+        None => Recorded::Missing,
+    }
 }
 
 /// The runs of this matrix run, by the key of the scenario and seed: the cells of one CSV row
@@ -125,29 +189,79 @@ fn run_cell(cell: &Cell, memo: &RunMemo) -> CellResult {
 /// Runs the cells of `matrix` that have no record in `settings.out` yet, then writes
 /// `results.csv` and `summary.csv` there.
 pub fn run(matrix: &Matrix, settings: &RunSettings) -> Result<MatrixOutcome, MatrixError> {
+    let part = run_cells(matrix, settings, 0..matrix.cells.len())?;
+    let (results_csv, summary_csv, groups) = write_outputs(matrix, &part.results, &settings.out)?;
+    Ok(MatrixOutcome {
+        results: part.results,
+        ran: part.ran,
+        reused: part.reused,
+        stale_rerun: part.stale_rerun,
+        stale_reused: part.stale_reused,
+        results_csv,
+        summary_csv,
+        groups,
+    })
+}
+
+/// Writes `results.csv` and `summary.csv` of `results` (every cell's, in matrix order) into
+/// `out`; returns their paths and the summary's rows.
+pub fn write_outputs(
+    matrix: &Matrix,
+    results: &[CellResult],
+    out: &Path,
+) -> Result<(PathBuf, PathBuf, Vec<GroupRow>), MatrixError> {
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let results_path = out.join("results.csv");
+    write_atomically(&results_path, results_csv(matrix, results).as_bytes())?;
+    let rows = groups(matrix, results);
+    let summary_path = out.join("summary.csv");
+    write_atomically(&summary_path, summary_csv(matrix, &rows).as_bytes())?;
+    Ok((results_path, summary_path, rows))
+}
+
+/// Runs the cells `range` (matrix indices) of `matrix` that have no current record in
+/// `settings.out`, recording each; writes no `results.csv`. Running the same range again runs
+/// nothing.
+pub fn run_cells(matrix: &Matrix, settings: &RunSettings, range: Range<usize>) -> Result<CellsOutcome, MatrixError> {
     let out = &settings.out;
     let cells_dir = out.join("cells");
     std::fs::create_dir_all(&cells_dir).map_err(io(&cells_dir))?;
+    let cells = matrix.cells.get(range.clone()).ok_or_else(|| MatrixError::Invalid {
+        origin: matrix.origin.clone(),
+        line: None,
+        field: "cell range".into(),
+        problem: format!("{}..{} is not within the matrix's {} cells", range.start, range.end, matrix.cells.len()),
+    })?;
+    let version = code_version();
 
     // One run per distinct key (a CSV may repeat a row); `first` is the cell that runs it.
     let mut first: BTreeMap<&str, &Cell> = BTreeMap::new();
-    for c in &matrix.cells {
+    for c in cells {
         first.entry(c.key.as_str()).or_insert(c);
     }
     let mut done: BTreeMap<String, CellResult> = BTreeMap::new();
     let mut pending: Vec<&Cell> = Vec::new();
-    for c in &matrix.cells {
+    let (mut stale_rerun, mut stale_reused) = (0, 0);
+    for c in cells {
         if first.get(c.key.as_str()).is_some_and(|f| f.index == c.index) {
-            match recorded(out, &c.key) {
-                Some(r) => {
+            match lookup(out, &c.key, version) {
+                Recorded::Current(r) => {
                     done.insert(c.key.clone(), r);
                 }
-                None => pending.push(c),
+                Recorded::Stale(r) if settings.reuse_stale => {
+                    stale_reused += 1;
+                    done.insert(c.key.clone(), r);
+                }
+                Recorded::Stale(_) => {
+                    stale_rerun += 1;
+                    pending.push(c);
+                }
+                Recorded::Missing => pending.push(c),
             }
         }
     }
-    let reused = matrix.cells.iter().filter(|c| done.contains_key(&c.key)).count();
-    let bar = if settings.progress { ProgressBar::new(matrix.cells.len() as u64) } else { ProgressBar::hidden() };
+    let reused = cells.iter().filter(|c| done.contains_key(&c.key)).count();
+    let bar = if settings.progress { ProgressBar::new(cells.len() as u64) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} cells, {elapsed} elapsed, eta {eta} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -155,7 +269,7 @@ pub fn run(matrix: &Matrix, settings: &RunSettings) -> Result<MatrixOutcome, Mat
     bar.set_position(reused as u64);
 
     // Same-key duplicates advance the bar with their first.
-    let weight: BTreeMap<&str, u64> = matrix.cells.iter().fold(BTreeMap::new(), |mut m, c| {
+    let weight: BTreeMap<&str, u64> = cells.iter().fold(BTreeMap::new(), |mut m, c| {
         *m.entry(c.key.as_str()).or_insert(0) += 1;
         m
     });
@@ -200,17 +314,11 @@ pub fn run(matrix: &Matrix, settings: &RunSettings) -> Result<MatrixOutcome, Mat
     for r in ran_now {
         done.insert(r.key.clone(), r);
     }
-    let results: Vec<CellResult> = matrix
-        .cells
+    let results: Vec<CellResult> = cells
         .iter()
         .map(|c| {
             done.get(&c.key).cloned().unwrap_or_else(|| CellResult::failed(&c.key, "no result recorded".to_owned()))
         })
         .collect();
-    let results_path = out.join("results.csv");
-    write_atomically(&results_path, results_csv(matrix, &results).as_bytes())?;
-    let rows = groups(matrix, &results);
-    let summary_path = out.join("summary.csv");
-    write_atomically(&summary_path, summary_csv(matrix, &rows).as_bytes())?;
-    Ok(MatrixOutcome { results, ran, reused, results_csv: results_path, summary_csv: summary_path, groups: rows })
+    Ok(CellsOutcome { results, ran, reused, stale_rerun, stale_reused })
 }

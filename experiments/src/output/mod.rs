@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub use csv::{comparisons_csv, series_csv};
-pub use plot::{plot_comparison, plot_series, PlotKind};
+pub use plot::{plot_cdf, plot_comparison, plot_series, PlotKind};
 pub use table::table;
 
 use crate::runner::Report;

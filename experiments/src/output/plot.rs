@@ -132,6 +132,82 @@ pub fn plot_series(
     Ok(vec![svg, png])
 }
 
+fn draw_cdf<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    x_label: &str,
+    curves: &[(String, Vec<f64>)],
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    // The axis ends at the 98th percentile of all values: a few outliers (an EABen of 17 where a
+    // single path nearly stalled) would squeeze every curve against the left edge.
+    let mut all: Vec<f64> = curves.iter().flat_map(|(_, v)| v.iter().copied()).filter(|x| x.is_finite()).collect();
+    all.sort_by(f64::total_cmp);
+    let x_min = all.first().copied().unwrap_or(0.0);
+    let x_max = all.get((all.len() * 98 / 100).min(all.len().saturating_sub(1))).copied().unwrap_or(1.0);
+    let (x_min, x_max) = if x_min < x_max { (x_min, x_max) } else { (x_min - 1.0, x_min + 1.0) };
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x_min..x_max, 0.0..1.0)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("{x_label} (axis cut at the 98th percentile)"))
+        .y_desc("fraction of cells")
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (i, (name, values)) in curves.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let mut sorted: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len().max(1) as f64;
+        // A step function: at each value the fraction of cells at or below it.
+        let mut points = Vec::with_capacity(2 * sorted.len());
+        for (k, x) in sorted.iter().enumerate() {
+            let x = x.min(x_max);
+            points.push((x, k as f64 / n));
+            points.push((x, (k + 1) as f64 / n));
+        }
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(format!("{name} ({} cells)", sorted.len()))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
+
+/// Draws the empirical CDFs of `curves` (name, values) as `<stem>.svg` and `.png` in `dir`.
+pub fn plot_cdf(
+    dir: &Path,
+    stem: &str,
+    title: &str,
+    x_label: &str,
+    curves: &[(String, Vec<f64>)],
+) -> Result<Vec<PathBuf>, OutputError> {
+    register_font();
+    let svg = dir.join(format!("{stem}.svg"));
+    let png = dir.join(format!("{stem}.png"));
+    let size = (900, 500);
+    draw_cdf(SVGBackend::new(&svg, size).into_drawing_area(), title, x_label, curves)
+        .map_err(|message| OutputError::Plot { path: svg.display().to_string(), message })?;
+    draw_cdf(BitMapBackend::new(&png, size).into_drawing_area(), title, x_label, curves)
+        .map_err(|message| OutputError::Plot { path: png.display().to_string(), message })?;
+    Ok(vec![svg, png])
+}
+
 /// The protocols of a `--netns` comparison side by side (`comparison.svg` and `.png`): one bar
 /// per protocol, its mean goodput over the seeds, split into the paths' shares of the bytes the
 /// client received.

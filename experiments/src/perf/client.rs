@@ -55,9 +55,10 @@ pub struct PerfClientArgs {
     /// Application sending rate of each connection, bits/s (k/M/G suffixes): a load generator.
     #[arg(long, value_name = "R", value_parser = parse_rate)]
     pub rate: Option<u64>,
-    /// A path: LOCAL_IP[:PORT][=REMOTE_ADDR]; each flag adds one, the first carries the
-    /// handshake, REMOTE_ADDR defaults to the server's. Two or more: multipath (RFC 10069).
-    #[arg(long = "path", value_name = "LOCAL_IP[:PORT][=REMOTE_ADDR]", value_parser = parse_path_spec)]
+    /// A path: LOCAL_IP[:PORT][=REMOTE_ADDR][,backup]; each flag adds one, the first carries the
+    /// handshake, REMOTE_ADDR defaults to the server's, `,backup` marks it a backup path (RFC
+    /// 10069 §3.2). Two or more: multipath (RFC 10069).
+    #[arg(long = "path", value_name = "LOCAL_IP[:PORT][=REMOTE_ADDR][,backup]", value_parser = parse_path_spec)]
     pub paths: Vec<PathSpec>,
     /// Trust the certificates in this PEM file (the one `mpquic perf server` wrote).
     #[arg(long, value_name = "PEM", conflicts_with = "insecure")]
@@ -105,6 +106,8 @@ pub struct ConnectionReport {
     pub stalls: u32,
     /// The longest gap in any stream's progress, ms.
     pub longest_gap_ms: f64,
+    /// When that gap ended, s since the client started.
+    pub longest_gap_end_s: f64,
     /// Per-path bytes of this connection.
     pub paths: Vec<PathBytes>,
 }
@@ -164,6 +167,8 @@ struct StreamOutcome {
     bytes: u64,
     stalls: u32,
     longest_gap: Duration,
+    /// When the longest gap ended.
+    longest_gap_end: Option<Instant>,
 }
 
 /// Progress of a stream: stalls and the longest gap between two steps.
@@ -185,7 +190,10 @@ impl Progress {
         if gap >= STALL {
             self.outcome.stalls += 1;
         }
-        self.outcome.longest_gap = self.outcome.longest_gap.max(gap);
+        if gap > self.outcome.longest_gap {
+            self.outcome.longest_gap = gap;
+            self.outcome.longest_gap_end = Some(now);
+        }
         self.last = now;
         self.outcome.bytes += bytes as u64;
         self.total.fetch_add(bytes as u64, Ordering::Relaxed);
@@ -208,6 +216,8 @@ struct Plan {
     payload: Bytes,
     moved: Arc<AtomicU64>,
     up: AtomicUsize,
+    /// When the client started.
+    started: Instant,
 }
 
 /// Runs the client; fails unless every connection completed.
@@ -242,6 +252,7 @@ pub async fn run_client(args: PerfClientArgs) -> anyhow::Result<()> {
         payload: Bytes::from(vec![0xa5; UPLOAD_CHUNK]),
         moved: Arc::new(AtomicU64::new(0)),
         up: AtomicUsize::new(0),
+        started: Instant::now(),
     });
     if !args.json {
         say!(
@@ -371,7 +382,11 @@ async fn run_connection(
             Ok(Ok(o)) => {
                 report.bytes += o.bytes;
                 report.stalls += o.stalls;
-                report.longest_gap_ms = report.longest_gap_ms.max(o.longest_gap.as_secs_f64() * 1e3);
+                let gap_ms = o.longest_gap.as_secs_f64() * 1e3;
+                if gap_ms > report.longest_gap_ms {
+                    report.longest_gap_ms = gap_ms;
+                    report.longest_gap_end_s = o.longest_gap_end.map_or(0.0, |t| (t - plan.started).as_secs_f64());
+                }
             }
             Ok(Err(e)) => {
                 report.error.get_or_insert_with(|| format!("{e:#}"));
