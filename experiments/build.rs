@@ -31,7 +31,9 @@ const CODE: [&str; 12] = [
 ];
 
 fn git(root: &Path, args: &[&str]) -> Option<Vec<u8>> {
-    let out = Command::new("git").arg("-C").arg(root).args(args).output().ok()?;
+    // --no-optional-locks: `status` and `describe` must not rewrite the index, whose change
+    // would otherwise make the next build run this script (and rebuild the crate) again.
+    let out = Command::new("git").arg("--no-optional-locks").arg("-C").arg(root).args(args).output().ok()?;
     out.status.success().then_some(out.stdout)
 }
 
@@ -57,17 +59,21 @@ fn main() {
         // A folder is scanned for any change below it.
         println!("cargo:rerun-if-changed={}", root.join(c).display());
     }
-    // A commit or checkout changes HEAD or the branch it points to.
+    // A commit or checkout changes HEAD or the branch it points to. (Uncommitted changes to the
+    // code are seen through the folders above.)
     if let Some(git_dir) = git(&root, &["rev-parse", "--absolute-git-dir"]).map(text) {
-        println!("cargo:rerun-if-changed={git_dir}/HEAD");
-        println!("cargo:rerun-if-changed={git_dir}/index");
+        let mut watched = vec![format!("{git_dir}/HEAD")];
         if let Some(common) = git(&root, &["rev-parse", "--git-common-dir"]).map(text) {
             let common =
                 if Path::new(&common).is_absolute() { common } else { root.join(common).display().to_string() };
-            println!("cargo:rerun-if-changed={common}/packed-refs");
+            watched.push(format!("{common}/packed-refs"));
             if let Some(head_ref) = git(&root, &["symbolic-ref", "-q", "HEAD"]).map(text) {
-                println!("cargo:rerun-if-changed={common}/{head_ref}");
+                watched.push(format!("{common}/{head_ref}"));
             }
+        }
+        // A file that does not exist would count as changed on every build.
+        for file in watched.iter().filter(|f| Path::new(f).exists()) {
+            println!("cargo:rerun-if-changed={file}");
         }
     }
 

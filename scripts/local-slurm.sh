@@ -96,7 +96,7 @@ start_munge() {
     mkdir -p /run/munge /var/log/munge /var/lib/munge
     chown munge:munge /run/munge /var/log/munge /var/lib/munge
     say "starting munged"
-    if command -v runuser >/dev/null 2>&1; then runuser -u munge -- munged; else su -s /bin/sh munge -c munged; fi
+    if command -v runuser >/dev/null 2>&1; then runuser -u munge -- munged 9>&-; else su -s /bin/sh munge -c munged 9>&-; fi
     touch "$RUN/started-munged"
     for _ in $(seq 50); do
         munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1 && return
@@ -112,11 +112,11 @@ start() {
     if ! alive "$RUN/slurmctld.pid"; then
         say "starting slurmctld on 127.0.0.1:$CTLD_PORT"
         # -i: ignore state a previous run left that no longer fits (a changed node, say).
-        slurmctld -i
+        slurmctld -i 9>&-
     fi
     if ! alive "$RUN/slurmd.pid"; then
         say "starting slurmd on 127.0.0.1:$SLURMD_PORT"
-        slurmd -N "$NODE"
+        slurmd -N "$NODE" 9>&-
     fi
     say "waiting for node $NODE to be idle"
     local state=""
@@ -165,9 +165,17 @@ status() {
     sinfo 2>/dev/null || true
 }
 
+# One start or stop at a time (tests may call start from several threads at once). The daemons
+# are started with fd 9 closed, or they would hold the lock for as long as they run.
+lock() {
+    mkdir -p "$RUN"
+    exec 9>"$RUN/lock"
+    flock 9
+}
+
 case "${1:-}" in
-start) start ;;
-stop) stop ;;
+start) lock && start ;;
+stop) lock && stop ;;
 status) status ;;
 *) die "usage: $0 start|stop|status" ;;
 esac

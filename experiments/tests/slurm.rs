@@ -44,7 +44,9 @@ fn missing() -> Option<String> {
 
 /// True when the local Slurm is up; else says why and is false, or fails under CI=true.
 fn slurm_here() -> bool {
-    match missing() {
+    // Checked (and the cluster started) once for all tests of this process.
+    static MISSING: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    match MISSING.get_or_init(missing).clone() {
         None => true,
         Some(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
             panic!("CI=true, and the Slurm tests cannot run: {why}")

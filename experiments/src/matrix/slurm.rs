@@ -345,10 +345,8 @@ fn read_manifest(path: &Path) -> Result<Option<Manifest>, ClusterError> {
     }
     let m: Manifest = serde_json::from_value(value).map_err(|e| bad(format!("malformed manifest: {e}")))?;
     let tiled = m.tasks.iter().enumerate().all(|(i, t)| {
-        t.task == i
-            && t.cells[0] < t.cells[1]
-            && t.cells[1] <= m.cells.len()
-            && (i == 0 || m.tasks[i - 1].cells[1] == t.cells[0])
+        let start = if i == 0 { 0 } else { m.tasks[i - 1].cells[1] };
+        t.task == i && t.cells[0] == start && t.cells[0] < t.cells[1] && t.cells[1] <= m.cells.len()
     });
     if !tiled || m.tasks.last().map_or(!m.cells.is_empty(), |t| t.cells[1] != m.cells.len()) {
         return Err(bad("malformed manifest: its tasks do not cover its cells in order".into()));
