@@ -159,7 +159,8 @@ fn handover_keeps_request_response_delay_below_200ms() {
 }
 
 /// Bulk failover, reduced: two paths (50 Mbit/s 20 ms, 20 Mbit/s 60 ms), the first becomes a
-/// black hole midway; the transfer completes byte-exact without abandoning anything by hand.
+/// black hole midway; the transfer completes byte-exact without abandoning anything by hand, in
+/// about the time the surviving path needs for the rest, with no long stall (virtual time).
 #[test]
 fn blackholed_path_fails_over_without_losing_data() {
     let p1 = Link { delay: Duration::from_millis(10), rate_bytes_per_sec: 6_250_000, ..Link::default() };
@@ -167,15 +168,28 @@ fn blackholed_path_fails_over_without_losing_data() {
     let (mut pair, c, s, _) = two_paths(54, p1, p2);
     let data = payload(54, 8 << 20);
     let primary = (pair.client_addr, pair.server_addr);
-    let mut cut = false;
+    let mut cut_at = None;
+    let (mut progress_at, mut progress, mut longest_gap) = (pair.now, 0, Duration::ZERO);
     let got = bulk(&mut pair, c, s, &data, Duration::from_secs(60), |p, received| {
-        if !cut && received > 3 << 20 {
+        if received > progress {
+            if cut_at.is_some() {
+                longest_gap = longest_gap.max(p.now - progress_at);
+            }
+            (progress_at, progress) = (p.now, received);
+        }
+        if cut_at.is_none() && received > 3 << 20 {
             let dead = Link { loss: 1.0, ..p1 };
             p.path_links.insert(primary, (dead, dead));
-            cut = true;
+            cut_at = Some(p.now);
         }
     });
     assert!(got == data);
+    let after_cut = pair.now - cut_at.expect("the path was cut");
+    eprintln!("after the cut: {after_cut:?} to finish, longest delivery gap {longest_gap:?}");
+    // The rest (at most 5 MiB) needs 2.1 s at the surviving path's 2.5 MB/s.
+    assert!(after_cut < Duration::from_secs(4), "{after_cut:?} after the cut to finish");
+    // Failure detection (about 1.5 RTT of the dead path) and re-sending on a 60 ms path.
+    assert!(longest_gap < Duration::from_millis(1000), "delivery stalled for {longest_gap:?} after the cut");
 }
 
 /// The same protocol with the draft-13…-18 experimental code points (one version value).
