@@ -150,12 +150,16 @@ fn upload_after_ecn_validation(pair: &mut common::Pair) -> (u64, u64, mpquic_pro
 fn ecn_marks_and_mtu_discovery() {
     let mut pair = Pair::new(27, TransportConfig::default());
     let (client_ect0, server_ect0, path) = upload_after_ecn_validation(&mut pair);
-    // RFC 9000 §13.4.2 / Appendix A.4: only the first 10 packets test ECN; marks after them mean
-    // the peer's ACK ECN counts validated the path, and then every packet is marked.
+    // RFC 9000 §13.4.2 / Appendix A.4: only the first 10 packets test ECN; more marks than that
+    // mean the peer's ACK ECN counts validated the path, and then every packet is marked.
+    for to_server in [true, false] {
+        let marked = ect0_sent(&pair, to_server);
+        assert!(marked > 10, "only {marked} ECT(0) datagrams (to server: {to_server}): {:?}", pair.ecn_sent);
+        let unmarked = pair.ecn_sent.get(&(to_server, None)).copied().unwrap_or(0);
+        assert!(unmarked < 10, "{unmarked} datagrams without ECN (to server: {to_server}): {:?}", pair.ecn_sent);
+    }
     assert!(client_ect0 > 100, "client sent {client_ect0} ECT(0) datagrams during the upload: {:?}", pair.ecn_sent);
-    assert!(server_ect0 > 10, "server sent {server_ect0} ECT(0) datagrams during the upload: {:?}", pair.ecn_sent);
-    let unmarked = pair.ecn_sent.get(&(true, None)).copied().unwrap_or(0);
-    assert!(unmarked < 10, "{unmarked} client datagrams without ECN: {:?}", pair.ecn_sent);
+    assert!(server_ect0 > 0, "server sent no ECT(0) datagram during the upload: {:?}", pair.ecn_sent);
     // The in-memory network carries 1452-byte datagrams, so DPLPMTUD finds the configured
     // ceiling (RFC 9000 §14.3).
     assert_eq!(path.mtu, 1452, "{path:?}");
