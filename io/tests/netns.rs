@@ -1,6 +1,9 @@
 //! Binding sockets inside a network namespace: two sockets bound in a fresh namespace talk over
 //! its own loopback, which a socket of this process's namespace cannot reach. Needs root (to
-//! make the namespace with `ip netns add`); skipped with a message otherwise.
+//! make the namespace with `ip netns add`); skipped with a message otherwise, and failed when
+//! `CI=true`.
+
+mod common;
 
 use std::io::IoSliceMut;
 use std::net::SocketAddr;
@@ -17,7 +20,7 @@ impl Netns {
     fn create(name: &str) -> Option<Self> {
         let ok = |args: &[&str]| Command::new("ip").args(args).status().is_ok_and(|s| s.success());
         if !ok(&["netns", "add", name]) {
-            eprintln!("skipped: cannot create a network namespace (needs root and iproute2's `ip`)");
+            common::skip_unless_ci("cannot create a network namespace (needs root and iproute2's `ip`)");
             return None;
         }
         let ns = Self(name.to_owned());

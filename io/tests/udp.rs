@@ -9,6 +9,8 @@ use std::time::Duration;
 use mpquic_io::udp::{IcmpKind, RecvMeta, SocketConfig, Transmit, UdpSocket, BATCH_SIZE, RECV_BUFFER_BYTES};
 use mpquic_proto::EcnCodepoint;
 
+mod common;
+
 /// Receives until `want` datagrams arrived (or a timeout); returns (meta, payload) per datagram
 /// with GRO buffers split.
 async fn recv_datagrams(sock: &UdpSocket, want: usize) -> Vec<(RecvMeta, Vec<u8>)> {
@@ -87,11 +89,14 @@ async fn gso_batch_arrives_as_its_datagrams() {
         assert!(d.iter().all(|&x| x == i as u8), "segment {i} in order and intact");
         assert_eq!(m.ecn, Some(EcnCodepoint::Ect0));
     }
+    let s = b.stats();
+    assert_eq!(s.datagrams_received, 11);
     if b.capabilities().gro {
-        // Loopback GRO coalesces the batch unless the kernel chose not to; count what it did.
-        let s = b.stats();
-        assert_eq!(s.datagrams_received, 11);
-        eprintln!("GRO buffers used: {}", s.gro_buffers);
+        // Loopback GRO hands a GSO batch sent in one call back as one coalesced buffer (or a few):
+        // at least one receive buffer must have held several datagrams.
+        assert!(s.gro_buffers >= 1, "GRO is on but every datagram arrived alone: {s:?}");
+    } else {
+        common::skip_unless_ci("the kernel does not offer UDP GRO; the GRO part is not checked");
     }
 }
 
@@ -155,7 +160,10 @@ async fn wildcard_socket_learns_local_address_and_answers_from_it() {
 
 #[tokio::test]
 async fn ipv4_peer_on_dual_stack_socket() {
-    let Ok(server) = UdpSocket::bind("[::]:0".parse().unwrap(), &cfg()) else { return };
+    let server = match UdpSocket::bind("[::]:0".parse().unwrap(), &cfg()) {
+        Ok(s) => s,
+        Err(e) => return common::skip_unless_ci(&format!("no IPv6 dual-stack socket: {e}")),
+    };
     let client = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &cfg()).unwrap();
     let to = SocketAddr::from(([127, 0, 0, 1], server.local_addr().port()));
     client

@@ -241,6 +241,18 @@ pub struct ServerConfig {
     pub new_token_lifetime: Duration,
     /// Connections in the handshake at once; more are refused with CONNECTION_REFUSED.
     pub max_incoming_handshakes: usize,
+    /// Handshake pressure: from this many handshakes in progress on (at most half of
+    /// `max_incoming_handshakes`), a client that has not proven its address gets a stateless
+    /// Retry first (RFC 9000 §8.1.2), so that Initials from spoofed addresses hold at most this
+    /// many handshake slots and the rest stay free for clients that answer the Retry.
+    pub retry_threshold: usize,
+    /// The same per client IP address: from this many handshakes in progress without a proven
+    /// address from one IP address, that address gets a Retry first.
+    pub retry_threshold_per_address: usize,
+    /// A handshake whose client has not proven its address this long after it started (no
+    /// token, no Handshake packet from it: RFC 9000 §8.1) gives up its slot, instead of holding
+    /// it until the idle timeout. Handshakes with a proven address run under the idle timeout.
+    pub handshake_timeout: Duration,
     /// Connections at once; more are refused.
     pub max_connections: usize,
     /// Let clients migrate (RFC 9000 §9); `false` advertises disable_active_migration.
@@ -262,6 +274,9 @@ impl ServerConfig {
             retry_token_lifetime: Duration::from_secs(15),
             new_token_lifetime: Duration::from_secs(2 * 24 * 3600),
             max_incoming_handshakes: 1024,
+            retry_threshold: 256,
+            retry_threshold_per_address: 16,
+            handshake_timeout: Duration::from_secs(10),
             max_connections: 100_000,
             migration: true,
             preferred_address_v4: None,

@@ -2,11 +2,15 @@
 //! them by connection ID (RFC 9000 §5.2), creates server connections, and answers on its own
 //! with Version Negotiation (§6), Retry (§8.1.2) and stateless resets (§10.3).
 //!
-//! It bounds what an unauthenticated peer can make it hold: handshakes in progress, total
-//! connections, and per-connection buffered packets (inside [`Connection`]).
+//! It bounds what an unauthenticated peer can make it hold: a first Initial creates state only
+//! once its packet protection opens (RFC 9001 §5.2); under handshake pressure, in total or from
+//! one IP address, clients must first answer a stateless Retry (RFC 9000 §8.1.2); a handshake
+//! whose client never proves its address gives up its slot after
+//! [`ServerConfig::handshake_timeout`]; total connections are capped, and per-connection
+//! buffered packets too (inside [`Connection`]).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -15,8 +19,11 @@ use rand_chacha::ChaCha20Rng;
 use thiserror::Error;
 
 use crate::config::{ClientConfig, EndpointConfig, ServerConfig};
-use crate::connection::{local_transport_parameters, Connection, ConnectionParams, EndpointEvent, Event, Transmit};
+use crate::connection::{
+    local_transport_parameters, Connection, ConnectionError, ConnectionParams, EndpointEvent, Event, Transmit,
+};
 use crate::crypto::{self, ResetKey, TlsConfigError, TlsSession, TokenKey, ValidToken};
+use crate::error::TransportErrorCode;
 use crate::packet::{self, LongType, PartialDecode, ProtectedHeader};
 use crate::path::PathId;
 use crate::shared::{ConnectionId, EcnCodepoint, Side};
@@ -52,13 +59,58 @@ struct Slot {
     server_name: Option<String>,
     /// The client's Initial DCID routed here during the handshake (server side).
     initial_alias: Option<(SocketAddr, ConnectionId)>,
-    handshaking: bool,
+    /// While the handshake is under way.
+    handshake: Option<Handshake>,
+    /// Every CID `by_cid` routes here, so that removal costs O(own CIDs), not O(all CIDs).
+    cids: Vec<ConnectionId>,
     /// The connection's deadline as entered in [`Endpoint::timers`].
     deadline: Option<Instant>,
     /// In [`Endpoint::transmit_queue`].
     queued_transmit: bool,
     /// In [`Endpoint::event_queue`].
     queued_event: bool,
+}
+
+/// A handshake in progress, as the endpoint's limits see it.
+#[derive(Debug, Clone, Copy)]
+struct Handshake {
+    /// Server: when the handshake gives up its slot unless the client proved its address.
+    deadline: Option<Instant>,
+    /// Server: the client's IP address, when it came without a valid token (counted in
+    /// [`Handshakes::unvalidated_by_ip`]).
+    unvalidated_ip: Option<IpAddr>,
+}
+
+/// What handshakes in progress hold, against the limits of [`ServerConfig`].
+#[derive(Debug, Default)]
+struct Handshakes {
+    total: usize,
+    unvalidated_by_ip: HashMap<IpAddr, usize>,
+}
+
+impl Handshakes {
+    fn start(&mut self, handshake: &Handshake) {
+        self.total += 1;
+        if let Some(ip) = handshake.unvalidated_ip {
+            *self.unvalidated_by_ip.entry(ip).or_default() += 1;
+        }
+    }
+
+    fn end(&mut self, handshake: &Handshake) {
+        self.total -= 1;
+        if let Some(ip) = handshake.unvalidated_ip {
+            if let Some(n) = self.unvalidated_by_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.unvalidated_by_ip.remove(&ip);
+                }
+            }
+        }
+    }
+
+    fn unvalidated_from(&self, ip: IpAddr) -> usize {
+        self.unvalidated_by_ip.get(&ip).copied().unwrap_or(0)
+    }
 }
 
 /// A QUIC endpoint, sans-IO. See the crate documentation for the driver's loop.
@@ -77,7 +129,7 @@ pub struct Endpoint {
     events: VecDeque<(ConnectionHandle, Event)>,
     reset_key: Arc<ResetKey>,
     token_key: Arc<TokenKey>,
-    handshakes: usize,
+    handshakes: Handshakes,
     live: usize,
     tokens: HashMap<String, Bytes>,
     /// Connections that may have something to send: touched (a datagram, a command, a deadline)
@@ -114,7 +166,7 @@ impl Endpoint {
             events: VecDeque::new(),
             reset_key,
             token_key,
-            handshakes: 0,
+            handshakes: Handshakes::default(),
             live: 0,
             tokens: HashMap::new(),
             transmit_queue: VecDeque::new(),
@@ -203,7 +255,8 @@ impl Endpoint {
     /// Enters a connection's current deadline in the timer set.
     fn refresh_timer(&mut self, idx: usize) {
         let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else { return };
-        let deadline = slot.conn.poll_timeout();
+        let deadline =
+            [slot.conn.poll_timeout(), slot.handshake.and_then(|hs| hs.deadline)].into_iter().flatten().min();
         if deadline == slot.deadline {
             return;
         }
@@ -264,16 +317,18 @@ impl Endpoint {
                 params,
             },
         );
+        let handshake = Handshake { deadline: None, unvalidated_ip: None };
+        self.handshakes.start(&handshake);
         let handle = self.insert(Slot {
             conn,
             server_name: Some(server_name.to_owned()),
             initial_alias: None,
-            handshaking: true,
+            handshake: Some(handshake),
+            cids: vec![local_cid],
             deadline: None,
             queued_transmit: false,
             queued_event: false,
         });
-        self.handshakes += 1;
         self.by_cid.insert(local_cid, handle);
         self.after_connection_call(handle);
         Ok(handle)
@@ -379,12 +434,16 @@ impl Endpoint {
                     self.dropped_datagrams += 1;
                     return;
                 }
-                if self.handshakes >= server.max_incoming_handshakes || self.live >= server.max_connections {
-                    tracing::debug!(%remote, "refusing connection: limits reached");
-                    self.refuse(now, local, remote, version, dst_cid, src_cid);
+                let token = partial.token().to_vec();
+                // RFC 9001 §5.2: anyone can derive Initial keys from the DCID, but a datagram
+                // whose first packet does not open with them is not a client's first flight.
+                // Checking this before any state exists means that junk (the forged Initials of
+                // a flood) costs one decryption and no handshake slot.
+                if !opens_as_first_initial(partial, &dst_cid) {
+                    tracing::trace!(%remote, "first Initial failed authentication; dropped");
+                    self.dropped_datagrams += 1;
                     return;
                 }
-                let token = partial.token().to_vec();
                 self.accept_initial(now, &server, local, remote, ecn, data, version, dst_cid, src_cid, &token);
             }
             _ => self.dropped_datagrams += 1,
@@ -412,7 +471,10 @@ impl Endpoint {
             match self.token_key.validate(token, remote, now) {
                 Ok(ValidToken::Retry { original_dcid, retry_scid }) => {
                     if retry_scid != dst_cid {
-                        self.dropped_datagrams += 1;
+                        // RFC 9000 §8.1.2: an invalid Retry token in an otherwise valid Initial
+                        // closes the attempt with INVALID_TOKEN (the client will not accept
+                        // another Retry), without state.
+                        self.refuse(local, remote, version, dst_cid, src_cid, TransportErrorCode::INVALID_TOKEN);
                         return;
                     }
                     address_validated = true;
@@ -424,8 +486,28 @@ impl Endpoint {
                 Err(_) => {}
             }
         }
-        if server.retry && !address_validated {
-            self.send_retry(now, local, remote, version, dst_cid, src_cid);
+        if self.live >= server.max_connections {
+            tracing::debug!(%remote, "refusing connection: connection limit reached");
+            self.refuse(local, remote, version, dst_cid, src_cid, TransportErrorCode::CONNECTION_REFUSED);
+            return;
+        }
+        let client_ip = remote.ip().to_canonical();
+        if !address_validated {
+            // RFC 9000 §8.1.2: a Retry defers the state and processing costs of a connection
+            // until the client proved it receives at its address. Under handshake pressure (in
+            // total, or from this IP address) every client must do so first, so spoofed Initials
+            // can hold at most `retry_threshold` slots, and real clients still get in.
+            let pressure = self.handshakes.total >= server.retry_threshold.min(server.max_incoming_handshakes / 2);
+            let busy_address = self.handshakes.unvalidated_from(client_ip) >= server.retry_threshold_per_address;
+            if server.retry || pressure || busy_address {
+                self.send_retry(now, local, remote, version, dst_cid, src_cid);
+                return;
+            }
+        }
+        if self.handshakes.total >= server.max_incoming_handshakes {
+            // RFC 9000 §5.2.2: refuse with CONNECTION_REFUSED.
+            tracing::debug!(%remote, "refusing connection: handshake limit reached");
+            self.refuse(local, remote, version, dst_cid, src_cid, TransportErrorCode::CONNECTION_REFUSED);
             return;
         }
         let local_cid = self.random_cid(self.config.local_cid_len);
@@ -476,16 +558,21 @@ impl Endpoint {
             },
         );
         let alias = (remote, dst_cid);
+        let handshake = Handshake {
+            deadline: (!address_validated).then(|| now + server.handshake_timeout),
+            unvalidated_ip: (!address_validated).then_some(client_ip),
+        };
+        self.handshakes.start(&handshake);
         let handle = self.insert(Slot {
             conn,
             server_name: None,
             initial_alias: Some(alias),
-            handshaking: true,
+            handshake: Some(handshake),
+            cids: vec![local_cid],
             deadline: None,
             queued_transmit: false,
             queued_event: false,
         });
-        self.handshakes += 1;
         self.by_cid.insert(local_cid, handle);
         self.by_initial.insert(alias, handle);
         self.incoming.push_back(handle);
@@ -510,23 +597,23 @@ impl Endpoint {
         self.responses.push_back((remote, Some(local), buf));
     }
 
-    /// Refuses a connection attempt with CONNECTION_REFUSED in an Initial packet (RFC 9000
-    /// §5.2.2), without keeping state.
+    /// Refuses a connection attempt with a CONNECTION_CLOSE of `error_code` in an Initial packet
+    /// (RFC 9000 §5.2.2: CONNECTION_REFUSED; §8.1.2: INVALID_TOKEN), without keeping state.
     fn refuse(
         &mut self,
-        _now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
         version: u32,
         dst_cid: ConnectionId,
         src_cid: ConnectionId,
+        error_code: TransportErrorCode,
     ) {
         let keys = crypto::initial_keys(&dst_cid, Side::Server);
         let local_cid = self.random_cid(self.config.local_cid_len);
         let mut buf = Vec::with_capacity(128);
         let layout = packet::encode_long_header(&mut buf, LongType::Initial, version, &src_cid, &local_cid, &[], 0, 4);
         crate::frame::Frame::ConnectionClose(crate::frame::ConnectionClose {
-            error_code: crate::TransportErrorCode::CONNECTION_REFUSED,
+            error_code,
             frame_type: crate::frame::FrameType::PADDING,
             reason: Bytes::new(),
         })
@@ -567,14 +654,19 @@ impl Endpoint {
             match ev {
                 EndpointEvent::NewLocalCid { id, .. } => {
                     self.by_cid.insert(id, h);
+                    if !slot.cids.contains(&id) {
+                        slot.cids.push(id);
+                    }
                 }
                 EndpointEvent::RetiredLocalCid(id) => {
-                    self.by_cid.remove(&id);
+                    if self.by_cid.get(&id) == Some(&h) {
+                        self.by_cid.remove(&id);
+                    }
+                    slot.cids.retain(|c| *c != id);
                 }
                 EndpointEvent::HandshakeDone => {
-                    if slot.handshaking {
-                        slot.handshaking = false;
-                        self.handshakes -= 1;
+                    if let Some(handshake) = slot.handshake.take() {
+                        self.handshakes.end(&handshake);
                     }
                     if let Some(alias) = slot.initial_alias.take() {
                         self.by_initial.remove(&alias);
@@ -605,17 +697,17 @@ impl Endpoint {
         while let Some(e) = slot.conn.poll_event() {
             self.events.push_back((h, e));
         }
-        for id in slot.conn.local_cids() {
-            if self.by_cid.get(&id) == Some(&h) {
-                self.by_cid.remove(&id);
+        // O(the connection's own CIDs): `slot.cids` holds every CID routed here.
+        for id in &slot.cids {
+            if self.by_cid.get(id) == Some(&h) {
+                self.by_cid.remove(id);
             }
         }
-        self.by_cid.retain(|_, v| *v != h);
         if let Some(alias) = slot.initial_alias {
             self.by_initial.remove(&alias);
         }
-        if slot.handshaking {
-            self.handshakes -= 1;
+        if let Some(handshake) = slot.handshake {
+            self.handshakes.end(&handshake);
         }
         self.incoming.retain(|x| *x != h);
         self.live -= 1;
@@ -669,7 +761,10 @@ impl Endpoint {
 
     /// The earliest deadline of any connection.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let lent = self.dirty.iter().filter_map(|&i| self.slots.get(i)?.as_ref()?.conn.poll_timeout());
+        let lent = self.dirty.iter().filter_map(|&i| {
+            let slot = self.slots.get(i)?.as_ref()?;
+            [slot.conn.poll_timeout(), slot.handshake.and_then(|hs| hs.deadline)].into_iter().flatten().min()
+        });
         self.timers.first().map(|(t, _)| *t).into_iter().chain(lent).min()
     }
 
@@ -681,9 +776,28 @@ impl Endpoint {
         let due: Vec<usize> = self.timers.iter().take_while(|(t, _)| *t <= now).map(|(_, i)| *i).collect();
         for idx in due {
             let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else { continue };
-            slot.conn.handle_timeout(now);
-            self.wake(idx);
-            self.after_connection_call(ConnectionHandle(idx));
+            if let Some(handshake) = slot.handshake.as_mut().filter(|hs| hs.deadline.is_some_and(|d| d <= now)) {
+                // The client proved its address (RFC 9000 §8.1: a Handshake packet from it): a
+                // real client on a slow or lossy path, left to the idle timeout. Otherwise its
+                // Initial was likely forged: the slot goes back now, silently (no packet to an
+                // address that may be spoofed).
+                if slot.conn.path(PathId::ZERO).is_some_and(|p| p.validated) {
+                    handshake.deadline = None;
+                    self.refresh_timer(idx);
+                } else {
+                    tracing::debug!(remote = %slot.conn.remote_address(), "handshake timed out");
+                    let h = ConnectionHandle(idx);
+                    self.remove(h);
+                    self.events.push_back((h, Event::ConnectionLost(ConnectionError::TimedOut)));
+                    continue;
+                }
+            }
+            let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else { continue };
+            if slot.conn.poll_timeout().is_some_and(|t| t <= now) {
+                slot.conn.handle_timeout(now);
+                self.wake(idx);
+                self.after_connection_call(ConnectionHandle(idx));
+            }
         }
     }
 
@@ -715,6 +829,23 @@ impl Endpoint {
     }
 }
 
+/// Whether the first packet of a datagram that would start a connection is a genuine client
+/// Initial: its header and payload protection open with the Initial keys of its Destination
+/// Connection ID (RFC 9001 §5.2), and its reserved bits are zero (RFC 9000 §17.2). Works on
+/// `partial`'s own copy of the packet.
+fn opens_as_first_initial(mut partial: PartialDecode, dst_cid: &ConnectionId) -> bool {
+    let keys = crypto::initial_keys(dst_cid, Side::Server);
+    let pn_offset = partial.pn_offset();
+    if keys.header.remote.remove(partial.packet_mut(), pn_offset).is_err() {
+        return false;
+    }
+    let Ok(header) = partial.finish() else { return false };
+    // The first packet of a connection: no packet number received yet in its space.
+    let pn = header.full_pn(None);
+    header.reserved_bits_zero
+        && keys.packet.remote.decrypt_packet(PathId::ZERO, pn, partial.packet_mut(), header.header_len).is_ok()
+}
+
 /// The Destination Connection ID of a datagram's first packet, read without copying
 /// (RFC 8999 §5: its place is version-independent).
 fn peek_dst_cid(data: &[u8], local_cid_len: usize) -> Option<ConnectionId> {
@@ -728,5 +859,93 @@ fn peek_dst_cid(data: &[u8], local_cid_len: usize) -> Option<ConnectionId> {
         ConnectionId::new(data.get(6..6 + len)?)
     } else {
         ConnectionId::new(data.get(1..1 + local_cid_len)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{client_config_for_quic, quic_crypto_provider, server_config_for_quic};
+
+    fn endpoints() -> (Endpoint, Endpoint, ClientConfig) {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("certificate");
+        let der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
+        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).expect("key");
+        let provider = Arc::new(quic_crypto_provider());
+        let server_tls = server_config_for_quic(provider.clone(), vec![der.clone()], key, vec![b"t".to_vec()]);
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der).expect("root");
+        let client_tls = client_config_for_quic(provider, roots, vec![b"t".to_vec()]).expect("client TLS");
+        let server_config = ServerConfig::new(Arc::new(server_tls.expect("server TLS")));
+        let server = Endpoint::new(Arc::new(EndpointConfig::with_seed(1)), Some(Arc::new(server_config)));
+        let client = Endpoint::new(Arc::new(EndpointConfig::with_seed(2)), None);
+        (client, server, ClientConfig::new(Arc::new(client_tls)))
+    }
+
+    /// Passes datagrams both ways without delay or loss until both endpoints are quiet.
+    fn exchange(now: Instant, client: &mut Endpoint, server: &mut Endpoint, client_addr: SocketAddr) {
+        let server_addr: SocketAddr = "127.0.0.1:4433".parse().unwrap();
+        let mut buf = Vec::new();
+        loop {
+            let mut quiet = true;
+            while let Some(t) = client.poll_transmit(now, {
+                buf.clear();
+                &mut buf
+            }) {
+                quiet = false;
+                for d in buf[..t.len].chunks(t.segment_size.unwrap_or(t.len)) {
+                    server.handle_datagram(now, server_addr, t.src.unwrap_or(client_addr), None, BytesMut::from(d));
+                }
+            }
+            while let Some(t) = server.poll_transmit(now, {
+                buf.clear();
+                &mut buf
+            }) {
+                quiet = false;
+                for d in buf[..t.len].chunks(t.segment_size.unwrap_or(t.len)) {
+                    client.handle_datagram(now, client_addr, server_addr, None, BytesMut::from(d));
+                }
+            }
+            if quiet {
+                return;
+            }
+        }
+    }
+
+    /// Every routed CID is in its connection's own list, and only there: what lets `remove`
+    /// forget a connection in O(its own CIDs) instead of scanning every CID of the endpoint.
+    fn check_routing(ep: &Endpoint) {
+        let listed: usize = ep.slots.iter().flatten().map(|s| s.cids.len()).sum();
+        assert_eq!(ep.by_cid.len(), listed, "routed CIDs and per-connection lists disagree");
+        for (cid, h) in &ep.by_cid {
+            let slot = ep.slots[h.0].as_ref().expect("a CID routes to a removed connection");
+            assert!(slot.cids.contains(cid));
+        }
+    }
+
+    #[test]
+    fn removal_forgets_exactly_the_connections_own_cids() {
+        let (mut client, mut server, config) = endpoints();
+        let now = Instant::from_nanos(1_000_000_000);
+        let server_addr: SocketAddr = "127.0.0.1:4433".parse().unwrap();
+        for port in 0..8u16 {
+            let client_addr = SocketAddr::from(([127, 0, 0, 1], 5000 + port));
+            client.connect(now, config.clone(), client_addr, server_addr, "localhost").expect("connect");
+            exchange(now, &mut client, &mut server, client_addr);
+        }
+        assert_eq!(server.connection_count(), 8);
+        assert_eq!(server.handshakes.total, 0, "every handshake completed");
+        // After the handshake each connection issued more CIDs (NEW_CONNECTION_ID).
+        let per_connection: Vec<usize> = server.slots.iter().flatten().map(|s| s.cids.len()).collect();
+        assert!(per_connection.iter().all(|&n| n > 1), "{per_connection:?}");
+        check_routing(&server);
+        let victim = server.handles().nth(3).expect("a connection");
+        let own = server.slots[victim.0].as_ref().unwrap().cids.clone();
+        let before = server.by_cid.len();
+        server.remove(victim);
+        assert_eq!(server.by_cid.len(), before - own.len());
+        assert!(own.iter().all(|cid| !server.by_cid.contains_key(cid)));
+        check_routing(&server);
+        assert_eq!(server.connection_count(), 7);
     }
 }

@@ -47,11 +47,16 @@ fn both_sides_connect_for_many_seeds() {
 #[test]
 fn second_connection_resumes_tls_session() {
     let mut pair = Pair::new(40, TransportConfig::default());
-    let (c, _) = pair.connect_default();
+    let (c, s) = pair.connect_default();
+    assert!(!pair.client.connection(c).unwrap().is_resumed(), "nothing to resume yet");
+    assert!(!pair.server.connection(s).unwrap().is_resumed());
     // Let the session ticket (1-RTT CRYPTO) arrive.
     pair.drive_until(std::time::Duration::from_millis(200), |_| false);
     assert!(pair.client.connection(c).unwrap().error().is_none());
+    // The next Pair shares this thread's client and server TLS configurations, and with them
+    // the client's session cache and the server's ticket keys.
     let mut pair2 = Pair::new(41, TransportConfig::default());
     let (c2, s2) = pair2.connect_default();
-    assert!(pair2.client.connection(c2).is_some() && pair2.server.connection(s2).is_some());
+    assert!(pair2.client.connection(c2).unwrap().is_resumed(), "the client did not resume its session");
+    assert!(pair2.server.connection(s2).unwrap().is_resumed(), "the server did not resume the session");
 }

@@ -127,15 +127,52 @@ fn datagrams_flow_both_ways() {
     assert!(got.iter().enumerate().all(|(i, d)| d.len() == 500 && d[0] == i as u8));
 }
 
+/// ECT(0)-marked datagrams a side sent so far.
+fn ect0_sent(pair: &common::Pair, to_server: bool) -> u64 {
+    pair.ecn_sent.get(&(to_server, Some(mpquic_proto::EcnCodepoint::Ect0))).copied().unwrap_or(0)
+}
+
+/// Connects, lets DPLPMTUD run, then uploads 1 MB; returns the ECT(0) datagrams each side
+/// (client, server) sent during the upload, and the client's path 0.
+fn upload_after_ecn_validation(pair: &mut common::Pair) -> (u64, u64, mpquic_proto::PathInfo) {
+    let (c, s) = pair.connect_default();
+    pair.drive_until(Duration::from_secs(3), |_| false);
+    let before = (ect0_sent(pair, true), ect0_sent(pair, false));
+    let data = common::payload(27, 1 << 20);
+    let mut upload = common::Upload::start(pair, c);
+    assert!(pair.drive_until(Duration::from_secs(30), |p| upload.step(p, c, s, &data)), "upload incomplete");
+    assert!(upload.got == data);
+    let path = pair.client.connection(c).unwrap().path(mpquic_proto::PathId::ZERO).unwrap();
+    (ect0_sent(pair, true) - before.0, ect0_sent(pair, false) - before.1, path)
+}
+
 #[test]
 fn ecn_marks_and_mtu_discovery() {
     let mut pair = Pair::new(27, TransportConfig::default());
-    let (c, _s) = pair.connect_default();
-    pair.drive_until(Duration::from_secs(3), |_| false);
-    let path = pair.client.connection(c).unwrap().path(mpquic_proto::PathId::ZERO).unwrap();
+    let (client_ect0, server_ect0, path) = upload_after_ecn_validation(&mut pair);
+    // RFC 9000 §13.4.2 / Appendix A.4: only the first 10 packets test ECN; more marks than that
+    // mean the peer's ACK ECN counts validated the path, and then every packet is marked.
+    for to_server in [true, false] {
+        let marked = ect0_sent(&pair, to_server);
+        assert!(marked > 10, "only {marked} ECT(0) datagrams (to server: {to_server}): {:?}", pair.ecn_sent);
+        let unmarked = pair.ecn_sent.get(&(to_server, None)).copied().unwrap_or(0);
+        assert!(unmarked < 10, "{unmarked} datagrams without ECN (to server: {to_server}): {:?}", pair.ecn_sent);
+    }
+    assert!(client_ect0 > 100, "client sent {client_ect0} ECT(0) datagrams during the upload: {:?}", pair.ecn_sent);
+    assert!(server_ect0 > 0, "server sent no ECT(0) datagram during the upload: {:?}", pair.ecn_sent);
     // The in-memory network carries 1452-byte datagrams, so DPLPMTUD finds the configured
     // ceiling (RFC 9000 §14.3).
     assert_eq!(path.mtu, 1452, "{path:?}");
+}
+
+#[test]
+fn ecn_validation_fails_on_a_bleaching_network() {
+    let mut pair = Pair::new(27, TransportConfig::default());
+    pair.bleach_ecn = true;
+    let (client_ect0, server_ect0, _) = upload_after_ecn_validation(&mut pair);
+    // RFC 9000 §13.4.2.1: ACKs without ECN counts for marked packets fail validation, and the
+    // sender stops marking.
+    assert_eq!((client_ect0, server_ect0), (0, 0), "{:?}", pair.ecn_sent);
 }
 
 #[test]

@@ -159,23 +159,50 @@ fn handover_keeps_request_response_delay_below_200ms() {
 }
 
 /// Bulk failover, reduced: two paths (50 Mbit/s 20 ms, 20 Mbit/s 60 ms), the first becomes a
-/// black hole midway; the transfer completes byte-exact without abandoning anything by hand.
+/// black hole midway; the transfer completes byte-exact without abandoning anything by hand, in
+/// about the time the surviving path needs for the rest, with no long stall (virtual time).
 #[test]
 fn blackholed_path_fails_over_without_losing_data() {
-    let p1 = Link { delay: Duration::from_millis(10), rate_bytes_per_sec: 6_250_000, ..Link::default() };
-    let p2 = Link { delay: Duration::from_millis(30), rate_bytes_per_sec: 2_500_000, ..Link::default() };
+    // Drop-tail queues of about one bandwidth-delay product, as in failover_bulk.toml: with
+    // unbounded ones the surviving path's queue grows to a second of data, which the re-sent
+    // data of the dead path must wait behind.
+    let p1 = Link {
+        delay: Duration::from_millis(10),
+        rate_bytes_per_sec: 6_250_000,
+        max_queue_delay: Some(Duration::from_millis(20)),
+        ..Link::default()
+    };
+    let p2 = Link {
+        delay: Duration::from_millis(30),
+        rate_bytes_per_sec: 2_500_000,
+        max_queue_delay: Some(Duration::from_millis(60)),
+        ..Link::default()
+    };
     let (mut pair, c, s, _) = two_paths(54, p1, p2);
     let data = payload(54, 8 << 20);
     let primary = (pair.client_addr, pair.server_addr);
-    let mut cut = false;
+    let mut cut_at = None;
+    let (mut progress_at, mut progress, mut longest_gap) = (pair.now, 0, Duration::ZERO);
     let got = bulk(&mut pair, c, s, &data, Duration::from_secs(60), |p, received| {
-        if !cut && received > 3 << 20 {
+        if received > progress {
+            if cut_at.is_some() {
+                longest_gap = longest_gap.max(p.now - progress_at);
+            }
+            (progress_at, progress) = (p.now, received);
+        }
+        if cut_at.is_none() && received > 3 << 20 {
             let dead = Link { loss: 1.0, ..p1 };
             p.path_links.insert(primary, (dead, dead));
-            cut = true;
+            cut_at = Some(p.now);
         }
     });
     assert!(got == data);
+    let after_cut = pair.now - cut_at.expect("the path was cut");
+    eprintln!("after the cut: {after_cut:?} to finish, longest delivery gap {longest_gap:?}");
+    // The rest (at most 5 MiB) needs 2.1 s at the surviving path's 2.5 MB/s.
+    assert!(after_cut < Duration::from_secs(4), "{after_cut:?} after the cut to finish");
+    // failover_bulk.toml's bound: 3 x the surviving path's RTT + 100 ms.
+    assert!(longest_gap < Duration::from_millis(280), "delivery stalled for {longest_gap:?} after the cut");
 }
 
 /// The same protocol with the draft-13…-18 experimental code points (one version value).

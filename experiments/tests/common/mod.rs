@@ -106,3 +106,13 @@ pub fn path_rows(stdout: &str) -> Vec<(u32, u64)> {
         })
         .collect()
 }
+
+/// For a test that cannot run in this environment (no root, no network namespaces, no IPv6, a
+/// kernel without the feature): prints why, so that a pass is never mistaken for a run, and
+/// fails when `CI=true`, since CI has all of these and a skip there hides a broken set-up.
+pub fn skip_unless_ci(why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("cannot run under CI=true, where it must: {why}");
+    }
+    eprintln!("skipped: {why}");
+}

@@ -197,3 +197,13 @@ pub async fn fetch_abandoning_halfway(
     tokio::time::timeout(Duration::from_secs(30), read).await.expect("download finished in time");
     (got, at_abandon.expect("half the download arrived"))
 }
+
+/// For a test that cannot run in this environment (no root, no network namespaces, no IPv6, a
+/// kernel without the feature): prints why, so that a pass is never mistaken for a run, and
+/// fails when `CI=true`, since CI has all of these and a skip there hides a broken set-up.
+pub fn skip_unless_ci(why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("cannot run under CI=true, where it must: {why}");
+    }
+    eprintln!("skipped: {why}");
+}

@@ -501,6 +501,12 @@ impl Connection {
         self.tls.alpn_protocol()
     }
 
+    /// Whether the TLS handshake resumed an earlier session (RFC 8446 §2.2) instead of a full
+    /// handshake with certificates.
+    pub fn is_resumed(&self) -> bool {
+        self.tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
+    }
+
     /// The peer's transport parameters, once received.
     pub fn peer_params(&self) -> Option<&TransportParameters> {
         self.peer_params.as_ref()

@@ -166,6 +166,15 @@ impl TlsSession {
         self.conn.alpn_protocol()
     }
 
+    /// How the handshake went: full, full after a HelloRetryRequest, or resuming an earlier
+    /// session (RFC 8446 §2.2); `None` until known.
+    pub fn handshake_kind(&self) -> Option<rustls::HandshakeKind> {
+        match &self.conn {
+            rq::Connection::Client(c) => c.handshake_kind(),
+            rq::Connection::Server(s) => s.handshake_kind(),
+        }
+    }
+
     /// True until the TLS handshake is complete (RFC 9001 §4.1.1).
     pub fn is_handshaking(&self) -> bool {
         self.conn.is_handshaking()

@@ -138,6 +138,10 @@ pub struct Pair {
     pub path_links: std::collections::HashMap<(SocketAddr, SocketAddr), (Link, Link)>,
     /// Datagrams delivered per (client address, server address), both directions.
     pub delivered: std::collections::HashMap<(SocketAddr, SocketAddr), u64>,
+    /// Datagrams sent per (towards the server?, ECN codepoint).
+    pub ecn_sent: std::collections::HashMap<(bool, Option<EcnCodepoint>), u64>,
+    /// Clear the ECN field of every datagram on the way (a bleaching network, RFC 9000 §13.4.2).
+    pub bleach_ecn: bool,
 }
 
 impl Pair {
@@ -170,6 +174,8 @@ impl Pair {
             datagrams_sent: 0,
             path_links: Default::default(),
             delivered: Default::default(),
+            ecn_sent: Default::default(),
+            bleach_ecn: false,
         }
     }
 
@@ -196,6 +202,7 @@ impl Pair {
                 let chunks: Vec<Vec<u8>> = self.buf[..t.len].chunks(seg).map(<[u8]>::to_vec).collect();
                 for chunk in chunks {
                     self.datagrams_sent += 1;
+                    *self.ecn_sent.entry((to_server, t.ecn)).or_default() += 1;
                     self.send_one(to_server, src, dst, t.ecn, chunk);
                 }
             }
@@ -273,7 +280,8 @@ impl Pair {
             let key = if d.to_server { (d.src, d.dst) } else { (d.dst, d.src) };
             *self.delivered.entry(key).or_default() += 1;
             let ep = if d.to_server { &mut self.server } else { &mut self.client };
-            ep.handle_datagram(self.now, d.dst, d.src, d.ecn, BytesMut::from(&d.data[..]));
+            let ecn = if self.bleach_ecn { None } else { d.ecn };
+            ep.handle_datagram(self.now, d.dst, d.src, ecn, BytesMut::from(&d.data[..]));
         }
         for ep in [&mut self.client, &mut self.server] {
             if ep.poll_timeout().is_some_and(|t| t <= self.now) {
