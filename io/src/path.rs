@@ -12,7 +12,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use mpquic_proto as proto;
-use proto::connection::PathError;
+use proto::PathError;
 use proto::{ConnectionError, PathEvent, PathId, PathInfo, Side, TransportConfig};
 use thiserror::Error;
 

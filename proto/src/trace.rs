@@ -19,7 +19,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::connection::{ConnectionError, PathEvent, PathStatus};
+use crate::connection::ConnectionError;
+use crate::path::{PathEvent, PathStatus};
 use crate::frame::Frame;
 use crate::packet::PacketType;
 use crate::path::PathId;

@@ -4,7 +4,7 @@
 use thiserror::Error;
 
 use crate::error::{TransportError, TransportErrorCode};
-use crate::path::PathId;
+use crate::path::{PathEvent, PathId};
 use crate::shared::{ConnectionId, Dir, StreamId};
 
 /// Why a connection ended, as the application sees it.
@@ -75,26 +75,6 @@ pub enum Event {
     DatagramReceived,
     /// A path changed state.
     Path(PathEvent),
-}
-
-/// Path life-cycle events.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PathEvent {
-    /// A path was opened (locally or by the peer) and is being validated.
-    Opened(PathId),
-    /// The path passed validation (RFC 9000 §8.2).
-    Validated(PathId),
-    /// Validation failed or timed out.
-    ValidationFailed(PathId),
-    /// The path's addresses changed (RFC 9000 §9: migration or NAT rebinding).
-    Migrated(PathId),
-    /// The path was abandoned.
-    Abandoned(PathId),
-    /// Data on the path went unacknowledged too long: it is avoided and its data re-sent
-    /// elsewhere, while probes test it.
-    PotentiallyFailed(PathId),
-    /// A potentially failed path answered again.
-    Recovered(PathId),
 }
 
 /// Events for the endpoint that owns the connection: CID routing changes and the end.

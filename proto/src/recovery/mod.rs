@@ -26,6 +26,7 @@
 
 mod ack_tracker;
 mod ecn;
+mod frames;
 mod loss;
 mod pacer;
 mod reset;
@@ -41,6 +42,7 @@ use core::time::Duration;
 use mpquic_cc::{Controller, PathSnapshot};
 
 pub use ack_tracker::{AckTracker, DEFAULT_ACK_ELICITING_THRESHOLD, DEFAULT_MAX_RANGES};
+pub use frames::{MpControl, SentFrames, StreamRange};
 pub use ecn::{EcnAckResult, EcnFailure, EcnState, EcnValidator, TESTING_PACKETS};
 pub use loss::{AckSummary, LossDetectionAction};
 pub use pacer::{Pacer, BURST_PACKETS};

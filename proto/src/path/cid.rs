@@ -6,8 +6,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use rand::RngCore;
+
+use super::{PathId, Paths};
+use crate::crypto::ResetKey;
 use crate::error::TransportError;
-use crate::path::PathId;
+use crate::frame;
 use crate::shared::ConnectionId;
 
 /// A CID the peer issued, with its sequence number and stateless reset token.
@@ -389,5 +393,110 @@ impl CidState {
     /// All CIDs we issued.
     pub fn all_local(&self) -> impl Iterator<Item = ConnectionId> + '_ {
         self.local.values().flat_map(|l| l.iter().map(|(_, id)| id))
+    }
+}
+
+impl Paths {
+    /// NEW_CONNECTION_ID (path 0) and PATH_NEW_CONNECTION_ID (RFC 10069 §4.5).
+    pub(crate) fn on_new_connection_id(&mut self, n: frame::NewConnectionId) -> Result<(), TransportError> {
+        // RFC 9000 §19.15: a peer using zero-length CIDs cannot send this frame.
+        if self.cids.peer_cid_empty {
+            return Err(TransportError::PROTOCOL_VIOLATION("NEW_CONNECTION_ID while using zero-length CIDs"));
+        }
+        if n.path_id != PathId::ZERO {
+            let Some(mp) = self.multipath.as_ref() else {
+                return Err(TransportError::PROTOCOL_VIOLATION("PATH_NEW_CONNECTION_ID without multipath"));
+            };
+            // RFC 10069 §4: a path ID above our limit is a PROTOCOL_VIOLATION; an abandoned one
+            // is ignored.
+            if n.path_id > mp.local_max_path_id {
+                return Err(TransportError::PROTOCOL_VIOLATION("connection ID for a path ID above our limit"));
+            }
+            if mp.abandoned.contains(&n.path_id) {
+                return Ok(());
+            }
+        }
+        let cid = IssuedCid { sequence: n.sequence, id: n.id, reset_token: Some(n.reset_token) };
+        self.cids.on_new_cid(n.path_id, cid, n.retire_prior_to)
+    }
+
+    /// RETIRE_CONNECTION_ID (path 0) and PATH_RETIRE_CONNECTION_ID (RFC 10069 §4.6), which came
+    /// in a packet to `packet_dcid`. Returns the CID retired, which the endpoint stops routing
+    /// (new CIDs are then due).
+    pub(crate) fn on_retire_connection_id(
+        &mut self,
+        r: frame::RetireConnectionId,
+        packet_dcid: &ConnectionId,
+        local_cid_len: usize,
+    ) -> Result<Option<ConnectionId>, TransportError> {
+        if local_cid_len == 0 {
+            return Err(TransportError::PROTOCOL_VIOLATION("RETIRE_CONNECTION_ID while we use zero-length CIDs"));
+        }
+        if let Some(mp) = &self.multipath {
+            if r.path_id > mp.local_max_path_id {
+                return Err(TransportError::PROTOCOL_VIOLATION("retiring a CID of a path ID above our limit"));
+            }
+        }
+        let Some(local) = self.cids.local.get_mut(&r.path_id) else {
+            if r.path_id == PathId::ZERO {
+                return Err(TransportError::PROTOCOL_VIOLATION(
+                    "RETIRE_CONNECTION_ID for a sequence number never issued",
+                ));
+            }
+            return Ok(None);
+        };
+        let retired = local.on_retire(r.sequence, packet_dcid)?;
+        if retired.is_some() {
+            self.cids.issued.remove(&(r.path_id, r.sequence));
+        }
+        Ok(retired)
+    }
+
+    /// Issues CIDs up to the peer's active_connection_id_limit (`peer_limit`) for every path ID
+    /// we may use (RFC 9000 §5.1.1; RFC 10069 §4: per path ID, and at least one for each unused
+    /// path ID up to both limits so the client can open paths). `issued` hears of each new CID
+    /// (the endpoint routes it).
+    pub(crate) fn issue_cids(
+        &mut self,
+        peer_limit: u64,
+        local_cid_len: usize,
+        rng: &mut impl RngCore,
+        reset_key: &ResetKey,
+        mut issued: impl FnMut(PathId, u64, ConnectionId, [u8; 16]),
+    ) {
+        if local_cid_len == 0 {
+            return;
+        }
+        // We cap at 4 per path to bound state; the peer's limit is per path ID.
+        let limit = peer_limit.min(4) as usize;
+        let mut targets: smallvec::SmallVec<[(PathId, usize); 8]> = smallvec::SmallVec::new();
+        targets.push((PathId::ZERO, limit));
+        if let Some(mp) = &self.multipath {
+            let max = mp.local_max_path_id.0.min(mp.peer_max_path_id.0);
+            for id in 1..=max {
+                let id = PathId(id);
+                if mp.abandoned.contains(&id) {
+                    continue;
+                }
+                let want = if self.table.contains_key(&id) { limit } else { 2 };
+                targets.push((id, want));
+            }
+        }
+        for (path, want) in targets {
+            loop {
+                let have = self.cids.local.get(&path).map_or(0, LocalCids::active_count);
+                if have >= want {
+                    break;
+                }
+                let mut bytes = [0u8; crate::MAX_CID_SIZE];
+                rng.fill_bytes(&mut bytes[..local_cid_len]);
+                let Some(id) = ConnectionId::new(&bytes[..local_cid_len]) else { return };
+                let token = reset_key.token(&id).0;
+                let sequence = self.cids.local.entry(path).or_insert_with(|| LocalCids::empty(0)).issue(id);
+                self.cids.issued.insert((path, sequence), (id, token));
+                self.cids.new_cids_pending.push_back((path, sequence));
+                issued(path, sequence, id, token);
+            }
+        }
     }
 }
