@@ -42,7 +42,7 @@ pub use config::{AckPathPolicy, ClientConfig, EndpointConfig, PathFailureDetecti
 pub use connection::{Connection, ConnectionError, ConnectionStats, Event, SendDatagramError, Transmit};
 pub use endpoint::{ConnectError, ConnectionHandle, Endpoint};
 pub use error::{TransportError, TransportErrorCode};
-pub use mpquic_cc::Instant;
+pub use mpquic_core::Instant;
 pub use path::{IcmpError, MigrateError, PathError, PathEvent, PathId, PathInfo, PathStats, PathStatus};
 pub use range_set::RangeSet;
 pub use shared::{ConnectionId, Dir, EcnCodepoint, EcnCounts, Side, StreamId, MAX_CID_SIZE};

@@ -20,10 +20,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::connection::ConnectionError;
-use crate::path::{PathEvent, PathStatus};
 use crate::frame::Frame;
 use crate::packet::PacketType;
 use crate::path::PathId;
+use crate::path::{PathEvent, PathStatus};
 use crate::shared::{ConnectionId, Side};
 use crate::transport_parameters::TransportParameters;
 use crate::Instant;

@@ -32,7 +32,7 @@ impl Connection {
         self.paths.snapshot_for_cc();
         self.paths.scheduled = None;
         let Some(path) = self.paths.table.get_mut(&path_id) else { return Ok(()) };
-        let paths = mpquic_cc::Paths { paths: &self.paths.cc_snapshots, this_path: path_id.0 };
+        let paths = mpquic_cc::Paths { paths: &self.paths.cc_snapshots, this_path: path_id };
         let result = path.recovery.on_ack_received(now, space, ack.iter(), delay, ack.ecn, Some(paths), &mut out);
         let summary = match result {
             Ok(s) => s,
@@ -76,10 +76,10 @@ impl Connection {
             let lost: u64 = out.lost.iter().map(|p| p.size).sum();
             let rtt = self.paths.table.get(&path_id).map_or(Duration::ZERO, |p| p.recovery.rtt().smoothed());
             if acked > 0 {
-                self.paths.scheduler.on_ack(path_id.0, acked, rtt);
+                self.paths.scheduler.on_ack(path_id, acked, rtt);
             }
             if lost > 0 {
-                self.paths.scheduler.on_loss(path_id.0, lost);
+                self.paths.scheduler.on_loss(path_id, lost);
             }
         }
         for p in out.acked.drain(..) {
@@ -94,7 +94,8 @@ impl Connection {
                 self.streams.on_control_acked(cf);
             }
             for &(path, largest) in &f.path_acks {
-                if let Some(t) = self.paths.table.get_mut(&path).and_then(|p| p.recovery.ack_tracker_mut(SpaceId::Data)) {
+                if let Some(t) = self.paths.table.get_mut(&path).and_then(|p| p.recovery.ack_tracker_mut(SpaceId::Data))
+                {
                     t.on_ack_of_ack(largest);
                 }
             }
@@ -161,8 +162,8 @@ impl Connection {
                 r.requeue_retire(seq);
             }
         }
-        if f.new_token && self.new_token_pending.is_none() {
-            self.new_token_pending = self.new_token_sent.clone();
+        if f.new_token && self.new_tokens.pending.is_none() {
+            self.new_tokens.pending = self.new_tokens.sent.clone();
         }
     }
 

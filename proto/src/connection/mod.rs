@@ -158,6 +158,47 @@ pub(crate) struct ConnectionParams {
     pub params: TransportParameters,
 }
 
+/// NEW_TOKEN frames (RFC 9000 §8.1.3, §19.7).
+#[derive(Debug, Default)]
+struct NewTokens {
+    /// NEW_TOKEN to send (server), if any.
+    pending: Option<Bytes>,
+    /// The NEW_TOKEN last sent, to send again if its packet is lost.
+    sent: Option<Bytes>,
+    /// NEW_TOKEN tokens received (client), newest last.
+    received: VecDeque<Bytes>,
+}
+
+/// The connection IDs and token of the handshake (RFC 9000 §7.2, §7.3, §17.2.5).
+#[derive(Debug)]
+struct HandshakeIds {
+    /// The DCID whose Initial keys protect the first flight (changed by a Retry).
+    initial_dst_cid: ConnectionId,
+    /// Client: its first DCID (for authenticating the server's parameters).
+    original_dst_cid: ConnectionId,
+    /// Our Source CID of the handshake.
+    local_cid: ConnectionId,
+    /// Client: the server's Source CID from its first Initial (to authenticate).
+    peer_cid: Option<ConnectionId>,
+    /// The Source CID of the Retry, if one was processed.
+    retry_src_cid: Option<ConnectionId>,
+    /// Client: a Retry was processed (only one is accepted, RFC 9000 §17.2.5.2).
+    retry_received: bool,
+    /// Client: token carried in Initial packets.
+    token: Bytes,
+}
+
+/// The idle timeout (RFC 9000 §10.1) and keep-alive.
+#[derive(Debug)]
+struct IdleTimers {
+    /// Negotiated idle timeout (RFC 9000 §10.1).
+    idle_timeout: Option<Duration>,
+    idle_deadline: Option<Instant>,
+    /// Time of the last ack-eliciting packet sent since the last packet received (§10.1).
+    first_ack_eliciting_since_receive: Option<Instant>,
+    keep_alive_deadline: Option<Instant>,
+}
+
 /// A QUIC connection. See the module documentation for how to drive it.
 #[derive(Debug)]
 pub struct Connection {
@@ -186,23 +227,10 @@ pub struct Connection {
     paths: Paths,
     reset_key: Arc<ResetKey>,
     token_key: Option<Arc<TokenKey>>,
-    /// NEW_TOKEN to send (server), if any.
-    new_token_pending: Option<Bytes>,
-    /// The NEW_TOKEN last sent, to send again if its packet is lost.
-    new_token_sent: Option<Bytes>,
-    /// NEW_TOKEN tokens received (client), newest last.
-    received_tokens: VecDeque<Bytes>,
-    initial_dst_cid: ConnectionId,
-    original_dst_cid: ConnectionId,
-    /// Our Source CID of the handshake.
-    handshake_cid: ConnectionId,
-    /// Client: the server's Source CID from its first Initial (to authenticate).
-    peer_handshake_cid: Option<ConnectionId>,
-    retry_src_cid: Option<ConnectionId>,
-    /// Client: a Retry was processed (only one is accepted, RFC 9000 §17.2.5.2).
-    retry_received: bool,
-    /// Client: token carried in Initial packets.
-    token: Bytes,
+    /// NEW_TOKEN frames, both ways.
+    new_tokens: NewTokens,
+    /// The connection IDs and token of the handshake.
+    handshake_ids: HandshakeIds,
     local_params: TransportParameters,
     peer_params: Option<TransportParameters>,
     streams: Streams,
@@ -210,12 +238,8 @@ pub struct Connection {
     handshake_done_pending: bool,
     events: VecDeque<Event>,
     endpoint_events: VecDeque<EndpointEvent>,
-    /// Negotiated idle timeout (RFC 9000 §10.1).
-    idle_timeout: Option<Duration>,
-    idle_deadline: Option<Instant>,
-    /// Time of the last ack-eliciting packet sent since the last packet received (§10.1).
-    first_ack_eliciting_since_receive: Option<Instant>,
-    keep_alive_deadline: Option<Instant>,
+    /// Idle timeout and keep-alive.
+    timers: IdleTimers,
     /// Packets that arrived before their keys.
     undecryptable: VecDeque<(SocketAddr, Option<SocketAddr>, Option<EcnCodepoint>, bytes::BytesMut)>,
     recovery_out: RecoveryOutput<SentFrames>,
@@ -265,16 +289,16 @@ impl Connection {
             ),
             reset_key: p.reset_key,
             token_key: p.token_key,
-            new_token_pending: None,
-            new_token_sent: None,
-            received_tokens: VecDeque::new(),
-            initial_dst_cid: p.initial_dst_cid,
-            original_dst_cid: p.original_dst_cid,
-            handshake_cid: p.local_cid,
-            peer_handshake_cid: None,
-            retry_src_cid: p.params.retry_source_connection_id,
-            retry_received: false,
-            token: p.token,
+            new_tokens: NewTokens::default(),
+            handshake_ids: HandshakeIds {
+                initial_dst_cid: p.initial_dst_cid,
+                original_dst_cid: p.original_dst_cid,
+                local_cid: p.local_cid,
+                peer_cid: None,
+                retry_src_cid: p.params.retry_source_connection_id,
+                retry_received: false,
+                token: p.token,
+            },
             local_params: p.params,
             peer_params: None,
             streams,
@@ -282,10 +306,12 @@ impl Connection {
             handshake_done_pending: false,
             events: VecDeque::new(),
             endpoint_events: VecDeque::new(),
-            idle_timeout: config.max_idle_timeout,
-            idle_deadline: None,
-            first_ack_eliciting_since_receive: None,
-            keep_alive_deadline: None,
+            timers: IdleTimers {
+                idle_timeout: config.max_idle_timeout,
+                idle_deadline: None,
+                first_ack_eliciting_since_receive: None,
+                keep_alive_deadline: None,
+            },
             undecryptable: VecDeque::new(),
             recovery_out: RecoveryOutput::default(),
             scratch_frames: SentFrames::default(),
@@ -438,7 +464,7 @@ impl Connection {
 
     /// NEW_TOKEN tokens the server gave us (client), for the next connection to the same server.
     pub fn take_new_tokens(&mut self) -> impl Iterator<Item = Bytes> + '_ {
-        self.received_tokens.drain(..)
+        self.new_tokens.received.drain(..)
     }
 
     /// Whether `token` is the stateless reset token of a CID the peer gave us (RFC 9000 §10.3.1).
@@ -625,20 +651,21 @@ impl Connection {
             State::Closing { deadline } | State::Draining { deadline } => return Some(deadline),
             _ => {}
         }
-        let mut t = self.idle_deadline;
+        let mut t = self.timers.idle_deadline;
         let mut consider = |x: Option<Instant>| {
             if let Some(x) = x {
                 t = Some(t.map_or(x, |t: Instant| t.min(x)));
             }
         };
-        consider(self.keep_alive_deadline);
+        consider(self.timers.keep_alive_deadline);
         consider(self.failure_timeout());
         if let Some(k) = &self.one_rtt {
             consider(k.discard_deadline());
         }
         // Only deadlines that handle_timeout or poll_transmit can act on count: a deadline that
         // stays in the past would make a driver spin.
-        let other_path_can_send = |id: PathId| self.paths.table.values().any(|p| p.id != id && p.abandoned_at.is_none());
+        let other_path_can_send =
+            |id: PathId| self.paths.table.values().any(|p| p.id != id && p.abandoned_at.is_none());
         for path in self.paths.table.values() {
             consider(path.abandoned_at);
             if path.abandoned_at.is_some() {
@@ -677,7 +704,7 @@ impl Connection {
             }
             _ => {}
         }
-        if self.idle_deadline.is_some_and(|d| now >= d) {
+        if self.timers.idle_deadline.is_some_and(|d| now >= d) {
             // RFC 9000 §10.1: silently close.
             self.error = Some(ConnectionError::TimedOut);
             self.events.push_back(Event::ConnectionLost(ConnectionError::TimedOut));
@@ -685,8 +712,8 @@ impl Connection {
             self.set_drained(now);
             return;
         }
-        if self.keep_alive_deadline.is_some_and(|d| now >= d) {
-            self.keep_alive_deadline = None;
+        if self.timers.keep_alive_deadline.is_some_and(|d| now >= d) {
+            self.timers.keep_alive_deadline = None;
             if let Some(p) = self.paths.table.get_mut(&PathId::ZERO) {
                 p.ping_pending = true;
             }
@@ -718,7 +745,7 @@ impl Connection {
             self.recovery_out.clear();
             self.paths.snapshot_for_cc();
             let Some(path) = self.paths.table.get_mut(&id) else { return };
-            let paths = mpquic_cc::Paths { paths: &self.paths.cc_snapshots, this_path: id.0 };
+            let paths = mpquic_cc::Paths { paths: &self.paths.cc_snapshots, this_path: id };
             let action = path.recovery.on_loss_detection_timeout(now, Some(paths), &mut self.recovery_out);
             self.paths.scheduled = None;
             self.on_loss_action(now, id, action);
@@ -729,22 +756,23 @@ impl Connection {
     // ---------------------------------------------------------------- internals
 
     fn reset_idle_timer(&mut self, now: Instant) {
-        self.idle_deadline = self.effective_idle_timeout().map(|t| now + t);
+        self.timers.idle_deadline = self.effective_idle_timeout().map(|t| now + t);
         if let Some(k) = self.config.keep_alive_interval {
-            self.keep_alive_deadline = Some(now + k);
+            self.timers.keep_alive_deadline = Some(now + k);
         }
     }
 
     /// RFC 9000 §10.1: the minimum of both sides' values, and at least 3 PTOs.
     fn effective_idle_timeout(&self) -> Option<Duration> {
         let peer = self.peer_params.as_ref().and_then(|p| p.max_idle_timeout_duration());
-        let t = match (self.idle_timeout, peer) {
+        let t = match (self.timers.idle_timeout, peer) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b)?,
         };
         // draft-ietf-quic-multipath-21 §3.4 counts closing periods in the largest PTO over paths;
         // the idle timeout's floor follows it (path 0 may be gone).
-        let pto = self.paths.table.values().map(|p| p.recovery.pto_duration(SpaceId::Data)).max().unwrap_or(Duration::ZERO);
+        let pto =
+            self.paths.table.values().map(|p| p.recovery.pto_duration(SpaceId::Data)).max().unwrap_or(Duration::ZERO);
         Some(t.max(3 * pto))
     }
 

@@ -42,7 +42,7 @@ impl Connection {
         let controller = self
             .config
             .congestion_controller_factory
-            .build(now, mpquic_cc::PathInfo { path_id: id.0, max_datagram_size: u64::from(mtu) });
+            .build(now, mpquic_cc::PathInfo { path_id: id, max_datagram_size: u64::from(mtu) });
         let rc = RecoveryConfig {
             initial_rtt: self.config.initial_rtt,
             packet_threshold: self.config.packet_threshold,
@@ -302,10 +302,7 @@ impl Connection {
         }
         self.path_event(now, PathEvent::ValidationFailed(id));
         // RFC 10069 §3.1: a path that fails validation is abandoned (its ID is consumed).
-        if id != PathId::ZERO
-            && self.paths.is_multipath()
-            && self.paths.usable().filter(|p| *p != id).count() > 0
-        {
+        if id != PathId::ZERO && self.paths.is_multipath() && self.paths.usable().filter(|p| *p != id).count() > 0 {
             let code = self.paths.mp_version().unwrap_or_default().codes().path_unstable_or_poor;
             self.abandon_locally(now, id, Some(code));
         }
@@ -476,7 +473,7 @@ impl Connection {
         let request = self.paths.scheduler.poll_reinjection(&views, &conn);
         self.paths.path_views = views;
         let Some(r) = request else { return };
-        let (from, to) = (PathId(r.from), PathId(r.to));
+        let (from, to) = (r.from, r.to);
         let Some(path) = self.paths.table.get(&from) else { return };
         let oldest_first = self.streams.send_blocked() || path.failed_since.is_some();
         let mut in_flight: Vec<StreamRange> = path
@@ -514,11 +511,11 @@ impl Connection {
 
     /// Queues copies of the stream data in `stream` (just sent on one path) for each path of
     /// `to`: the scheduler's `Decision::Duplicate`.
-    pub(super) fn queue_duplicates(&mut self, to: &[u32], stream: &[StreamRange]) {
+    pub(super) fn queue_duplicates(&mut self, to: &[PathId], stream: &[StreamRange]) {
         for &q in to {
             for s in stream {
                 self.paths.copies.push(PendingCopy {
-                    to: PathId(q),
+                    to: q,
                     id: s.id,
                     range: s.offset..s.offset + s.len,
                     fin: s.fin,

@@ -256,14 +256,14 @@ impl Connection {
             ProtectedHeader::Short { dst_cid, .. } => (None, dst_cid),
             _ => (None, ConnectionId::EMPTY),
         };
-        if self.side.is_client() && space == SpaceId::Initial && self.peer_handshake_cid.is_none() {
+        if self.side.is_client() && space == SpaceId::Initial && self.handshake_ids.peer_cid.is_none() {
             // RFC 9000 §7.2: the client switches to the server's chosen CID.
             if let Some(scid) = first_src_cid {
                 if let Some(r) = self.paths.cids.remote_mut(PathId::ZERO) {
                     r.update_initial(scid);
                 }
                 self.paths.cids.peer_cid_empty = scid.is_empty();
-                self.peer_handshake_cid = Some(scid);
+                self.handshake_ids.peer_cid = Some(scid);
             }
         }
         let header_len = header.header_len;
@@ -293,7 +293,7 @@ impl Connection {
             }
         }
         // RFC 9000 §10.1: an authenticated packet restarts the idle timer.
-        self.first_ack_eliciting_since_receive = None;
+        self.timers.first_ack_eliciting_since_receive = None;
         self.reset_idle_timer(now);
 
         if self.side.is_server() && space == SpaceId::Handshake {
@@ -330,10 +330,10 @@ impl Connection {
     fn handle_version_negotiation(&mut self, now: Instant, partial: &PartialDecode) {
         // RFC 9000 §6.2: only a client, only before it received anything else from the server,
         // and only if the list does not contain the version it chose.
-        if self.side.is_server() || self.peer_handshake_cid.is_some() || self.state != State::Handshake {
+        if self.side.is_server() || self.handshake_ids.peer_cid.is_some() || self.state != State::Handshake {
             return;
         }
-        if partial.dst_cid() != &self.handshake_cid[..] {
+        if partial.dst_cid() != &self.handshake_ids.local_cid[..] {
             return;
         }
         if partial.supported_versions().any(|v| v == self.version) {
@@ -348,22 +348,23 @@ impl Connection {
     fn handle_retry(&mut self, now: Instant, partial: &PartialDecode, src_cid: ConnectionId) {
         // RFC 9000 §17.2.5.2: one Retry, before any other packet from the server, with a valid
         // integrity tag (RFC 9001 §5.8) and a non-empty token.
-        if self.side.is_server() || self.retry_received || self.peer_handshake_cid.is_some() {
+        if self.side.is_server() || self.handshake_ids.retry_received || self.handshake_ids.peer_cid.is_some() {
             return;
         }
-        if partial.token().is_empty() || !crypto::is_valid_retry(&self.original_dst_cid, partial.packet()) {
+        if partial.token().is_empty() || !crypto::is_valid_retry(&self.handshake_ids.original_dst_cid, partial.packet())
+        {
             return;
         }
-        if src_cid == self.initial_dst_cid {
+        if src_cid == self.handshake_ids.initial_dst_cid {
             return;
         }
-        self.retry_received = true;
-        self.retry_src_cid = Some(src_cid);
-        self.token = Bytes::copy_from_slice(partial.token());
+        self.handshake_ids.retry_received = true;
+        self.handshake_ids.retry_src_cid = Some(src_cid);
+        self.handshake_ids.token = Bytes::copy_from_slice(partial.token());
         if let Some(r) = self.paths.cids.remote_mut(PathId::ZERO) {
             r.update_initial(src_cid);
         }
-        self.initial_dst_cid = src_cid;
+        self.handshake_ids.initial_dst_cid = src_cid;
         self.initial_keys = Some(crypto::initial_keys(&src_cid, Side::Client));
         if let Some(path) = self.paths.table.get_mut(&PathId::ZERO) {
             // RFC 9002 §6.3 / RFC 9000 §17.2.5.3: forget the Initial packets in flight without
@@ -464,10 +465,10 @@ impl Connection {
                 if self.side.is_server() {
                     return Err(TransportError::PROTOCOL_VIOLATION("client sent NEW_TOKEN"));
                 }
-                if self.received_tokens.len() >= 4 {
-                    self.received_tokens.pop_front();
+                if self.new_tokens.received.len() >= 4 {
+                    self.new_tokens.received.pop_front();
                 }
-                self.received_tokens.push_back(t.token);
+                self.new_tokens.received.push_back(t.token);
             }
             Frame::Datagram(d) => {
                 // RFC 9221 §3: DATAGRAM without our parameter, or larger than it, is a
@@ -566,14 +567,14 @@ impl Connection {
     ) -> Result<(), TransportError> {
         // RFC 9000 §7.3: authenticate the connection IDs of the handshake.
         let peer_initial_source = match self.side {
-            Side::Client => self.peer_handshake_cid.unwrap_or(ConnectionId::EMPTY),
+            Side::Client => self.handshake_ids.peer_cid.unwrap_or(ConnectionId::EMPTY),
             Side::Server => self.paths.cids.active_remote(PathId::ZERO).unwrap_or(ConnectionId::EMPTY),
         };
         params.authenticate_connection_ids(
             !self.side,
             &peer_initial_source,
-            &self.original_dst_cid,
-            self.retry_src_cid.as_ref(),
+            &self.handshake_ids.original_dst_cid,
+            self.handshake_ids.retry_src_cid.as_ref(),
         )?;
         self.streams.set_peer_limits(crate::stream::PeerLimits {
             initial_max_data: params.initial_max_data.into_inner(),
@@ -585,8 +586,11 @@ impl Connection {
         });
         if let (Side::Client, Some(pa)) = (self.side, params.preferred_address.as_ref()) {
             // RFC 9000 §9.6: the preferred address's CID is the server's sequence number 1.
-            let cid =
-                crate::path::IssuedCid { sequence: 1, id: pa.connection_id, reset_token: Some(pa.stateless_reset_token.0) };
+            let cid = crate::path::IssuedCid {
+                sequence: 1,
+                id: pa.connection_id,
+                reset_token: Some(pa.stateless_reset_token.0),
+            };
             self.paths.cids.on_new_cid(PathId::ZERO, cid, 0)?;
         }
         if let Some(token) = params.stateless_reset_token {
@@ -625,7 +629,7 @@ impl Connection {
                 // RFC 9000 §8.1.3: a token for the client's next connection.
                 let ip = self.remote_address().ip();
                 let token = key.seal_new_token(&mut self.rng, ip, now);
-                self.new_token_pending = Some(Bytes::from(token));
+                self.new_tokens.pending = Some(Bytes::from(token));
             }
         }
     }

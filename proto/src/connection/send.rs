@@ -196,7 +196,7 @@ impl Connection {
             || !self.paths.cids.new_cids_pending.is_empty()
             || self.paths.cids.has_pending_retire()
             || self.paths.multipath.as_ref().is_some_and(|m| !m.pending.is_empty() || m.paths_blocked.is_some())
-            || self.new_token_pending.is_some()
+            || self.new_tokens.pending.is_some()
             || self.streams.has_pending_control()
             || self.datagrams.has_outgoing()
             || mtu_probe
@@ -392,9 +392,9 @@ impl Connection {
         if ack_eliciting {
             // RFC 9000 §10.1: sending an ack-eliciting packet restarts the idle timer, once per
             // received packet.
-            if self.first_ack_eliciting_since_receive.is_none() {
-                self.first_ack_eliciting_since_receive = Some(now);
-                self.idle_deadline = self.effective_idle_timeout().map(|t| now + t);
+            if self.timers.first_ack_eliciting_since_receive.is_none() {
+                self.timers.first_ack_eliciting_since_receive = Some(now);
+                self.timers.idle_deadline = self.effective_idle_timeout().map(|t| now + t);
             }
         }
         Some(())
@@ -472,12 +472,12 @@ impl Connection {
             frames.retire_cids.push((path, seq));
         }
         self.paths.write_control_frames(buf, limit, frames);
-        if let Some(token) = &self.new_token_pending {
+        if let Some(token) = &self.new_tokens.pending {
             let f = Frame::NewToken(frame::NewToken { token: token.clone() });
             if buf.len() + f.encoded_len() <= limit {
                 f.encode(buf);
                 frames.new_token = true;
-                self.new_token_sent = self.new_token_pending.take();
+                self.new_tokens.sent = self.new_tokens.pending.take();
             }
         }
         // Flow control and stream management (RFC 9000 §4).
@@ -530,8 +530,8 @@ impl Connection {
         let mut stream_bytes = 0u64;
         let allowed = self.stream_data_allowed(now, path_id);
         // Decision::Duplicate: this packet's stream data also goes on the other paths named.
-        let duplicate_to: smallvec::SmallVec<[u32; 4]> = match &self.paths.scheduled {
-            Some(set) if allowed && set.len() > 1 => set.iter().copied().filter(|&q| q != path_id.0).collect(),
+        let duplicate_to: smallvec::SmallVec<[PathId; 4]> = match &self.paths.scheduled {
+            Some(set) if allowed && set.len() > 1 => set.iter().copied().filter(|&q| q != path_id).collect(),
             _ => smallvec::SmallVec::new(),
         };
         let first_range = frames.stream.len();
@@ -583,7 +583,9 @@ impl Connection {
             (ControlFrame::MaxStreamData { id: a, .. }, ControlFrame::MaxStreamData { id: b, .. }) => a == b,
             _ => false,
         };
-        if self.paths.multipath.is_none() || !matches!(cf, ControlFrame::MaxData(_) | ControlFrame::MaxStreamData { .. }) {
+        if self.paths.multipath.is_none()
+            || !matches!(cf, ControlFrame::MaxData(_) | ControlFrame::MaxStreamData { .. })
+        {
             return;
         }
         for p in self.paths.table.values_mut() {
@@ -721,7 +723,7 @@ impl Connection {
             packet_number: pn,
             length: len as u64,
             dst_cid: dcid,
-            src_cid: (space != SpaceId::Data).then_some(self.handshake_cid),
+            src_cid: (space != SpaceId::Data).then_some(self.handshake_ids.local_cid),
             key_phase: (space == SpaceId::Data).then(|| self.one_rtt.as_ref().is_some_and(|k| k.key_phase())),
         };
         trace_event!(self, now, crate::trace::TraceEvent::PacketSent { path, header, frames });
@@ -753,14 +755,14 @@ impl Connection {
         buf: &mut Vec<u8>,
     ) -> packet::HeaderLayout {
         let (ty, token): (LongType, &[u8]) = match space {
-            SpaceId::Initial => (LongType::Initial, &self.token),
+            SpaceId::Initial => (LongType::Initial, &self.handshake_ids.token),
             SpaceId::Handshake => (LongType::Handshake, &[]),
             SpaceId::Data => {
                 let key_phase = self.one_rtt.as_ref().is_some_and(|k| k.key_phase());
                 return packet::encode_short_header(buf, false, key_phase, dcid, pn, pn_len);
             }
         };
-        packet::encode_long_header(buf, ty, self.version, dcid, &self.handshake_cid, token, pn, pn_len)
+        packet::encode_long_header(buf, ty, self.version, dcid, &self.handshake_ids.local_cid, token, pn, pn_len)
     }
 
     /// The AEAD tag length of `space`'s keys, if we have them.
@@ -841,7 +843,7 @@ impl Connection {
             self.paths.path_views = views;
             self.paths.scheduled = Some(decision.paths().iter().copied().collect());
         }
-        self.paths.scheduled.as_ref().is_some_and(|s| s.contains(&path_id.0))
+        self.paths.scheduled.as_ref().is_some_and(|s| s.contains(&path_id))
     }
 
     /// What the scheduler decides from: a view of every path that has a CID to send with (in
@@ -862,7 +864,7 @@ impl Connection {
         conn.flow_control_left = self.streams.send_credit_available();
         conn.send_window = self.streams.send_window();
         conn.send_blocked = self.streams.send_blocked();
-        conn.now_nanos = now.as_nanos();
+        conn.now = now;
         (views, conn)
     }
 }
@@ -870,15 +872,9 @@ impl Connection {
 /// The scheduler's read-only view of a path.
 fn path_view(p: &PathData, now: Instant) -> mpquic_scheduler::PathView {
     let rtt = p.recovery.rtt();
-    let mut v = mpquic_scheduler::PathView::new(p.id.0);
-    v.status = match p.local_status {
-        crate::path::PathStatus::Available => mpquic_scheduler::PathStatus::Available,
-        crate::path::PathStatus::Backup => mpquic_scheduler::PathStatus::Backup,
-    };
-    v.peer_status = p.peer_status.map(|s| match s {
-        crate::path::PathStatus::Available => mpquic_scheduler::PathStatus::Available,
-        crate::path::PathStatus::Backup => mpquic_scheduler::PathStatus::Backup,
-    });
+    let mut v = mpquic_scheduler::PathView::new(p.id);
+    v.status = p.local_status;
+    v.peer_status = p.peer_status;
     v.validated = p.is_validated();
     v.abandoned = p.abandoned_at.is_some();
     v.potentially_failed = p.failed_since.is_some();

@@ -10,9 +10,9 @@ use smallvec::SmallVec;
 
 use super::{PathId, Paths};
 use crate::error::TransportError;
+use crate::recovery::SentFrames;
 use crate::recovery::{MpControl, SentPacket};
 use crate::shared::ConnectionId;
-use crate::recovery::SentFrames;
 use crate::Instant;
 
 /// What the connection does with a PATH_ABANDON the peer sent.

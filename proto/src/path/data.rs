@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use smallvec::SmallVec;
 
-use super::{MtuDiscovery, PathId};
+use super::{MtuDiscovery, PathId, PathStatus};
 use crate::recovery::{PathRecovery, SentFrames};
 use crate::Instant;
 
@@ -97,15 +97,6 @@ pub enum Validation {
     /// Not validated and not being validated (server handshake path before the client's
     /// Handshake packet, RFC 9000 §8.1).
     Unvalidated,
-}
-
-/// A path's status (draft-ietf-quic-multipath-21 §3.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathStatus {
-    /// Use the path as the scheduler sees fit.
-    Available,
-    /// Use the path only when no available path can send.
-    Backup,
 }
 
 /// One path.

@@ -50,4 +50,3 @@ pub enum PathError {
     #[error("cannot abandon the last path")]
     LastPath,
 }
-

@@ -62,7 +62,13 @@ impl Paths {
 
     /// Whether `id` is to be marked potentially failed now: `consecutive_ptos` PTOs in a row,
     /// or its failure deadline passed.
-    pub(crate) fn failure_due(&self, now: Instant, id: PathId, cfg: &PathFailureDetection, max_ack_delay: Duration) -> bool {
+    pub(crate) fn failure_due(
+        &self,
+        now: Instant,
+        id: PathId,
+        cfg: &PathFailureDetection,
+        max_ack_delay: Duration,
+    ) -> bool {
         let by_pto = self.table.get(&id).is_some_and(|p| {
             p.failed_since.is_none() && p.abandoned_at.is_none() && p.recovery.pto_count() >= cfg.consecutive_ptos
         });

@@ -133,7 +133,9 @@ impl Paths {
         let v = mp.version;
         while let Some(&c) = mp.pending.front() {
             let f = match c {
-                MpControl::Abandon(path_id, error_code) => Frame::PathAbandon(frame::PathAbandon { path_id, error_code }),
+                MpControl::Abandon(path_id, error_code) => {
+                    Frame::PathAbandon(frame::PathAbandon { path_id, error_code })
+                }
                 MpControl::Status { path, backup, sequence } => {
                     let s = frame::PathStatus { path_id: path, sequence };
                     if backup {
@@ -166,10 +168,9 @@ impl Paths {
         let Some(mp) = self.multipath.as_mut() else { return };
         for c in lost {
             let superseded = match c {
-                MpControl::Status { path, sequence, .. } => self
-                    .table
-                    .get(path)
-                    .is_none_or(|p| p.status_sequence_sent != *sequence || p.abandoned_at.is_some()),
+                MpControl::Status { path, sequence, .. } => {
+                    self.table.get(path).is_none_or(|p| p.status_sequence_sent != *sequence || p.abandoned_at.is_some())
+                }
                 MpControl::MaxPathId(m) => *m < mp.local_max_path_id,
                 MpControl::Abandon(..) => false,
             };

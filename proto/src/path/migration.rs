@@ -77,9 +77,8 @@ impl Paths {
             path.remote = r;
         }
         if ip_changed {
-            let controller = new
-                .factory
-                .build(now, mpquic_cc::PathInfo { path_id: id.0, max_datagram_size: u64::from(path.mtu()) });
+            let controller =
+                new.factory.build(now, mpquic_cc::PathInfo { path_id: id, max_datagram_size: u64::from(path.mtu()) });
             path.recovery.reset_for_new_path(now, new.initial_rtt, controller);
         }
         let pto = path.recovery.pto_duration(crate::packet::SpaceId::Data);

@@ -46,7 +46,6 @@
 //! | `reinjection.rs` | copies of in-flight stream data for another path |
 //! | `icmp.rs` | ICMP errors about datagrams we sent |
 //! | `event.rs` | [`PathEvent`] and [`PathError`] for the application |
-//! | `id.rs` | [`PathId`] |
 
 mod abandon;
 mod cid;
@@ -55,7 +54,6 @@ mod event;
 mod failure;
 mod frames;
 mod icmp;
-mod id;
 mod limits;
 mod migration;
 mod mtud;
@@ -67,15 +65,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub use cid::{CidState, IssuedCid, LocalCids, RemoteCids};
-pub use data::{PathData, PathInfo, PathStats, PathStatus, Validation};
+pub use data::{PathData, PathInfo, PathStats, Validation};
 pub use event::{PathError, PathEvent};
 pub(crate) use frames::{FrameContext, FrameOutcome};
 pub use icmp::IcmpError;
-pub use id::PathId;
-pub(crate) use limits::Offers;
 pub use limits::Multipath;
+pub(crate) use limits::Offers;
 pub use migration::MigrateError;
 pub(crate) use migration::NewNetworkPath;
+pub use mpquic_core::{PathId, PathStatus};
 pub use mtud::{MtuDiscovery, BASE_PLPMTU};
 pub(crate) use reinjection::{Copies, PendingCopy};
 pub(crate) use validation::ValidationTimeout;
@@ -103,7 +101,7 @@ pub(crate) struct Paths {
     /// The scheduler's latest answer: which paths may carry stream data. It is asked once per
     /// packet of stream data, not once per path considered (a stateful scheduler such as
     /// round-robin advances on every question).
-    pub scheduled: Option<smallvec::SmallVec<[u32; 4]>>,
+    pub scheduled: Option<smallvec::SmallVec<[PathId; 4]>>,
     /// Re-injected and duplicated stream data waiting for its path.
     pub copies: Copies,
 }

@@ -70,4 +70,3 @@ impl Copies {
         self.queue.push_back(copy);
     }
 }
-

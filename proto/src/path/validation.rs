@@ -48,12 +48,7 @@ impl Paths {
     }
 
     /// Starts validating a new path: RFC 9000 §8.2.4: give up after max(3 PTO, 6 initial RTTs).
-    pub(crate) fn new_path_validation(
-        &self,
-        now: Instant,
-        token: [u8; 8],
-        initial_rtt: Duration,
-    ) -> Validation {
+    pub(crate) fn new_path_validation(&self, now: Instant, token: [u8; 8], initial_rtt: Duration) -> Validation {
         let timeout = (6 * initial_rtt).max(3 * self.max_pto());
         Validation::Pending { token, sent: None, deadline: now + timeout }
     }

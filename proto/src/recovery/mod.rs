@@ -42,8 +42,8 @@ use core::time::Duration;
 use mpquic_cc::{Controller, PathSnapshot};
 
 pub use ack_tracker::{AckTracker, DEFAULT_ACK_ELICITING_THRESHOLD, DEFAULT_MAX_RANGES};
-pub use frames::{MpControl, SentFrames, StreamRange};
 pub use ecn::{EcnAckResult, EcnFailure, EcnState, EcnValidator, TESTING_PACKETS};
+pub use frames::{MpControl, SentFrames, StreamRange};
 pub use loss::{AckSummary, LossDetectionAction};
 pub use pacer::{Pacer, BURST_PACKETS};
 pub use rtt::{RttEstimator, GRANULARITY, INITIAL_RTT};
@@ -349,7 +349,7 @@ impl<F> PathRecovery<F> {
     /// The path as coupled congestion controllers and schedulers see it.
     pub fn snapshot(&self, active: bool) -> PathSnapshot {
         PathSnapshot {
-            path_id: self.path_id.0,
+            path_id: self.path_id,
             window: self.controller.window(),
             smoothed_rtt: self.rtt.smoothed(),
             bytes_in_flight: self.bytes_in_flight,
