@@ -63,10 +63,10 @@ pub struct TransportConfig {
     pub time_threshold: f32,
     /// PTO multiple that declares persistent congestion (RFC 9002 kPersistentCongestionThreshold).
     pub persistent_congestion_threshold: u32,
-    /// Multipath (draft-ietf-quic-multipath-21): the initial_max_path_id we advertise; `None`
+    /// Multipath (RFC 10069): the initial_max_path_id we advertise; `None`
     /// leaves multipath off.
     pub initial_max_path_id: Option<u32>,
-    /// Which draft's code points multipath speaks (draft-21 by default; the -13…-18
+    /// Which draft's code points multipath speaks (RFC 10069, i.e. draft-21, by default; the -13…-18
     /// experimental ones for older peers).
     pub multipath_version: crate::frame::MultipathVersion,
     /// Chooses the path of each packet of stream data when several paths are usable.
@@ -75,7 +75,7 @@ pub struct TransportConfig {
     /// duplicates when [`RedundancyCap::count_duplicates`] is set (default: re-injection up to
     /// 10% of the stream bytes sent).
     pub redundancy_cap: RedundancyCap,
-    /// Where PATH_ACK frames go (draft-21 §3.2: any path is allowed).
+    /// Where PATH_ACK frames go (RFC 10069 §3.2: any path is allowed).
     pub ack_path_policy: AckPathPolicy,
     /// When a path counts as potentially failed (multipath only; see [`PathFailureDetection`]).
     pub path_failure: PathFailureDetection,
@@ -116,7 +116,7 @@ impl Default for PathFailureDetection {
     }
 }
 
-/// Which path carries the acknowledgements of a path's packets (draft-ietf-quic-multipath-21
+/// Which path carries the acknowledgements of a path's packets (RFC 10069
 /// §5 discusses the trade-off: the RTT a sender measures includes the ACK's return path).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AckPathPolicy {

@@ -1,4 +1,4 @@
-//! Multipath (draft-ietf-quic-multipath-21) over the in-memory network: two paths between
+//! Multipath (RFC 10069) over the in-memory network: two paths between
 //! distinct client addresses and one server address.
 
 mod common;
@@ -374,7 +374,7 @@ fn is_our_close(e: &Option<ConnectionError>) -> bool {
     matches!(e, Some(ConnectionError::ApplicationClosed { code: 7, .. }))
 }
 
-/// draft-ietf-quic-multipath-21 §3.4: CONNECTION_CLOSE can go on any open path. After path 0
+/// RFC 10069 §3.4: CONNECTION_CLOSE can go on any open path. After path 0
 /// is abandoned (its CIDs retired) the close still reaches the peer, on the path that is left.
 #[test]
 fn close_reaches_the_peer_after_path_zero_is_abandoned() {

@@ -1,5 +1,5 @@
 //! Backup/priority: stay on the preferred available path; fail over in a fixed priority order,
-//! to backup paths only when no available path can send (draft-ietf-quic-multipath-21 §3.3).
+//! to backup paths only when no available path can send (RFC 10069 §3.3).
 
 use std::sync::Arc;
 

@@ -28,7 +28,7 @@
 //!
 //! # Driving a scheduler (what proto does)
 //! ```
-//! use mpquic_scheduler::{ConnectionView, Decision, PathView, RedundancyCap, SchedulerHandle, SentKind, MinRtt};
+//! use mpquic_scheduler::{ConnectionView, Decision, PathId, PathView, RedundancyCap, SchedulerHandle, SentKind, MinRtt};
 //! use std::time::Duration;
 //!
 //! let factory = MinRtt::factory(); // from the transport configuration
@@ -51,7 +51,7 @@
 //!
 //! ```
 //! use mpquic_scheduler::{
-//!     preferred_eligible, ConnectionView, Decision, FnFactory, PathView, Scheduler, SchedulerFactory,
+//!     preferred_eligible, ConnectionView, Decision, FnFactory, PathId, PathView, Scheduler, SchedulerFactory,
 //! };
 //! use std::sync::Arc;
 //!

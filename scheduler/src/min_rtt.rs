@@ -1,7 +1,7 @@
 //! MinRTT, the default scheduler: the eligible path with the lowest smoothed RTT.
 //!
 //! The MPTCP default and mp-quic's (papers.md §6). Backup paths are used only when no available
-//! path can send (draft-ietf-quic-multipath-21 §3.3).
+//! path can send (RFC 10069 §3.3).
 
 use std::sync::Arc;
 

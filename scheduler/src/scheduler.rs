@@ -4,7 +4,7 @@
 //!
 //! proto asks the scheduler only about path-agnostic data (stream data and frames that may go on
 //! any path); path-bound traffic (PATH_CHALLENGE/RESPONSE, probes, ACK placement) stays in proto
-//! (draft-ietf-quic-multipath-21 §5: scheduling is out of the spec's scope).
+//! (RFC 10069 §5: scheduling is out of the spec's scope).
 
 use core::fmt;
 use core::time::Duration;
@@ -101,9 +101,9 @@ pub enum PathEvent {
     Opened,
     /// Path validation succeeded (RFC 9000 §8.2).
     Validated,
-    /// Our local status changed (draft-ietf-quic-multipath-21 §3.3).
+    /// Our local status changed (RFC 10069 §3.3).
     StatusChanged(PathStatus),
-    /// The peer's PATH_STATUS_AVAILABLE/BACKUP hint changed (draft-ietf-quic-multipath-21 §3.3).
+    /// The peer's PATH_STATUS_AVAILABLE/BACKUP hint changed (RFC 10069 §3.3).
     PeerStatusChanged(PathStatus),
     /// Loss detection suspects the path failed.
     PotentiallyFailed,

@@ -19,13 +19,13 @@ pub use mpquic_core::{Instant, PathId, PathStatus};
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PathView {
-    /// The path's Path ID (draft-ietf-quic-multipath-21 §2: the `PathId` value; path 0 is the
+    /// The path's Path ID (RFC 10069 §2: the `PathId` value; path 0 is the
     /// handshake path).
     pub path_id: PathId,
     /// The status this endpoint set locally (and advertised to the peer).
     pub status: PathStatus,
     /// The peer's PATH_STATUS_AVAILABLE/BACKUP hint for our sending on this path; `None` until the
-    /// peer sent one (draft-ietf-quic-multipath-21 §3.3: no frame means "unknown, use local logic").
+    /// peer sent one (RFC 10069 §3.3: no frame means "unknown, use local logic").
     pub peer_status: Option<PathStatus>,
     /// Path validation (RFC 9000 §8.2) has succeeded; data must not go on an unvalidated path.
     pub validated: bool,
@@ -93,7 +93,7 @@ impl PathView {
     }
 
     /// The status that governs our sending: Backup when either we or the peer marked the path
-    /// Backup (draft-ietf-quic-multipath-21 §3.3: the peer's hint is advisory but respected).
+    /// Backup (RFC 10069 §3.3: the peer's hint is advisory but respected).
     pub fn effective_status(&self) -> PathStatus {
         if self.status == PathStatus::Backup || self.peer_status == Some(PathStatus::Backup) {
             PathStatus::Backup
@@ -178,7 +178,7 @@ pub fn eligible(path: &PathView) -> bool {
 }
 
 /// The eligible paths of the preferred class: the eligible available paths, or, when no available
-/// path can send, the eligible backup paths (draft-ietf-quic-multipath-21 §3.3: Backup means
+/// path can send, the eligible backup paths (RFC 10069 §3.3: Backup means
 /// "don't send here if another usable path exists").
 pub fn preferred_eligible(paths: &[PathView]) -> impl Iterator<Item = &PathView> + Clone {
     let any_available = paths.iter().any(|p| eligible(p) && !p.is_backup());

@@ -46,7 +46,7 @@ pub struct ClientArgs {
     /// A path: LOCAL_IP[:PORT][=REMOTE_ADDR], e.g. 127.0.0.2 or 10.0.1.2=192.0.2.1:4433 or
     /// [::1]:0=[::1]:4433. Each flag adds one; the first carries the handshake; REMOTE_ADDR
     /// defaults to the URL's address; all paths share one socket, so PORT is 0 (any) or the
-    /// first path's port. With two or more, multipath (draft-ietf-quic-multipath-21) is
+    /// first path's port. With two or more, multipath (RFC 10069) is
     /// negotiated and the other paths are opened once the handshake is confirmed.
     #[arg(long = "path", value_name = "LOCAL_IP[:PORT][=REMOTE_ADDR]", value_parser = parse_path_spec)]
     pub paths: Vec<PathSpec>,

@@ -105,8 +105,10 @@ fn parse_scaled(s: &str, units: &[&str]) -> anyhow::Result<u64> {
     .iter()
     .find_map(|(suffix, f)| body.strip_suffix(suffix).map(|n| (n, *f)))
     .unwrap_or((body, 1));
-    let value: f64 =
-        number.trim().parse().with_context(|| format!("{s:?} is not a number with an optional k/M/G/Ki/Mi/Gi suffix"))?;
+    let value: f64 = number
+        .trim()
+        .parse()
+        .with_context(|| format!("{s:?} is not a number with an optional k/M/G/Ki/Mi/Gi suffix"))?;
     if !value.is_finite() || value < 0.0 {
         bail!("{s:?} must be a non-negative number");
     }

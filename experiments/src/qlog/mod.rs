@@ -7,7 +7,7 @@
 //! ID as a string (a `quic:tuple_assigned` event maps it to the path's addresses, again after a
 //! migration, and once more without addresses when the path is abandoned), and the custom
 //! `path_id` field holds it as a number. Multipath frames (PATH_ACK, PATH_ABANDON, ...) are
-//! logged with `frame_type` names taken from draft-ietf-quic-multipath-21 (`path_ack`,
+//! logged with `frame_type` names taken from RFC 10069 (`path_ack`,
 //! `path_abandon`, ...) and their fields; the path life cycle (opened, validated, potentially
 //! failed, recovered, abandoned, the peer's status) comes as `quic:path_updated`. Both are our
 //! extension schema, listed in the header's `event_schemas`.

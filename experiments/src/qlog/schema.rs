@@ -2,7 +2,7 @@
 //! and parameters, serialised without building intermediate JSON values.
 //!
 //! Field names and values follow draft-ietf-quic-qlog-quic-events (the editor's copy after -13,
-//! "quic-13" below). The multipath additions (draft-ietf-quic-multipath-21 frames, the path ID of
+//! "quic-13" below). The multipath additions (RFC 10069 frames, the path ID of
 //! each event, the `quic:path_updated` event) form our extension schema [`MULTIPATH_SCHEMA`].
 
 use std::fmt;
@@ -18,7 +18,7 @@ use serde::{Serialize, Serializer};
 
 /// The QUIC event schema we write (draft-ietf-quic-qlog-quic-events: drafts append "-NN").
 pub const QUIC_SCHEMA: &str = "urn:ietf:params:qlog:events:quic-13";
-/// Our extension of the `quic` namespace: multipath frames (draft-ietf-quic-multipath-21), the
+/// Our extension of the `quic` namespace: multipath frames (RFC 10069), the
 /// `path_id` field of path-scoped events, and `quic:path_updated`. A private schema URI with a
 /// month-date, as the main schema asks of non-IETF schemas.
 pub const MULTIPATH_SCHEMA: &str = "https://example.invalid/mpquic/122026/qlog.html#multipath-21";
@@ -116,7 +116,7 @@ pub struct ParametersSet<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     max_datagram_frame_size: Option<u64>,
     grease_quic_bit: bool,
-    /// draft-ietf-quic-multipath-21 §2 (our extension); absent without multipath.
+    /// RFC 10069 §2 (our extension); absent without multipath.
     #[serde(skip_serializing_if = "Option::is_none")]
     initial_max_path_id: Option<u32>,
 }

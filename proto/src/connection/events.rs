@@ -1,54 +1,8 @@
-//! What a connection tells its application ([`Event`]) and its endpoint ([`EndpointEvent`]), and
-//! the error the application sees when a connection ends ([`ConnectionError`]).
+//! What a connection tells its application ([`Event`]) and its endpoint ([`EndpointEvent`]).
 
-use thiserror::Error;
-
-use crate::error::{TransportError, TransportErrorCode};
+pub use crate::error::ConnectionError;
 use crate::path::{PathEvent, PathId};
 use crate::shared::{ConnectionId, Dir, StreamId};
-
-/// Why a connection ended, as the application sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ConnectionError {
-    /// The peer does not speak any version we offered (RFC 9000 §6).
-    #[error("the peer does not support our QUIC version")]
-    VersionMismatch,
-    /// We detected a protocol error and closed the connection with it. (Not marked as the
-    /// error's source: the message already contains it, and error chains would print it twice.)
-    #[error("closed locally after a transport error: {0}")]
-    TransportError(TransportError),
-    /// The peer closed the connection with a transport error code.
-    #[error("closed by peer: {code}{}", if reason.is_empty() { String::new() } else { format!(" ({reason})") })]
-    ConnectionClosed {
-        /// The peer's error code.
-        code: TransportErrorCode,
-        /// The peer's reason phrase.
-        reason: String,
-    },
-    /// The peer's application closed the connection.
-    #[error("closed by peer application: error {code}{}", if reason.is_empty() { String::new() } else { format!(" ({reason})") })]
-    ApplicationClosed {
-        /// The application error code.
-        code: u64,
-        /// The reason phrase.
-        reason: String,
-    },
-    /// The peer sent a stateless reset (RFC 9000 §10.3).
-    #[error("reset by peer")]
-    Reset,
-    /// No packet arrived within the idle timeout (RFC 9000 §10.1).
-    #[error("timed out")]
-    TimedOut,
-    /// The local application closed the connection.
-    #[error("closed locally")]
-    LocallyClosed,
-}
-
-impl From<TransportError> for ConnectionError {
-    fn from(e: TransportError) -> Self {
-        Self::TransportError(e)
-    }
-}
 
 /// Events for the application; drain with `Connection::poll_event`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -669,7 +669,7 @@ impl Connection {
         for path in self.paths.table.values() {
             consider(path.abandoned_at);
             if path.abandoned_at.is_some() {
-                // Its ACKs travel on the other paths (draft-21 §3.3).
+                // Its ACKs travel on the other paths (RFC 10069 §3.3).
                 if other_path_can_send(path.id) {
                     consider(path.recovery.ack_deadline());
                 }
@@ -769,7 +769,7 @@ impl Connection {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b)?,
         };
-        // draft-ietf-quic-multipath-21 §3.4 counts closing periods in the largest PTO over paths;
+        // RFC 10069 §3.4 counts closing periods in the largest PTO over paths;
         // the idle timeout's floor follows it (path 0 may be gone).
         let pto =
             self.paths.table.values().map(|p| p.recovery.pto_duration(SpaceId::Data)).max().unwrap_or(Duration::ZERO);
@@ -956,7 +956,7 @@ pub(crate) fn local_transport_parameters(
         max_datagram_frame_size: config
             .datagram_receive_buffer_bytes
             .map(|_| VarInt::from_u64_saturating(u64::from(endpoint.max_udp_payload_size))),
-        // draft-ietf-quic-multipath-21 §2: multipath needs non-zero-length CIDs.
+        // RFC 10069 §2: multipath needs non-zero-length CIDs.
         initial_max_path_id: config.initial_max_path_id.filter(|_| endpoint.local_cid_len > 0).map(PathId),
         multipath_version: config.multipath_version,
         ..TransportParameters::default()

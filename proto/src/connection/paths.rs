@@ -621,7 +621,7 @@ mod tests {
         (Arc::new(server), Arc::new(client))
     }
 
-    /// draft-21 §2: initial_max_path_id from a peer using a zero-length connection ID is a
+    /// RFC 10069 §2: initial_max_path_id from a peer using a zero-length connection ID is a
     /// PROTOCOL_VIOLATION. Our own client never sends that combination, so this test builds one
     /// by hand: a client connection with a zero-length source CID that still offers multipath.
     #[test]

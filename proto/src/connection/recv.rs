@@ -33,7 +33,7 @@ impl Connection {
         self.stats.datagrams_received += 1;
         self.paths.scheduled = None;
         let cid_len = self.endpoint_config.local_cid_len;
-        // The path: from the DCID of a short-header packet (draft-21 §4: CID -> path ID);
+        // The path: from the DCID of a short-header packet (RFC 10069 §4: CID -> path ID);
         // long-header packets only travel on path 0.
         let path_id = if self.paths.multipath.is_some() && data.first().is_some_and(|b| b & 0x80 == 0) {
             let Some(dcid) = data.get(1..1 + cid_len).and_then(ConnectionId::new) else { return };
@@ -423,7 +423,7 @@ impl Connection {
     ) -> Result<(), TransportError> {
         match frame {
             Frame::Padding(_) | Frame::Ping => {}
-            // draft-21 §3.2: a plain ACK in 1-RTT always acknowledges path 0.
+            // RFC 10069 §3.2: a plain ACK in 1-RTT always acknowledges path 0.
             Frame::Ack(ack) => {
                 let acked_path = if space == SpaceId::Data { PathId::ZERO } else { path_id };
                 self.on_ack_frame(now, acked_path, space, &ack)?

@@ -247,7 +247,7 @@ impl Connection {
                 let delay = (delay.as_micros() as u64) >> ack_exponent;
                 let ecn_counts = tracker.ecn_counts();
                 let room = payload_limit - buf.len();
-                // draft-21 §3.2: with multipath, 1-RTT packets are acknowledged with PATH_ACK.
+                // RFC 10069 §3.2: with multipath, 1-RTT packets are acknowledged with PATH_ACK.
                 let ack_path = (space == SpaceId::Data && mp.is_some()).then_some(path_id);
                 if let Some(w) = frame::encode_ack(
                     buf,
@@ -454,7 +454,7 @@ impl Connection {
             };
             let retire_prior_to = self.paths.cids.local.get(&path).map_or(0, |l| l.retire_prior_to());
             let n = frame::NewConnectionId { path_id: path, sequence: seq, retire_prior_to, id, reset_token };
-            // draft-21 §4.5: PATH_NEW_CONNECTION_ID once multipath is on (for path 0 too).
+            // RFC 10069 §4.5: PATH_NEW_CONNECTION_ID once multipath is on (for path 0 too).
             let f = if mpv.is_some() { Frame::PathNewConnectionId(n) } else { Frame::NewConnectionId(n) };
             let v = mpv.unwrap_or_default();
             if buf.len() + f.encoded_len_with(v) > limit {
@@ -627,7 +627,7 @@ impl Connection {
         (len > 0).then_some(Transmit { path: path_id, src: local, dst: remote, ecn: None, segment_size: None, len })
     }
 
-    /// The path that carries CONNECTION_CLOSE. draft-ietf-quic-multipath-21 §3.4: it "can go on
+    /// The path that carries CONNECTION_CLOSE. RFC 10069 §3.4: it "can go on
     /// any open path"; path 0 may be abandoned (its CIDs retired) or silently failed, so with
     /// multipath the close takes an open, validated path for which we hold a peer CID, one that
     /// is not potentially failed if there is one, the lowest smoothed RTT first. Path 0 otherwise
@@ -787,14 +787,14 @@ impl Connection {
             SpaceId::Data => self.one_rtt.as_ref().map(|k| (k.local(), &k.header.local)),
         };
         let Some((pk, hk)) = keys else { return false };
-        // draft-ietf-quic-multipath-21 §2.4: the path ID enters the 1-RTT nonce; Initial and
+        // RFC 10069 §2.4: the path ID enters the 1-RTT nonce; Initial and
         // Handshake packets use path 0 (identical to RFC 9001).
         let nonce_path = if space == SpaceId::Data { path_id } else { PathId::ZERO };
         pk.encrypt_packet(nonce_path, pn, packet, layout.header_len).is_ok()
             && hk.apply(packet, layout.pn_offset).is_ok()
     }
 
-    /// PATH_ACKs for other paths (draft-21 §3.2): an abandoned path's, or every path's under
+    /// PATH_ACKs for other paths (RFC 10069 §3.2): an abandoned path's, or every path's under
     /// [`crate::AckPathPolicy::AnyPath`].
     fn write_other_path_acks(
         &mut self,

@@ -1,4 +1,4 @@
-//! Connection ID management (RFC 9000 §5.1; per path ID in draft-ietf-quic-multipath-21 §5).
+//! Connection ID management (RFC 9000 §5.1; per path ID in RFC 10069 §5).
 //!
 //! Each sequence-number space of CIDs (one per path ID with multipath, one in all without) has a
 //! [`LocalCids`] (the IDs we issued, which the peer uses to reach us) and a [`RemoteCids`] (the IDs
@@ -61,11 +61,6 @@ impl RemoteCids {
     /// Sets the reset token of the active CID (from the stateless_reset_token parameter).
     pub fn set_active_reset_token(&mut self, token: [u8; 16]) {
         self.active.reset_token = Some(token);
-    }
-
-    /// Number of spare CIDs.
-    pub fn spare_count(&self) -> usize {
-        self.spare.len()
     }
 
     /// Handles NEW_CONNECTION_ID (RFC 9000 §19.15, §5.1.2).
@@ -215,11 +210,6 @@ impl LocalCids {
         self.active.iter().any(|(_, c)| c == id)
     }
 
-    /// Sequence number of `id`, if active.
-    pub fn sequence_of(&self, id: &ConnectionId) -> Option<u64> {
-        self.active.iter().find(|(_, c)| c == id).map(|(s, _)| *s)
-    }
-
     /// Handles RETIRE_CONNECTION_ID (RFC 9000 §19.16). `packet_dcid` is the CID the frame's packet
     /// was sent to, which may not be retired by that packet. Returns the retired CID, if active.
     pub fn on_retire(
@@ -293,7 +283,7 @@ mod tests {
     }
 }
 
-/// Every CID of a connection, per path ID (draft-ietf-quic-multipath-21 §4: sequence numbers and
+/// Every CID of a connection, per path ID (RFC 10069 §4: sequence numbers and
 /// Retire Prior To are per path ID; without multipath everything is path 0).
 #[derive(Debug)]
 pub struct CidState {
@@ -355,7 +345,7 @@ impl CidState {
 
     /// Handles (PATH_)NEW_CONNECTION_ID for `path`.
     pub fn on_new_cid(&mut self, path: PathId, cid: IssuedCid, retire_prior_to: u64) -> Result<(), TransportError> {
-        // CIDs must be unique across the whole connection (draft-21 §4.5).
+        // CIDs must be unique across the whole connection (RFC 10069 §4.5).
         for (p, r) in &self.remote {
             if *p != path && (r.active().id == cid.id || r.spare.iter().any(|c| c.id == cid.id)) {
                 return Err(TransportError::PROTOCOL_VIOLATION("connection ID issued for two path IDs"));

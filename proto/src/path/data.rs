@@ -74,7 +74,7 @@ pub struct PathInfo {
     pub status: PathStatus,
     /// The peer's hint, if it sent one.
     pub peer_status: Option<PathStatus>,
-    /// Whether the path was abandoned (its state is kept a little while, draft-21 §3.3).
+    /// Whether the path was abandoned (its state is kept a little while, RFC 10069 §3.3).
     pub abandoned: bool,
     /// Whether the path is potentially failed (data unacknowledged too long).
     pub potentially_failed: bool,
@@ -128,7 +128,7 @@ pub struct PathData {
     pub stats: PathStats,
     /// Sending is limited to 3x what was received until validation (server side, RFC 9000 §8.1).
     pub anti_amplification: bool,
-    /// Abandoned: state is kept until this time, then forgotten (draft-21 §3.3).
+    /// Abandoned: state is kept until this time, then forgotten (RFC 10069 §3.3).
     pub abandoned_at: Option<Instant>,
     /// Our preference for the path, which our scheduler honours and the peer is told.
     pub local_status: PathStatus,

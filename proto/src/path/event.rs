@@ -31,7 +31,7 @@ pub enum PathError {
     /// Multipath was not negotiated (one side did not send initial_max_path_id).
     #[error("multipath was not negotiated")]
     MultipathNotNegotiated,
-    /// Only the client opens paths (draft-21 §3.1).
+    /// Only the client opens paths (RFC 10069 §3.1).
     #[error("only the client opens paths")]
     ServerCannotOpen,
     /// Paths are opened after the handshake is confirmed.

@@ -64,7 +64,7 @@ mod validation;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use cid::{CidState, IssuedCid, LocalCids, RemoteCids};
+pub use cid::{CidState, IssuedCid};
 pub use data::{PathData, PathInfo, PathStats, Validation};
 pub use event::{PathError, PathEvent};
 pub(crate) use frames::{FrameContext, FrameOutcome};
@@ -74,7 +74,7 @@ pub(crate) use limits::Offers;
 pub use migration::MigrateError;
 pub(crate) use migration::NewNetworkPath;
 pub use mpquic_core::{PathId, PathStatus};
-pub use mtud::{MtuDiscovery, BASE_PLPMTU};
+pub use mtud::MtuDiscovery;
 pub(crate) use reinjection::{Copies, PendingCopy};
 pub(crate) use validation::ValidationTimeout;
 

@@ -361,9 +361,9 @@ impl<F> PathRecovery<F> {
     }
 
     /// The path's recovery state for tracing (qlog `recovery_metrics_updated`).
-    pub fn trace_metrics(&self) -> crate::trace::RecoveryMetrics {
+    pub fn trace_metrics(&self) -> RecoveryMetrics {
         let m = self.controller.metrics();
-        crate::trace::RecoveryMetrics {
+        RecoveryMetrics {
             min_rtt: self.rtt.min(),
             smoothed_rtt: self.rtt.smoothed(),
             latest_rtt: self.rtt.latest(),
@@ -397,4 +397,29 @@ impl<F> PathRecovery<F> {
 /// 2^pto_count, saturating.
 fn backoff(pto_count: u32) -> u32 {
     1u32.checked_shl(pto_count).unwrap_or(u32::MAX)
+}
+
+/// A path's recovery state (qlog `recovery_metrics_updated`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecoveryMetrics {
+    /// min_rtt (RFC 9002 §5.2).
+    pub min_rtt: Duration,
+    /// smoothed_rtt.
+    pub smoothed_rtt: Duration,
+    /// latest_rtt.
+    pub latest_rtt: Duration,
+    /// rttvar.
+    pub rtt_variance: Duration,
+    /// Consecutive PTOs.
+    pub pto_count: u32,
+    /// Congestion window, bytes.
+    pub congestion_window: u64,
+    /// Bytes in flight.
+    pub bytes_in_flight: u64,
+    /// Slow-start threshold, bytes, when finite.
+    pub ssthresh: Option<u64>,
+    /// Pacing rate, bytes per second, when the controller sets one.
+    pub pacing_rate: Option<u64>,
+    /// The controller's state name ("slow_start", "congestion_avoidance", "recovery", ...).
+    pub congestion_state: &'static str,
 }

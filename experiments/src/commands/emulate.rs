@@ -197,3 +197,8 @@ mod tests {
         assert!(parse_relay("fast=here,there").unwrap_err().contains("not a socket address"));
     }
 }
+
+/// Runs the relays on a multi-threaded runtime until interrupted.
+pub fn run(args: EmulateArgs) -> anyhow::Result<()> {
+    super::block_on(run_emulate(args))
+}
