@@ -171,6 +171,11 @@ pub async fn run_emulate(args: EmulateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs the relays on a multi-threaded runtime until interrupted.
+pub fn run(args: EmulateArgs) -> anyhow::Result<()> {
+    super::block_on(run_emulate(args))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,9 +201,4 @@ mod tests {
         assert!(parse_relay("127.0.0.1:7001,127.0.0.1:4433").is_err());
         assert!(parse_relay("fast=here,there").unwrap_err().contains("not a socket address"));
     }
-}
-
-/// Runs the relays on a multi-threaded runtime until interrupted.
-pub fn run(args: EmulateArgs) -> anyhow::Result<()> {
-    super::block_on(run_emulate(args))
 }
