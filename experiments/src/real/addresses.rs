@@ -44,7 +44,7 @@ impl AddressPlan {
         })
     }
 
-    /// Network namespaces ([`super::netns`]): path `p`'s client on 10.77.p.1 in the client
+    /// Network namespaces (`super::netns`): path `p`'s client on 10.77.p.1 in the client
     /// namespace, across the path's veth pair from the relay on 10.77.p.2 in the server
     /// namespace; in the server namespace the relay reaches the server over loopback, from
     /// 127.0.2.(p+1) to 127.0.3.(k+1) as on loopback. `None` with more than

@@ -11,7 +11,7 @@ pub enum Event {
     Connected,
     /// The handshake is confirmed (RFC 9001 §4.1.2).
     HandshakeConfirmed,
-    /// The connection ended; no more events follow but [`Event::Drained`]-like cleanup.
+    /// The connection ended; no more events follow but the endpoint's cleanup (`EndpointEvent::Drained`).
     ConnectionLost(ConnectionError),
     /// The peer opened streams of this direction: accept them.
     StreamOpened(Dir),
