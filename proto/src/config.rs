@@ -7,6 +7,7 @@ use std::time::Duration;
 use mpquic_cc::{ControllerFactory, NewReno};
 use mpquic_scheduler::{MinRtt, RedundancyCap, SchedulerFactory};
 
+pub use crate::path::PathFailureDetection;
 use crate::trace::TracerFactory;
 
 /// Per-connection transport settings, shared by every connection of an endpoint that uses them.
@@ -85,35 +86,6 @@ pub struct TransportConfig {
     /// Builds one event tracer per connection (qlog and the like, see [`crate::trace`]);
     /// `None` traces nothing.
     pub tracer_factory: Option<Arc<dyn TracerFactory>>,
-}
-
-/// Path failure detection (multipath). A path is *potentially failed* when the first
-/// ack-eliciting packet sent on it after its largest acknowledged one stays unacknowledged for
-/// `rtt_factor` x max(smoothed RTT, latest RTT) + 4 x rttvar + the peer's max_ack_delay (at least
-/// `min_timeout`; counted again from the moment it last recovered), or after `consecutive_ptos`
-/// PTOs. Its unacknowledged data is then re-injected on the other paths at once, the scheduler
-/// stops using it, and PTO probes keep testing it; the first acknowledgement restores it. With
-/// `abandon_after` set, a path failed that long is abandoned (PATH_ABANDON on another path).
-///
-/// The default `rtt_factor` of 1.5 comes from the simulator (commands in papers/conext17-mpquic):
-/// 1.0 detects a black-holed 60 ms path 35 ms sooner but also marked a healthy path failed twice
-/// in the aggregation scenario; 2.0 left a 133 ms delivery gap where 1.5 leaves 87 ms.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PathFailureDetection {
-    /// Multiple of the path's RTT (the larger of smoothed and latest).
-    pub rtt_factor: f64,
-    /// Lower bound of the silence that marks a path failed.
-    pub min_timeout: Duration,
-    /// Consecutive PTOs that mark a path failed.
-    pub consecutive_ptos: u32,
-    /// Abandon a path after it has been failed this long; `None` keeps probing it forever.
-    pub abandon_after: Option<Duration>,
-}
-
-impl Default for PathFailureDetection {
-    fn default() -> Self {
-        Self { rtt_factor: 1.5, min_timeout: Duration::from_millis(30), consecutive_ptos: 2, abandon_after: None }
-    }
 }
 
 /// Which path carries the acknowledgements of a path's packets (RFC 10069

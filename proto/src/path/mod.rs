@@ -67,6 +67,7 @@ use std::time::Duration;
 pub use cid::{CidState, IssuedCid};
 pub use data::{PathData, PathInfo, PathStats, Validation};
 pub use event::{PathError, PathEvent};
+pub use failure::PathFailureDetection;
 pub(crate) use frames::{FrameContext, FrameOutcome};
 pub use icmp::IcmpError;
 pub use limits::Multipath;
