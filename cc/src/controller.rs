@@ -8,7 +8,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::Instant;
+use crate::{Instant, PathId};
 
 /// The RTT estimates of the path (RFC 9002 §5), as computed by the transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +72,8 @@ pub struct CongestionEvent {
 /// friends). Coupled algorithms get the view of every path instead of shared mutable state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PathSnapshot {
-    /// The path's identifier (its path ID in draft-ietf-quic-multipath).
-    pub path_id: u32,
+    /// The path's identifier (its path ID, RFC 10069 §2).
+    pub path_id: PathId,
     /// Its congestion window in bytes.
     pub window: u64,
     /// Its smoothed RTT.
@@ -97,7 +97,7 @@ pub struct Paths<'a> {
     /// The snapshots, in path-ID order.
     pub paths: &'a [PathSnapshot],
     /// The path the hook is called for.
-    pub this_path: u32,
+    pub this_path: PathId,
 }
 
 impl<'a> Paths<'a> {
@@ -198,7 +198,7 @@ pub trait Controller: Send + fmt::Debug {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PathInfo {
     /// The path's identifier.
-    pub path_id: u32,
+    pub path_id: PathId,
     /// The path's current maximum datagram size.
     pub max_datagram_size: u64,
 }

@@ -7,9 +7,9 @@
 //! [`Paths`], a read-only view, instead of shared mutable state.
 //!
 //! ```
-//! use mpquic_cc::{NewReno, ControllerFactory, PathInfo, Instant};
+//! use mpquic_cc::{NewReno, ControllerFactory, PathId, PathInfo, Instant};
 //! let factory = NewReno::factory();
-//! let cc = factory.build(Instant::ZERO, PathInfo { path_id: 0, max_datagram_size: 1200 });
+//! let cc = factory.build(Instant::ZERO, PathInfo { path_id: PathId(0), max_datagram_size: 1200 });
 //! assert_eq!(cc.window(), 12_000); // RFC 9002 §7.2 initial window
 //! ```
 //!
@@ -39,7 +39,7 @@
 //! use std::sync::Arc;
 //! use mpquic_cc::{
 //!     minimum_window, AckedPacket, CongestionEvent, Controller, ControllerFactory, Instant,
-//!     PathInfo, PathSnapshot, Paths, RttEstimates,
+//!     PathId, PathInfo, PathSnapshot, Paths, RttEstimates,
 //! };
 //!
 //! #[derive(Debug)]
@@ -83,11 +83,11 @@
 //!
 //! // What the transport does with it: one controller per path, events in, window out.
 //! let factory: Arc<dyn ControllerFactory> = Arc::new(FixedWindowFactory);
-//! let mut cc = factory.build(Instant::ZERO, PathInfo { path_id: 0, max_datagram_size: 1200 });
+//! let mut cc = factory.build(Instant::ZERO, PathInfo { path_id: PathId(0), max_datagram_size: 1200 });
 //! assert_eq!(cc.window(), 76_800);
 //!
 //! let snapshot = PathSnapshot {
-//!     path_id: 0,
+//!     path_id: PathId(0),
 //!     window: cc.window(),
 //!     smoothed_rtt: std::time::Duration::from_millis(30),
 //!     bytes_in_flight: 0,
@@ -120,7 +120,6 @@ mod recovery;
 pub mod registry;
 #[cfg(test)]
 mod test_util;
-pub mod time;
 
 pub use bbr::{Bbr, BbrFactory, BbrState};
 pub use controller::{
@@ -129,7 +128,7 @@ pub use controller::{
 };
 pub use coupled::{Balia, Coupled, CoupledRule, Lia, Olia};
 pub use cubic::{Cubic, CubicFactory};
+pub use mpquic_core::{Instant, PathId};
 pub use newreno::{NewReno, NewRenoFactory, NewRenoHyStartFactory};
 pub use pacer::Pacer;
 pub use registry::{factory_by_name, UnknownController, CONTROLLER_NAMES};
-pub use time::Instant;

@@ -229,7 +229,7 @@ mod tests {
 
     fn snap() -> PathSnapshot {
         PathSnapshot {
-            path_id: 0,
+            path_id: crate::PathId(0),
             window: 0,
             smoothed_rtt: Duration::from_millis(100),
             bytes_in_flight: 0,

@@ -7,7 +7,7 @@ use crate::Instant;
 
 /// A one-path snapshot with a 100 ms smoothed RTT.
 pub(crate) static SNAP: PathSnapshot = PathSnapshot {
-    path_id: 0,
+    path_id: crate::PathId(0),
     window: 12_000,
     smoothed_rtt: Duration::from_millis(100),
     bytes_in_flight: 0,

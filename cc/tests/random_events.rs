@@ -4,7 +4,7 @@
 use core::time::Duration;
 
 use mpquic_cc::{
-    factory_by_name, minimum_window, AckedPacket, CongestionEvent, Instant, PathInfo, PathSnapshot, Paths,
+    factory_by_name, minimum_window, AckedPacket, CongestionEvent, Instant, PathId, PathInfo, PathSnapshot, Paths,
     RttEstimates, SentPacket, CONTROLLER_NAMES,
 };
 use proptest::prelude::*;
@@ -48,24 +48,24 @@ proptest! {
         let factory = factory_by_name(CONTROLLER_NAMES[which]).unwrap();
         let mut mds = 1200u64;
         let mut now = Instant::from_nanos(1);
-        let mut cc = factory.build(now, PathInfo { path_id: 0, max_datagram_size: mds });
+        let mut cc = factory.build(now, PathInfo { path_id: PathId(0), max_datagram_size: mds });
         let mut sent: std::collections::VecDeque<AckedPacket> = Default::default();
         let mut next_pn = 0u64;
         let mut in_flight = 0u64;
         for ev in events {
             let snaps = [
                 PathSnapshot {
-                    path_id: 0, window: cc.window(), smoothed_rtt: Duration::from_millis(50),
+                    path_id: PathId(0), window: cc.window(), smoothed_rtt: Duration::from_millis(50),
                     bytes_in_flight: in_flight, max_datagram_size: mds, bytes_acked: 0,
                     bytes_acked_since_loss: cc.loss_interval_bytes().unwrap_or(0), active: true,
                 },
                 PathSnapshot {
-                    path_id: 1, window: other_window, smoothed_rtt: Duration::from_micros(other_rtt_us),
+                    path_id: PathId(1), window: other_window, smoothed_rtt: Duration::from_micros(other_rtt_us),
                     bytes_in_flight: 0, max_datagram_size: other_mds, bytes_acked: 0,
                     bytes_acked_since_loss: other_window / 3, active: true,
                 },
             ];
-            let paths = Paths { paths: &snaps, this_path: 0 };
+            let paths = Paths { paths: &snaps, this_path: PathId(0) };
             match ev {
                 Event::Send { count, app_limited } => {
                     for _ in 0..count {

@@ -80,7 +80,7 @@ fn traces_follow_the_schema_and_agree_with_the_run() {
             assert!(r["data"].is_object(), "{r}");
             // Path-scoped events name their path twice: the standard tuple and the number.
             if let Some(p) = r.get("path_id") {
-                assert_eq!(r["tuple"].as_str().unwrap(), p.as_u64().unwrap().to_string());
+                assert_eq!(r["tuple"].as_str().unwrap(), format!("p{}", p.as_u64().unwrap()));
             }
         }
         // Both group IDs are the client's original DCID.
@@ -118,7 +118,7 @@ fn traces_follow_the_schema_and_agree_with_the_run() {
             .collect();
         assert_eq!(states[..3], ["created", "opened", "validated"], "{states:?}");
     }
-    let tuple1 = named(&server, "quic:tuple_assigned").find(|r| r["data"]["tuple_id"] == "1").unwrap();
+    let tuple1 = named(&server, "quic:tuple_assigned").find(|r| r["data"]["tuple_id"] == "p1").unwrap();
     assert_eq!(tuple1["data"]["tuple_remote"]["ip_v4"], "10.1.0.2");
     // Losses on the lossy path are traced, and recovery metrics follow the acknowledgements.
     let lost = named(&server, "quic:packet_lost").count() as u64;
@@ -183,4 +183,67 @@ fn an_unwritable_qlog_directory_fails_the_run() {
     std::fs::write(&blocked, b"not a directory").unwrap();
     let err = run_once_with(&two_paths(""), 1, Some(&QlogOptions { dir: blocked, packets: true })).unwrap_err();
     assert!(matches!(err, RunError::Qlog(ref m) if m.contains("qlog")), "{err}");
+}
+
+/// The rows of the table under `heading` in QLOG.md: first cell, other cells' words.
+fn documented(heading: &str) -> BTreeMap<String, Vec<String>> {
+    let doc = include_str!("../QLOG.md");
+    let section = doc.split(&format!("## {heading}\n")).nth(1).unwrap_or_else(|| panic!("no section {heading}"));
+    let section = section.split("\n## ").next().unwrap();
+    section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("|---"))
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            let rest = cells.get(1).map_or(Vec::new(), |c| c.split_whitespace().map(str::to_owned).collect());
+            (cells[0].to_owned(), rest)
+        })
+        .collect()
+}
+
+/// Every event name, record field, `data` field and packet-header field of two traced runs (one
+/// with a black-holed path, so that failure and recovery show) is listed in QLOG.md.
+#[test]
+fn every_event_and_field_is_in_the_documented_schema() {
+    let events = documented("Events and their `data` fields");
+    let record_fields = documented("Record fields");
+    let header_fields = documented("Packet headers");
+    assert!(events.contains_key("quic:tuple_assigned") && record_fields.contains_key("tuple"));
+    let mut seen = BTreeMap::new();
+    for (name, extra) in
+        [("doc-plain", ""), ("doc-failure", "[[events]]\nat_s = 0.4\naction = \"set\"\npath = \"fast\"\nloss = 1.0")]
+    {
+        let dir = common::temp_dir(name);
+        let out = run_once_with(&two_paths(extra), 1, Some(&QlogOptions { dir: dir.clone(), packets: true })).unwrap();
+        assert!(out.summary.completed, "{:?}", out.summary.error);
+        let (client, server) = traces(&dir);
+        for r in client[1..].iter().chain(&server[1..]) {
+            let name = r["name"].as_str().unwrap();
+            let fields = events.get(name).unwrap_or_else(|| panic!("{name} is not in QLOG.md"));
+            for key in r.as_object().unwrap().keys() {
+                assert!(record_fields.contains_key(key), "record field {key} of {name} is not in QLOG.md");
+            }
+            for key in r["data"].as_object().unwrap().keys() {
+                assert!(fields.contains(key), "{name}: data field {key} is not in QLOG.md");
+            }
+            if let Some(header) = r["data"]["header"].as_object().filter(|_| name != "quic:packet_lost") {
+                for key in header.keys() {
+                    assert!(header_fields.contains_key(key), "{name}: header field {key} is not in QLOG.md");
+                }
+                assert_eq!(r["data"]["header"]["path_id"], r["path_id"], "{name}: header path_id");
+            }
+            if name == "quic:recovery_metrics_updated" {
+                assert_eq!(r["data"]["path_id"], r["path_id"]);
+            }
+            if let Some(p) = r["path_id"].as_u64() {
+                assert_eq!(r["tuple"], format!("p{p}"));
+            }
+            *seen.entry(name.to_owned()).or_insert(0u32) += 1;
+        }
+    }
+    // Path-bound events of both paths, and a tuple for each path when it opened.
+    for name in ["quic:tuple_assigned", "quic:path_updated", "quic:packet_sent", "quic:recovery_metrics_updated"] {
+        assert!(seen.get(name).is_some_and(|&n| n > 0), "no {name} in the traces");
+    }
 }

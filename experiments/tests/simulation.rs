@@ -98,7 +98,7 @@ fn reduced_demo_runs_end_to_end_and_writes_a_summary() {
     let t = run["completion_time_s"].as_f64().unwrap();
     assert!(t > 0.2 && t < 5.0, "{t}");
     assert!(run["goodput_mbps"].as_f64().unwrap() > 2.0);
-    assert!(json["notes"][0].as_str().unwrap().contains("multipath (draft-ietf-quic-multipath-21)"));
+    assert!(json["notes"][0].as_str().unwrap().contains("multipath (RFC 10069)"));
     assert_eq!(json["scheduler"], "minrtt");
     assert!(output::table(&report).contains("wifi"));
 }

@@ -93,7 +93,7 @@ impl Endpoint {
     }
 
     /// A server endpoint on several addresses at once: one connection may have paths on any of
-    /// them (multipath, draft-21), and a handshake may arrive on any. The first address is
+    /// them (multipath, RFC 10069), and a handshake may arrive on any. The first address is
     /// [`Endpoint::local_addr`].
     pub fn server_on(config: ServerConfig, addrs: &[SocketAddr]) -> io::Result<Self> {
         if addrs.is_empty() {

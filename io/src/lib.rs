@@ -33,7 +33,7 @@ pub use endpoint::{random_endpoint_config, Accept, Endpoint};
 pub use path::{multipath_transport_config, OpenPathError, PathHandle, DEFAULT_OPEN_PATH_TIMEOUT};
 pub use stream::{ReadError, ReadToEndError, RecvStream, SendStream, WriteError};
 
-/// Multipath types of the protocol crate used in this crate's API.
-pub use mpquic_proto::connection::{PathError, PathStatus};
 /// Multipath settings and path types of the protocol crate.
 pub use mpquic_proto::{AckPathPolicy, PathEvent, PathFailureDetection, PathId, PathInfo, PathStats, TransportConfig};
+/// Multipath types of the protocol crate used in this crate's API.
+pub use mpquic_proto::{PathError, PathStatus};

@@ -1,4 +1,4 @@
-//! Multipath (draft-ietf-quic-multipath-21) on an established [`Connection`]: opening paths
+//! Multipath (RFC 10069) on an established [`Connection`]: opening paths
 //! ([`Connection::open_path`]), the [`PathHandle`] to watch, re-status and abandon one, and the
 //! connection's path events ([`Connection::next_path_event`]).
 //!
@@ -12,14 +12,14 @@ use std::task::Poll;
 use std::time::Duration;
 
 use mpquic_proto as proto;
-use proto::connection::PathError;
+use proto::PathError;
 use proto::{ConnectionError, PathEvent, PathId, PathInfo, Side, TransportConfig};
 use thiserror::Error;
 
 use crate::connection::Connection;
 
 /// How long [`Connection::open_path`] waits for the handshake to be confirmed and for the
-/// peer's connection IDs of the new path ID (draft-21 §4: PATH_NEW_CONNECTION_ID) by default.
+/// peer's connection IDs of the new path ID (RFC 10069 §4: PATH_NEW_CONNECTION_ID) by default.
 pub const DEFAULT_OPEN_PATH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How often [`Connection::open_path`] retries while the peer's connection IDs are missing
@@ -27,7 +27,7 @@ pub const DEFAULT_OPEN_PATH_TIMEOUT: Duration = Duration::from_secs(5);
 const OPEN_PATH_RETRY: Duration = Duration::from_millis(2);
 
 /// A transport configuration offering multipath with up to `max_paths` paths at once (path IDs
-/// 0 to `max_paths - 1`, draft-21 §2 `initial_max_path_id`); everything else is the default.
+/// 0 to `max_paths - 1`, RFC 10069 §2 `initial_max_path_id`); everything else is the default.
 /// Set `scheduler_factory`, `congestion_controller_factory`, `ack_path_policy` and
 /// `path_failure` on the result to change how the paths are used.
 pub fn multipath_transport_config(max_paths: u32) -> TransportConfig {
@@ -65,7 +65,7 @@ pub struct PathHandle {
 }
 
 impl PathHandle {
-    /// The path's ID (draft-21 §4: also part of the AEAD nonce).
+    /// The path's ID (RFC 10069 §4: also part of the AEAD nonce).
     pub fn id(&self) -> PathId {
         self.id
     }
@@ -75,7 +75,7 @@ impl PathHandle {
         &self.conn
     }
 
-    /// Abandons the path with an application error code (PATH_ABANDON, draft-21 §3.3); its
+    /// Abandons the path with an application error code (PATH_ABANDON, RFC 10069 §3.3); its
     /// data in flight is sent again on the other paths.
     pub fn abandon(&self, error_code: u64) -> Result<(), OpenPathError> {
         let now = self.conn.now();
@@ -88,7 +88,7 @@ impl PathHandle {
     }
 
     /// Marks the path as a backup (PATH_STATUS_BACKUP) or available (PATH_STATUS_AVAILABLE)
-    /// for both our scheduler and the peer's (draft-21 §3.2).
+    /// for both our scheduler and the peer's (RFC 10069 §3.2).
     pub fn set_status(&self, backup: bool) -> Result<(), OpenPathError> {
         self.conn.with(|c| c.set_path_status(self.id, backup))?.map_err(OpenPathError::from)
     }
@@ -126,7 +126,7 @@ impl PathHandle {
 
 impl Connection {
     /// Opens a new path from `local` (the address its packets leave from, chosen per packet
-    /// with IP_PKTINFO / IPV6_PKTINFO) to `remote` (client only, draft-21 §3.1). Waits up to
+    /// with IP_PKTINFO / IPV6_PKTINFO) to `remote` (client only, RFC 10069 §3.1). Waits up to
     /// [`DEFAULT_OPEN_PATH_TIMEOUT`] for the handshake to be confirmed and for the peer's
     /// connection IDs of the next path ID. The path is then being validated: see
     /// [`PathHandle::validated`]. `local` with port 0 means the endpoint's own port.
@@ -172,7 +172,7 @@ impl Connection {
         self.with(|c| c.is_multipath()).unwrap_or(false)
     }
 
-    /// Raises the path ID limit we give the peer (MAX_PATH_ID, draft-21 §4.7).
+    /// Raises the path ID limit we give the peer (MAX_PATH_ID, RFC 10069 §4.7).
     pub fn set_max_path_id(&self, max: PathId) {
         let _ = self.with(|c| c.set_max_path_id(max));
     }
@@ -213,7 +213,7 @@ impl Connection {
         }
     }
 
-    /// Whether this side may open paths (only clients do, draft-21 §3.1).
+    /// Whether this side may open paths (only clients do, RFC 10069 §3.1).
     pub fn can_open_paths(&self) -> bool {
         self.side() == Side::Client && self.is_multipath()
     }

@@ -1,4 +1,4 @@
-//! Multipath (draft-ietf-quic-multipath-21) over real sockets, our client against our server:
+//! Multipath (RFC 10069) over real sockets, our client against our server:
 //! the server listens on 127.0.0.1 and 127.0.0.2 in one endpoint, the client opens its second
 //! path from 127.0.0.2 to the server's second address, a 20 MB download uses both paths, one is
 //! abandoned mid-transfer, and the content is checked by SHA-256.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use mpquic_cc::{ControllerFactory, Cubic};
 use mpquic_scheduler::{MinRtt, RedundancyCap, SchedulerFactory};
 
+pub use crate::path::PathFailureDetection;
 use crate::trace::TracerFactory;
 
 /// Per-connection transport settings, shared by every connection of an endpoint that uses them.
@@ -64,10 +65,10 @@ pub struct TransportConfig {
     pub time_threshold: f32,
     /// PTO multiple that declares persistent congestion (RFC 9002 kPersistentCongestionThreshold).
     pub persistent_congestion_threshold: u32,
-    /// Multipath (draft-ietf-quic-multipath-21): the initial_max_path_id we advertise; `None`
+    /// Multipath (RFC 10069): the initial_max_path_id we advertise; `None`
     /// leaves multipath off.
     pub initial_max_path_id: Option<u32>,
-    /// Which draft's code points multipath speaks (draft-21 by default; the -13…-18
+    /// Which draft's code points multipath speaks (RFC 10069, i.e. draft-21, by default; the -13…-18
     /// experimental ones for older peers).
     pub multipath_version: crate::frame::MultipathVersion,
     /// Chooses the path of each packet of stream data when several paths are usable.
@@ -76,7 +77,7 @@ pub struct TransportConfig {
     /// duplicates when [`RedundancyCap::count_duplicates`] is set (default: re-injection up to
     /// 10% of the stream bytes sent).
     pub redundancy_cap: RedundancyCap,
-    /// Where PATH_ACK frames go (draft-21 §3.2: any path is allowed).
+    /// Where PATH_ACK frames go (RFC 10069 §3.2: any path is allowed).
     pub ack_path_policy: AckPathPolicy,
     /// When a path counts as potentially failed (multipath only; see [`PathFailureDetection`]).
     pub path_failure: PathFailureDetection,
@@ -88,36 +89,7 @@ pub struct TransportConfig {
     pub tracer_factory: Option<Arc<dyn TracerFactory>>,
 }
 
-/// Path failure detection (multipath). A path is *potentially failed* when the first
-/// ack-eliciting packet sent on it after its largest acknowledged one stays unacknowledged for
-/// `rtt_factor` x max(smoothed RTT, latest RTT) + 4 x rttvar + the peer's max_ack_delay (at least
-/// `min_timeout`; counted again from the moment it last recovered), or after `consecutive_ptos`
-/// PTOs. Its unacknowledged data is then re-injected on the other paths at once, the scheduler
-/// stops using it, and PTO probes keep testing it; the first acknowledgement restores it. With
-/// `abandon_after` set, a path failed that long is abandoned (PATH_ABANDON on another path).
-///
-/// The default `rtt_factor` of 1.5 comes from the simulator (commands in papers/conext17-mpquic):
-/// 1.0 detects a black-holed 60 ms path 35 ms sooner but also marked a healthy path failed twice
-/// in the aggregation scenario; 2.0 left a 133 ms delivery gap where 1.5 leaves 87 ms.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PathFailureDetection {
-    /// Multiple of the path's RTT (the larger of smoothed and latest).
-    pub rtt_factor: f64,
-    /// Lower bound of the silence that marks a path failed.
-    pub min_timeout: Duration,
-    /// Consecutive PTOs that mark a path failed.
-    pub consecutive_ptos: u32,
-    /// Abandon a path after it has been failed this long; `None` keeps probing it forever.
-    pub abandon_after: Option<Duration>,
-}
-
-impl Default for PathFailureDetection {
-    fn default() -> Self {
-        Self { rtt_factor: 1.5, min_timeout: Duration::from_millis(30), consecutive_ptos: 2, abandon_after: None }
-    }
-}
-
-/// Which path carries the acknowledgements of a path's packets (draft-ietf-quic-multipath-21
+/// Which path carries the acknowledgements of a path's packets (RFC 10069
 /// §5 discusses the trade-off: the RTT a sender measures includes the ACK's return path).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AckPathPolicy {

@@ -6,7 +6,7 @@ use thiserror::Error;
 
 use crate::frame::FrameType;
 
-/// A transport error code (RFC 9000 §20.1; multipath codes from draft-ietf-quic-multipath-21 §7).
+/// A transport error code (RFC 9000 §20.1; multipath codes from RFC 10069 §7).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TransportErrorCode(pub u64);
 
@@ -62,14 +62,14 @@ codes! {
     AEAD_LIMIT_REACHED = 0x0f,
     /// No viable network path exists.
     NO_VIABLE_PATH = 0x10,
-    /// draft-ietf-quic-multipath-21 §7: the peer abandoned a path for an application reason
+    /// RFC 10069 §7: the peer abandoned a path for an application reason
     /// (a PATH_ABANDON error code).
     APPLICATION_ABANDON_PATH = 0x3e,
-    /// draft-ietf-quic-multipath-21 §7: a path exceeded a resource limit.
+    /// RFC 10069 §7: a path exceeded a resource limit.
     PATH_RESOURCE_LIMIT_REACHED = 0x3e75,
-    /// draft-ietf-quic-multipath-21 §7: the path is unstable or of poor quality.
+    /// RFC 10069 §7: the path is unstable or of poor quality.
     PATH_UNSTABLE_OR_POOR = 0x3e76,
-    /// draft-ietf-quic-multipath-21 §7: no connection ID is available for the path.
+    /// RFC 10069 §7: no connection ID is available for the path.
     NO_CID_AVAILABLE_FOR_PATH = 0x3e77,
 }
 
@@ -152,4 +152,47 @@ shorthand! {
     KEY_UPDATE_ERROR => KEY_UPDATE_ERROR,
     AEAD_LIMIT_REACHED => AEAD_LIMIT_REACHED,
     NO_VIABLE_PATH => NO_VIABLE_PATH,
+}
+
+/// Why a connection ended, as the application sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConnectionError {
+    /// The peer does not speak any version we offered (RFC 9000 §6).
+    #[error("the peer does not support our QUIC version")]
+    VersionMismatch,
+    /// We detected a protocol error and closed the connection with it. (Not marked as the
+    /// error's source: the message already contains it, and error chains would print it twice.)
+    #[error("closed locally after a transport error: {0}")]
+    TransportError(TransportError),
+    /// The peer closed the connection with a transport error code.
+    #[error("closed by peer: {code}{}", if reason.is_empty() { String::new() } else { format!(" ({reason})") })]
+    ConnectionClosed {
+        /// The peer's error code.
+        code: TransportErrorCode,
+        /// The peer's reason phrase.
+        reason: String,
+    },
+    /// The peer's application closed the connection.
+    #[error("closed by peer application: error {code}{}", if reason.is_empty() { String::new() } else { format!(" ({reason})") })]
+    ApplicationClosed {
+        /// The application error code.
+        code: u64,
+        /// The reason phrase.
+        reason: String,
+    },
+    /// The peer sent a stateless reset (RFC 9000 §10.3).
+    #[error("reset by peer")]
+    Reset,
+    /// No packet arrived within the idle timeout (RFC 9000 §10.1).
+    #[error("timed out")]
+    TimedOut,
+    /// The local application closed the connection.
+    #[error("closed locally")]
+    LocallyClosed,
+}
+
+impl From<TransportError> for ConnectionError {
+    fn from(e: TransportError) -> Self {
+        Self::TransportError(e)
+    }
 }

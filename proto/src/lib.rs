@@ -23,13 +23,13 @@
 
 pub mod coding;
 mod config;
-pub mod connection;
+mod connection;
 pub mod crypto;
 mod endpoint;
 mod error;
 pub mod frame;
 pub mod packet;
-pub mod path;
+mod path;
 pub mod range_set;
 pub mod recovery;
 mod shared;
@@ -39,14 +39,11 @@ pub mod transport_parameters;
 
 pub use coding::{VarInt, VarIntBoundsExceeded};
 pub use config::{AckPathPolicy, ClientConfig, EndpointConfig, PathFailureDetection, ServerConfig, TransportConfig};
-pub use connection::{
-    Connection, ConnectionError, ConnectionStats, Event, IcmpError, MigrateError, PathError, PathEvent, PathInfo,
-    PathStats, PathStatus, SendDatagramError, Transmit,
-};
+pub use connection::{Connection, ConnectionStats, Event, SendDatagramError, Transmit};
 pub use endpoint::{ConnectError, ConnectionHandle, Endpoint};
-pub use error::{TransportError, TransportErrorCode};
-pub use mpquic_cc::Instant;
-pub use path::PathId;
+pub use error::{ConnectionError, TransportError, TransportErrorCode};
+pub use mpquic_core::Instant;
+pub use path::{IcmpError, MigrateError, PathError, PathEvent, PathId, PathInfo, PathStats, PathStatus};
 pub use range_set::RangeSet;
 pub use shared::{ConnectionId, Dir, EcnCodepoint, EcnCounts, Side, StreamId, MAX_CID_SIZE};
 pub use trace::{TraceEvent, TraceInfo, Tracer, TracerFactory};

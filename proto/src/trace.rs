@@ -13,19 +13,20 @@
 //! `connection_state_updated`, `connection_closed`, `packet_sent`, `packet_received`,
 //! `packet_dropped`, `packet_lost`, `recovery_metrics_updated` (whose congestion state also gives
 //! `congestion_state_updated`), `key_updated`, `mtu_updated`, plus the multipath path life cycle
-//! (draft-ietf-quic-multipath-21 §3) as [`TraceEvent::Path`].
+//! (RFC 10069 §3) as [`TraceEvent::Path`].
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use crate::connection::{ConnectionError, PathEvent, PathStatus};
+use crate::error::ConnectionError;
 use crate::frame::Frame;
 use crate::packet::PacketType;
-use crate::path::PathId;
+use crate::path::PathEvent;
+pub use crate::recovery::RecoveryMetrics;
 use crate::shared::{ConnectionId, Side};
 use crate::transport_parameters::TransportParameters;
 use crate::Instant;
+use mpquic_core::{PathId, PathStatus};
 
 /// What a factory knows about the connection it builds a tracer for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,32 +109,7 @@ pub enum ConnectionStateTrace {
     Closed,
 }
 
-/// A path's recovery state (qlog `recovery_metrics_updated`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RecoveryMetrics {
-    /// min_rtt (RFC 9002 §5.2).
-    pub min_rtt: Duration,
-    /// smoothed_rtt.
-    pub smoothed_rtt: Duration,
-    /// latest_rtt.
-    pub latest_rtt: Duration,
-    /// rttvar.
-    pub rtt_variance: Duration,
-    /// Consecutive PTOs.
-    pub pto_count: u32,
-    /// Congestion window, bytes.
-    pub congestion_window: u64,
-    /// Bytes in flight.
-    pub bytes_in_flight: u64,
-    /// Slow-start threshold, bytes, when finite.
-    pub ssthresh: Option<u64>,
-    /// Pacing rate, bytes per second, when the controller sets one.
-    pub pacing_rate: Option<u64>,
-    /// The controller's state name ("slow_start", "congestion_avoidance", "recovery", ...).
-    pub congestion_state: &'static str,
-}
-
-/// What happened to a path (draft-ietf-quic-multipath-21 §3, RFC 9000 §8-9).
+/// What happened to a path (RFC 10069 §3, RFC 9000 §8-9).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathTrace {
     /// The path was created (opened locally, by the peer, or as the handshake path).

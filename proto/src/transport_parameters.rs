@@ -2,7 +2,7 @@
 //! `quic_transport_parameters` extension.
 //!
 //! Covers every RFC 9000 parameter, `max_datagram_frame_size` (RFC 9221 §3),
-//! `grease_quic_bit` (RFC 9287 §3) and `initial_max_path_id` (draft-ietf-quic-multipath-21 §2,
+//! `grease_quic_bit` (RFC 9287 §3) and `initial_max_path_id` (RFC 10069 §2,
 //! code point 0x3e in `spec/multipath-draft.md`). Absent parameters take their RFC defaults, and
 //! [`TransportParameters::encode`] omits parameters equal to their default, so
 //! `decode(encode(p)) == p`. [`TransportParameters::decode`] validates everything RFC 9000 §7.4
@@ -18,11 +18,11 @@ use rand::RngCore;
 use crate::coding::{get_varint, put_varint, varint_size, VarInt};
 use crate::crypto::{ResetToken, RESET_TOKEN_SIZE};
 use crate::error::TransportError;
-use crate::path::PathId;
 use crate::shared::{ConnectionId, Side, MAX_CID_SIZE};
+use mpquic_core::PathId;
 
 /// Transport parameter identifiers (RFC 9000 §18.2, RFC 9221 §3, RFC 9287 §3,
-/// draft-ietf-quic-multipath-21 §2).
+/// RFC 10069 §2).
 pub mod id {
     /// RFC 9000 §18.2.
     pub const ORIGINAL_DESTINATION_CONNECTION_ID: u64 = 0x00;
@@ -62,7 +62,7 @@ pub mod id {
     pub const MAX_DATAGRAM_FRAME_SIZE: u64 = 0x20;
     /// RFC 9287 §3.
     pub const GREASE_QUIC_BIT: u64 = 0x2ab2;
-    /// draft-ietf-quic-multipath-21 §2 (final code point).
+    /// RFC 10069 §2 (final code point).
     pub const INITIAL_MAX_PATH_ID: u64 = 0x3e;
 }
 
@@ -84,7 +84,7 @@ pub struct PreferredAddress {
     /// scope ID are not carried and decode as zero.
     pub address_v6: Option<SocketAddrV6>,
     /// A connection ID for the preferred address, of sequence number 1 (never zero-length).
-    /// With multipath it belongs to path 0 (draft-ietf-quic-multipath-21 §2).
+    /// With multipath it belongs to path 0 (RFC 10069 §2).
     pub connection_id: ConnectionId,
     /// The stateless reset token of `connection_id`.
     pub stateless_reset_token: ResetToken,
@@ -171,7 +171,7 @@ pub struct TransportParameters {
     /// 0x0d, server only: an address to migrate to after the handshake.
     pub preferred_address: Option<PreferredAddress>,
     /// 0x0e: how many connection IDs from the peer this endpoint stores (per path with
-    /// multipath, draft-ietf-quic-multipath-21 §2); at least 2.
+    /// multipath, RFC 10069 §2); at least 2.
     pub active_connection_id_limit: VarInt,
     /// 0x0f: the Source Connection ID of the endpoint's first Initial; required (RFC 9000 §7.3).
     pub initial_source_connection_id: Option<ConnectionId>,
@@ -181,7 +181,7 @@ pub struct TransportParameters {
     pub max_datagram_frame_size: Option<VarInt>,
     /// 0x2ab2 (RFC 9287): the endpoint accepts packets with the QUIC bit cleared.
     pub grease_quic_bit: bool,
-    /// 0x3e (draft-ietf-quic-multipath-21 §2): multipath is offered, and this is the largest
+    /// 0x3e (RFC 10069 §2): multipath is offered, and this is the largest
     /// path ID the peer may use at first. `None` means no multipath.
     pub initial_max_path_id: Option<PathId>,
     /// Which draft's code point carries `initial_max_path_id` (not a parameter itself: it is how
@@ -421,7 +421,7 @@ impl TransportParameters {
                         id::ACTIVE_CONNECTION_ID_LIMIT => params.active_connection_id_limit = v,
                         id::MAX_DATAGRAM_FRAME_SIZE => params.max_datagram_frame_size = Some(v),
                         id::INITIAL_MAX_PATH_ID | DRAFT13_INITIAL_MAX_PATH_ID => {
-                            // draft-ietf-quic-multipath-21 §2: above 2^32 - 1 is an error.
+                            // RFC 10069 §2: above 2^32 - 1 is an error.
                             let path = u32::try_from(v.into_inner())
                                 .map_err(|_| tp_error("initial_max_path_id above 2^32 - 1"))?;
                             // A peer offering both drafts gets the newest.

@@ -1,4 +1,4 @@
-//! Multipath (draft-ietf-quic-multipath-21) over the in-memory network: two paths between
+//! Multipath (RFC 10069) over the in-memory network: two paths between
 //! distinct client addresses and one server address.
 
 mod common;
@@ -258,17 +258,17 @@ fn icmp_unreachable_marks_a_path_failed() {
 #[derive(Debug, Default)]
 struct Seen {
     /// Each path's (window, ℓ) after its controller's latest hook.
-    published: BTreeMap<u32, (u64, Option<u64>)>,
+    published: BTreeMap<PathId, (u64, Option<u64>)>,
     /// Hook calls with a view of the paths: (own path, `this_path` of the view, active paths in
     /// the view, the other active paths' snapshots all matched what their controllers published).
-    views: Vec<(u32, u32, usize, bool)>,
+    views: Vec<(PathId, PathId, usize, bool)>,
 }
 
 /// A real coupled controller (LIA) that checks, at every hook with a [`Paths`] view, that the
 /// other paths' snapshots are their controllers' current window and loss interval.
 #[derive(Debug)]
 struct Recording {
-    path: u32,
+    path: PathId,
     inner: Box<dyn Controller>,
     seen: Arc<Mutex<Seen>>,
 }
@@ -373,7 +373,7 @@ fn coupled_controllers_see_every_paths_current_state() {
     assert!(seen.views.iter().all(|&(own, this, _, _)| own == this), "a hook got another path's view");
     let mismatched: Vec<_> = seen.views.iter().filter(|v| !v.3).collect();
     assert!(mismatched.is_empty(), "stale snapshots: {mismatched:?}");
-    for p in [0, path.0] {
+    for p in [PathId::ZERO, path] {
         let both = seen.views.iter().filter(|&&(own, _, active, _)| own == p && active == 2).count();
         assert!(both > 100, "path {p}: {both} hook calls saw both paths");
     }
@@ -401,7 +401,7 @@ fn is_our_close(e: &Option<ConnectionError>) -> bool {
     matches!(e, Some(ConnectionError::ApplicationClosed { code: 7, .. }))
 }
 
-/// draft-ietf-quic-multipath-21 §3.4: CONNECTION_CLOSE can go on any open path. After path 0
+/// RFC 10069 §3.4: CONNECTION_CLOSE can go on any open path. After path 0
 /// is abandoned (its CIDs retired) the close still reaches the peer, on the path that is left.
 #[test]
 fn close_reaches_the_peer_after_path_zero_is_abandoned() {

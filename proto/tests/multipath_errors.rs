@@ -1,4 +1,4 @@
-//! draft-ietf-quic-multipath-21 §4: malformed or illegal multipath frames get their error code in
+//! RFC 10069 §4: malformed or illegal multipath frames get their error code in
 //! CONNECTION_CLOSE, and both sides end cleanly.
 
 mod common;
@@ -60,7 +60,7 @@ fn bad_path_cids_blocked() {
 
 #[test]
 fn max_path_id_below_the_transport_parameter() {
-    // MAX_PATH_ID (0x3e7a) of 1 < initial_max_path_id 4 (draft-21 §4.7).
+    // MAX_PATH_ID (0x3e7a) of 1 < initial_max_path_id 4 (RFC 10069 §4.7).
     assert_eq!(server_closes_with(75, &[0x7e, 0x7a, 0x01]), TransportErrorCode::PROTOCOL_VIOLATION);
 }
 
@@ -72,7 +72,7 @@ fn truncated_multipath_frame() {
 
 #[test]
 fn multipath_frame_outside_1rtt() {
-    // draft-21 §4: multipath frames are allowed only in 1-RTT packets. The client puts a
+    // RFC 10069 §4: multipath frames are allowed only in 1-RTT packets. The client puts a
     // PATH_STATUS_AVAILABLE into its Handshake packet (with its Finished).
     let mut pair = Pair::new(77, mp());
     let cfg = pair.client_config(mp());

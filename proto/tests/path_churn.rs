@@ -1,4 +1,4 @@
-//! Randomised path churn (draft-ietf-quic-multipath-21): paths opened, abandoned, re-statused,
+//! Randomised path churn (RFC 10069): paths opened, abandoned, re-statused,
 //! black-holed and restored, and keys updated, all during a transfer. Both ends must stay
 //! consistent: no protocol violation against each other, no stream byte lost or corrupted.
 //! A failing seed becomes a named regression test.

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mpquic_scheduler::PathId;
 use mpquic_scheduler::{
     preferred_eligible, ConnectionView, Decision, PathView, RedundancyCap, Scheduler, SchedulerFactory,
     SchedulerHandle, SentKind,
@@ -43,7 +44,7 @@ impl SchedulerFactory for LowestLossFactory {
 }
 
 fn path(id: u32, srtt_ms: u64, loss_rate: f64) -> PathView {
-    let mut p = PathView::new(id);
+    let mut p = PathView::new(PathId(id));
     p.srtt = Duration::from_millis(srtt_ms);
     p.loss_rate = loss_rate;
     p
@@ -61,18 +62,18 @@ fn main() {
 
     let first = sched.schedule(&paths, &conn);
     println!("{}: {first:?} (LTE has the lowest loss; path 2 is not validated)", sched.name());
-    assert_eq!(first, Decision::Send(1));
+    assert_eq!(first, Decision::Send(PathId(1)));
     sched.on_sent(1200, SentKind::Original);
 
     // LTE's window fills up: the next packet goes to the lossy WLAN rather than waiting.
     paths[1].bytes_in_flight = paths[1].cwnd;
     let second = sched.schedule(&paths, &conn);
     println!("{}: {second:?} (LTE window full)", sched.name());
-    assert_eq!(second, Decision::Send(0));
+    assert_eq!(second, Decision::Send(PathId(0)));
 
     // Path 2 validates and is loss-free and fastest.
     paths[2].validated = true;
     let third = sched.schedule(&paths, &conn);
     println!("{}: {third:?} (path 2 validated)", sched.name());
-    assert_eq!(third, Decision::Send(2));
+    assert_eq!(third, Decision::Send(PathId(2)));
 }

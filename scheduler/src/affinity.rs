@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::scheduler::{Decision, PathEvent, Reinjection, Scheduler, SchedulerFactory};
 use crate::view::{eligible, ConnectionView, PathView};
+use crate::PathId;
 
 /// Wraps a scheduler and sends the data of pinned streams on their path when it is eligible
 /// (backup status does not matter: the application asked for that path). Otherwise, and for
@@ -18,7 +19,7 @@ use crate::view::{eligible, ConnectionView, PathView};
 #[derive(Debug)]
 pub struct StreamAffinity<S = Box<dyn Scheduler>> {
     inner: S,
-    pins: HashMap<u64, u32>,
+    pins: HashMap<u64, PathId>,
     name: String,
 }
 
@@ -30,7 +31,7 @@ impl<S: Scheduler> StreamAffinity<S> {
     }
 
     /// Pin `stream_id` to `path_id`.
-    pub fn pin(&mut self, stream_id: u64, path_id: u32) {
+    pub fn pin(&mut self, stream_id: u64, path_id: PathId) {
         self.pins.insert(stream_id, path_id);
     }
 
@@ -40,7 +41,7 @@ impl<S: Scheduler> StreamAffinity<S> {
     }
 
     /// The path `stream_id` is pinned to.
-    pub fn pinned(&self, stream_id: u64) -> Option<u32> {
+    pub fn pinned(&self, stream_id: u64) -> Option<PathId> {
         self.pins.get(&stream_id).copied()
     }
 
@@ -64,15 +65,15 @@ impl<S: Scheduler> Scheduler for StreamAffinity<S> {
         self.inner.schedule(paths, conn)
     }
 
-    fn on_ack(&mut self, path_id: u32, bytes: u64, rtt: Duration) {
+    fn on_ack(&mut self, path_id: PathId, bytes: u64, rtt: Duration) {
         self.inner.on_ack(path_id, bytes, rtt);
     }
 
-    fn on_loss(&mut self, path_id: u32, bytes: u64) {
+    fn on_loss(&mut self, path_id: PathId, bytes: u64) {
         self.inner.on_loss(path_id, bytes);
     }
 
-    fn on_path_change(&mut self, path_id: u32, event: PathEvent) {
+    fn on_path_change(&mut self, path_id: PathId, event: PathEvent) {
         if event == PathEvent::Abandoned {
             self.pins.retain(|_, p| *p != path_id);
         }
@@ -83,7 +84,7 @@ impl<S: Scheduler> Scheduler for StreamAffinity<S> {
         self.inner.reinject(paths, conn)
     }
 
-    fn set_stream_affinity(&mut self, stream_id: u64, path_id: Option<u32>) -> bool {
+    fn set_stream_affinity(&mut self, stream_id: u64, path_id: Option<PathId>) -> bool {
         match path_id {
             Some(p) => self.pin(stream_id, p),
             None => self.unpin(stream_id),
@@ -121,24 +122,26 @@ mod tests {
     use super::*;
     use crate::min_rtt::MinRtt;
     use crate::view::{PathStatus, StreamInfo};
+    #[allow(unused_imports)]
+    use crate::PathId;
 
     #[test]
     fn pinned_stream_goes_to_its_path_while_eligible() {
-        let mut paths: Vec<_> = (0..2).map(PathView::new).collect();
+        let mut paths: Vec<_> = (0..2).map(|i| PathView::new(PathId(i))).collect();
         paths[0].srtt = Duration::from_millis(5);
         paths[1].status = PathStatus::Backup;
         let mut s = StreamAffinityFactory::new(MinRtt::factory()).build();
-        assert!(s.set_stream_affinity(4, Some(1)));
+        assert!(s.set_stream_affinity(4, Some(PathId(1))));
         let mut conn = ConnectionView::new(1000);
         conn.next_stream = Some(StreamInfo { stream_id: 4, priority: 0 });
-        assert_eq!(s.schedule(&paths, &conn), Decision::Send(1));
+        assert_eq!(s.schedule(&paths, &conn), Decision::Send(PathId(1)));
         conn.next_stream = Some(StreamInfo { stream_id: 8, priority: 0 });
-        assert_eq!(s.schedule(&paths, &conn), Decision::Send(0));
+        assert_eq!(s.schedule(&paths, &conn), Decision::Send(PathId(0)));
         conn.next_stream = Some(StreamInfo { stream_id: 4, priority: 0 });
         paths[1].bytes_in_flight = paths[1].cwnd;
-        assert_eq!(s.schedule(&paths, &conn), Decision::Send(0), "pinned path full: delegate");
+        assert_eq!(s.schedule(&paths, &conn), Decision::Send(PathId(0)), "pinned path full: delegate");
         paths[1].bytes_in_flight = 0;
-        s.on_path_change(1, PathEvent::Abandoned);
-        assert_eq!(s.schedule(&paths, &conn), Decision::Send(0), "pin dropped with the path");
+        s.on_path_change(PathId(1), PathEvent::Abandoned);
+        assert_eq!(s.schedule(&paths, &conn), Decision::Send(PathId(0)), "pin dropped with the path");
     }
 }

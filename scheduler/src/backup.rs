@@ -1,10 +1,11 @@
 //! Backup/priority: stay on the preferred available path; fail over in a fixed priority order,
-//! to backup paths only when no available path can send (draft-ietf-quic-multipath-21 §3.3).
+//! to backup paths only when no available path can send (RFC 10069 §3.3).
 
 use std::sync::Arc;
 
 use crate::scheduler::{Decision, Scheduler, SchedulerFactory};
 use crate::view::{preferred_eligible, ConnectionView, PathView};
+use crate::PathId;
 
 /// Sends on the highest-priority eligible available path; backup paths only when no available path
 /// can send. Priority follows the configured order of path IDs; paths not listed come after, by
@@ -14,7 +15,7 @@ use crate::view::{preferred_eligible, ConnectionView, PathView};
 /// window allows.
 #[derive(Debug, Clone, Default)]
 pub struct BackupPriority {
-    order: Vec<u32>,
+    order: Vec<PathId>,
 }
 
 impl BackupPriority {
@@ -24,11 +25,11 @@ impl BackupPriority {
     }
 
     /// Priority in the order of `path_ids`, most preferred first.
-    pub fn with_order(path_ids: impl IntoIterator<Item = u32>) -> Self {
+    pub fn with_order(path_ids: impl IntoIterator<Item = PathId>) -> Self {
         Self { order: path_ids.into_iter().collect() }
     }
 
-    fn rank(&self, path_id: u32) -> (usize, u32) {
+    fn rank(&self, path_id: PathId) -> (usize, PathId) {
         let pos = self.order.iter().position(|&id| id == path_id).unwrap_or(self.order.len());
         (pos, path_id)
     }
@@ -55,7 +56,7 @@ impl Scheduler for BackupPriority {
 #[derive(Debug, Clone, Default)]
 pub struct BackupPriorityFactory {
     /// Path IDs, most preferred first.
-    pub order: Vec<u32>,
+    pub order: Vec<PathId>,
 }
 
 impl SchedulerFactory for BackupPriorityFactory {
@@ -71,28 +72,30 @@ impl SchedulerFactory for BackupPriorityFactory {
 mod tests {
     use super::*;
     use crate::view::PathStatus;
+    #[allow(unused_imports)]
+    use crate::PathId;
     use core::time::Duration;
 
     #[test]
     fn primary_then_failover_then_backup() {
-        let mut paths: Vec<_> = (0..3).map(PathView::new).collect();
+        let mut paths: Vec<_> = (0..3).map(|i| PathView::new(PathId(i))).collect();
         paths[0].srtt = Duration::from_millis(100); // slower, yet primary
         paths[2].status = PathStatus::Backup;
         let conn = ConnectionView::new(1);
         let mut s = BackupPriority::new();
-        assert_eq!(s.schedule(&paths, &conn), Decision::Send(0));
+        assert_eq!(s.schedule(&paths, &conn), Decision::Send(PathId(0)));
         paths[0].potentially_failed = true;
-        assert_eq!(s.schedule(&paths, &conn), Decision::Send(1));
+        assert_eq!(s.schedule(&paths, &conn), Decision::Send(PathId(1)));
         // RFC 10069 §3.3: a full window does not make a working path unusable; the data waits
         // for it instead of spilling onto the backup path.
         paths[1].bytes_in_flight = paths[1].cwnd;
         assert_eq!(s.schedule(&paths, &conn), Decision::no_path());
         paths[1].potentially_failed = true;
-        assert_eq!(s.schedule(&paths, &conn), Decision::Send(2));
-        let mut s = BackupPriority::with_order([1, 0]);
+        assert_eq!(s.schedule(&paths, &conn), Decision::Send(PathId(2)));
+        let mut s = BackupPriority::with_order([PathId(1), PathId(0)]);
         paths[0].potentially_failed = false;
         paths[1].potentially_failed = false;
         paths[1].bytes_in_flight = 0;
-        assert_eq!(s.schedule(&paths, &conn), Decision::Send(1));
+        assert_eq!(s.schedule(&paths, &conn), Decision::Send(PathId(1)));
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::min_rtt::MinRtt;
 use crate::scheduler::{Decision, Scheduler, SchedulerFactory, Wait, WaitReason};
 use crate::view::{eligible, lowest_srtt, preferred_usable, ConnectionView, PathView};
+use crate::{Instant, PathId};
 
 /// BLEST's parameters. Defaults: λ starts at 1.0 (the paper) and adapts within [1.0, 1.3] by
 /// +0.04 after a loss on a slower path and −0.01 otherwise, at most once per fast-path RTT (the
@@ -47,15 +48,15 @@ impl Default for BlestConfig {
 pub struct Blest {
     config: BlestConfig,
     lambda: f64,
-    last_update_nanos: Option<u64>,
-    fast_path: Option<u32>,
+    last_update: Option<Instant>,
+    fast_path: Option<PathId>,
     hol_event: bool,
 }
 
 impl Blest {
     /// A scheduler with `config`.
     pub fn new(config: BlestConfig) -> Self {
-        Self { config, lambda: config.lambda_initial, last_update_nanos: None, fast_path: None, hol_event: false }
+        Self { config, lambda: config.lambda_initial, last_update: None, fast_path: None, hol_event: false }
     }
 
     /// The current λ.
@@ -84,21 +85,21 @@ impl Blest {
         lambda * Self::fast_path_bytes(f, s) > space
     }
 
-    fn update_lambda(&mut self, now_nanos: u64, fast_srtt: Duration) {
+    fn update_lambda(&mut self, now: Instant, fast_srtt: Duration) {
         if !self.config.adaptive {
             return;
         }
-        let Some(last) = self.last_update_nanos else {
-            self.last_update_nanos = Some(now_nanos);
+        let Some(last) = self.last_update else {
+            self.last_update = Some(now);
             return;
         };
-        if now_nanos.saturating_sub(last) < u64::try_from(fast_srtt.as_nanos()).unwrap_or(u64::MAX) {
+        if now.saturating_duration_since(last) < fast_srtt {
             return;
         }
         self.lambda += if self.hol_event { self.config.lambda_increase } else { -self.config.lambda_decrease };
         self.lambda = self.lambda.clamp(self.config.lambda_min, self.config.lambda_max);
         self.hol_event = false;
-        self.last_update_nanos = Some(now_nanos);
+        self.last_update = Some(now);
     }
 }
 
@@ -125,7 +126,7 @@ impl Scheduler for Blest {
         let Some(slow) = MinRtt::pick(paths) else {
             return Decision::no_path();
         };
-        self.update_lambda(conn.now_nanos, fast.srtt);
+        self.update_lambda(conn.now, fast.srtt);
         if Self::would_block(fast, slow, conn.send_window, self.lambda) {
             Decision::Wait(Wait { reason: WaitReason::FasterPath { path_id: fast.path_id }, retry_in: None })
         } else {
@@ -133,7 +134,7 @@ impl Scheduler for Blest {
         }
     }
 
-    fn on_loss(&mut self, path_id: u32, _bytes: u64) {
+    fn on_loss(&mut self, path_id: PathId, _bytes: u64) {
         // A loss on a slower path is what leaves the receiver waiting: count it as head-of-line
         // blocking (the kernel looks at retransmissions on the slow subflow).
         if self.fast_path != Some(path_id) {
@@ -161,15 +162,17 @@ impl SchedulerFactory for BlestFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::PathId;
 
     /// papers.md §3.2-like pair: WLAN fast path (25 ms, cwnd 20 × 1200 B, window full) and a 3G
     /// slow path (75 ms, 2 packets in flight).
     fn pair() -> (PathView, PathView) {
-        let mut f = PathView::new(0);
+        let mut f = PathView::new(PathId(0));
         f.srtt = Duration::from_millis(25);
         f.cwnd = 24_000;
         f.bytes_in_flight = 24_000;
-        let mut s = PathView::new(1);
+        let mut s = PathView::new(PathId(1));
         s.srtt = Duration::from_millis(75);
         s.cwnd = 12_000;
         s.bytes_in_flight = 2_400;
@@ -206,15 +209,15 @@ mod tests {
         conn.send_window = 79_199;
         assert_eq!(
             b.schedule(&paths, &conn),
-            Decision::Wait(Wait { reason: WaitReason::FasterPath { path_id: 0 }, retry_in: None })
+            Decision::Wait(Wait { reason: WaitReason::FasterPath { path_id: PathId(0) }, retry_in: None })
         );
         conn.send_window = 79_200;
-        assert_eq!(b.schedule(&paths, &conn), Decision::Send(1));
+        assert_eq!(b.schedule(&paths, &conn), Decision::Send(PathId(1)));
         // Fast path with room: always the fast path, whatever the window.
         let mut open = paths.clone();
         open[0].bytes_in_flight = 0;
         conn.send_window = 0;
-        assert_eq!(b.schedule(&open, &conn), Decision::Send(0));
+        assert_eq!(b.schedule(&open, &conn), Decision::Send(PathId(0)));
     }
 
     #[test]
@@ -225,19 +228,19 @@ mod tests {
         let mut conn = ConnectionView::new(1_000_000);
         let ms = 1_000_000;
         b.schedule(&paths, &conn);
-        b.on_loss(1, 1200);
-        conn.now_nanos = 24 * ms;
+        b.on_loss(PathId(1), 1200);
+        conn.now = Instant::from_nanos(24 * ms);
         b.schedule(&paths, &conn);
         assert_eq!(b.lambda(), 1.0, "less than one fast-path RTT elapsed");
-        conn.now_nanos = 25 * ms;
+        conn.now = Instant::from_nanos(25 * ms);
         b.schedule(&paths, &conn);
         assert!((b.lambda() - 1.04).abs() < 1e-12);
-        conn.now_nanos = 50 * ms;
+        conn.now = Instant::from_nanos(50 * ms);
         b.schedule(&paths, &conn);
         assert!((b.lambda() - 1.03).abs() < 1e-12);
         for i in 0..100 {
-            b.on_loss(1, 1200);
-            conn.now_nanos = (75 + 25 * i) * ms;
+            b.on_loss(PathId(1), 1200);
+            conn.now = Instant::from_nanos((75 + 25 * i) * ms);
             b.schedule(&paths, &conn);
         }
         assert!((b.lambda() - 1.3).abs() < 1e-12, "clamped at lambda_max");

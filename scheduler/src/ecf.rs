@@ -123,16 +123,18 @@ impl Scheduler for Ecf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::PathId;
 
     /// Fast: 20 ms ± 5 ms, cwnd 10 × 1200 B (full). Slow: 100 ms ± 10 ms, cwnd 10 × 1200 B.
     /// δ = 10 ms; 2·RTT_f + δ = 50 ms; RTT_s + δ = 110 ms.
     fn pair() -> (PathView, PathView) {
-        let mut f = PathView::new(0);
+        let mut f = PathView::new(PathId(0));
         f.srtt = Duration::from_millis(20);
         f.rttvar = Duration::from_millis(5);
         f.cwnd = 12_000;
         f.bytes_in_flight = 12_000;
-        let mut s = PathView::new(1);
+        let mut s = PathView::new(PathId(1));
         s.srtt = Duration::from_millis(100);
         s.rttvar = Duration::from_millis(10);
         s.cwnd = 12_000;
@@ -170,24 +172,24 @@ mod tests {
         let (f, s) = pair();
         let paths = [f, s];
         let mut ecf = Ecf::default();
-        let wait = Decision::Wait(Wait { reason: WaitReason::FasterPath { path_id: 0 }, retry_in: None });
-        assert_eq!(ecf.schedule(&paths, &ConnectionView::new(60_000)), Decision::Send(1));
+        let wait = Decision::Wait(Wait { reason: WaitReason::FasterPath { path_id: PathId(0) }, retry_in: None });
+        assert_eq!(ecf.schedule(&paths, &ConnectionView::new(60_000)), Decision::Send(PathId(1)));
         assert!(!ecf.waiting());
         assert_eq!(ecf.schedule(&paths, &ConnectionView::new(24_000)), wait);
         assert!(ecf.waiting());
         // Now the hysteresis case waits too.
         assert_eq!(ecf.schedule(&paths, &ConnectionView::new(60_000)), wait);
-        assert_eq!(ecf.schedule(&paths, &ConnectionView::new(120_000)), Decision::Send(1));
+        assert_eq!(ecf.schedule(&paths, &ConnectionView::new(120_000)), Decision::Send(PathId(1)));
         assert!(!ecf.waiting());
         // Flow control holds the application back: the queue is not the rest of the transfer, so
         // ECF does not wait as it would for 24 000 bytes that really are the last ones.
         let mut blocked = ConnectionView::new(24_000);
         blocked.send_blocked = true;
-        assert_eq!(ecf.schedule(&paths, &blocked), Decision::Send(1));
+        assert_eq!(ecf.schedule(&paths, &blocked), Decision::Send(PathId(1)));
         assert!(!ecf.waiting());
         // Fast path with room: always the fast path.
         let mut open = paths.clone();
         open[0].bytes_in_flight = 0;
-        assert_eq!(ecf.schedule(&open, &ConnectionView::new(24_000)), Decision::Send(0));
+        assert_eq!(ecf.schedule(&open, &ConnectionView::new(24_000)), Decision::Send(PathId(0)));
     }
 }

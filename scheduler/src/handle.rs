@@ -10,6 +10,7 @@ use core::time::Duration;
 use crate::min_rtt::MinRtt;
 use crate::scheduler::{Decision, PathEvent, PathSet, Reinjection, Scheduler, SchedulerFactory};
 use crate::view::{eligible, ConnectionView, PathView};
+use crate::PathId;
 
 /// The limit on redundant bytes (copies of data already sent on another path).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -161,7 +162,7 @@ impl SchedulerHandle {
     /// Ask the scheduler, then enforce the rules: only eligible paths, no path twice, duplicates
     /// within the cap when they count.
     pub fn schedule(&mut self, paths: &[PathView], conn: &ConnectionView) -> Decision {
-        let is_eligible = |id: u32| paths.iter().any(|p| p.path_id == id && eligible(p));
+        let is_eligible = |id: PathId| paths.iter().any(|p| p.path_id == id && eligible(p));
         match self.scheduler.schedule(paths, conn) {
             Decision::Send(id) if is_eligible(id) => Decision::Send(id),
             Decision::Send(_) => self.overrule(paths),
@@ -211,22 +212,22 @@ impl SchedulerHandle {
     }
 
     /// Forwarded to [`Scheduler::on_ack`].
-    pub fn on_ack(&mut self, path_id: u32, bytes: u64, rtt: Duration) {
+    pub fn on_ack(&mut self, path_id: PathId, bytes: u64, rtt: Duration) {
         self.scheduler.on_ack(path_id, bytes, rtt);
     }
 
     /// Forwarded to [`Scheduler::on_loss`].
-    pub fn on_loss(&mut self, path_id: u32, bytes: u64) {
+    pub fn on_loss(&mut self, path_id: PathId, bytes: u64) {
         self.scheduler.on_loss(path_id, bytes);
     }
 
     /// Forwarded to [`Scheduler::on_path_change`].
-    pub fn on_path_change(&mut self, path_id: u32, event: PathEvent) {
+    pub fn on_path_change(&mut self, path_id: PathId, event: PathEvent) {
         self.scheduler.on_path_change(path_id, event);
     }
 
     /// Forwarded to [`Scheduler::set_stream_affinity`].
-    pub fn set_stream_affinity(&mut self, stream_id: u64, path_id: Option<u32>) -> bool {
+    pub fn set_stream_affinity(&mut self, stream_id: u64, path_id: Option<PathId>) -> bool {
         self.scheduler.set_stream_affinity(stream_id, path_id)
     }
 }
@@ -234,6 +235,8 @@ impl SchedulerHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::PathId;
 
     #[derive(Debug)]
     struct Fixed(Decision, Option<Reinjection>);
@@ -250,11 +253,11 @@ mod tests {
     }
 
     fn two_paths() -> Vec<PathView> {
-        let mut a = PathView::new(0);
+        let mut a = PathView::new(PathId(0));
         a.srtt = Duration::from_millis(10);
         a.bytes_in_flight = 50_000;
         a.cwnd = 100_000;
-        let mut b = PathView::new(1);
+        let mut b = PathView::new(PathId(1));
         b.srtt = Duration::from_millis(50);
         b.bytes_in_flight = 8_000;
         vec![a, b]
@@ -264,10 +267,10 @@ mod tests {
     fn ineligible_send_is_overruled() {
         let mut paths = two_paths();
         paths[0].validated = false;
-        let mut h = SchedulerHandle::new(Box::new(Fixed(Decision::Send(0), None)), RedundancyCap::default());
-        assert_eq!(h.schedule(&paths, &ConnectionView::new(0)), Decision::Send(1));
+        let mut h = SchedulerHandle::new(Box::new(Fixed(Decision::Send(PathId(0)), None)), RedundancyCap::default());
+        assert_eq!(h.schedule(&paths, &ConnectionView::new(0)), Decision::Send(PathId(1)));
         assert_eq!(h.overruled_decisions(), 1);
-        let mut h = SchedulerHandle::new(Box::new(Fixed(Decision::Send(7), None)), RedundancyCap::default());
+        let mut h = SchedulerHandle::new(Box::new(Fixed(Decision::Send(PathId(7)), None)), RedundancyCap::default());
         paths[1].abandoned = true;
         assert_eq!(h.schedule(&paths, &ConnectionView::new(0)), Decision::no_path());
     }
@@ -275,21 +278,25 @@ mod tests {
     #[test]
     fn duplicate_filtered_and_capped() {
         let paths = two_paths();
-        let dup = Decision::Duplicate(PathSet::from_slice(&[0, 0, 1, 9]));
+        let dup = Decision::Duplicate(PathSet::from_slice(&[PathId(0), PathId(0), PathId(1), PathId(9)]));
         let cap = RedundancyCap { max_bytes: Some(1000), max_ratio: None, count_duplicates: true };
         let mut h = SchedulerHandle::new(Box::new(Fixed(dup, None)), cap);
-        assert_eq!(h.schedule(&paths, &ConnectionView::new(0)), Decision::Duplicate(PathSet::from_slice(&[0, 1])));
+        assert_eq!(
+            h.schedule(&paths, &ConnectionView::new(0)),
+            Decision::Duplicate(PathSet::from_slice(&[PathId(0), PathId(1)]))
+        );
         h.on_sent(1000, SentKind::Original);
         h.on_sent(1000, SentKind::Duplicate);
         assert_eq!(h.budget().remaining(), 0);
-        assert_eq!(h.schedule(&paths, &ConnectionView::new(0)), Decision::Send(0));
+        assert_eq!(h.schedule(&paths, &ConnectionView::new(0)), Decision::Send(PathId(0)));
     }
 
     #[test]
     fn reinjection_respects_cap() {
         let paths = two_paths();
-        let req = Reinjection { from: 1, to: 0, max_bytes: u64::MAX };
-        let mut h = SchedulerHandle::new(Box::new(Fixed(Decision::Send(0), Some(req))), RedundancyCap::bytes(3000));
+        let req = Reinjection { from: PathId(1), to: PathId(0), max_bytes: u64::MAX };
+        let mut h =
+            SchedulerHandle::new(Box::new(Fixed(Decision::Send(PathId(0)), Some(req))), RedundancyCap::bytes(3000));
         let conn = ConnectionView::new(0);
         assert_eq!(h.poll_reinjection(&paths, &conn).map(|r| r.max_bytes), Some(3000));
         h.on_sent(2500, SentKind::Reinjected);
@@ -301,8 +308,9 @@ mod tests {
     #[test]
     fn reinjection_ratio_and_in_flight_bound() {
         let paths = two_paths();
-        let req = Reinjection { from: 1, to: 0, max_bytes: u64::MAX };
-        let mut h = SchedulerHandle::new(Box::new(Fixed(Decision::Send(0), Some(req))), RedundancyCap::ratio(0.5));
+        let req = Reinjection { from: PathId(1), to: PathId(0), max_bytes: u64::MAX };
+        let mut h =
+            SchedulerHandle::new(Box::new(Fixed(Decision::Send(PathId(0)), Some(req))), RedundancyCap::ratio(0.5));
         let conn = ConnectionView::new(0);
         assert_eq!(h.poll_reinjection(&paths, &conn), None, "nothing sent yet, 50% of 0 is 0");
         h.on_sent(100_000, SentKind::Original);
@@ -314,12 +322,14 @@ mod tests {
     fn reinjection_to_ineligible_or_same_path_refused() {
         let mut paths = two_paths();
         let conn = ConnectionView::new(0);
-        let same = Reinjection { from: 0, to: 0, max_bytes: 10 };
-        let mut h = SchedulerHandle::new(Box::new(Fixed(Decision::Send(0), Some(same))), RedundancyCap::UNLIMITED);
+        let same = Reinjection { from: PathId(0), to: PathId(0), max_bytes: 10 };
+        let mut h =
+            SchedulerHandle::new(Box::new(Fixed(Decision::Send(PathId(0)), Some(same))), RedundancyCap::UNLIMITED);
         assert_eq!(h.poll_reinjection(&paths, &conn), None);
         paths[0].bytes_in_flight = paths[0].cwnd;
-        let req = Reinjection { from: 1, to: 0, max_bytes: 10 };
-        let mut h = SchedulerHandle::new(Box::new(Fixed(Decision::Send(0), Some(req))), RedundancyCap::UNLIMITED);
+        let req = Reinjection { from: PathId(1), to: PathId(0), max_bytes: 10 };
+        let mut h =
+            SchedulerHandle::new(Box::new(Fixed(Decision::Send(PathId(0)), Some(req))), RedundancyCap::UNLIMITED);
         assert_eq!(h.poll_reinjection(&paths, &conn), None);
     }
 }

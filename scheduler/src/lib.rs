@@ -23,22 +23,22 @@
 //! # Time
 //! The crate never reads a clock (sans-IO). Durations are relative to "now"
 //! ([`PathView::next_send_in`], [`Wait::retry_in`]); the one absolute time,
-//! [`ConnectionView::now_nanos`], is an opaque monotonic nanosecond count from the driver (the
-//! value of `mpquic_cc::Instant::as_nanos()`), meaningful only as a difference.
+//! [`ConnectionView::now`], is an [`Instant`] on the transport's clock (nanoseconds from an epoch
+//! the driver chooses), meaningful only as a difference.
 //!
 //! # Driving a scheduler (what proto does)
 //! ```
-//! use mpquic_scheduler::{ConnectionView, Decision, PathView, RedundancyCap, SchedulerHandle, SentKind, MinRtt};
+//! use mpquic_scheduler::{ConnectionView, Decision, PathId, PathView, RedundancyCap, SchedulerHandle, SentKind, MinRtt};
 //! use std::time::Duration;
 //!
 //! let factory = MinRtt::factory(); // from the transport configuration
 //! let mut sched = SchedulerHandle::from_factory(&*factory, RedundancyCap::default());
-//! let mut wifi = PathView::new(0);
+//! let mut wifi = PathView::new(PathId(0));
 //! wifi.srtt = Duration::from_millis(25);
-//! let mut cell = PathView::new(1);
+//! let mut cell = PathView::new(PathId(1));
 //! cell.srtt = Duration::from_millis(65);
 //! let conn = ConnectionView::new(1_000_000);
-//! assert_eq!(sched.schedule(&[wifi, cell], &conn), Decision::Send(0));
+//! assert_eq!(sched.schedule(&[wifi, cell], &conn), Decision::Send(PathId(0)));
 //! sched.on_sent(1200, SentKind::Original);
 //! ```
 //!
@@ -51,7 +51,7 @@
 //!
 //! ```
 //! use mpquic_scheduler::{
-//!     preferred_eligible, ConnectionView, Decision, FnFactory, PathView, Scheduler, SchedulerFactory,
+//!     preferred_eligible, ConnectionView, Decision, FnFactory, PathId, PathView, Scheduler, SchedulerFactory,
 //! };
 //! use std::sync::Arc;
 //!
@@ -74,10 +74,10 @@
 //! let factory: Arc<dyn SchedulerFactory> = FnFactory::arc("mostroom", || Box::new(MostRoom));
 //!
 //! let mut sched = factory.build();
-//! let mut a = PathView::new(0);
+//! let mut a = PathView::new(PathId(0));
 //! a.bytes_in_flight = 6_000;
-//! let b = PathView::new(1);
-//! assert_eq!(sched.schedule(&[a, b], &ConnectionView::new(10_000)), Decision::Send(1));
+//! let b = PathView::new(PathId(1));
+//! assert_eq!(sched.schedule(&[a, b], &ConnectionView::new(10_000)), Decision::Send(PathId(1)));
 //! ```
 #![forbid(unsafe_code)]
 
@@ -109,6 +109,7 @@ pub use scheduler::{
     Decision, FnFactory, PathEvent, PathSet, Reinjection, Scheduler, SchedulerFactory, Wait, WaitReason,
 };
 pub use view::{
-    eligible, lowest_srtt, preferred_eligible, preferred_usable, ConnectionView, PathStatus, PathView, StreamInfo,
+    eligible, lowest_srtt, preferred_eligible, preferred_usable, ConnectionView, Instant, PathId, PathStatus, PathView,
+    StreamInfo,
 };
 pub use weighted::{Weighted, WeightedFactory};

@@ -1,7 +1,7 @@
 //! MinRTT, the default scheduler: the eligible path with the lowest smoothed RTT.
 //!
 //! The MPTCP default and mp-quic's (papers.md §6). Backup paths are used only when no available
-//! path can send (draft-ietf-quic-multipath-21 §3.3).
+//! path can send (RFC 10069 §3.3).
 
 use std::sync::Arc;
 
@@ -39,10 +39,12 @@ impl Scheduler for MinRtt {
 mod tests {
     use super::*;
     use crate::view::PathStatus;
+    #[allow(unused_imports)]
+    use crate::PathId;
     use core::time::Duration;
 
     fn path(id: u32, srtt_ms: u64) -> PathView {
-        let mut p = PathView::new(id);
+        let mut p = PathView::new(PathId(id));
         p.srtt = Duration::from_millis(srtt_ms);
         p
     }
@@ -51,9 +53,9 @@ mod tests {
     fn picks_lowest_srtt_then_next_when_full() {
         let mut paths = vec![path(0, 40), path(1, 10), path(2, 25)];
         let conn = ConnectionView::new(10_000);
-        assert_eq!(MinRtt.schedule(&paths, &conn), Decision::Send(1));
+        assert_eq!(MinRtt.schedule(&paths, &conn), Decision::Send(PathId(1)));
         paths[1].bytes_in_flight = paths[1].cwnd;
-        assert_eq!(MinRtt.schedule(&paths, &conn), Decision::Send(2));
+        assert_eq!(MinRtt.schedule(&paths, &conn), Decision::Send(PathId(2)));
     }
 
     #[test]
@@ -61,9 +63,9 @@ mod tests {
         let mut paths = vec![path(0, 40), path(1, 10)];
         paths[1].status = PathStatus::Backup;
         let conn = ConnectionView::new(10_000);
-        assert_eq!(MinRtt.schedule(&paths, &conn), Decision::Send(0));
+        assert_eq!(MinRtt.schedule(&paths, &conn), Decision::Send(PathId(0)));
         paths[0].potentially_failed = true;
-        assert_eq!(MinRtt.schedule(&paths, &conn), Decision::Send(1));
+        assert_eq!(MinRtt.schedule(&paths, &conn), Decision::Send(PathId(1)));
         paths[1].abandoned = true;
         assert_eq!(MinRtt.schedule(&paths, &conn), Decision::no_path());
     }

@@ -37,14 +37,19 @@ impl Scheduler for Redundant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::PathId;
 
     #[test]
     fn duplicates_on_all_eligible() {
-        let mut paths: Vec<_> = (0..3).map(PathView::new).collect();
+        let mut paths: Vec<_> = (0..3).map(|i| PathView::new(PathId(i))).collect();
         let conn = ConnectionView::new(1);
-        assert_eq!(Redundant.schedule(&paths, &conn), Decision::Duplicate(PathSet::from_slice(&[0, 1, 2])));
+        assert_eq!(
+            Redundant.schedule(&paths, &conn),
+            Decision::Duplicate(PathSet::from_slice(&[PathId(0), PathId(1), PathId(2)]))
+        );
         paths[1].validated = false;
         paths[2].abandoned = true;
-        assert_eq!(Redundant.schedule(&paths, &conn), Decision::Send(0));
+        assert_eq!(Redundant.schedule(&paths, &conn), Decision::Send(PathId(0)));
     }
 }

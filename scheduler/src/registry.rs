@@ -12,6 +12,7 @@ use crate::reinjection::ReinjectingFactory;
 use crate::round_robin::RoundRobin;
 use crate::scheduler::SchedulerFactory;
 use crate::weighted::WeightedFactory;
+use crate::PathId;
 
 /// The names [`factory_by_name`] knows. Any of them followed by `+reinject` adds XLINK-style
 /// re-injection ([`crate::Reinjecting`]), e.g. `minrtt+reinject`, `ecf+reinject`.
@@ -65,11 +66,11 @@ pub fn factory_by_name(name: &str) -> Result<Arc<dyn SchedulerFactory>, UnknownS
     })
 }
 
-fn parse_weights(args: &str) -> Option<Vec<(u32, u32)>> {
+fn parse_weights(args: &str) -> Option<Vec<(PathId, u32)>> {
     args.split(',')
         .map(|pair| {
             let (id, w) = pair.split_once('=')?;
-            Some((id.trim().parse().ok()?, w.trim().parse().ok()?))
+            Some((PathId(id.trim().parse().ok()?), w.trim().parse().ok()?))
         })
         .collect()
 }

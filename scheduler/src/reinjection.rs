@@ -9,6 +9,7 @@ use core::time::Duration;
 
 use crate::scheduler::{Decision, PathEvent, Reinjection, Scheduler, SchedulerFactory};
 use crate::view::{eligible, ConnectionView, PathView};
+use crate::PathId;
 use std::sync::Arc;
 
 /// Wraps a scheduler and adds re-injection requests:
@@ -63,19 +64,19 @@ impl<S: Scheduler> Scheduler for Reinjecting<S> {
     fn schedule(&mut self, paths: &[PathView], conn: &ConnectionView) -> Decision {
         self.inner.schedule(paths, conn)
     }
-    fn on_ack(&mut self, path_id: u32, bytes: u64, rtt: Duration) {
+    fn on_ack(&mut self, path_id: PathId, bytes: u64, rtt: Duration) {
         self.inner.on_ack(path_id, bytes, rtt);
     }
-    fn on_loss(&mut self, path_id: u32, bytes: u64) {
+    fn on_loss(&mut self, path_id: PathId, bytes: u64) {
         self.inner.on_loss(path_id, bytes);
     }
-    fn on_path_change(&mut self, path_id: u32, event: PathEvent) {
+    fn on_path_change(&mut self, path_id: PathId, event: PathEvent) {
         self.inner.on_path_change(path_id, event);
     }
     fn reinject(&mut self, paths: &[PathView], conn: &ConnectionView) -> Option<Reinjection> {
         self.inner.reinject(paths, conn).or_else(|| Self::request(paths, conn))
     }
-    fn set_stream_affinity(&mut self, stream_id: u64, path_id: Option<u32>) -> bool {
+    fn set_stream_affinity(&mut self, stream_id: u64, path_id: Option<PathId>) -> bool {
         self.inner.set_stream_affinity(stream_id, path_id)
     }
 }
@@ -107,13 +108,15 @@ impl SchedulerFactory for ReinjectingFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::PathId;
 
     fn paths() -> Vec<PathView> {
-        let mut fast = PathView::new(0);
+        let mut fast = PathView::new(PathId(0));
         fast.srtt = Duration::from_millis(20);
         fast.cwnd = 60_000;
         fast.bytes_in_flight = 10_000;
-        let mut slow = PathView::new(1);
+        let mut slow = PathView::new(PathId(1));
         slow.srtt = Duration::from_millis(80);
         slow.bytes_in_flight = 9_000;
         vec![fast, slow]
@@ -124,7 +127,7 @@ mod tests {
         let p = paths();
         assert_eq!(Reinjecting::<Box<dyn Scheduler>>::request(&p, &ConnectionView::new(5000)), None);
         let r = Reinjecting::<Box<dyn Scheduler>>::request(&p, &ConnectionView::new(0));
-        assert_eq!(r, Some(Reinjection { from: 1, to: 0, max_bytes: 9_000 }));
+        assert_eq!(r, Some(Reinjection { from: PathId(1), to: PathId(0), max_bytes: 9_000 }));
         // Nothing queued because flow control holds the application back: not the tail.
         let mut blocked = ConnectionView::new(0);
         blocked.send_blocked = true;
@@ -136,6 +139,10 @@ mod tests {
         let mut p = paths();
         p[0].potentially_failed = true;
         let r = Reinjecting::<Box<dyn Scheduler>>::request(&p, &ConnectionView::new(5000));
-        assert_eq!(r, Some(Reinjection { from: 0, to: 1, max_bytes: 3_000 }), "bounded by path 1's free window");
+        assert_eq!(
+            r,
+            Some(Reinjection { from: PathId(0), to: PathId(1), max_bytes: 3_000 }),
+            "bounded by path 1's free window"
+        );
     }
 }

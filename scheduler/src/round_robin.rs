@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use crate::scheduler::{Decision, FnFactory, Scheduler, SchedulerFactory};
 use crate::view::{preferred_eligible, ConnectionView, PathView};
+use crate::PathId;
 
 /// Sends on the next eligible path after the one used last, in path-ID order, wrapping around.
 /// Backup paths join the cycle only when no available path can send.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RoundRobin {
-    last: Option<u32>,
+    last: Option<PathId>,
 }
 
 impl RoundRobin {
@@ -49,16 +50,18 @@ impl Scheduler for RoundRobin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::PathId;
 
     #[test]
     fn cycles_and_skips_full_paths() {
-        let mut paths: Vec<_> = [3, 0, 7].into_iter().map(PathView::new).collect();
+        let mut paths: Vec<_> = [3, 0, 7].into_iter().map(|i| PathView::new(PathId(i))).collect();
         let conn = ConnectionView::new(1);
         let mut rr = RoundRobin::new();
         let seq: Vec<_> = (0..4).map(|_| rr.schedule(&paths, &conn)).collect();
-        assert_eq!(seq, [0, 3, 7, 0].map(Decision::Send));
+        assert_eq!(seq, [0, 3, 7, 0].map(|i| Decision::Send(PathId(i))));
         paths[0].bytes_in_flight = paths[0].cwnd; // path 3 full
-        assert_eq!(rr.schedule(&paths, &conn), Decision::Send(7));
-        assert_eq!(rr.schedule(&paths, &conn), Decision::Send(0));
+        assert_eq!(rr.schedule(&paths, &conn), Decision::Send(PathId(7)));
+        assert_eq!(rr.schedule(&paths, &conn), Decision::Send(PathId(0)));
     }
 }

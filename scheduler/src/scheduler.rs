@@ -4,7 +4,7 @@
 //!
 //! proto asks the scheduler only about path-agnostic data (stream data and frames that may go on
 //! any path); path-bound traffic (PATH_CHALLENGE/RESPONSE, probes, ACK placement) stays in proto
-//! (draft-ietf-quic-multipath-21 §5: scheduling is out of the spec's scope).
+//! (RFC 10069 §5: scheduling is out of the spec's scope).
 
 use core::fmt;
 use core::time::Duration;
@@ -13,9 +13,10 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use crate::view::{ConnectionView, PathStatus, PathView};
+use crate::PathId;
 
 /// A small set of path IDs; no heap allocation up to four paths.
-pub type PathSet = SmallVec<[u32; 4]>;
+pub type PathSet = SmallVec<[PathId; 4]>;
 
 /// Why the scheduler holds the packet back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +27,7 @@ pub enum WaitReason {
     /// (BLEST, ECF).
     FasterPath {
         /// The path being waited for.
-        path_id: u32,
+        path_id: PathId,
     },
     /// A scheduler-specific reason.
     Other(&'static str),
@@ -51,7 +52,7 @@ impl Wait {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Send it on this path.
-    Send(u32),
+    Send(PathId),
     /// Send a copy on each of these paths (the first copy counts as the original, the others as
     /// redundant bytes).
     Duplicate(PathSet),
@@ -66,7 +67,7 @@ impl Decision {
     }
 
     /// The paths this decision sends on (empty for `Wait`).
-    pub fn paths(&self) -> &[u32] {
+    pub fn paths(&self) -> &[PathId] {
         match self {
             Decision::Send(id) => core::slice::from_ref(id),
             Decision::Duplicate(set) => set,
@@ -86,9 +87,9 @@ impl Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reinjection {
     /// The slow or failing path whose in-flight data is copied.
-    pub from: u32,
+    pub from: PathId,
     /// The path that carries the copies.
-    pub to: u32,
+    pub to: PathId,
     /// Upper bound on the stream bytes to copy now.
     pub max_bytes: u64,
 }
@@ -100,9 +101,9 @@ pub enum PathEvent {
     Opened,
     /// Path validation succeeded (RFC 9000 §8.2).
     Validated,
-    /// Our local status changed (draft-ietf-quic-multipath-21 §3.3).
+    /// Our local status changed (RFC 10069 §3.3).
     StatusChanged(PathStatus),
-    /// The peer's PATH_STATUS_AVAILABLE/BACKUP hint changed (draft-ietf-quic-multipath-21 §3.3).
+    /// The peer's PATH_STATUS_AVAILABLE/BACKUP hint changed (RFC 10069 §3.3).
     PeerStatusChanged(PathStatus),
     /// Loss detection suspects the path failed.
     PotentiallyFailed,
@@ -128,17 +129,17 @@ pub trait Scheduler: fmt::Debug + Send {
     fn schedule(&mut self, paths: &[PathView], conn: &ConnectionView) -> Decision;
 
     /// `bytes` were acknowledged on `path_id`, with this RTT sample.
-    fn on_ack(&mut self, path_id: u32, bytes: u64, rtt: Duration) {
+    fn on_ack(&mut self, path_id: PathId, bytes: u64, rtt: Duration) {
         let _ = (path_id, bytes, rtt);
     }
 
     /// `bytes` were declared lost on `path_id`.
-    fn on_loss(&mut self, path_id: u32, bytes: u64) {
+    fn on_loss(&mut self, path_id: PathId, bytes: u64) {
         let _ = (path_id, bytes);
     }
 
     /// A path changed state.
-    fn on_path_change(&mut self, path_id: u32, event: PathEvent) {
+    fn on_path_change(&mut self, path_id: PathId, event: PathEvent) {
         let _ = (path_id, event);
     }
 
@@ -152,7 +153,7 @@ pub trait Scheduler: fmt::Debug + Send {
 
     /// The application pins (`Some(path)`) or unpins (`None`) a stream to a path. Returns whether
     /// this scheduler honours affinity (see [`crate::StreamAffinity`]); the default ignores it.
-    fn set_stream_affinity(&mut self, stream_id: u64, path_id: Option<u32>) -> bool {
+    fn set_stream_affinity(&mut self, stream_id: u64, path_id: Option<PathId>) -> bool {
         let _ = (stream_id, path_id);
         false
     }
@@ -165,19 +166,19 @@ impl<S: Scheduler + ?Sized> Scheduler for Box<S> {
     fn schedule(&mut self, paths: &[PathView], conn: &ConnectionView) -> Decision {
         (**self).schedule(paths, conn)
     }
-    fn on_ack(&mut self, path_id: u32, bytes: u64, rtt: Duration) {
+    fn on_ack(&mut self, path_id: PathId, bytes: u64, rtt: Duration) {
         (**self).on_ack(path_id, bytes, rtt)
     }
-    fn on_loss(&mut self, path_id: u32, bytes: u64) {
+    fn on_loss(&mut self, path_id: PathId, bytes: u64) {
         (**self).on_loss(path_id, bytes)
     }
-    fn on_path_change(&mut self, path_id: u32, event: PathEvent) {
+    fn on_path_change(&mut self, path_id: PathId, event: PathEvent) {
         (**self).on_path_change(path_id, event)
     }
     fn reinject(&mut self, paths: &[PathView], conn: &ConnectionView) -> Option<Reinjection> {
         (**self).reinject(paths, conn)
     }
-    fn set_stream_affinity(&mut self, stream_id: u64, path_id: Option<u32>) -> bool {
+    fn set_stream_affinity(&mut self, stream_id: u64, path_id: Option<PathId>) -> bool {
         (**self).set_stream_affinity(stream_id, path_id)
     }
 }

@@ -3,23 +3,14 @@
 //!
 //! proto builds these right before it asks the scheduler where the next packet of path-agnostic
 //! data goes. They are plain values: a scheduler cannot change the transport through them, and a
-//! test or a simulator can build them by hand (`PathView::new(id)` then set fields).
+//! test or a simulator can build them by hand (`PathView::new(PathId(id))` then set fields).
 //!
-//! Time is never absolute here except for [`ConnectionView::now_nanos`]: durations are relative
+//! Time is never absolute here except for [`ConnectionView::now`]: durations are relative
 //! to "now" (`next_send_in`), and the crate never reads a clock (sans-IO).
 
 use core::time::Duration;
 
-/// The status of a path, named as in draft-ietf-quic-multipath-21 §3.3 (PATH_STATUS_AVAILABLE /
-/// PATH_STATUS_BACKUP frames).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum PathStatus {
-    /// Use the path as the scheduler sees fit.
-    #[default]
-    Available,
-    /// Do not send on the path while another usable path exists.
-    Backup,
-}
+pub use mpquic_core::{Instant, PathId, PathStatus};
 
 /// A read-only snapshot of one path, as the scheduler sees it.
 ///
@@ -28,13 +19,13 @@ pub enum PathStatus {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PathView {
-    /// The path's Path ID (draft-ietf-quic-multipath-21 §2: the `PathId` value; path 0 is the
+    /// The path's Path ID (RFC 10069 §2: the `PathId` value; path 0 is the
     /// handshake path).
-    pub path_id: u32,
+    pub path_id: PathId,
     /// The status this endpoint set locally (and advertised to the peer).
     pub status: PathStatus,
     /// The peer's PATH_STATUS_AVAILABLE/BACKUP hint for our sending on this path; `None` until the
-    /// peer sent one (draft-ietf-quic-multipath-21 §3.3: no frame means "unknown, use local logic").
+    /// peer sent one (RFC 10069 §3.3: no frame means "unknown, use local logic").
     pub peer_status: Option<PathStatus>,
     /// Path validation (RFC 9000 §8.2) has succeeded; data must not go on an unvalidated path.
     pub validated: bool,
@@ -67,7 +58,7 @@ pub struct PathView {
 impl PathView {
     /// A validated, available, idle path with RFC 9002 initial values (`kInitialRtt` = 333 ms,
     /// initial window 10 × 1200 bytes, §6.2.2 and §7.2).
-    pub fn new(path_id: u32) -> Self {
+    pub fn new(path_id: PathId) -> Self {
         Self {
             path_id,
             status: PathStatus::Available,
@@ -102,7 +93,7 @@ impl PathView {
     }
 
     /// The status that governs our sending: Backup when either we or the peer marked the path
-    /// Backup (draft-ietf-quic-multipath-21 §3.3: the peer's hint is advisory but respected).
+    /// Backup (RFC 10069 §3.3: the peer's hint is advisory but respected).
     pub fn effective_status(&self) -> PathStatus {
         if self.status == PathStatus::Backup || self.peer_status == Some(PathStatus::Backup) {
             PathStatus::Backup
@@ -156,9 +147,9 @@ pub struct ConnectionView {
     /// New data is held back by flow control (connection or stream credit) or by the send buffer,
     /// not by the application: the peer's window waits for data still in flight.
     pub send_blocked: bool,
-    /// Opaque monotonic time in nanoseconds since the driver's epoch (the value of
-    /// `mpquic_cc::Instant::as_nanos()`); only differences between two values mean anything.
-    pub now_nanos: u64,
+    /// The time of the decision, on the transport's clock (the same [`Instant`] proto and the
+    /// congestion controllers take).
+    pub now: Instant,
 }
 
 impl ConnectionView {
@@ -171,7 +162,7 @@ impl ConnectionView {
             send_window: u64::MAX / 4,
             is_retransmission: false,
             send_blocked: false,
-            now_nanos: 0,
+            now: Instant::ZERO,
         }
     }
 }
@@ -210,10 +201,12 @@ pub fn lowest_srtt<'a>(paths: impl Iterator<Item = &'a PathView>) -> Option<&'a 
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::PathId;
 
     #[test]
     fn window_full_needs_one_mtu() {
-        let mut p = PathView::new(0);
+        let mut p = PathView::new(PathId(0));
         p.cwnd = 12_000;
         p.bytes_in_flight = 10_800;
         assert!(!p.window_full());
@@ -225,7 +218,7 @@ mod tests {
 
     #[test]
     fn eligibility() {
-        let p = PathView::new(1);
+        let p = PathView::new(PathId(1));
         assert!(eligible(&p));
         for f in [
             |p: &mut PathView| p.validated = false,
@@ -241,7 +234,7 @@ mod tests {
 
     #[test]
     fn peer_backup_hint_counts() {
-        let mut p = PathView::new(1);
+        let mut p = PathView::new(PathId(1));
         assert!(!p.is_backup());
         p.peer_status = Some(PathStatus::Backup);
         assert!(p.is_backup());
@@ -252,16 +245,16 @@ mod tests {
 
     #[test]
     fn backup_class_only_when_no_available_is_usable() {
-        let mut a = PathView::new(0);
-        let mut b = PathView::new(1);
+        let mut a = PathView::new(PathId(0));
+        let mut b = PathView::new(PathId(1));
         b.status = PathStatus::Backup;
         let ids = |ps: &[PathView]| preferred_eligible(ps).map(|p| p.path_id).collect::<Vec<_>>();
-        assert_eq!(ids(&[a.clone(), b.clone()]), vec![0]);
+        assert_eq!(ids(&[a.clone(), b.clone()]), vec![PathId(0)]);
         // A full window: the available path still works, so nothing may go on the backup path.
         a.bytes_in_flight = a.cwnd;
         assert!(ids(&[a.clone(), b.clone()]).is_empty());
         a.potentially_failed = true;
-        assert_eq!(ids(&[a.clone(), b.clone()]), vec![1]);
+        assert_eq!(ids(&[a.clone(), b.clone()]), vec![PathId(1)]);
         b.abandoned = true;
         assert!(ids(&[a, b]).is_empty());
     }

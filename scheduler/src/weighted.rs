@@ -3,6 +3,7 @@
 
 use crate::scheduler::{Decision, PathEvent, Scheduler, SchedulerFactory};
 use crate::view::{preferred_eligible, ConnectionView, PathView};
+use crate::PathId;
 
 /// Per-path weights; a path without a configured weight gets [`Weighted::DEFAULT_WEIGHT`].
 ///
@@ -12,8 +13,8 @@ use crate::view::{preferred_eligible, ConnectionView, PathView};
 /// "only when no weighted path can send" (then the lowest path ID among them).
 #[derive(Debug, Clone, Default)]
 pub struct Weighted {
-    weights: Vec<(u32, u32)>,
-    credit: Vec<(u32, i64)>,
+    weights: Vec<(PathId, u32)>,
+    credit: Vec<(PathId, i64)>,
 }
 
 impl Weighted {
@@ -21,24 +22,24 @@ impl Weighted {
     pub const DEFAULT_WEIGHT: u32 = 1;
 
     /// A scheduler with these `(path_id, weight)` pairs.
-    pub fn new(weights: impl IntoIterator<Item = (u32, u32)>) -> Self {
+    pub fn new(weights: impl IntoIterator<Item = (PathId, u32)>) -> Self {
         Self { weights: weights.into_iter().collect(), credit: Vec::new() }
     }
 
     /// The weight of `path_id`.
-    pub fn weight(&self, path_id: u32) -> u32 {
+    pub fn weight(&self, path_id: PathId) -> u32 {
         self.weights.iter().find(|(id, _)| *id == path_id).map_or(Self::DEFAULT_WEIGHT, |&(_, w)| w)
     }
 
     /// Set (or change) the weight of `path_id`.
-    pub fn set_weight(&mut self, path_id: u32, weight: u32) {
+    pub fn set_weight(&mut self, path_id: PathId, weight: u32) {
         match self.weights.iter_mut().find(|(id, _)| *id == path_id) {
             Some(entry) => entry.1 = weight,
             None => self.weights.push((path_id, weight)),
         }
     }
 
-    fn credit_mut(&mut self, path_id: u32) -> &mut i64 {
+    fn credit_mut(&mut self, path_id: PathId) -> &mut i64 {
         let idx = match self.credit.iter().position(|(id, _)| *id == path_id) {
             Some(idx) => idx,
             None => {
@@ -57,8 +58,8 @@ impl Scheduler for Weighted {
 
     fn schedule(&mut self, paths: &[PathView], _conn: &ConnectionView) -> Decision {
         let mut total: i64 = 0;
-        let mut best: Option<(i64, u32)> = None;
-        let mut zero_weight: Option<u32> = None;
+        let mut best: Option<(i64, PathId)> = None;
+        let mut zero_weight: Option<PathId> = None;
         for p in preferred_eligible(paths) {
             let w = i64::from(self.weight(p.path_id));
             if w == 0 {
@@ -84,7 +85,7 @@ impl Scheduler for Weighted {
         }
     }
 
-    fn on_path_change(&mut self, path_id: u32, event: PathEvent) {
+    fn on_path_change(&mut self, path_id: PathId, event: PathEvent) {
         if event == PathEvent::Abandoned {
             self.credit.retain(|(id, _)| *id != path_id);
         }
@@ -95,7 +96,7 @@ impl Scheduler for Weighted {
 #[derive(Debug, Clone, Default)]
 pub struct WeightedFactory {
     /// `(path_id, weight)` pairs.
-    pub weights: Vec<(u32, u32)>,
+    pub weights: Vec<(PathId, u32)>,
 }
 
 impl SchedulerFactory for WeightedFactory {
@@ -110,24 +111,26 @@ impl SchedulerFactory for WeightedFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::PathId;
 
     #[test]
     fn smooth_interleaving_5_1_1() {
         // The classic nginx example: weights a=5, b=1, c=1 give a a b a c a a.
-        let paths: Vec<_> = (0..3).map(PathView::new).collect();
-        let mut w = Weighted::new([(0, 5), (1, 1), (2, 1)]);
+        let paths: Vec<_> = (0..3).map(|i| PathView::new(PathId(i))).collect();
+        let mut w = Weighted::new([(PathId(0), 5), (PathId(1), 1), (PathId(2), 1)]);
         let conn = ConnectionView::new(1);
         let seq: Vec<_> = (0..7).map(|_| w.schedule(&paths, &conn)).collect();
-        assert_eq!(seq, [0, 0, 1, 0, 2, 0, 0].map(Decision::Send));
+        assert_eq!(seq, [0, 0, 1, 0, 2, 0, 0].map(|i| Decision::Send(PathId(i))));
     }
 
     #[test]
     fn zero_weight_is_last_resort() {
-        let mut paths: Vec<_> = (0..2).map(PathView::new).collect();
-        let mut w = Weighted::new([(1, 0)]);
+        let mut paths: Vec<_> = (0..2).map(|i| PathView::new(PathId(i))).collect();
+        let mut w = Weighted::new([(PathId(1), 0)]);
         let conn = ConnectionView::new(1);
-        assert_eq!(w.schedule(&paths, &conn), Decision::Send(0));
+        assert_eq!(w.schedule(&paths, &conn), Decision::Send(PathId(0)));
         paths[0].validated = false;
-        assert_eq!(w.schedule(&paths, &conn), Decision::Send(1));
+        assert_eq!(w.schedule(&paths, &conn), Decision::Send(PathId(1)));
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use mpquic_scheduler::PathId;
 use mpquic_scheduler::{
     eligible, factory_by_name, preferred_eligible, ConnectionView, Decision, PathStatus, PathView, RedundancyCap,
     Scheduler, SchedulerFactory, SchedulerHandle, SentKind, StreamAffinityFactory, StreamInfo, Weighted,
@@ -28,7 +29,7 @@ prop_compose! {
         mtu in 1200u16..1500,
         loss in 0.0f64..0.2,
     ) -> PathView {
-        let mut p = PathView::new(id);
+        let mut p = PathView::new(PathId(id));
         p.status = status;
         p.peer_status = peer_status;
         p.validated = validated;
@@ -55,7 +56,7 @@ prop_compose! {
         c.send_window = window;
         c.flow_control_left = window;
         c.next_stream = Some(StreamInfo { stream_id: stream * 4, priority: 0 });
-        c.now_nanos = now_ms * 1_000_000;
+        c.now = mpquic_scheduler::Instant::from_nanos(now_ms * 1_000_000);
         c
     }
 }
@@ -66,8 +67,8 @@ fn all_schedulers() -> Vec<Box<dyn Scheduler>> {
         SCHEDULER_NAMES.iter().map(|n| factory_by_name(n).expect("registered").build()).collect();
     out.push(factory_by_name("weighted:0=5,1=1,2=3").expect("valid").build());
     let mut pinned = StreamAffinityFactory::new(factory_by_name("blest").expect("registered")).build();
-    pinned.set_stream_affinity(0, Some(1));
-    pinned.set_stream_affinity(4, Some(3));
+    pinned.set_stream_affinity(0, Some(PathId(1)));
+    pinned.set_stream_affinity(4, Some(PathId(3)));
     out.push(pinned);
     out
 }
@@ -121,7 +122,7 @@ proptest! {
         struct Reckless(u32);
         impl Scheduler for Reckless {
             fn name(&self) -> &str { "reckless" }
-            fn schedule(&mut self, _: &[PathView], _: &ConnectionView) -> Decision { Decision::Send(self.0) }
+            fn schedule(&mut self, _: &[PathView], _: &ConnectionView) -> Decision { Decision::Send(PathId(self.0)) }
         }
         let mut h = SchedulerHandle::new(Box::new(Reckless(pick)), RedundancyCap::default());
         for id in h.schedule(&paths, &conn).paths() {
@@ -133,9 +134,9 @@ proptest! {
     /// equal open windows; with all weights 1 that is RoundRobin's share too.
     #[test]
     fn weighted_matches_shares(weights in proptest::collection::vec(1u32..10, 2..5)) {
-        let paths: Vec<PathView> = (0..weights.len() as u32).map(PathView::new).collect();
+        let paths: Vec<PathView> = (0..weights.len() as u32).map(|i| PathView::new(PathId(i))).collect();
         let conn = ConnectionView::new(1 << 30);
-        let mut w = Weighted::new(weights.iter().enumerate().map(|(i, &w)| (i as u32, w)));
+        let mut w = Weighted::new(weights.iter().enumerate().map(|(i, &w)| (PathId(i as u32), w)));
         let counts = count_decisions(&mut w, &paths, &conn, 10_000);
         let total: u32 = weights.iter().sum();
         for (i, &wt) in weights.iter().enumerate() {
@@ -179,7 +180,7 @@ fn count_decisions(s: &mut dyn Scheduler, paths: &[PathView], conn: &ConnectionV
     let mut counts = HashMap::new();
     for _ in 0..n {
         match s.schedule(paths, conn) {
-            Decision::Send(id) => *counts.entry(id).or_insert(0) += 1,
+            Decision::Send(id) => *counts.entry(id.0).or_insert(0) += 1,
             other => panic!("{} answered {other:?} with open windows", s.name()),
         }
     }
@@ -189,7 +190,7 @@ fn count_decisions(s: &mut dyn Scheduler, paths: &[PathView], conn: &ConnectionV
 #[test]
 fn round_robin_shares_within_5_percent() {
     for n in 2..=5u32 {
-        let paths: Vec<PathView> = (0..n).map(PathView::new).collect();
+        let paths: Vec<PathView> = (0..n).map(|i| PathView::new(PathId(i))).collect();
         let conn = ConnectionView::new(1 << 30);
         let mut rr = factory_by_name("roundrobin").expect("registered").build();
         let counts = count_decisions(&mut *rr, &paths, &conn, 10_000);
@@ -203,7 +204,7 @@ fn round_robin_shares_within_5_percent() {
 
 #[test]
 fn weighted_3_to_1_by_name() {
-    let paths: Vec<PathView> = (0..2).map(PathView::new).collect();
+    let paths: Vec<PathView> = (0..2).map(|i| PathView::new(PathId(i))).collect();
     let conn = ConnectionView::new(1 << 30);
     let mut w = factory_by_name("weighted:0=3,1=1").expect("valid").build();
     let counts = count_decisions(&mut *w, &paths, &conn, 10_000);
@@ -215,9 +216,9 @@ fn weighted_3_to_1_by_name() {
 fn factories_are_values() {
     let factories: Vec<std::sync::Arc<dyn SchedulerFactory>> =
         SCHEDULER_NAMES.iter().map(|n| factory_by_name(n).expect("registered")).collect();
-    let paths = [PathView::new(0)];
+    let paths = [PathView::new(PathId(0))];
     for f in factories {
         let mut h = SchedulerHandle::from_factory(&*f, RedundancyCap::default());
-        assert_eq!(h.schedule(&paths, &ConnectionView::new(1)), Decision::Send(0), "{}", f.name());
+        assert_eq!(h.schedule(&paths, &ConnectionView::new(1)), Decision::Send(PathId(0)), "{}", f.name());
     }
 }

@@ -763,7 +763,7 @@ pub struct BbrFactory;
 
 impl ControllerFactory for BbrFactory {
     fn build(&self, now: Instant, path: PathInfo) -> Box<dyn Controller> {
-        Box::new(Bbr::new(now, path.max_datagram_size, u64::from(path.path_id)))
+        Box::new(Bbr::new(now, path.max_datagram_size, u64::from(path.path_id.0)))
     }
 
     fn name(&self) -> &str {

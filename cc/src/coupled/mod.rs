@@ -39,7 +39,7 @@ use crate::controller::{
     Paths, RttEstimates, SentPacket,
 };
 use crate::recovery::RecoveryPeriod;
-use crate::Instant;
+use crate::{Instant, PathId};
 
 /// The smallest RTT used in the formulas, so that a zero estimate cannot divide by zero.
 const MIN_RTT: Duration = Duration::from_micros(1);
@@ -51,7 +51,7 @@ const CARRY_ROUNDING: f64 = 1e-6;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PathRate {
     /// The path's identifier.
-    pub path_id: u32,
+    pub path_id: PathId,
     /// Congestion window, bytes.
     pub window: f64,
     /// Smoothed RTT, seconds (at least 1 µs).
@@ -347,7 +347,7 @@ pub(crate) mod tests {
             .iter()
             .enumerate()
             .map(|(i, &(window, rtt_ms, l, mss))| PathSnapshot {
-                path_id: i as u32,
+                path_id: PathId(i as u32),
                 window,
                 smoothed_rtt: Duration::from_millis(rtt_ms),
                 bytes_in_flight: 0,
@@ -362,6 +362,7 @@ pub(crate) mod tests {
     /// The view of path `this` among `snaps`.
     pub(crate) fn view_of(snaps: &[PathSnapshot], this: u32) -> CoupledView<'_> {
         let s = snaps[this as usize];
+        let this = PathId(this);
         let rate = PathRate {
             path_id: this,
             window: s.window as f64,
@@ -377,8 +378,8 @@ pub(crate) mod tests {
         let mut snaps = snapshots(&[(10_000, 10, 0), (20_000, 20, 0), (30_000, 30, 0)]);
         snaps[2].active = false;
         let v = view_of(&snaps, 1);
-        let ids: Vec<u32> = v.all().map(|p| p.path_id).collect();
-        assert_eq!(ids, vec![1, 0]);
+        let ids: Vec<PathId> = v.all().map(|p| p.path_id).collect();
+        assert_eq!(ids, vec![PathId(1), PathId(0)]);
     }
 
     #[test]
@@ -394,7 +395,7 @@ pub(crate) mod tests {
         // B∖M = ∅ and α = 0; Σ w/rtt = 100 segments/s and (w_r/rtt_r²)/(Σ w/rtt)² =
         // (5/0.01)/100² = 0.05 segments per acknowledged segment.
         let snaps = snapshots(&[(5000, 100, 0), (5000, 100, 0)]);
-        let paths = Paths { paths: &snaps, this_path: 0 };
+        let paths = Paths { paths: &snaps, this_path: PathId(0) };
         // One ACK frame for five 1000-byte packets sent after the recovery period began: five
         // segments' worth, 5 · 0.05 · 1000 = 250 bytes (not one ACK's 50).
         let mut pn = 100;

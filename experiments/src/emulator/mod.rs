@@ -3,7 +3,7 @@
 //! model in real time (this machine has no netem).
 //!
 //! The link model is the simulator's own: the relay builds the scenario's
-//! [`Network`](crate::sim::Network) (one [`Link`](crate::sim::Link) per path and direction,
+//! [`crate::sim::Network`] (one [`Link`](crate::sim::Link) per path and direction,
 //! shared bottlenecks, the timeline) and drives it with a real clock instead of virtual time, so
 //! rate, propagation delay, drop-tail queues, Bernoulli and Gilbert-Elliott loss, jitter,
 //! reordering, ECN marking and the `down` / `up` / `set` / `handover` events mean exactly what

@@ -29,7 +29,7 @@ const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// `mpquic client`: download files over hq-interop.
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
-    /// URLs to fetch, e.g. https://localhost:4433/file.bin or https://[::1]:4433/a; each on its
+    /// URLs to fetch, e.g. https://localhost:4433/file.bin or `https://[::1]:4433/a`; each on its
     /// own stream, concurrently (one connection per host and port).
     #[arg(required = true, value_name = "URL")]
     pub urls: Vec<String>,
@@ -43,11 +43,12 @@ pub struct ClientArgs {
     /// Do not verify the server's certificate (signatures are still checked). For tests only.
     #[arg(long)]
     pub insecure: bool,
-    /// A path: LOCAL_IP[:PORT][=REMOTE_ADDR][,backup], e.g. 127.0.0.2 or 10.0.1.2=192.0.2.1:4433
-    /// or [::1]:0=[::1]:4433 or 127.0.0.2,backup (a backup path, RFC 10069 §3.2: try it with
-    /// --scheduler backup). Each flag adds one; the first carries the handshake; REMOTE_ADDR
+    /// A path: `LOCAL_IP[:PORT][=REMOTE_ADDR][,backup]`, e.g. 127.0.0.2 or
+    /// 10.0.1.2=192.0.2.1:4433 or `[::1]:0=[::1]:4433` or 127.0.0.2,backup (a backup path, RFC
+    /// 10069 §3.2: try it with --scheduler backup). Each flag adds one; the first carries the
+    /// handshake; REMOTE_ADDR
     /// defaults to the URL's address; all paths share one socket, so PORT is 0 (any) or the
-    /// first path's port. With two or more, multipath (draft-ietf-quic-multipath-21) is
+    /// first path's port. With two or more, multipath (RFC 10069) is
     /// negotiated and the other paths are opened once the handshake is confirmed.
     #[arg(long = "path", value_name = "LOCAL_IP[:PORT][=REMOTE_ADDR][,backup]", value_parser = parse_path_spec)]
     pub paths: Vec<PathSpec>,

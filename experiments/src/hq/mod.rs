@@ -73,7 +73,7 @@ impl CommonArgs {
     }
 
     /// Transport settings with the chosen congestion controller and scheduler; multipath
-    /// (draft-21 initial_max_path_id) is offered for up to `max_paths` paths when given; every
+    /// (RFC 10069 initial_max_path_id) is offered for up to `max_paths` paths when given; every
     /// connection is traced by `qlog` when given.
     pub fn transport(
         &self,

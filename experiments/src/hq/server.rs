@@ -37,7 +37,7 @@ pub struct ServerArgs {
     /// Private key (PEM) of --cert.
     #[arg(long, value_name = "PEM", requires = "cert")]
     pub key: Option<PathBuf>,
-    /// Paths per connection the server allows (multipath, draft-21 initial_max_path_id + 1;
+    /// Paths per connection the server allows (multipath, RFC 10069 initial_max_path_id + 1;
     /// always offered).
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_paths: u32,
@@ -62,7 +62,7 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         tls.key_log = log;
     }
     let mut config = ServerConfig::new(Arc::new(tls));
-    // Multipath (draft-21) is always offered; it is used when the client offers it too.
+    // Multipath (RFC 10069) is always offered; it is used when the client offers it too.
     let qlog = args.common.qlog()?;
     if let Some(dir) = &args.common.qlog {
         say!("qlog traces of every connection in {}", dir.display());

@@ -199,7 +199,7 @@ pub struct RunSummary {
     pub emulator: Option<EmulatorSummary>,
 }
 
-/// Experimental aggregation benefit (spec/papers.md §1.3, [TH] eq. 5.1): `multipath` is the mean
+/// Experimental aggregation benefit (spec/papers.md §1.3, \[TH\] eq. 5.1): `multipath` is the mean
 /// goodput with all paths, `single` the mean single-path goodput of each path. 0 means as good as
 /// the best path alone, 1 the sum of all paths, -1 no transfer. `None` without baselines or when
 /// every single-path goodput is zero.

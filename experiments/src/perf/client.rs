@@ -55,7 +55,7 @@ pub struct PerfClientArgs {
     /// Application sending rate of each connection, bits/s (k/M/G suffixes): a load generator.
     #[arg(long, value_name = "R", value_parser = parse_rate)]
     pub rate: Option<u64>,
-    /// A path: LOCAL_IP[:PORT][=REMOTE_ADDR][,backup]; each flag adds one, the first carries the
+    /// A path: `LOCAL_IP[:PORT][=REMOTE_ADDR][,backup]`; each flag adds one, the first carries the
     /// handshake, REMOTE_ADDR defaults to the server's, `,backup` marks it a backup path (RFC
     /// 10069 §3.2). Two or more: multipath (RFC 10069).
     #[arg(long = "path", value_name = "LOCAL_IP[:PORT][=REMOTE_ADDR][,backup]", value_parser = parse_path_spec)]

@@ -7,7 +7,7 @@
 //! ID as a string (a `quic:tuple_assigned` event maps it to the path's addresses, again after a
 //! migration, and once more without addresses when the path is abandoned), and the custom
 //! `path_id` field holds it as a number. Multipath frames (PATH_ACK, PATH_ABANDON, ...) are
-//! logged with `frame_type` names taken from draft-ietf-quic-multipath-21 (`path_ack`,
+//! logged with `frame_type` names taken from RFC 10069 (`path_ack`,
 //! `path_abandon`, ...) and their fields; the path life cycle (opened, validated, potentially
 //! failed, recovered, abandoned, the peer's status) comes as `quic:path_updated`. Both are our
 //! extension schema, listed in the header's `event_schemas`.
@@ -35,7 +35,6 @@ use mpquic_proto::trace::{
 use mpquic_proto::{Instant, PathEvent, PathId, PathStatus, Side};
 use serde::Serialize;
 
-use schema::Text;
 pub use schema::{Hex, MULTIPATH_SCHEMA, QUIC_SCHEMA};
 
 /// The file extension of JSON-SEQ qlog files.
@@ -182,7 +181,7 @@ struct Record<D> {
     time: f64,
     name: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    tuple: Option<Text<u32>>,
+    tuple: Option<schema::PathTuple>,
     #[serde(skip_serializing_if = "Option::is_none")]
     path_id: Option<u32>,
     data: D,
@@ -273,7 +272,8 @@ impl<W: Write + Send> QlogWriter<W> {
             return;
         }
         let time = now.saturating_duration_since(self.epoch).as_nanos() as f64 / 1e6;
-        let record = Record { time, name, tuple: path.map(|p| Text(p.0)), path_id: path.map(|p| p.0), data };
+        let record =
+            Record { time, name, tuple: path.map(|p| schema::PathTuple(p.0)), path_id: path.map(|p| p.0), data };
         let result = self
             .out
             .write_all(b"\x1e")
@@ -331,6 +331,7 @@ impl<W: Write + Send> QlogWriter<W> {
             u.pacing_rate = m.pacing_rate.map(|r| r.saturating_mul(8));
         }
         if u != schema::MetricsUpdate::default() {
+            u.path_id = Some(path.0);
             self.write(now, "quic:recovery_metrics_updated", Some(path), u);
         }
         let old = prev.map(|p| p.congestion_state).filter(|s| !s.is_empty());
@@ -343,7 +344,7 @@ impl<W: Write + Send> QlogWriter<W> {
     fn path_event(&mut self, now: Instant, ev: &TraceEvent<'_>) {
         let TraceEvent::Path { path, what, local, remote } = ev else { return };
         let assigned = |gone: bool| schema::TupleAssigned {
-            tuple_id: Text(path.0),
+            tuple_id: schema::PathTuple(path.0),
             tuple_remote: (!gone).then(|| schema::TupleEndpoint::new(Some(*remote), None)),
             tuple_local: (!gone).then(|| schema::TupleEndpoint::new(*local, None)),
         };
@@ -427,7 +428,7 @@ impl<W: Write + Send> Tracer for QlogWriter<W> {
                     && frames.iter().any(|f| matches!(f, mpquic_proto::frame::Frame::Padding(_)))
                     && header.length > 1200;
                 let data = schema::Packet {
-                    header: schema::Header::new(header),
+                    header: schema::Header::new(header, *path),
                     raw: schema::Raw { length: Some(header.length), payload_length: None },
                     is_mtu_probe_packet: (sent && probe).then_some(true),
                     frames: schema::Frames { frames, ack_delay_exponent },

@@ -2,7 +2,7 @@
 //! and parameters, serialised without building intermediate JSON values.
 //!
 //! Field names and values follow draft-ietf-quic-qlog-quic-events (the editor's copy after -13,
-//! "quic-13" below). The multipath additions (draft-ietf-quic-multipath-21 frames, the path ID of
+//! "quic-13" below). The multipath additions (RFC 10069 frames, the path ID of
 //! each event, the `quic:path_updated` event) form our extension schema [`MULTIPATH_SCHEMA`].
 
 use std::fmt;
@@ -12,16 +12,16 @@ use mpquic_proto::frame::{Ack, Frame};
 use mpquic_proto::packet::PacketType;
 use mpquic_proto::trace::{DropReason, PacketHeaderInfo};
 use mpquic_proto::transport_parameters::TransportParameters;
-use mpquic_proto::{ConnectionError, Dir, TransportErrorCode};
+use mpquic_proto::{ConnectionError, Dir, PathId, TransportErrorCode};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
 /// The QUIC event schema we write (draft-ietf-quic-qlog-quic-events: drafts append "-NN").
 pub const QUIC_SCHEMA: &str = "urn:ietf:params:qlog:events:quic-13";
-/// Our extension of the `quic` namespace: multipath frames (draft-ietf-quic-multipath-21), the
+/// Our extension of the `quic` namespace: multipath frames (RFC 10069), the
 /// `path_id` field of path-scoped events, and `quic:path_updated`. A private schema URI with a
 /// month-date, as the main schema asks of non-IETF schemas.
-pub const MULTIPATH_SCHEMA: &str = "https://example.invalid/mpquic/122026/qlog.html#multipath-21";
+pub const MULTIPATH_SCHEMA: &str = "https://example.invalid/mpquic/122026/qlog.html#rfc10069";
 
 /// Bytes as a lowercase hex string (qlog `hexstring`).
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +48,17 @@ pub struct Text<T>(pub T);
 impl<T: fmt::Display> Serialize for Text<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&self.0)
+    }
+}
+
+/// A path's qlog tuple ID, `p{path_id}` as noq writes it: the `tuple` of every path-bound event
+/// and the `tuple_id` of `quic:tuple_assigned`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathTuple(pub u32);
+
+impl Serialize for PathTuple {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("p{}", self.0))
     }
 }
 
@@ -116,7 +127,7 @@ pub struct ParametersSet<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     max_datagram_frame_size: Option<u64>,
     grease_quic_bit: bool,
-    /// draft-ietf-quic-multipath-21 §2 (our extension); absent without multipath.
+    /// RFC 10069 §2 (our extension); absent without multipath.
     #[serde(skip_serializing_if = "Option::is_none")]
     initial_max_path_id: Option<u32>,
 }
@@ -249,11 +260,14 @@ pub struct Header<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     scid: Option<Hex<'a>>,
     dcid: Hex<'a>,
+    /// The path whose packet-number space the packet belongs to (RFC 10069 §2; our extension).
+    path_id: u32,
 }
 
 impl<'a> Header<'a> {
-    pub fn new(h: &'a PacketHeaderInfo) -> Self {
+    pub fn new(h: &'a PacketHeaderInfo, path: PathId) -> Self {
         Self {
+            path_id: path.0,
             packet_type: packet_type(h.packet_type),
             packet_number: h.packet_number,
             key_phase_bit: h.key_phase,
@@ -337,6 +351,9 @@ pub struct MetricsUpdate {
     /// Bits per second.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pacing_rate: Option<u64>,
+    /// The path these metrics are of (our extension; set on every event written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_id: Option<u32>,
 }
 
 /// `quic:congestion_state_updated`.
@@ -373,7 +390,7 @@ pub struct MtuUpdated {
 /// `quic:tuple_assigned`: a path's tuple (both halves omitted when the path is gone).
 #[derive(Serialize)]
 pub struct TupleAssigned<'a> {
-    pub tuple_id: Text<u32>,
+    pub tuple_id: PathTuple,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tuple_remote: Option<TupleEndpoint<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]

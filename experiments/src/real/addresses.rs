@@ -44,11 +44,11 @@ impl AddressPlan {
         })
     }
 
-    /// Network namespaces joined by TUN pairs ([`super::netns`]): path `p`'s client on
+    /// Network namespaces joined by TUN pairs (`super::netns`): path `p`'s client on
     /// 10.77.p.1 in the client namespace, the server on 10.77.p.2 in the server namespace (one
     /// server socket per path), no relay: the client sends straight to the server's address on
     /// the path and the IP-level emulator sits on the route. `None` with more than
-    /// [`super::netns::MAX_PATHS`] paths.
+    /// `netns::MAX_PATHS` paths.
     pub fn netns(scenario: &Scenario) -> Option<Self> {
         let n = scenario.paths.len();
         if n > super::netns::MAX_PATHS {

@@ -168,7 +168,7 @@ pub(super) async fn run_once(
             let base = since(t0);
             run.handshake_done = Some(base);
             if s.transport.multipath && s.paths.len() > 1 {
-                // draft-ietf-quic-multipath-21 §3.1: the client opens the other paths once the
+                // RFC 10069 §3.1: the client opens the other paths once the
                 // handshake is confirmed (open_path waits for that and for the peer's CIDs).
                 let (c, ips, relays) = (conn.clone(), addrs.client_ips.clone(), relay_listen.clone());
                 tokio::spawn(async move {

@@ -240,7 +240,7 @@ pub fn run_scenario_with<E>(
     let mut notes = Vec::new();
     if scenario.transport.multipath && scenario.paths.len() > 1 {
         notes.push(format!(
-            "multipath (draft-ietf-quic-multipath-21): the client opens one path per scenario path after the \
+            "multipath (RFC 10069): the client opens one path per scenario path after the \
              handshake; scheduler `{}` picks the path of each packet",
             scenario.transport.scheduler
         ));

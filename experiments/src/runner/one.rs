@@ -405,7 +405,7 @@ impl<'a> Sim<'a> {
     }
 
     /// Multipath: the client opens a path per scenario path once the handshake is confirmed
-    /// (draft-ietf-quic-multipath-21 §3.1); an attempt that finds no CID yet is retried.
+    /// (RFC 10069 §3.1); an attempt that finds no CID yet is retried.
     fn open_paths(&mut self) {
         if !self.confirmed {
             return;

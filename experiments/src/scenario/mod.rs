@@ -161,7 +161,7 @@ pub struct Transport {
     /// Packet scheduler name (`mpquic_scheduler::SCHEDULER_NAMES`) of multipath runs.
     #[serde(default = "default_scheduler")]
     pub scheduler: String,
-    /// Use multipath (draft-ietf-quic-multipath-21) when the scenario has several paths.
+    /// Use multipath (RFC 10069) when the scenario has several paths.
     #[serde(default = "default_true")]
     pub multipath: bool,
     /// Mark packets ECT(0) and react to CE.

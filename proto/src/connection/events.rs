@@ -1,54 +1,8 @@
-//! What a connection tells its application ([`Event`]) and its endpoint ([`EndpointEvent`]), and
-//! the error the application sees when a connection ends ([`ConnectionError`]).
+//! What a connection tells its application ([`Event`]) and its endpoint ([`EndpointEvent`]).
 
-use thiserror::Error;
-
-use crate::error::{TransportError, TransportErrorCode};
-use crate::path::PathId;
+pub use crate::error::ConnectionError;
+use crate::path::{PathEvent, PathId};
 use crate::shared::{ConnectionId, Dir, StreamId};
-
-/// Why a connection ended, as the application sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ConnectionError {
-    /// The peer does not speak any version we offered (RFC 9000 §6).
-    #[error("the peer does not support our QUIC version")]
-    VersionMismatch,
-    /// We detected a protocol error and closed the connection with it. (Not marked as the
-    /// error's source: the message already contains it, and error chains would print it twice.)
-    #[error("closed locally after a transport error: {0}")]
-    TransportError(TransportError),
-    /// The peer closed the connection with a transport error code.
-    #[error("closed by peer: {code}{}", if reason.is_empty() { String::new() } else { format!(" ({reason})") })]
-    ConnectionClosed {
-        /// The peer's error code.
-        code: TransportErrorCode,
-        /// The peer's reason phrase.
-        reason: String,
-    },
-    /// The peer's application closed the connection.
-    #[error("closed by peer application: error {code}{}", if reason.is_empty() { String::new() } else { format!(" ({reason})") })]
-    ApplicationClosed {
-        /// The application error code.
-        code: u64,
-        /// The reason phrase.
-        reason: String,
-    },
-    /// The peer sent a stateless reset (RFC 9000 §10.3).
-    #[error("reset by peer")]
-    Reset,
-    /// No packet arrived within the idle timeout (RFC 9000 §10.1).
-    #[error("timed out")]
-    TimedOut,
-    /// The local application closed the connection.
-    #[error("closed locally")]
-    LocallyClosed,
-}
-
-impl From<TransportError> for ConnectionError {
-    fn from(e: TransportError) -> Self {
-        Self::TransportError(e)
-    }
-}
 
 /// Events for the application; drain with `Connection::poll_event`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +11,7 @@ pub enum Event {
     Connected,
     /// The handshake is confirmed (RFC 9001 §4.1.2).
     HandshakeConfirmed,
-    /// The connection ended; no more events follow but [`Event::Drained`]-like cleanup.
+    /// The connection ended; no more events follow but the endpoint's cleanup (`EndpointEvent::Drained`).
     ConnectionLost(ConnectionError),
     /// The peer opened streams of this direction: accept them.
     StreamOpened(Dir),
@@ -75,26 +29,6 @@ pub enum Event {
     DatagramReceived,
     /// A path changed state.
     Path(PathEvent),
-}
-
-/// Path life-cycle events.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PathEvent {
-    /// A path was opened (locally or by the peer) and is being validated.
-    Opened(PathId),
-    /// The path passed validation (RFC 9000 §8.2).
-    Validated(PathId),
-    /// Validation failed or timed out.
-    ValidationFailed(PathId),
-    /// The path's addresses changed (RFC 9000 §9: migration or NAT rebinding).
-    Migrated(PathId),
-    /// The path was abandoned.
-    Abandoned(PathId),
-    /// Data on the path went unacknowledged too long: it is avoided and its data re-sent
-    /// elsewhere, while probes test it.
-    PotentiallyFailed(PathId),
-    /// A potentially failed path answered again.
-    Recovered(PathId),
 }
 
 /// Events for the endpoint that owns the connection: CID routing changes and the end.

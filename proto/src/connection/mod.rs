@@ -18,7 +18,8 @@
 //!
 //! # Paths
 //!
-//! All per-path state lives in [`paths::PathData`], keyed by [`PathId`]. Path 0 carries the
+//! All per-path state lives in the path manager ([`crate::path::Paths`], `proto/src/path/`), keyed
+//! by [`PathId`]. Path 0 carries the
 //! handshake; without multipath it is the only path (RFC 9000 migration changes its addresses).
 
 /// Hands an event to the connection's tracer, if it has one. A macro rather than a method so
@@ -31,23 +32,16 @@ macro_rules! trace_event {
     };
 }
 
-mod cid;
+mod ack_loss;
 mod crypto_stream;
 mod datagrams;
 mod events;
-mod failure;
-mod icmp;
-mod migration;
-mod mtud;
-mod multipath;
 mod paths;
 mod recv;
-mod reinjection;
 mod send;
-mod sent;
 mod spaces;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,30 +50,22 @@ use bytes::Bytes;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-pub use cid::{CidState, IssuedCid, LocalCids, RemoteCids};
 pub use datagrams::SendDatagramError;
-pub use events::{ConnectionError, EndpointEvent, Event, PathEvent};
-pub use icmp::IcmpError;
-pub use migration::MigrateError;
-pub use multipath::PathError;
-pub use paths::{PathInfo, PathStats, PathStatus};
+pub use events::{ConnectionError, EndpointEvent, Event};
 
 use crate::config::{EndpointConfig, TransportConfig};
 use crate::crypto::{self, ResetKey, TlsSession, TokenKey};
 use crate::error::TransportError;
 use crate::packet::{PacketType, SpaceId};
-use crate::path::PathId;
-use crate::recovery::{PathKind, PathRecovery, RecoveryConfig, RecoveryOutput};
+use crate::path::{CidState, PathData, PathId, PathInfo, Paths, Validation};
+use crate::recovery::{PathKind, RecoveryOutput, SentFrames};
 use crate::shared::{ConnectionId, Dir, EcnCodepoint, Side, StreamId};
 use crate::stream::{Chunk, ReadError, Streams, StreamsConfig, WriteError};
-use crate::trace::{ConnectionStateTrace, PathTrace, TraceEvent, TraceInfo, Tracer};
+use crate::trace::{ConnectionStateTrace, TraceEvent, TraceInfo, Tracer};
 use crate::transport_parameters::TransportParameters;
 use crate::{Instant, VarInt};
 use crypto_stream::CryptoStream;
 use datagrams::DatagramQueues;
-use mtud::MtuDiscovery;
-use paths::{PathData, Validation};
-use sent::SentFrames;
 use spaces::OneRttKeys;
 
 /// What the driver must send: `len` bytes at the start of the buffer passed to
@@ -141,8 +127,6 @@ enum CloseFrame {
     Application { code: u64, reason: Bytes },
 }
 
-/// Bounds on what a peer can make us hold.
-const MAX_PENDING_PATH_RESPONSES: usize = 4;
 /// Undecryptable packets buffered while waiting for keys (RFC 9001 §5.7).
 const MAX_BUFFERED_UNDECRYPTABLE: usize = 16;
 
@@ -174,6 +158,47 @@ pub(crate) struct ConnectionParams {
     pub params: TransportParameters,
 }
 
+/// NEW_TOKEN frames (RFC 9000 §8.1.3, §19.7).
+#[derive(Debug, Default)]
+struct NewTokens {
+    /// NEW_TOKEN to send (server), if any.
+    pending: Option<Bytes>,
+    /// The NEW_TOKEN last sent, to send again if its packet is lost.
+    sent: Option<Bytes>,
+    /// NEW_TOKEN tokens received (client), newest last.
+    received: VecDeque<Bytes>,
+}
+
+/// The connection IDs and token of the handshake (RFC 9000 §7.2, §7.3, §17.2.5).
+#[derive(Debug)]
+struct HandshakeIds {
+    /// The DCID whose Initial keys protect the first flight (changed by a Retry).
+    initial_dst_cid: ConnectionId,
+    /// Client: its first DCID (for authenticating the server's parameters).
+    original_dst_cid: ConnectionId,
+    /// Our Source CID of the handshake.
+    local_cid: ConnectionId,
+    /// Client: the server's Source CID from its first Initial (to authenticate).
+    peer_cid: Option<ConnectionId>,
+    /// The Source CID of the Retry, if one was processed.
+    retry_src_cid: Option<ConnectionId>,
+    /// Client: a Retry was processed (only one is accepted, RFC 9000 §17.2.5.2).
+    retry_received: bool,
+    /// Client: token carried in Initial packets.
+    token: Bytes,
+}
+
+/// The idle timeout (RFC 9000 §10.1) and keep-alive.
+#[derive(Debug)]
+struct IdleTimers {
+    /// Negotiated idle timeout (RFC 9000 §10.1).
+    idle_timeout: Option<Duration>,
+    idle_deadline: Option<Instant>,
+    /// Time of the last ack-eliciting packet sent since the last packet received (§10.1).
+    first_ack_eliciting_since_receive: Option<Instant>,
+    keep_alive_deadline: Option<Instant>,
+}
+
 /// A QUIC connection. See the module documentation for how to drive it.
 #[derive(Debug)]
 pub struct Connection {
@@ -198,30 +223,14 @@ pub struct Connection {
     /// Handshake confirmed (RFC 9001 §4.1.2).
     handshake_confirmed: bool,
     connected_reported: bool,
-    paths: BTreeMap<PathId, PathData>,
-    /// Connection IDs of every path, both directions.
-    cids: CidState,
-    /// Multipath state, once negotiated (draft-ietf-quic-multipath-21).
-    multipath: Option<multipath::Multipath>,
+    /// Every path and its CIDs, the multipath limits and the scheduler: the path manager.
+    paths: Paths,
     reset_key: Arc<ResetKey>,
     token_key: Option<Arc<TokenKey>>,
-    /// NEW_TOKEN to send (server), if any.
-    new_token_pending: Option<Bytes>,
-    /// The NEW_TOKEN last sent, to send again if its packet is lost.
-    new_token_sent: Option<Bytes>,
-    /// NEW_TOKEN tokens received (client), newest last.
-    received_tokens: VecDeque<Bytes>,
-    initial_dst_cid: ConnectionId,
-    original_dst_cid: ConnectionId,
-    /// Our Source CID of the handshake.
-    handshake_cid: ConnectionId,
-    /// Client: the server's Source CID from its first Initial (to authenticate).
-    peer_handshake_cid: Option<ConnectionId>,
-    retry_src_cid: Option<ConnectionId>,
-    /// Client: a Retry was processed (only one is accepted, RFC 9000 §17.2.5.2).
-    retry_received: bool,
-    /// Client: token carried in Initial packets.
-    token: Bytes,
+    /// NEW_TOKEN frames, both ways.
+    new_tokens: NewTokens,
+    /// The connection IDs and token of the handshake.
+    handshake_ids: HandshakeIds,
     local_params: TransportParameters,
     peer_params: Option<TransportParameters>,
     streams: Streams,
@@ -229,34 +238,16 @@ pub struct Connection {
     handshake_done_pending: bool,
     events: VecDeque<Event>,
     endpoint_events: VecDeque<EndpointEvent>,
-    /// Negotiated idle timeout (RFC 9000 §10.1).
-    idle_timeout: Option<Duration>,
-    idle_deadline: Option<Instant>,
-    /// Time of the last ack-eliciting packet sent since the last packet received (§10.1).
-    first_ack_eliciting_since_receive: Option<Instant>,
-    keep_alive_deadline: Option<Instant>,
+    /// Idle timeout and keep-alive.
+    timers: IdleTimers,
     /// Packets that arrived before their keys.
     undecryptable: VecDeque<(SocketAddr, Option<SocketAddr>, Option<EcnCodepoint>, bytes::BytesMut)>,
     recovery_out: RecoveryOutput<SentFrames>,
     /// Scratch space for frames of the packet being built.
     scratch_frames: SentFrames,
     stats: ConnectionStats,
-    /// Round-robin cursor over paths for sending.
-    next_send_path: u32,
     /// Raw frame bytes to put verbatim into the next 1-RTT packet (conformance tests only).
     raw_frames: Option<(SpaceId, Bytes)>,
-    /// Picks the path of stream data when several paths can send.
-    scheduler: mpquic_scheduler::SchedulerHandle,
-    /// Reused per scheduling decision.
-    path_views: Vec<mpquic_scheduler::PathView>,
-    /// Every path's state as coupled congestion controllers see it (RFC 6356), reused.
-    cc_snapshots: Vec<mpquic_cc::PathSnapshot>,
-    /// The scheduler's latest answer: which paths may carry stream data. It is asked once per
-    /// packet of stream data, not once per path considered (a stateful scheduler such as
-    /// round-robin advances on every question).
-    scheduled: Option<smallvec::SmallVec<[u32; 4]>>,
-    /// Re-injected and duplicated stream data waiting for its path.
-    copies: reinjection::Copies,
     /// Receives typed events for qlog and the like ([`crate::trace`]); `None` without a
     /// tracer factory.
     tracer: Option<Box<dyn Tracer>>,
@@ -292,21 +283,22 @@ impl Connection {
             handshake_complete: false,
             handshake_confirmed: false,
             connected_reported: false,
-            paths: BTreeMap::new(),
-            cids,
-            multipath: None,
+            paths: Paths::new(
+                cids,
+                mpquic_scheduler::SchedulerHandle::from_factory(&*config.scheduler_factory, config.redundancy_cap),
+            ),
             reset_key: p.reset_key,
             token_key: p.token_key,
-            new_token_pending: None,
-            new_token_sent: None,
-            received_tokens: VecDeque::new(),
-            initial_dst_cid: p.initial_dst_cid,
-            original_dst_cid: p.original_dst_cid,
-            handshake_cid: p.local_cid,
-            peer_handshake_cid: None,
-            retry_src_cid: p.params.retry_source_connection_id,
-            retry_received: false,
-            token: p.token,
+            new_tokens: NewTokens::default(),
+            handshake_ids: HandshakeIds {
+                initial_dst_cid: p.initial_dst_cid,
+                original_dst_cid: p.original_dst_cid,
+                local_cid: p.local_cid,
+                peer_cid: None,
+                retry_src_cid: p.params.retry_source_connection_id,
+                retry_received: false,
+                token: p.token,
+            },
             local_params: p.params,
             peer_params: None,
             streams,
@@ -314,24 +306,17 @@ impl Connection {
             handshake_done_pending: false,
             events: VecDeque::new(),
             endpoint_events: VecDeque::new(),
-            idle_timeout: config.max_idle_timeout,
-            idle_deadline: None,
-            first_ack_eliciting_since_receive: None,
-            keep_alive_deadline: None,
+            timers: IdleTimers {
+                idle_timeout: config.max_idle_timeout,
+                idle_deadline: None,
+                first_ack_eliciting_since_receive: None,
+                keep_alive_deadline: None,
+            },
             undecryptable: VecDeque::new(),
             recovery_out: RecoveryOutput::default(),
             scratch_frames: SentFrames::default(),
             stats: ConnectionStats::default(),
-            next_send_path: 0,
             raw_frames: None,
-            scheduler: mpquic_scheduler::SchedulerHandle::from_factory(
-                &*config.scheduler_factory,
-                config.redundancy_cap,
-            ),
-            path_views: Vec::new(),
-            cc_snapshots: Vec::new(),
-            scheduled: None,
-            copies: reinjection::Copies::default(),
             tracer,
             key_updates_traced: 0,
             config,
@@ -358,9 +343,9 @@ impl Connection {
         if let Some(pa) = this.local_params.preferred_address {
             // RFC 9000 §9.6: the preferred address's CID is our sequence number 1.
             let id = pa.connection_id;
-            if let Some(local) = this.cids.local.get_mut(&PathId::ZERO) {
+            if let Some(local) = this.paths.cids.local.get_mut(&PathId::ZERO) {
                 let sequence = local.issue(id);
-                this.cids.issued.insert((PathId::ZERO, sequence), (id, pa.stateless_reset_token.0));
+                this.paths.cids.issued.insert((PathId::ZERO, sequence), (id, pa.stateless_reset_token.0));
                 this.endpoint_events.push_back(EndpointEvent::NewLocalCid {
                     path: PathId::ZERO,
                     sequence,
@@ -376,69 +361,12 @@ impl Connection {
         this
     }
 
-    fn add_path(
-        &mut self,
-        now: Instant,
-        id: PathId,
-        kind: PathKind,
-        local: Option<SocketAddr>,
-        remote: SocketAddr,
-        validation: Validation,
-    ) {
-        let mtu = self.config.initial_mtu;
-        let controller = self
-            .config
-            .congestion_controller_factory
-            .build(now, mpquic_cc::PathInfo { path_id: id.0, max_datagram_size: u64::from(mtu) });
-        let rc = RecoveryConfig {
-            initial_rtt: self.config.initial_rtt,
-            packet_threshold: self.config.packet_threshold,
-            time_threshold: ((self.config.time_threshold * 1024.0) as u32, 1024),
-            persistent_congestion_threshold: self.config.persistent_congestion_threshold,
-            local_max_ack_delay: self.config.max_ack_delay,
-            ack_eliciting_threshold: self.config.ack_eliciting_threshold,
-            ecn: self.config.ecn,
-            pacing: true,
-            max_datagram_size: u64::from(mtu),
-        };
-        let recovery = PathRecovery::new(id, kind, rc, controller);
-        let mtud = MtuDiscovery::new(mtu, self.config.mtu_discovery_upper_bound, self.config.mtu_discovery_interval);
-        self.paths.insert(id, PathData::new(id, local, remote, recovery, mtud, validation));
-        trace_event!(self, now, TraceEvent::Path { path: id, what: PathTrace::Created, local, remote });
-    }
-
-    /// Reports a path event to the application and the tracer.
-    pub(super) fn path_event(&mut self, now: Instant, event: PathEvent) {
-        let id = match event {
-            PathEvent::Opened(id)
-            | PathEvent::Validated(id)
-            | PathEvent::ValidationFailed(id)
-            | PathEvent::Migrated(id)
-            | PathEvent::Abandoned(id)
-            | PathEvent::PotentiallyFailed(id)
-            | PathEvent::Recovered(id) => id,
-        };
-        if let Some(path) = self.paths.get(&id) {
-            trace_event!(
-                self,
-                now,
-                TraceEvent::Path {
-                    path: id,
-                    what: PathTrace::Event(event.clone()),
-                    local: path.local,
-                    remote: path.remote
-                }
-            );
-        }
-        self.events.push_back(Event::Path(event));
-    }
-
     /// Reports a path's recovery state to the tracer.
     pub(super) fn trace_metrics(&mut self, now: Instant, id: PathId) {
         if self.tracer.is_none() {
             return;
         }
-        if let Some(path) = self.paths.get(&id) {
+        if let Some(path) = self.paths.table.get(&id) {
             trace_event!(self, now, TraceEvent::MetricsUpdated { path: id, metrics: path.recovery.trace_metrics() });
         }
     }
@@ -519,39 +447,40 @@ impl Connection {
 
     /// Every path with its state and counters.
     pub fn paths(&self) -> Vec<PathInfo> {
-        self.paths.values().map(PathData::info).collect()
+        self.paths.infos()
     }
 
     /// One path's state and counters.
     pub fn path(&self, id: PathId) -> Option<PathInfo> {
-        self.paths.get(&id).map(PathData::info)
+        self.paths.table.get(&id).map(PathData::info)
     }
 
     /// The peer's address: path 0's, or once path 0 is abandoned (multipath), that of the open
     /// path with the lowest ID.
     pub fn remote_address(&self) -> SocketAddr {
         self.paths
+            .table
             .get(&PathId::ZERO)
             .filter(|p| p.abandoned_at.is_none())
-            .or_else(|| self.paths.values().find(|p| p.abandoned_at.is_none()))
-            .or_else(|| self.paths.get(&PathId::ZERO))
+            .or_else(|| self.paths.table.values().find(|p| p.abandoned_at.is_none()))
+            .or_else(|| self.paths.table.get(&PathId::ZERO))
             .map(|p| p.remote)
             .unwrap_or_else(|| ([0, 0, 0, 0], 0).into())
     }
 
     /// NEW_TOKEN tokens the server gave us (client), for the next connection to the same server.
     pub fn take_new_tokens(&mut self) -> impl Iterator<Item = Bytes> + '_ {
-        self.received_tokens.drain(..)
+        self.new_tokens.received.drain(..)
     }
 
     /// Whether `token` is the stateless reset token of a CID the peer gave us (RFC 9000 §10.3.1).
     pub fn is_stateless_reset(&self, token: &[u8; 16]) -> bool {
-        self.cids.is_reset_token(token)
+        self.paths.cids.is_reset_token(token)
     }
 
     /// The CIDs we issued that the endpoint routes to us.
     pub fn local_cids(&self) -> impl Iterator<Item = ConnectionId> + '_ {
-        self.cids.all_local()
+        self.paths.cids.all_local()
     }
 
     // ---------------------------------------------------------------- stream commands
@@ -645,7 +574,7 @@ impl Connection {
             .ok_or(SendDatagramError::UnsupportedByPeer)?;
         // Short header with the longest CID, packet number, AEAD tag, frame type and length.
         let overhead = 1 + crate::MAX_CID_SIZE + 4 + 16 + 1 + 2;
-        let mtu = self.paths.values().map(|p| usize::from(p.mtu())).min().unwrap_or(1200);
+        let mtu = self.paths.table.values().map(|p| usize::from(p.mtu())).min().unwrap_or(1200);
         let frame_max = usize::try_from(peer.into_inner()).unwrap_or(usize::MAX).saturating_sub(3);
         Ok(frame_max.min(mtu - overhead))
     }
@@ -701,7 +630,7 @@ impl Connection {
 
     /// Sends a PING on every path (e.g. to measure RTT or keep NAT bindings).
     pub fn ping(&mut self) {
-        for path in self.paths.values_mut() {
+        for path in self.paths.table.values_mut() {
             path.ping_pending = true;
         }
     }
@@ -728,24 +657,25 @@ impl Connection {
             State::Closing { deadline } | State::Draining { deadline } => return Some(deadline),
             _ => {}
         }
-        let mut t = self.idle_deadline;
+        let mut t = self.timers.idle_deadline;
         let mut consider = |x: Option<Instant>| {
             if let Some(x) = x {
                 t = Some(t.map_or(x, |t: Instant| t.min(x)));
             }
         };
-        consider(self.keep_alive_deadline);
+        consider(self.timers.keep_alive_deadline);
         consider(self.failure_timeout());
         if let Some(k) = &self.one_rtt {
             consider(k.discard_deadline());
         }
         // Only deadlines that handle_timeout or poll_transmit can act on count: a deadline that
         // stays in the past would make a driver spin.
-        let other_path_can_send = |id: PathId| self.paths.values().any(|p| p.id != id && p.abandoned_at.is_none());
-        for path in self.paths.values() {
+        let other_path_can_send =
+            |id: PathId| self.paths.table.values().any(|p| p.id != id && p.abandoned_at.is_none());
+        for path in self.paths.table.values() {
             consider(path.abandoned_at);
             if path.abandoned_at.is_some() {
-                // Its ACKs travel on the other paths (draft-21 §3.3).
+                // Its ACKs travel on the other paths (RFC 10069 §3.3).
                 if other_path_can_send(path.id) {
                     consider(path.recovery.ack_deadline());
                 }
@@ -769,7 +699,7 @@ impl Connection {
 
     /// Handles every deadline that passed.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.scheduled = None;
+        self.paths.scheduled = None;
         match self.state {
             State::Drained => return,
             State::Closing { deadline } | State::Draining { deadline } => {
@@ -780,7 +710,7 @@ impl Connection {
             }
             _ => {}
         }
-        if self.idle_deadline.is_some_and(|d| now >= d) {
+        if self.timers.idle_deadline.is_some_and(|d| now >= d) {
             // RFC 9000 §10.1: silently close.
             self.error = Some(ConnectionError::TimedOut);
             self.events.push_back(Event::ConnectionLost(ConnectionError::TimedOut));
@@ -788,16 +718,16 @@ impl Connection {
             self.set_drained(now);
             return;
         }
-        if self.keep_alive_deadline.is_some_and(|d| now >= d) {
-            self.keep_alive_deadline = None;
-            if let Some(p) = self.paths.get_mut(&PathId::ZERO) {
+        if self.timers.keep_alive_deadline.is_some_and(|d| now >= d) {
+            self.timers.keep_alive_deadline = None;
+            if let Some(p) = self.paths.table.get_mut(&PathId::ZERO) {
                 p.ping_pending = true;
             }
         }
         if let Some(k) = self.one_rtt.as_mut() {
             k.on_timeout(now);
         }
-        let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.keys().copied().collect();
+        let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.table.keys().copied().collect();
         for id in ids {
             self.path_timeouts(now, id);
         }
@@ -806,72 +736,55 @@ impl Connection {
     }
 
     fn path_timeouts(&mut self, now: Instant, id: PathId) {
-        let Some(path) = self.paths.get_mut(&id) else { return };
+        let Some(path) = self.paths.table.get_mut(&id) else { return };
         if path.pacing_release.is_some_and(|t| now >= t) {
             path.pacing_release = None;
         }
         if path.abandoned_at.is_some() {
             return;
         }
-        if let Validation::Pending { sent, deadline, token } = path.validation {
-            if now >= deadline {
-                path.validation = Validation::Unvalidated;
-                self.path_event(now, PathEvent::ValidationFailed(id));
-                self.on_validation_failed(now, id);
-                return;
-            } else if sent.is_some_and(|s| now >= s + path.recovery.pto_duration(SpaceId::Data)) {
-                // Resend the challenge (RFC 9000 §8.2.1: new data per challenge is allowed, same is fine).
-                path.validation = Validation::Pending { token, sent: None, deadline };
-            }
+        if self.validation_timeout(now, id) {
+            return;
         }
+        let Some(path) = self.paths.table.get_mut(&id) else { return };
         if path.recovery.loss_detection_timer().is_some_and(|t| now >= t) {
             self.recovery_out.clear();
-            self.snapshot_paths();
-            let Some(path) = self.paths.get_mut(&id) else { return };
-            let paths = mpquic_cc::Paths { paths: &self.cc_snapshots, this_path: id.0 };
+            self.paths.snapshot_for_cc();
+            let Some(path) = self.paths.table.get_mut(&id) else { return };
+            let paths = mpquic_cc::Paths { paths: &self.paths.cc_snapshots, this_path: id };
             let action = path.recovery.on_loss_detection_timeout(now, Some(paths), &mut self.recovery_out);
-            self.scheduled = None;
+            self.paths.scheduled = None;
             self.on_loss_action(now, id, action);
             self.trace_metrics(now, id);
-        }
-    }
-
-    /// Refreshes `cc_snapshots`: the view of all paths that coupled controllers (LIA, OLIA,
-    /// BALIA) take their increase from. Single-path connections get a slice of one.
-    fn snapshot_paths(&mut self) {
-        self.cc_snapshots.clear();
-        for p in self.paths.values() {
-            let active = p.abandoned_at.is_none() && p.is_validated() && p.failed_since.is_none();
-            self.cc_snapshots.push(p.recovery.snapshot(active));
         }
     }
 
     // ---------------------------------------------------------------- internals
 
     fn reset_idle_timer(&mut self, now: Instant) {
-        self.idle_deadline = self.effective_idle_timeout().map(|t| now + t);
+        self.timers.idle_deadline = self.effective_idle_timeout().map(|t| now + t);
         if let Some(k) = self.config.keep_alive_interval {
-            self.keep_alive_deadline = Some(now + k);
+            self.timers.keep_alive_deadline = Some(now + k);
         }
     }
 
     /// RFC 9000 §10.1: the minimum of both sides' values, and at least 3 PTOs.
     fn effective_idle_timeout(&self) -> Option<Duration> {
         let peer = self.peer_params.as_ref().and_then(|p| p.max_idle_timeout_duration());
-        let t = match (self.idle_timeout, peer) {
+        let t = match (self.timers.idle_timeout, peer) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b)?,
         };
-        // draft-ietf-quic-multipath-21 §3.4 counts closing periods in the largest PTO over paths;
+        // RFC 10069 §3.4 counts closing periods in the largest PTO over paths;
         // the idle timeout's floor follows it (path 0 may be gone).
-        let pto = self.paths.values().map(|p| p.recovery.pto_duration(SpaceId::Data)).max().unwrap_or(Duration::ZERO);
+        let pto =
+            self.paths.table.values().map(|p| p.recovery.pto_duration(SpaceId::Data)).max().unwrap_or(Duration::ZERO);
         Some(t.max(3 * pto))
     }
 
-    /// The largest PTO over paths, for the closing/draining period (RFC 9000 §10.2:
-    /// three times the PTO; draft-ietf-quic-multipath-21 §3.4: of the largest PTO).
+    /// The largest PTO over paths ([`Paths::max_pto`]).
     fn max_pto(&self) -> Duration {
-        self.paths.values().map(|p| p.recovery.pto_duration(SpaceId::Data)).max().unwrap_or(Duration::from_secs(1))
+        self.paths.max_pto()
     }
 
     fn enter_closing(&mut self, now: Instant) {
@@ -940,7 +853,7 @@ impl Connection {
             match change {
                 Some(crypto::KeyChange::Handshake { keys }) => {
                     self.handshake_keys = Some(keys);
-                    if let Some(p) = self.paths.get_mut(&PathId::ZERO) {
+                    if let Some(p) = self.paths.table.get_mut(&PathId::ZERO) {
                         p.recovery.set_handshake_keys_available(now);
                     }
                 }
@@ -979,52 +892,10 @@ impl Connection {
             }
             SpaceId::Data => return,
         }
-        if let Some(p) = self.paths.get_mut(&PathId::ZERO) {
+        if let Some(p) = self.paths.table.get_mut(&PathId::ZERO) {
             p.recovery.discard_space(now, space);
         }
         self.crypto[space.index()] = CryptoStream::default();
-    }
-
-    /// Issues CIDs up to the peer's active_connection_id_limit for every path ID we may use
-    /// (RFC 9000 §5.1.1; draft-ietf-quic-multipath-21 §4: per path ID, and at least one for each
-    /// unused path ID up to both limits so the client can open paths).
-    fn issue_cids(&mut self) {
-        let Some(peer) = self.peer_params.as_ref() else { return };
-        if self.endpoint_config.local_cid_len == 0 {
-            return;
-        }
-        // We cap at 4 per path to bound state; the peer's limit is per path ID.
-        let limit = peer.active_connection_id_limit.into_inner().min(4) as usize;
-        let mut targets: smallvec::SmallVec<[(PathId, usize); 8]> = smallvec::SmallVec::new();
-        targets.push((PathId::ZERO, limit));
-        if let Some(mp) = &self.multipath {
-            let max = mp.local_max_path_id.0.min(mp.peer_max_path_id.0);
-            for id in 1..=max {
-                let id = PathId(id);
-                if mp.abandoned.contains(&id) {
-                    continue;
-                }
-                let want = if self.paths.contains_key(&id) { limit } else { 2 };
-                targets.push((id, want));
-            }
-        }
-        for (path, want) in targets {
-            loop {
-                let have = self.cids.local.get(&path).map_or(0, LocalCids::active_count);
-                if have >= want {
-                    break;
-                }
-                let mut bytes = [0u8; crate::MAX_CID_SIZE];
-                let len = self.endpoint_config.local_cid_len;
-                self.rng.fill_bytes(&mut bytes[..len]);
-                let Some(id) = ConnectionId::new(&bytes[..len]) else { return };
-                let token = self.reset_key.token(&id).0;
-                let sequence = self.cids.local.entry(path).or_insert_with(|| LocalCids::empty(0)).issue(id);
-                self.cids.issued.insert((path, sequence), (id, token));
-                self.cids.new_cids_pending.push_back((path, sequence));
-                self.endpoint_events.push_back(EndpointEvent::NewLocalCid { path, sequence, id, reset_token: token });
-            }
-        }
     }
 }
 
@@ -1091,7 +962,7 @@ pub(crate) fn local_transport_parameters(
         max_datagram_frame_size: config
             .datagram_receive_buffer_bytes
             .map(|_| VarInt::from_u64_saturating(u64::from(endpoint.max_udp_payload_size))),
-        // draft-ietf-quic-multipath-21 §2: multipath needs non-zero-length CIDs.
+        // RFC 10069 §2: multipath needs non-zero-length CIDs.
         initial_max_path_id: config.initial_max_path_id.filter(|_| endpoint.local_cid_len > 0).map(PathId),
         multipath_version: config.multipath_version,
         ..TransportParameters::default()

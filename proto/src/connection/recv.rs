@@ -2,14 +2,11 @@
 //! key phases (§6), and applying every frame (RFC 9000 §19) with the error codes of §20.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
 use super::{Connection, CryptoStream};
-use super::{
-    ConnectionError, Event, PathEvent, State, Validation, MAX_BUFFERED_UNDECRYPTABLE, MAX_PENDING_PATH_RESPONSES,
-};
+use super::{ConnectionError, Event, State, Validation, MAX_BUFFERED_UNDECRYPTABLE};
 use crate::crypto;
 use crate::error::{TransportError, TransportErrorCode};
 use crate::frame::{self, Frame};
@@ -34,11 +31,11 @@ impl Connection {
             return;
         }
         self.stats.datagrams_received += 1;
-        self.scheduled = None;
+        self.paths.scheduled = None;
         let cid_len = self.endpoint_config.local_cid_len;
-        // The path: from the DCID of a short-header packet (draft-21 §4: CID -> path ID);
+        // The path: from the DCID of a short-header packet (RFC 10069 §4: CID -> path ID);
         // long-header packets only travel on path 0.
-        let path_id = if self.multipath.is_some() && data.first().is_some_and(|b| b & 0x80 == 0) {
+        let path_id = if self.paths.multipath.is_some() && data.first().is_some_and(|b| b & 0x80 == 0) {
             let Some(dcid) = data.get(1..1 + cid_len).and_then(ConnectionId::new) else { return };
             match self.path_for_packet(now, &dcid, local, remote) {
                 Some(id) => id,
@@ -63,7 +60,7 @@ impl Connection {
         if reset_candidate {
             tail.copy_from_slice(&data[data.len() - 16..]);
         }
-        if let Some(path) = self.paths.get_mut(&path_id) {
+        if let Some(path) = self.paths.table.get_mut(&path_id) {
             path.stats.datagrams_received += 1;
             path.stats.bytes_received += datagram_len;
             if !path.is_validated() {
@@ -95,7 +92,7 @@ impl Connection {
                 break;
             }
         }
-        if !any_authenticated && reset_candidate && self.cids.is_reset_token(&tail) {
+        if !any_authenticated && reset_candidate && self.paths.cids.is_reset_token(&tail) {
             // RFC 9000 §10.3.1: a stateless reset ends the connection without another packet.
             tracing::debug!("stateless reset received");
             if !self.is_closed() {
@@ -177,7 +174,7 @@ impl Connection {
             self.trace_drop(now, Some(path_id), packet_len, DropReason::HeaderParseError);
             return Ok(false);
         };
-        let Some(path) = self.paths.get(&path_id) else { return Ok(false) };
+        let Some(path) = self.paths.table.get(&path_id) else { return Ok(false) };
         let largest = path.recovery.space(space).and_then(|s| s.ack_tracker().largest_received());
         let pn = header.full_pn(largest);
         // Open the payload.
@@ -240,7 +237,7 @@ impl Connection {
         if !header.reserved_bits_zero {
             return Err(TransportError::PROTOCOL_VIOLATION("reserved header bits set"));
         }
-        let Some(path) = self.paths.get_mut(&path_id) else { return Ok(false) };
+        let Some(path) = self.paths.table.get_mut(&path_id) else { return Ok(false) };
         if path.recovery.space(space).is_some_and(|s| s.ack_tracker().is_duplicate(pn)) {
             self.stats.duplicates_dropped += 1;
             self.trace_drop(now, Some(path_id), packet_len, DropReason::Duplicate);
@@ -259,14 +256,14 @@ impl Connection {
             ProtectedHeader::Short { dst_cid, .. } => (None, dst_cid),
             _ => (None, ConnectionId::EMPTY),
         };
-        if self.side.is_client() && space == SpaceId::Initial && self.peer_handshake_cid.is_none() {
+        if self.side.is_client() && space == SpaceId::Initial && self.handshake_ids.peer_cid.is_none() {
             // RFC 9000 §7.2: the client switches to the server's chosen CID.
             if let Some(scid) = first_src_cid {
-                if let Some(r) = self.cids.remote_mut(PathId::ZERO) {
+                if let Some(r) = self.paths.cids.remote_mut(PathId::ZERO) {
                     r.update_initial(scid);
                 }
-                self.cids.peer_cid_empty = scid.is_empty();
-                self.peer_handshake_cid = Some(scid);
+                self.paths.cids.peer_cid_empty = scid.is_empty();
+                self.handshake_ids.peer_cid = Some(scid);
             }
         }
         let header_len = header.header_len;
@@ -284,25 +281,25 @@ impl Connection {
                 src_cid: first_src_cid,
                 key_phase: (space == SpaceId::Data).then_some(header.key_phase),
             };
-            let frames = super::decode_for_trace(&payload, self.mp_version());
+            let frames = super::decode_for_trace(&payload, self.paths.mp_version());
             trace_event!(self, now, TraceEvent::PacketReceived { path: path_id, header, frames: &frames });
         }
 
         let (ack_eliciting, probing_only) = self.process_payload(now, path_id, packet_type, &packet_dcid, payload)?;
 
-        if let Some(path) = self.paths.get_mut(&path_id) {
+        if let Some(path) = self.paths.table.get_mut(&path_id) {
             if let Some(tracker) = path.recovery.ack_tracker_mut(space) {
                 tracker.on_packet_received(now, pn, ack_eliciting, ecn);
             }
         }
         // RFC 9000 §10.1: an authenticated packet restarts the idle timer.
-        self.first_ack_eliciting_since_receive = None;
+        self.timers.first_ack_eliciting_since_receive = None;
         self.reset_idle_timer(now);
 
         if self.side.is_server() && space == SpaceId::Handshake {
             // RFC 9000 §8.1: a Handshake packet from the client validates its address; RFC 9001
             // §4.9.1: the server discards Initial keys on the first one it processes.
-            if let Some(path) = self.paths.get_mut(&PathId::ZERO) {
+            if let Some(path) = self.paths.table.get_mut(&PathId::ZERO) {
                 if !path.is_validated() {
                     path.validation = Validation::Validated;
                 }
@@ -311,7 +308,7 @@ impl Connection {
             self.discard_space(now, SpaceId::Initial);
         }
         if self.side.is_client() && space == SpaceId::Handshake {
-            if let Some(path) = self.paths.get_mut(&PathId::ZERO) {
+            if let Some(path) = self.paths.table.get_mut(&PathId::ZERO) {
                 path.recovery.set_peer_completed_address_validation(now);
             }
         }
@@ -319,7 +316,7 @@ impl Connection {
             self.on_peer_address_change(now, path_id, remote);
         }
         if self.side.is_server() && local.is_some() {
-            if let Some(path) = self.paths.get_mut(&path_id) {
+            if let Some(path) = self.paths.table.get_mut(&path_id) {
                 // RFC 9000 §9.6.2: once the client sends non-probing packets to another of our
                 // addresses (the preferred address), answer from it.
                 if path.local.is_none() || (path.local != local && is_largest && !probing_only) {
@@ -330,22 +327,13 @@ impl Connection {
         Ok(true)
     }
 
-    /// RFC 9000 §9.3: the peer moved (NAT rebinding or migration). Follow it and validate.
-    fn on_peer_address_change(&mut self, now: Instant, path_id: PathId, remote: SocketAddr) {
-        if self.side.is_client() || !self.handshake_confirmed {
-            return;
-        }
-        tracing::debug!(new = %remote, "peer address changed");
-        self.start_new_network_path(now, path_id, None, Some(remote));
-    }
-
     fn handle_version_negotiation(&mut self, now: Instant, partial: &PartialDecode) {
         // RFC 9000 §6.2: only a client, only before it received anything else from the server,
         // and only if the list does not contain the version it chose.
-        if self.side.is_server() || self.peer_handshake_cid.is_some() || self.state != State::Handshake {
+        if self.side.is_server() || self.handshake_ids.peer_cid.is_some() || self.state != State::Handshake {
             return;
         }
-        if partial.dst_cid() != &self.handshake_cid[..] {
+        if partial.dst_cid() != &self.handshake_ids.local_cid[..] {
             return;
         }
         if partial.supported_versions().any(|v| v == self.version) {
@@ -360,24 +348,25 @@ impl Connection {
     fn handle_retry(&mut self, now: Instant, partial: &PartialDecode, src_cid: ConnectionId) {
         // RFC 9000 §17.2.5.2: one Retry, before any other packet from the server, with a valid
         // integrity tag (RFC 9001 §5.8) and a non-empty token.
-        if self.side.is_server() || self.retry_received || self.peer_handshake_cid.is_some() {
+        if self.side.is_server() || self.handshake_ids.retry_received || self.handshake_ids.peer_cid.is_some() {
             return;
         }
-        if partial.token().is_empty() || !crypto::is_valid_retry(&self.original_dst_cid, partial.packet()) {
+        if partial.token().is_empty() || !crypto::is_valid_retry(&self.handshake_ids.original_dst_cid, partial.packet())
+        {
             return;
         }
-        if src_cid == self.initial_dst_cid {
+        if src_cid == self.handshake_ids.initial_dst_cid {
             return;
         }
-        self.retry_received = true;
-        self.retry_src_cid = Some(src_cid);
-        self.token = Bytes::copy_from_slice(partial.token());
-        if let Some(r) = self.cids.remote_mut(PathId::ZERO) {
+        self.handshake_ids.retry_received = true;
+        self.handshake_ids.retry_src_cid = Some(src_cid);
+        self.handshake_ids.token = Bytes::copy_from_slice(partial.token());
+        if let Some(r) = self.paths.cids.remote_mut(PathId::ZERO) {
             r.update_initial(src_cid);
         }
-        self.initial_dst_cid = src_cid;
+        self.handshake_ids.initial_dst_cid = src_cid;
         self.initial_keys = Some(crypto::initial_keys(&src_cid, Side::Client));
-        if let Some(path) = self.paths.get_mut(&PathId::ZERO) {
+        if let Some(path) = self.paths.table.get_mut(&PathId::ZERO) {
             // RFC 9002 §6.3 / RFC 9000 §17.2.5.3: forget the Initial packets in flight without
             // declaring them lost; packet numbers continue.
             path.recovery.restart_space(now, SpaceId::Initial);
@@ -397,7 +386,7 @@ impl Connection {
         let space = packet_type.space();
         let mut ack_eliciting = false;
         let mut probing_only = true;
-        for frame in frame::Iter::with_multipath(payload, self.mp_version()) {
+        for frame in frame::Iter::with_multipath(payload, self.paths.mp_version()) {
             let frame = frame?;
             if !frame.allowed_in(packet_type) {
                 // RFC 9000 §12.4: a frame in a packet type that does not allow it.
@@ -409,7 +398,7 @@ impl Connection {
             }
             ack_eliciting |= frame.is_ack_eliciting();
             probing_only &= frame.is_probing();
-            let ty = frame.frame_type(self.mp_version().unwrap_or_default());
+            let ty = frame.frame_type(self.paths.mp_version().unwrap_or_default());
             self.process_frame(now, path_id, space, packet_dcid, frame).map_err(|e| {
                 if e.frame.is_none() {
                     e.with_frame(ty)
@@ -434,7 +423,7 @@ impl Connection {
     ) -> Result<(), TransportError> {
         match frame {
             Frame::Padding(_) | Frame::Ping => {}
-            // draft-21 §3.2: a plain ACK in 1-RTT always acknowledges path 0.
+            // RFC 10069 §3.2: a plain ACK in 1-RTT always acknowledges path 0.
             Frame::Ack(ack) => {
                 let acked_path = if space == SpaceId::Data { PathId::ZERO } else { path_id };
                 self.on_ack_frame(now, acked_path, space, &ack)?
@@ -451,37 +440,10 @@ impl Connection {
             Frame::DataBlocked(limit) => self.streams.on_data_blocked(limit),
             Frame::StreamDataBlocked { id, limit } => self.streams.on_stream_data_blocked(id, limit)?,
             Frame::StreamsBlocked { dir, limit } => self.streams.on_streams_blocked(dir, limit)?,
-            Frame::NewConnectionId(n) => {
-                // RFC 9000 §19.15: a peer using zero-length CIDs cannot send this frame.
-                self.on_new_connection_id(n)?;
-            }
-            Frame::RetireConnectionId(r) => {
-                if self.endpoint_config.local_cid_len == 0 {
-                    return Err(TransportError::PROTOCOL_VIOLATION(
-                        "RETIRE_CONNECTION_ID while we use zero-length CIDs",
-                    ));
-                }
-                self.on_retire_connection_id(r, packet_dcid)?;
-            }
-            Frame::PathChallenge(token) => {
-                if let Some(path) = self.paths.get_mut(&path_id) {
-                    // RFC 9000 §8.2.2: answer each challenge; keep only the newest few.
-                    if path.path_responses.len() >= MAX_PENDING_PATH_RESPONSES {
-                        path.path_responses.remove(0);
-                    }
-                    path.path_responses.push(token);
-                }
-            }
-            Frame::PathResponse(token) => {
-                if let Some(path) = self.paths.get_mut(&path_id) {
-                    if let Validation::Pending { token: expected, .. } = path.validation {
-                        if expected == token {
-                            path.validation = Validation::Validated;
-                            self.path_event(now, PathEvent::Validated(path_id));
-                        }
-                    }
-                }
-            }
+            f @ (Frame::NewConnectionId(_)
+            | Frame::RetireConnectionId(_)
+            | Frame::PathChallenge(_)
+            | Frame::PathResponse(_)) => self.on_path_frame(now, path_id, packet_dcid, f)?,
             Frame::ConnectionClose(c) => {
                 let reason = String::from_utf8_lossy(&c.reason).into_owned();
                 self.enter_draining(now, ConnectionError::ConnectionClosed { code: c.error_code, reason });
@@ -503,10 +465,10 @@ impl Connection {
                 if self.side.is_server() {
                     return Err(TransportError::PROTOCOL_VIOLATION("client sent NEW_TOKEN"));
                 }
-                if self.received_tokens.len() >= 4 {
-                    self.received_tokens.pop_front();
+                if self.new_tokens.received.len() >= 4 {
+                    self.new_tokens.received.pop_front();
                 }
-                self.received_tokens.push_back(t.token);
+                self.new_tokens.received.push_back(t.token);
             }
             Frame::Datagram(d) => {
                 // RFC 9221 §3: DATAGRAM without our parameter, or larger than it, is a
@@ -521,25 +483,16 @@ impl Connection {
                 self.datagrams.push_incoming(d.data, limit);
                 self.events.push_back(Event::DatagramReceived);
             }
-            Frame::PathAck(ack) => {
-                // draft-21 §3.2: PATH_ACK may arrive on any path; unknown or abandoned path IDs
-                // are ignored, path IDs above our limit are a violation.
-                let limit = self.multipath.as_ref().map_or(PathId::ZERO, |m| m.local_max_path_id);
-                if ack.path_id > limit {
-                    return Err(TransportError::PROTOCOL_VIOLATION("PATH_ACK for a path ID above our limit"));
-                }
-                if self.paths.contains_key(&ack.path_id) {
-                    self.on_ack_frame(now, ack.path_id, SpaceId::Data, &ack)?;
-                }
-            }
-            Frame::PathNewConnectionId(n) => self.on_new_connection_id(n)?,
-            Frame::PathRetireConnectionId(r) => self.on_retire_connection_id(r, packet_dcid)?,
-            f @ (Frame::PathAbandon(_)
+            // The path frames: the path manager's (proto/src/path/frames.rs).
+            f @ (Frame::PathAck(_)
+            | Frame::PathNewConnectionId(_)
+            | Frame::PathRetireConnectionId(_)
+            | Frame::PathAbandon(_)
             | Frame::PathStatusBackup(_)
             | Frame::PathStatusAvailable(_)
             | Frame::MaxPathId(_)
             | Frame::PathsBlocked(_)
-            | Frame::PathCidsBlocked(_)) => self.on_multipath_frame(now, f)?,
+            | Frame::PathCidsBlocked(_)) => self.on_path_frame(now, path_id, packet_dcid, f)?,
         }
         Ok(())
     }
@@ -614,14 +567,14 @@ impl Connection {
     ) -> Result<(), TransportError> {
         // RFC 9000 §7.3: authenticate the connection IDs of the handshake.
         let peer_initial_source = match self.side {
-            Side::Client => self.peer_handshake_cid.unwrap_or(ConnectionId::EMPTY),
-            Side::Server => self.cids.active_remote(PathId::ZERO).unwrap_or(ConnectionId::EMPTY),
+            Side::Client => self.handshake_ids.peer_cid.unwrap_or(ConnectionId::EMPTY),
+            Side::Server => self.paths.cids.active_remote(PathId::ZERO).unwrap_or(ConnectionId::EMPTY),
         };
         params.authenticate_connection_ids(
             !self.side,
             &peer_initial_source,
-            &self.original_dst_cid,
-            self.retry_src_cid.as_ref(),
+            &self.handshake_ids.original_dst_cid,
+            self.handshake_ids.retry_src_cid.as_ref(),
         )?;
         self.streams.set_peer_limits(crate::stream::PeerLimits {
             initial_max_data: params.initial_max_data.into_inner(),
@@ -633,18 +586,21 @@ impl Connection {
         });
         if let (Side::Client, Some(pa)) = (self.side, params.preferred_address.as_ref()) {
             // RFC 9000 §9.6: the preferred address's CID is the server's sequence number 1.
-            let cid =
-                super::IssuedCid { sequence: 1, id: pa.connection_id, reset_token: Some(pa.stateless_reset_token.0) };
-            self.cids.on_new_cid(PathId::ZERO, cid, 0)?;
+            let cid = crate::path::IssuedCid {
+                sequence: 1,
+                id: pa.connection_id,
+                reset_token: Some(pa.stateless_reset_token.0),
+            };
+            self.paths.cids.on_new_cid(PathId::ZERO, cid, 0)?;
         }
         if let Some(token) = params.stateless_reset_token {
-            if let Some(r) = self.cids.remote_mut(PathId::ZERO) {
+            if let Some(r) = self.paths.cids.remote_mut(PathId::ZERO) {
                 r.set_active_reset_token(token.0);
             }
         }
         let max_ack_delay = params.max_ack_delay_duration();
         let max_udp = params.max_udp_payload_size.into_inner();
-        for path in self.paths.values_mut() {
+        for path in self.paths.table.values_mut() {
             path.recovery.set_peer_max_ack_delay(now, max_ack_delay);
             path.mtud.set_peer_max_udp_payload_size(max_udp);
         }
@@ -664,7 +620,7 @@ impl Connection {
         self.trace_state(now, ConnectionStateTrace::HandshakeConfirmed);
         // RFC 9001 §4.9.2: Handshake keys go once the handshake is confirmed.
         self.discard_space(now, SpaceId::Handshake);
-        for path in self.paths.values_mut() {
+        for path in self.paths.table.values_mut() {
             path.recovery.set_handshake_confirmed(now);
         }
         if self.side.is_server() {
@@ -673,200 +629,8 @@ impl Connection {
                 // RFC 9000 §8.1.3: a token for the client's next connection.
                 let ip = self.remote_address().ip();
                 let token = key.seal_new_token(&mut self.rng, ip, now);
-                self.new_token_pending = Some(Bytes::from(token));
+                self.new_tokens.pending = Some(Bytes::from(token));
             }
         }
-    }
-
-    fn on_ack_frame(
-        &mut self,
-        now: Instant,
-        path_id: PathId,
-        space: SpaceId,
-        ack: &frame::Ack,
-    ) -> Result<(), TransportError> {
-        let exponent = match (space, self.peer_params.as_ref()) {
-            (SpaceId::Data, Some(p)) => p.ack_delay_exponent.into_inner().min(20),
-            _ => 3,
-        };
-        let delay = Duration::from_micros(ack.delay.checked_shl(exponent as u32).unwrap_or(u64::MAX).min(1 << 40));
-        let mut out = core::mem::take(&mut self.recovery_out);
-        out.clear();
-        self.snapshot_paths();
-        self.scheduled = None;
-        let Some(path) = self.paths.get_mut(&path_id) else { return Ok(()) };
-        let paths = mpquic_cc::Paths { paths: &self.cc_snapshots, this_path: path_id.0 };
-        let result = path.recovery.on_ack_received(now, space, ack.iter(), delay, ack.ecn, Some(paths), &mut out);
-        let summary = match result {
-            Ok(s) => s,
-            Err(e) => {
-                self.recovery_out = out;
-                return Err(e);
-            }
-        };
-        if summary.congestion_event {
-            path.stats.congestion_events += 1;
-        }
-        let newly_acked = summary.newly_acked > 0;
-        if space == SpaceId::Data {
-            if let Some(k) = self.one_rtt.as_mut() {
-                k.on_ack(path_id, ack.largest);
-            }
-        }
-        self.apply_recovery_output(now, path_id, space, &mut out);
-        self.recovery_out = out;
-        if newly_acked && space == SpaceId::Data {
-            self.on_path_acked(now, path_id);
-        }
-        if newly_acked || summary.congestion_event {
-            self.trace_metrics(now, path_id);
-        }
-        Ok(())
-    }
-
-    /// Applies acknowledged and lost packets' frames to streams, CRYPTO streams and pending
-    /// control frames.
-    pub(super) fn apply_recovery_output(
-        &mut self,
-        now: Instant,
-        path_id: PathId,
-        space: SpaceId,
-        out: &mut crate::recovery::RecoveryOutput<super::SentFrames>,
-    ) {
-        // Stateful schedulers (BLEST's lambda, ECF) learn from acknowledgements and losses.
-        if self.multipath.is_some() {
-            let acked: u64 = out.acked.iter().map(|p| p.size).sum();
-            let lost: u64 = out.lost.iter().map(|p| p.size).sum();
-            let rtt = self.paths.get(&path_id).map_or(Duration::ZERO, |p| p.recovery.rtt().smoothed());
-            if acked > 0 {
-                self.scheduler.on_ack(path_id.0, acked, rtt);
-            }
-            if lost > 0 {
-                self.scheduler.on_loss(path_id.0, lost);
-            }
-        }
-        for p in out.acked.drain(..) {
-            let f = &p.frames;
-            for s in &f.stream {
-                self.streams.on_stream_data_acked(s.id, s.offset, s.len, s.fin);
-            }
-            if let Some((offset, len)) = f.crypto {
-                self.crypto[space.index()].on_acked(offset, len);
-            }
-            for cf in &f.control {
-                self.streams.on_control_acked(cf);
-            }
-            for &(path, largest) in &f.path_acks {
-                if let Some(t) = self.paths.get_mut(&path).and_then(|p| p.recovery.ack_tracker_mut(SpaceId::Data)) {
-                    t.on_ack_of_ack(largest);
-                }
-            }
-            if let Some(path) = self.paths.get_mut(&path_id) {
-                let old = path.mtu();
-                if let Some(mtu) = path.mtud.on_acked(p.packet_number, p.size as u16) {
-                    self.on_mtu_changed(now, path_id, old, mtu);
-                }
-            }
-        }
-        for p in out.lost.drain(..) {
-            if let Some(path) = self.paths.get_mut(&path_id) {
-                path.stats.packets_lost += 1;
-                path.stats.bytes_lost += p.size;
-                let old = path.mtu();
-                if let Some(mtu) = path.mtud.on_lost(p.packet_number, p.size as u16) {
-                    self.on_mtu_changed(now, path_id, old, mtu);
-                }
-            }
-            trace_event!(
-                self,
-                now,
-                TraceEvent::PacketLost {
-                    path: path_id,
-                    packet_type: super::space_packet_type(space),
-                    packet_number: p.packet_number,
-                    length: p.size,
-                }
-            );
-            self.requeue_frames(space, &p.frames);
-        }
-    }
-
-    /// DPLPMTUD or an ICMP message changed a path's datagram size (RFC 9000 §14).
-    pub(super) fn on_mtu_changed(&mut self, now: Instant, id: PathId, old: u16, new: u16) {
-        if let Some(path) = self.paths.get_mut(&id) {
-            path.recovery.set_max_datagram_size(u64::from(new));
-            trace_event!(self, now, TraceEvent::MtuUpdated { path: id, old, new });
-        }
-    }
-
-    /// Puts what a lost (or stranded) packet carried back in the send queues.
-    pub(super) fn requeue_frames(&mut self, space: SpaceId, f: &super::SentFrames) {
-        for s in &f.stream {
-            self.streams.on_stream_data_lost(s.id, s.offset, s.len, s.fin);
-        }
-        if let Some((offset, len)) = f.crypto {
-            self.crypto[space.index()].on_lost(offset, len);
-        }
-        for cf in &f.control {
-            self.streams.on_control_lost(cf);
-        }
-        if f.handshake_done {
-            self.handshake_done_pending = true;
-        }
-        if let Some(mp) = self.multipath.as_mut() {
-            for c in &f.mp_control {
-                // Resend unless superseded (draft-21 §4: only the latest status matters).
-                let superseded = match c {
-                    super::sent::MpControl::Status { path, sequence, .. } => self
-                        .paths
-                        .get(path)
-                        .is_none_or(|p| p.status_sequence_sent != *sequence || p.abandoned_at.is_some()),
-                    super::sent::MpControl::MaxPathId(m) => *m < mp.local_max_path_id,
-                    super::sent::MpControl::Abandon(..) => false,
-                };
-                if !superseded && !mp.pending.contains(c) {
-                    mp.pending.push_back(*c);
-                }
-            }
-        }
-        for &key in &f.new_cids {
-            if self.cids.issued.contains_key(&key) && !self.cids.new_cids_pending.contains(&key) {
-                self.cids.new_cids_pending.push_back(key);
-            }
-        }
-        for &(path, seq) in &f.retire_cids {
-            if let Some(r) = self.cids.remote_mut(path) {
-                r.requeue_retire(seq);
-            }
-        }
-        if f.new_token && self.new_token_pending.is_none() {
-            self.new_token_pending = self.new_token_sent.clone();
-        }
-    }
-
-    /// Carries out what the loss-detection timer asked for.
-    pub(super) fn on_loss_action(
-        &mut self,
-        now: Instant,
-        path_id: PathId,
-        action: crate::recovery::LossDetectionAction,
-    ) {
-        use crate::recovery::LossDetectionAction as A;
-        let mut out = core::mem::take(&mut self.recovery_out);
-        match action {
-            A::None => {}
-            A::LostPackets { space, .. } => self.apply_recovery_output(now, path_id, space, &mut out),
-            A::Probe { space, .. } | A::AntiDeadlock { space } => {
-                if space != SpaceId::Data {
-                    // RFC 9002 §6.2.4: probe with the unacknowledged handshake data.
-                    self.crypto[space.index()].requeue_unacked();
-                }
-                if let Some(path) = self.paths.get_mut(&path_id) {
-                    path.ping_pending |= space == SpaceId::Data;
-                }
-            }
-        }
-        out.clear();
-        self.recovery_out = out;
     }
 }

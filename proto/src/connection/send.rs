@@ -41,12 +41,12 @@ impl Connection {
             self.trace_local_key_update(now);
         }
         self.plan_reinjection(now);
-        let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.keys().copied().collect();
+        let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.table.keys().copied().collect();
         let n = ids.len();
         for i in 0..n {
-            let id = ids[(self.next_send_path as usize + i) % n];
+            let id = ids[(self.paths.next_send_path as usize + i) % n];
             if let Some(t) = self.transmit_on_path(now, id, buf) {
-                self.next_send_path = ((self.next_send_path as usize + i + 1) % n) as u32;
+                self.paths.next_send_path = ((self.paths.next_send_path as usize + i + 1) % n) as u32;
                 return Some(t);
             }
         }
@@ -55,7 +55,7 @@ impl Connection {
 
     fn transmit_on_path(&mut self, now: Instant, path_id: PathId, buf: &mut Vec<u8>) -> Option<Transmit> {
         let start = buf.len();
-        let path = self.paths.get(&path_id)?;
+        let path = self.paths.table.get(&path_id)?;
         let mtu = usize::from(path.mtu());
         let ecn = path.recovery.ecn_codepoint();
         let mut segment_size: Option<usize> = None;
@@ -63,7 +63,7 @@ impl Connection {
         let mut discard_initial = false;
         loop {
             let dg_start = buf.len();
-            let path = self.paths.get(&path_id)?;
+            let path = self.paths.table.get(&path_id)?;
             let budget = usize::try_from(path.amplification_budget()).unwrap_or(usize::MAX);
             let max_len = segment_size.unwrap_or(mtu).min(budget);
             if max_len < MIN_PACKET_ROOM {
@@ -102,7 +102,7 @@ impl Connection {
             }
             let dg_len = buf.len() - dg_start;
             datagrams += 1;
-            if let Some(path) = self.paths.get_mut(&path_id) {
+            if let Some(path) = self.paths.table.get_mut(&path_id) {
                 path.stats.datagrams_sent += 1;
                 path.stats.bytes_sent += dg_len as u64;
                 if !path.is_validated() {
@@ -127,7 +127,7 @@ impl Connection {
         if len == 0 {
             return None;
         }
-        let path = self.paths.get(&path_id)?;
+        let path = self.paths.table.get(&path_id)?;
         Some(Transmit {
             path: path_id,
             src: path.local,
@@ -147,18 +147,18 @@ impl Connection {
         if space != SpaceId::Data && path_id != PathId::ZERO {
             return false;
         }
-        let Some(path) = self.paths.get(&path_id) else { return false };
-        if path.abandoned_at.is_some() || self.cids.remote(path_id).is_none() {
+        let Some(path) = self.paths.table.get(&path_id) else { return false };
+        if path.abandoned_at.is_some() || self.paths.cids.remote(path_id).is_none() {
             return false;
         }
         let Some(sp) = path.recovery.space(space) else { return false };
         if sp.ack_tracker().should_send_now(now) {
             return true;
         }
-        if space == SpaceId::Data && self.multipath.is_some() {
+        if space == SpaceId::Data && self.paths.multipath.is_some() {
             // PATH_ACKs owed for abandoned paths (or any path, by policy) ride on this one.
             let any = self.config.ack_path_policy == crate::AckPathPolicy::AnyPath;
-            let owed = self.paths.values().any(|q| {
+            let owed = self.paths.table.values().any(|q| {
                 q.id != path_id
                     && (any || q.abandoned_at.is_some())
                     && q.recovery.space(SpaceId::Data).is_some_and(|s| s.ack_tracker().should_send_now(now))
@@ -186,21 +186,21 @@ impl Connection {
             return false;
         }
         let mtu_probe = self.handshake_confirmed && path.is_validated() && path.mtud.probe_due(now);
-        if self.failed_with_alternative(path_id) {
+        if self.paths.failed_with_alternative(path_id) {
             // A potentially failed path carries only probes and path-bound frames (above).
             return false;
         }
         self.crypto[SpaceId::Data.index()].has_pending()
             || !path.credit_copies.is_empty()
             || self.handshake_done_pending
-            || !self.cids.new_cids_pending.is_empty()
-            || self.cids.has_pending_retire()
-            || self.multipath.as_ref().is_some_and(|m| !m.pending.is_empty() || m.paths_blocked.is_some())
-            || self.new_token_pending.is_some()
+            || !self.paths.cids.new_cids_pending.is_empty()
+            || self.paths.cids.has_pending_retire()
+            || self.paths.multipath.as_ref().is_some_and(|m| !m.pending.is_empty() || m.paths_blocked.is_some())
+            || self.new_tokens.pending.is_some()
             || self.streams.has_pending_control()
             || self.datagrams.has_outgoing()
             || mtu_probe
-            || self.copies.has_for(path_id)
+            || self.paths.copies.has_for(path_id)
             || (self.streams.has_stream_data() && self.stream_data_allowed(now, path_id))
     }
 
@@ -219,9 +219,9 @@ impl Connection {
         let header_start = buf.len();
         let tag_len = self.tag_len(space)?;
         let dcid_path = if space == SpaceId::Data { path_id } else { PathId::ZERO };
-        let dcid = self.cids.active_remote(dcid_path)?;
-        let mp = self.mp_version();
-        let path = self.paths.get_mut(&path_id)?;
+        let dcid = self.paths.cids.active_remote(dcid_path)?;
+        let mp = self.paths.mp_version();
+        let path = self.paths.table.get_mut(&path_id)?;
         let pn = path.recovery.next_packet_number(space);
         let largest_acked = path.recovery.space(space).and_then(|s| s.largest_acked_packet());
         let pn_len = packet::number::encoded_len(pn, largest_acked);
@@ -239,7 +239,7 @@ impl Connection {
         let mut challenge_padding = false;
 
         // ACK first: it is never limited by congestion control (RFC 9002 §7).
-        let path = self.paths.get_mut(&path_id)?;
+        let path = self.paths.table.get_mut(&path_id)?;
         let ack_exponent = u32::from(self.config.ack_delay_exponent);
         if let Some(tracker) = path.recovery.ack_tracker_mut(space) {
             if tracker.can_bundle() || tracker.should_send_now(now) {
@@ -247,7 +247,7 @@ impl Connection {
                 let delay = (delay.as_micros() as u64) >> ack_exponent;
                 let ecn_counts = tracker.ecn_counts();
                 let room = payload_limit - buf.len();
-                // draft-21 §3.2: with multipath, 1-RTT packets are acknowledged with PATH_ACK.
+                // RFC 10069 §3.2: with multipath, 1-RTT packets are acknowledged with PATH_ACK.
                 let ack_path = (space == SpaceId::Data && mp.is_some()).then_some(path_id);
                 if let Some(w) = frame::encode_ack(
                     buf,
@@ -267,7 +267,7 @@ impl Connection {
         if space == SpaceId::Data && mp.is_some() {
             self.write_other_path_acks(now, path_id, buf, payload_limit, &mut frames);
         }
-        let path = self.paths.get_mut(&path_id)?;
+        let path = self.paths.table.get_mut(&path_id)?;
         let probe = path.recovery.probes_pending() > 0;
         let cc_open =
             probe || (path.recovery.can_send(u64::from(path.mtu())) && path.pacing_release.is_none_or(|t| now >= t));
@@ -312,7 +312,7 @@ impl Connection {
             }
         }
 
-        if cc_open && mtu_probe.is_none() && !self.failed_with_alternative(path_id) {
+        if cc_open && mtu_probe.is_none() && !self.paths.failed_with_alternative(path_id) {
             if space == SpaceId::Data {
                 ack_eliciting |= self.write_data_frames(now, path_id, buf, payload_limit, &mut frames);
             } else {
@@ -320,7 +320,7 @@ impl Connection {
             }
         }
 
-        let path = self.paths.get_mut(&path_id)?;
+        let path = self.paths.table.get_mut(&path_id)?;
         if (probe || path.ping_pending || mtu_probe.is_some()) && !ack_eliciting && buf.len() < payload_limit {
             Frame::Ping.encode(buf);
             ack_eliciting = true;
@@ -367,7 +367,7 @@ impl Connection {
         }
         let in_flight = ack_eliciting || padded;
         let app_limited = !self.streams.has_stream_data() && !self.datagrams.has_outgoing();
-        let path = self.paths.get_mut(&path_id)?;
+        let path = self.paths.table.get_mut(&path_id)?;
         if let Some(size) = mtu_probe {
             path.mtud.on_probe_sent(pn, size as u16);
         }
@@ -392,9 +392,9 @@ impl Connection {
         if ack_eliciting {
             // RFC 9000 §10.1: sending an ack-eliciting packet restarts the idle timer, once per
             // received packet.
-            if self.first_ack_eliciting_since_receive.is_none() {
-                self.first_ack_eliciting_since_receive = Some(now);
-                self.idle_deadline = self.effective_idle_timeout().map(|t| now + t);
+            if self.timers.first_ack_eliciting_since_receive.is_none() {
+                self.timers.first_ack_eliciting_since_receive = Some(now);
+                self.timers.idle_deadline = self.effective_idle_timeout().map(|t| now + t);
             }
         }
         Some(())
@@ -446,15 +446,15 @@ impl Connection {
         }
         // CRYPTO in 1-RTT (NewSessionTicket, RFC 9001 §4.1.3).
         self.write_crypto_frame(crate::packet::SpaceId::Data, buf, limit, frames);
-        let mpv = self.mp_version();
-        while let Some(&(path, seq)) = self.cids.new_cids_pending.front() {
-            let Some(&(id, reset_token)) = self.cids.issued.get(&(path, seq)) else {
-                self.cids.new_cids_pending.pop_front();
+        let mpv = self.paths.mp_version();
+        while let Some(&(path, seq)) = self.paths.cids.new_cids_pending.front() {
+            let Some(&(id, reset_token)) = self.paths.cids.issued.get(&(path, seq)) else {
+                self.paths.cids.new_cids_pending.pop_front();
                 continue;
             };
-            let retire_prior_to = self.cids.local.get(&path).map_or(0, |l| l.retire_prior_to());
+            let retire_prior_to = self.paths.cids.local.get(&path).map_or(0, |l| l.retire_prior_to());
             let n = frame::NewConnectionId { path_id: path, sequence: seq, retire_prior_to, id, reset_token };
-            // draft-21 §4.5: PATH_NEW_CONNECTION_ID once multipath is on (for path 0 too).
+            // RFC 10069 §4.5: PATH_NEW_CONNECTION_ID once multipath is on (for path 0 too).
             let f = if mpv.is_some() { Frame::PathNewConnectionId(n) } else { Frame::NewConnectionId(n) };
             let v = mpv.unwrap_or_default();
             if buf.len() + f.encoded_len_with(v) > limit {
@@ -462,22 +462,22 @@ impl Connection {
             }
             f.encode_with(v, buf);
             frames.new_cids.push((path, seq));
-            self.cids.new_cids_pending.pop_front();
+            self.paths.cids.new_cids_pending.pop_front();
         }
-        while self.cids.has_pending_retire() && buf.len() + 16 <= limit {
-            let Some((path, seq)) = self.cids.pop_retire() else { break };
+        while self.paths.cids.has_pending_retire() && buf.len() + 16 <= limit {
+            let Some((path, seq)) = self.paths.cids.pop_retire() else { break };
             let r = frame::RetireConnectionId { path_id: path, sequence: seq };
             let f = if mpv.is_some() { Frame::PathRetireConnectionId(r) } else { Frame::RetireConnectionId(r) };
             f.encode_with(mpv.unwrap_or_default(), buf);
             frames.retire_cids.push((path, seq));
         }
-        self.write_multipath_control(buf, limit, frames);
-        if let Some(token) = &self.new_token_pending {
+        self.paths.write_control_frames(buf, limit, frames);
+        if let Some(token) = &self.new_tokens.pending {
             let f = Frame::NewToken(frame::NewToken { token: token.clone() });
             if buf.len() + f.encoded_len() <= limit {
                 f.encode(buf);
                 frames.new_token = true;
-                self.new_token_sent = self.new_token_pending.take();
+                self.new_tokens.sent = self.new_tokens.pending.take();
             }
         }
         // Flow control and stream management (RFC 9000 §4).
@@ -485,12 +485,13 @@ impl Connection {
         // the data that holds the window back travels on the slowest one, so use the largest.
         let rtt = self
             .paths
+            .table
             .values()
             .filter(|p| p.abandoned_at.is_none())
             .map(|p| p.recovery.rtt().smoothed())
             .max()
             .unwrap_or(self.config.initial_rtt);
-        if let Some(path) = self.paths.get_mut(&path_id) {
+        if let Some(path) = self.paths.table.get_mut(&path_id) {
             while let Some(&cf) = path.credit_copies.first() {
                 let f = control_frame(&cf);
                 if buf.len() + f.encoded_len() > limit {
@@ -529,8 +530,8 @@ impl Connection {
         let mut stream_bytes = 0u64;
         let allowed = self.stream_data_allowed(now, path_id);
         // Decision::Duplicate: this packet's stream data also goes on the other paths named.
-        let duplicate_to: smallvec::SmallVec<[u32; 4]> = match &self.scheduled {
-            Some(set) if allowed && set.len() > 1 => set.iter().copied().filter(|&q| q != path_id.0).collect(),
+        let duplicate_to: smallvec::SmallVec<[PathId; 4]> = match &self.paths.scheduled {
+            Some(set) if allowed && set.len() > 1 => set.iter().copied().filter(|&q| q != path_id).collect(),
             _ => smallvec::SmallVec::new(),
         };
         let first_range = frames.stream.len();
@@ -548,22 +549,22 @@ impl Connection {
             debug_assert!(stream_header_len(chunk.id, chunk.offset, Some(len)) + len <= room);
             buf.extend_from_slice(&chunk.data);
             stream_bytes += len as u64;
-            frames.stream.push(super::sent::StreamRange {
+            frames.stream.push(crate::recovery::StreamRange {
                 id: chunk.id,
                 offset: chunk.offset,
                 len: len as u64,
                 fin: chunk.fin,
             });
         }
-        if let Some(path) = self.paths.get_mut(&path_id) {
+        if let Some(path) = self.paths.table.get_mut(&path_id) {
             path.stats.stream_bytes_sent += stream_bytes;
         }
         if stream_bytes > 0 {
             // The next packet of stream data gets a fresh decision.
-            self.scheduled = None;
-            self.scheduler.on_sent(stream_bytes, mpquic_scheduler::SentKind::Original);
+            self.paths.scheduled = None;
+            self.paths.scheduler.on_sent(stream_bytes, mpquic_scheduler::SentKind::Original);
             if !duplicate_to.is_empty() {
-                let sent: smallvec::SmallVec<[super::sent::StreamRange; 4]> =
+                let sent: smallvec::SmallVec<[crate::recovery::StreamRange; 4]> =
                     frames.stream[first_range..].iter().copied().collect();
                 self.queue_duplicates(&duplicate_to, &sent);
             }
@@ -582,10 +583,12 @@ impl Connection {
             (ControlFrame::MaxStreamData { id: a, .. }, ControlFrame::MaxStreamData { id: b, .. }) => a == b,
             _ => false,
         };
-        if self.multipath.is_none() || !matches!(cf, ControlFrame::MaxData(_) | ControlFrame::MaxStreamData { .. }) {
+        if self.paths.multipath.is_none()
+            || !matches!(cf, ControlFrame::MaxData(_) | ControlFrame::MaxStreamData { .. })
+        {
             return;
         }
-        for p in self.paths.values_mut() {
+        for p in self.paths.table.values_mut() {
             if p.id == path_id || p.abandoned_at.is_some() || p.failed_since.is_some() || !p.is_validated() {
                 continue;
             }
@@ -603,11 +606,11 @@ impl Connection {
         let close = self.close_frame.clone()?;
         let path_id = self.close_path()?;
         let (remote, local) = {
-            let p = self.paths.get(&path_id)?;
+            let p = self.paths.table.get(&path_id)?;
             (p.remote, p.local)
         };
         let start = buf.len();
-        let mtu = self.paths.get(&path_id).map_or(1200, |p| usize::from(p.mtu()));
+        let mtu = self.paths.table.get(&path_id).map_or(1200, |p| usize::from(p.mtu()));
         let spaces: smallvec::SmallVec<[SpaceId; 3]> = [SpaceId::Initial, SpaceId::Handshake, SpaceId::Data]
             .into_iter()
             .filter(|&s| self.space_keys_available(s) && (s != SpaceId::Data || self.handshake_complete))
@@ -624,22 +627,23 @@ impl Connection {
         (len > 0).then_some(Transmit { path: path_id, src: local, dst: remote, ecn: None, segment_size: None, len })
     }
 
-    /// The path that carries CONNECTION_CLOSE. draft-ietf-quic-multipath-21 §3.4: it "can go on
+    /// The path that carries CONNECTION_CLOSE. RFC 10069 §3.4: it "can go on
     /// any open path"; path 0 may be abandoned (its CIDs retired) or silently failed, so with
     /// multipath the close takes an open, validated path for which we hold a peer CID, one that
     /// is not potentially failed if there is one, the lowest smoothed RTT first. Path 0 otherwise
     /// (single path, or during the handshake).
     fn close_path(&self) -> Option<PathId> {
-        let open = |p: &PathData| p.abandoned_at.is_none() && self.cids.active_remote(p.id).is_some();
+        let open = |p: &PathData| p.abandoned_at.is_none() && self.paths.cids.active_remote(p.id).is_some();
         let best = match self.is_multipath() {
             true => self
                 .paths
+                .table
                 .values()
                 .filter(|p| open(p) && p.is_validated())
                 .min_by_key(|p| (p.failed_since.is_some(), p.recovery.rtt().smoothed(), p.id)),
             false => None,
         };
-        best.or_else(|| self.paths.get(&PathId::ZERO).filter(|p| open(p))).map(|p| p.id)
+        best.or_else(|| self.paths.table.get(&PathId::ZERO).filter(|p| open(p))).map(|p| p.id)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -654,8 +658,8 @@ impl Connection {
         pad_to: Option<usize>,
     ) {
         let header_start = buf.len();
-        let Some(dcid) = self.cids.active_remote(path_id) else { return };
-        let Some(path) = self.paths.get_mut(&path_id) else { return };
+        let Some(dcid) = self.paths.cids.active_remote(path_id) else { return };
+        let Some(path) = self.paths.table.get_mut(&path_id) else { return };
         let pn = path.recovery.next_packet_number(space);
         let _ = path.recovery.skip_packet_number(space, pn);
         let layout = self.write_header(space, &dcid, pn, 4, buf);
@@ -700,7 +704,7 @@ impl Connection {
         self.tracer
             .as_ref()
             .is_some_and(|t| t.wants_packets())
-            .then(|| super::decode_for_trace(plaintext, self.mp_version()))
+            .then(|| super::decode_for_trace(plaintext, self.paths.mp_version()))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -719,7 +723,7 @@ impl Connection {
             packet_number: pn,
             length: len as u64,
             dst_cid: dcid,
-            src_cid: (space != SpaceId::Data).then_some(self.handshake_cid),
+            src_cid: (space != SpaceId::Data).then_some(self.handshake_ids.local_cid),
             key_phase: (space == SpaceId::Data).then(|| self.one_rtt.as_ref().is_some_and(|k| k.key_phase())),
         };
         trace_event!(self, now, crate::trace::TraceEvent::PacketSent { path, header, frames });
@@ -751,14 +755,14 @@ impl Connection {
         buf: &mut Vec<u8>,
     ) -> packet::HeaderLayout {
         let (ty, token): (LongType, &[u8]) = match space {
-            SpaceId::Initial => (LongType::Initial, &self.token),
+            SpaceId::Initial => (LongType::Initial, &self.handshake_ids.token),
             SpaceId::Handshake => (LongType::Handshake, &[]),
             SpaceId::Data => {
                 let key_phase = self.one_rtt.as_ref().is_some_and(|k| k.key_phase());
                 return packet::encode_short_header(buf, false, key_phase, dcid, pn, pn_len);
             }
         };
-        packet::encode_long_header(buf, ty, self.version, dcid, &self.handshake_cid, token, pn, pn_len)
+        packet::encode_long_header(buf, ty, self.version, dcid, &self.handshake_ids.local_cid, token, pn, pn_len)
     }
 
     /// The AEAD tag length of `space`'s keys, if we have them.
@@ -783,14 +787,14 @@ impl Connection {
             SpaceId::Data => self.one_rtt.as_ref().map(|k| (k.local(), &k.header.local)),
         };
         let Some((pk, hk)) = keys else { return false };
-        // draft-ietf-quic-multipath-21 §2.4: the path ID enters the 1-RTT nonce; Initial and
+        // RFC 10069 §2.4: the path ID enters the 1-RTT nonce; Initial and
         // Handshake packets use path 0 (identical to RFC 9001).
         let nonce_path = if space == SpaceId::Data { path_id } else { PathId::ZERO };
         pk.encrypt_packet(nonce_path, pn, packet, layout.header_len).is_ok()
             && hk.apply(packet, layout.pn_offset).is_ok()
     }
 
-    /// PATH_ACKs for other paths (draft-21 §3.2): an abandoned path's, or every path's under
+    /// PATH_ACKs for other paths (RFC 10069 §3.2): an abandoned path's, or every path's under
     /// [`crate::AckPathPolicy::AnyPath`].
     fn write_other_path_acks(
         &mut self,
@@ -801,9 +805,9 @@ impl Connection {
         frames: &mut super::SentFrames,
     ) {
         let any = self.config.ack_path_policy == crate::AckPathPolicy::AnyPath;
-        let mp = self.mp_version().unwrap_or_default();
+        let mp = self.paths.mp_version().unwrap_or_default();
         let ack_exponent = u32::from(self.config.ack_delay_exponent);
-        for (&other, path) in self.paths.iter_mut() {
+        for (&other, path) in self.paths.table.iter_mut() {
             if other == path_id || !(any || path.abandoned_at.is_some()) {
                 continue;
             }
@@ -823,58 +827,23 @@ impl Connection {
         }
     }
 
-    /// PATH_ABANDON, PATH_STATUS_*, MAX_PATH_ID and PATHS_BLOCKED.
-    fn write_multipath_control(&mut self, buf: &mut Vec<u8>, limit: usize, frames: &mut super::SentFrames) {
-        let Some(mp) = self.multipath.as_mut() else { return };
-        let v = mp.version;
-        while let Some(&c) = mp.pending.front() {
-            let f = match c {
-                super::sent::MpControl::Abandon(path_id, error_code) => {
-                    Frame::PathAbandon(frame::PathAbandon { path_id, error_code })
-                }
-                super::sent::MpControl::Status { path, backup, sequence } => {
-                    let s = frame::PathStatus { path_id: path, sequence };
-                    if backup {
-                        Frame::PathStatusBackup(s)
-                    } else {
-                        Frame::PathStatusAvailable(s)
-                    }
-                }
-                super::sent::MpControl::MaxPathId(m) => Frame::MaxPathId(m),
-            };
-            if buf.len() + f.encoded_len_with(v) > limit {
-                return;
-            }
-            f.encode_with(v, buf);
-            frames.mp_control.push(c);
-            mp.pending.pop_front();
-        }
-        if let Some(blocked) = mp.paths_blocked {
-            let f = Frame::PathsBlocked(blocked);
-            if buf.len() + f.encoded_len_with(v) <= limit {
-                f.encode_with(v, buf);
-                mp.paths_blocked = None;
-            }
-        }
-    }
-
     /// Whether stream data may go on `path_id` now: always with one usable path; otherwise as
     /// the scheduler decides (ARCHITECTURE.md: the scheduler sees read-only path views).
     pub(super) fn stream_data_allowed(&mut self, now: Instant, path_id: PathId) -> bool {
-        let Some(path) = self.paths.get(&path_id) else { return false };
+        let Some(path) = self.paths.table.get(&path_id) else { return false };
         if !path.is_validated() || path.abandoned_at.is_some() {
             return false;
         }
-        if self.multipath.is_none() || self.paths.len() == 1 {
+        if self.paths.multipath.is_none() || self.paths.table.len() == 1 {
             return true;
         }
-        if self.scheduled.is_none() {
+        if self.paths.scheduled.is_none() {
             let (views, conn) = self.scheduler_inputs(now);
-            let decision = self.scheduler.schedule(&views, &conn);
-            self.path_views = views;
-            self.scheduled = Some(decision.paths().iter().copied().collect());
+            let decision = self.paths.scheduler.schedule(&views, &conn);
+            self.paths.path_views = views;
+            self.paths.scheduled = Some(decision.paths().iter().copied().collect());
         }
-        self.scheduled.as_ref().is_some_and(|s| s.contains(&path_id.0))
+        self.paths.scheduled.as_ref().is_some_and(|s| s.contains(&path_id))
     }
 
     /// What the scheduler decides from: a view of every path that has a CID to send with (in
@@ -883,10 +852,10 @@ impl Connection {
         &mut self,
         now: Instant,
     ) -> (Vec<mpquic_scheduler::PathView>, mpquic_scheduler::ConnectionView) {
-        let mut views = core::mem::take(&mut self.path_views);
+        let mut views = core::mem::take(&mut self.paths.path_views);
         views.clear();
-        for p in self.paths.values() {
-            if self.cids.remote(p.id).is_none() {
+        for p in self.paths.table.values() {
+            if self.paths.cids.remote(p.id).is_none() {
                 continue;
             }
             views.push(self::path_view(p, now));
@@ -895,7 +864,7 @@ impl Connection {
         conn.flow_control_left = self.streams.send_credit_available();
         conn.send_window = self.streams.send_window();
         conn.send_blocked = self.streams.send_blocked();
-        conn.now_nanos = now.as_nanos();
+        conn.now = now;
         (views, conn)
     }
 }
@@ -903,15 +872,9 @@ impl Connection {
 /// The scheduler's read-only view of a path.
 fn path_view(p: &PathData, now: Instant) -> mpquic_scheduler::PathView {
     let rtt = p.recovery.rtt();
-    let mut v = mpquic_scheduler::PathView::new(p.id.0);
-    v.status = match p.local_status {
-        super::PathStatus::Available => mpquic_scheduler::PathStatus::Available,
-        super::PathStatus::Backup => mpquic_scheduler::PathStatus::Backup,
-    };
-    v.peer_status = p.peer_status.map(|s| match s {
-        super::PathStatus::Available => mpquic_scheduler::PathStatus::Available,
-        super::PathStatus::Backup => mpquic_scheduler::PathStatus::Backup,
-    });
+    let mut v = mpquic_scheduler::PathView::new(p.id);
+    v.status = p.local_status;
+    v.peer_status = p.peer_status;
     v.validated = p.is_validated();
     v.abandoned = p.abandoned_at.is_some();
     v.potentially_failed = p.failed_since.is_some();

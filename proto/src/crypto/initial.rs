@@ -37,7 +37,7 @@ pub fn initial_keys(client_dst_connection_id: &[u8], side: Side) -> Keys {
 mod tests {
     use super::*;
     use crate::crypto::test_util::hex;
-    use crate::path::PathId;
+    use mpquic_core::PathId;
 
     const DCID: &str = "8394c8f03e515708";
 

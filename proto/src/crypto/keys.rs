@@ -1,7 +1,7 @@
 //! Packet protection (RFC 9001 §5.3) and header protection (RFC 9001 §5.4) keys.
 //!
 //! These wrap rustls's QUIC key objects. Payload protection is path-aware: with multipath
-//! (draft-ietf-quic-multipath-21 §2.4) the AEAD nonce is `IV xor (path_id:32 || 0b00 || pn:62)`,
+//! (RFC 10069 §2.4) the AEAD nonce is `IV xor (path_id:32 || 0b00 || pn:62)`,
 //! which rustls implements in `PacketKey::{encrypt,decrypt}_in_place_for_path`. For path 0 the
 //! nonce is exactly the RFC 9001 §5.3 nonce, so single-path QUIC needs no separate code path.
 //!
@@ -13,7 +13,7 @@ use core::fmt;
 use rustls::quic as rq;
 use thiserror::Error;
 
-use crate::path::PathId;
+use mpquic_core::PathId;
 
 /// Why a protection operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -68,7 +68,7 @@ impl PacketKey {
     /// Seals `payload` in place for packet number `pn` on path `path_id`, with `header` as
     /// associated data, and returns the tag to append.
     ///
-    /// draft-ietf-quic-multipath-21 §2.4: the nonce mixes in the path ID; for
+    /// RFC 10069 §2.4: the nonce mixes in the path ID; for
     /// [`PathId::ZERO`] it is the RFC 9001 §5.3 nonce.
     pub fn encrypt_in_place_for_path(
         &self,
@@ -341,7 +341,7 @@ mod tests {
 
     #[test]
     fn multipath_nonce_matches_draft_vector() {
-        // draft-ietf-quic-multipath-21: IV 6b26114b9cba2b63a9e8dd4f, path 3, pn 54321 gives the
+        // RFC 10069: IV 6b26114b9cba2b63a9e8dd4f, path 3, pn 54321 gives the
         // nonce 6b2611489cba2b63a9e8097e. Seal with our key, then check with ring directly.
         let alg = chacha_alg();
         let key = [7u8; 32];

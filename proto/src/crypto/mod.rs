@@ -3,7 +3,7 @@
 //!
 //! Everything rests on `rustls::quic` with the ring provider (RFC 9001), and on ring directly for
 //! the Retry tag and tokens. Payload protection is path-aware for multipath
-//! (draft-ietf-quic-multipath-21 §2.4): the nonce mixes in the [`PathId`](crate::PathId), and
+//! (RFC 10069 §2.4): the nonce mixes in the [`PathId`](crate::PathId), and
 //! path 0 gives exactly the RFC 9001 nonce.
 //!
 //! # How a connection uses this module

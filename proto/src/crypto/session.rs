@@ -240,9 +240,9 @@ mod tests {
     use super::*;
     use crate::crypto::config::{client_config_for_quic, quic_crypto_provider, server_config_for_quic};
     use crate::crypto::keys::{PacketKey, PacketKeys};
-    use crate::path::PathId;
     use crate::shared::ConnectionId;
     use crate::VarInt;
+    use mpquic_core::PathId;
     use rustls::crypto::ring::cipher_suite;
     use rustls::crypto::CryptoProvider;
     use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -537,7 +537,7 @@ mod tests {
         let client_0rtt = client_0rtt.expect("client has 0-RTT keys after a resumable ClientHello");
         let server_0rtt = server.zero_rtt_keys().expect("server accepted 0-RTT");
         assert!(client.is_early_data_accepted());
-        // 0-RTT uses path 0's packet number space (draft-ietf-quic-multipath-21 §4).
+        // 0-RTT uses path 0's packet number space (RFC 10069 §4).
         assert_round_trip(&client_0rtt.packet, &server_0rtt.packet, PathId::ZERO, 0);
         let mut packet = vec![0xd1u8; 40];
         client_0rtt.header.apply(&mut packet, 10).unwrap();

@@ -1,4 +1,4 @@
-//! ACK (RFC 9000 §19.3) and PATH_ACK (draft-ietf-quic-multipath-21 §4.1) frames.
+//! ACK (RFC 9000 §19.3) and PATH_ACK (RFC 10069 §4.1) frames.
 //!
 //! Decoding does not allocate: the ACK Range section stays a [`Bytes`] slice of the packet
 //! payload, validated once at decode time, and [`Ack::iter`] walks it. Encoding writes straight
@@ -12,12 +12,12 @@ use bytes::{BufMut, Bytes};
 use super::types::{FrameType, MultipathVersion};
 use super::Sink;
 use crate::coding::{get_varint, put_varint, varint_size, BufExt, UnexpectedEnd};
-use crate::path::PathId;
 use crate::range_set::RangeSet;
 use crate::shared::EcnCounts;
+use mpquic_core::PathId;
 
 /// An ACK or PATH_ACK frame. For ACK, `path_id` is [`PathId::ZERO`] (RFC 9000's ACK always
-/// acknowledges path 0's application space, draft-21 §4.1).
+/// acknowledges path 0's application space, RFC 10069 §4.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ack {
     /// Path whose packet number space is acknowledged (0 for a plain ACK).

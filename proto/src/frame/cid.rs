@@ -1,16 +1,16 @@
 //! Connection ID frames: NEW_CONNECTION_ID (RFC 9000 §19.15), RETIRE_CONNECTION_ID (§19.16) and
 //! their per-path forms PATH_NEW_CONNECTION_ID / PATH_RETIRE_CONNECTION_ID
-//! (draft-ietf-quic-multipath-21 §4.5, §4.6).
+//! (RFC 10069 §4.5, §4.6).
 
 use bytes::{Buf, Bytes};
 
 use super::{FrameErrorKind, Sink};
 use crate::coding::{get_varint, BufExt};
-use crate::path::PathId;
 use crate::shared::{ConnectionId, MAX_CID_SIZE};
+use mpquic_core::PathId;
 
 /// A NEW_CONNECTION_ID or PATH_NEW_CONNECTION_ID frame. For NEW_CONNECTION_ID, `path_id` is
-/// [`PathId::ZERO`] (draft-21 §4.5: it only issues CIDs for path 0).
+/// [`PathId::ZERO`] (RFC 10069 §4.5: it only issues CIDs for path 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NewConnectionId {
     /// Path the connection ID belongs to.

@@ -1,4 +1,4 @@
-//! QUIC frames (RFC 9000 §12.4, §19; RFC 9221; draft-ietf-quic-multipath-21 §4): the
+//! QUIC frames (RFC 9000 §12.4, §19; RFC 9221; RFC 10069 §4): the
 //! [`Frame`] enum, a zero-copy decoder ([`Iter`]) and encoders.
 //!
 //! Decoding takes the decrypted payload of one packet as [`Bytes`]; every data field of a
@@ -41,8 +41,8 @@ pub use types::{FrameKind, FrameType, MultipathCodes, MultipathVersion};
 use crate::coding::{get_varint, put_varint, varint_size, BufExt, UnexpectedEnd};
 use crate::error::{TransportError, TransportErrorCode};
 use crate::packet::PacketType;
-use crate::path::PathId;
 use crate::shared::{Dir, StreamId};
+use mpquic_core::PathId;
 use multipath::get_path_id;
 
 /// RFC 9000 §19.11, §19.14: stream counts above 2^60 cannot be expressed as stream IDs.
@@ -128,23 +128,23 @@ pub enum Frame {
     HandshakeDone,
     /// DATAGRAM (RFC 9221 §4); always encoded with a Length field.
     Datagram(Datagram),
-    /// PATH_ACK (draft-21 §4.1).
+    /// PATH_ACK (RFC 10069 §4.1).
     PathAck(Ack),
-    /// PATH_ABANDON (draft-21 §4.2).
+    /// PATH_ABANDON (RFC 10069 §4.2).
     PathAbandon(PathAbandon),
-    /// PATH_STATUS_BACKUP (draft-21 §4.3).
+    /// PATH_STATUS_BACKUP (RFC 10069 §4.3).
     PathStatusBackup(PathStatus),
-    /// PATH_STATUS_AVAILABLE (draft-21 §4.4).
+    /// PATH_STATUS_AVAILABLE (RFC 10069 §4.4).
     PathStatusAvailable(PathStatus),
-    /// PATH_NEW_CONNECTION_ID (draft-21 §4.5).
+    /// PATH_NEW_CONNECTION_ID (RFC 10069 §4.5).
     PathNewConnectionId(NewConnectionId),
-    /// PATH_RETIRE_CONNECTION_ID (draft-21 §4.6).
+    /// PATH_RETIRE_CONNECTION_ID (RFC 10069 §4.6).
     PathRetireConnectionId(RetireConnectionId),
-    /// MAX_PATH_ID (draft-21 §4.7): Maximum Path Identifier.
+    /// MAX_PATH_ID (RFC 10069 §4.7): Maximum Path Identifier.
     MaxPathId(PathId),
-    /// PATHS_BLOCKED (draft-21 §4.8): the limit at which the sender was blocked.
+    /// PATHS_BLOCKED (RFC 10069 §4.8): the limit at which the sender was blocked.
     PathsBlocked(PathId),
-    /// PATH_CIDS_BLOCKED (draft-21 §4.9).
+    /// PATH_CIDS_BLOCKED (RFC 10069 §4.9).
     PathCidsBlocked(PathCidsBlocked),
 }
 
@@ -160,7 +160,7 @@ pub enum FrameErrorKind {
     /// A field has a value the RFC forbids (FRAME_ENCODING_ERROR).
     #[error("invalid frame: {0}")]
     Invalid(&'static str),
-    /// draft-ietf-quic-multipath-21 §4: a path ID above 2^32 - 1, necessarily above our limit
+    /// RFC 10069 §4: a path ID above 2^32 - 1, necessarily above our limit
     /// (PROTOCOL_VIOLATION).
     #[error("path ID above 2^32 - 1")]
     PathIdTooLarge,
@@ -208,7 +208,7 @@ pub struct Iter {
 }
 
 impl Iter {
-    /// Decodes `payload` with the draft-21 multipath code points recognised.
+    /// Decodes `payload` with the RFC 10069 (draft-21) multipath code points recognised.
     pub fn new(payload: Bytes) -> Self {
         Self::with_multipath(payload, Some(MultipathVersion::default()))
     }
@@ -478,7 +478,7 @@ impl Frame {
         }
     }
 
-    /// Writes the frame with the draft-21 multipath code points.
+    /// Writes the frame with the RFC 10069 (draft-21) multipath code points.
     pub fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) {
         self.encode_with(MultipathVersion::default(), buf)
     }

@@ -1,4 +1,4 @@
-//! Multipath control frames of draft-ietf-quic-multipath-21 §4 other than PATH_ACK (see
+//! Multipath control frames of RFC 10069 §4 other than PATH_ACK (see
 //! `ack.rs`) and the per-path CID frames (see `cid.rs`): PATH_ABANDON, PATH_STATUS_BACKUP,
 //! PATH_STATUS_AVAILABLE, MAX_PATH_ID, PATHS_BLOCKED and PATH_CIDS_BLOCKED.
 
@@ -6,25 +6,25 @@ use bytes::Bytes;
 
 use super::FrameErrorKind;
 use crate::coding::get_varint;
-use crate::path::PathId;
+use mpquic_core::PathId;
 
-/// Reads a Path Identifier. draft-21 §2: path IDs are at most 2^32 - 1, so a larger value is
+/// Reads a Path Identifier. RFC 10069 §2: path IDs are at most 2^32 - 1, so a larger value is
 /// above any limit we can have advertised, which §4 makes a PROTOCOL_VIOLATION.
 pub(super) fn get_path_id(buf: &mut Bytes) -> Result<PathId, FrameErrorKind> {
     let raw = get_varint(buf)?;
     u32::try_from(raw).map(PathId).map_err(|_| FrameErrorKind::PathIdTooLarge)
 }
 
-/// PATH_ABANDON (draft-21 §4.2): asks the peer to close a path.
+/// PATH_ABANDON (RFC 10069 §4.2): asks the peer to close a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PathAbandon {
     /// The path to abandon.
     pub path_id: PathId,
-    /// NO_ERROR or one of the multipath error codes (draft-21 §7).
+    /// NO_ERROR or one of the multipath error codes (RFC 10069 §7).
     pub error_code: u64,
 }
 
-/// PATH_STATUS_BACKUP / PATH_STATUS_AVAILABLE (draft-21 §4.3, §4.4): the sender's preference for
+/// PATH_STATUS_BACKUP / PATH_STATUS_AVAILABLE (RFC 10069 §4.3, §4.4): the sender's preference for
 /// the peer's use of a path. Which of the two it is, is given by the [`super::Frame`] variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PathStatus {
@@ -35,7 +35,7 @@ pub struct PathStatus {
     pub sequence: u64,
 }
 
-/// PATH_CIDS_BLOCKED (draft-21 §4.9): the sender has no unused connection ID for a path.
+/// PATH_CIDS_BLOCKED (RFC 10069 §4.9): the sender has no unused connection ID for a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PathCidsBlocked {
     /// The path lacking connection IDs.

@@ -111,7 +111,7 @@ impl FrameType {
 /// in all listed versions; only code points differ (see `/work/shared/spec/multipath-draft.md` §3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum MultipathVersion {
-    /// draft-ietf-quic-multipath-21 (and -19/-20): the IANA-suggested short code points.
+    /// RFC 10069 (and -19/-20): the IANA-suggested short code points.
     #[default]
     Draft21,
     /// draft-ietf-quic-multipath-13 … -18: the experimental 0x15228cXX code points.
@@ -121,7 +121,7 @@ pub enum MultipathVersion {
 /// Every multipath code point of one draft version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MultipathCodes {
-    /// Transport parameter `initial_max_path_id` (draft-21 §2.1).
+    /// Transport parameter `initial_max_path_id` (RFC 10069 §2.1).
     pub initial_max_path_id_tp: u64,
     /// PATH_ACK without ECN counts; the type with ECN counts is this value + 1.
     pub path_ack: FrameType,
@@ -143,7 +143,7 @@ pub struct MultipathCodes {
     pub paths_blocked: FrameType,
     /// PATH_CIDS_BLOCKED (with the Next Sequence Number field, draft-13 and later).
     pub path_cids_blocked: FrameType,
-    /// Error code APPLICATION_ABANDON_PATH (draft-21 §7).
+    /// Error code APPLICATION_ABANDON_PATH (RFC 10069 §7).
     pub application_abandon_path: u64,
     /// Error code PATH_RESOURCE_LIMIT_REACHED.
     pub path_resource_limit_reached: u64,
@@ -153,7 +153,7 @@ pub struct MultipathCodes {
     pub no_cid_available_for_path: u64,
 }
 
-/// draft-ietf-quic-multipath-21 §9 (IANA, "suggested" values).
+/// RFC 10069 §9 (IANA, "suggested" values).
 const DRAFT21: MultipathCodes = MultipathCodes {
     initial_max_path_id_tp: 0x3e,
     path_ack: FrameType(0x3e),
@@ -269,7 +269,7 @@ pub enum FrameKind {
 
 impl FrameKind {
     /// RFC 9002 §2: every frame except ACK, PADDING and CONNECTION_CLOSE elicits an ACK;
-    /// PATH_ACK is an ACK frame (draft-ietf-quic-multipath-21 §4.1).
+    /// PATH_ACK is an ACK frame (RFC 10069 §4.1).
     pub fn is_ack_eliciting(self) -> bool {
         !matches!(self, Self::Ack | Self::PathAck | Self::Padding | Self::ConnectionClose | Self::ApplicationClose)
     }
@@ -286,7 +286,7 @@ impl FrameKind {
         self.is_ack_eliciting() || self == Self::Padding
     }
 
-    /// RFC 9000 §12.4 Table 3 (plus RFC 9221 §4 for DATAGRAM and draft-ietf-quic-multipath-21
+    /// RFC 9000 §12.4 Table 3 (plus RFC 9221 §4 for DATAGRAM and RFC 10069
     /// §4 for multipath frames, which are 1-RTT only): whether this frame may appear in a packet
     /// of type `packet`. Receiving a frame where it is not allowed is a PROTOCOL_VIOLATION.
     pub fn allowed_in(self, packet: PacketType) -> bool {

@@ -62,7 +62,7 @@ impl LongType {
 }
 
 /// A packet number space (RFC 9000 §12.3). With multipath, each path has its own `Data`
-/// space (draft-ietf-quic-multipath-21 §4); the connection keys those by [`crate::PathId`].
+/// space (RFC 10069 §4); the connection keys those by [`crate::PathId`].
 /// Only path 0 has the Initial and Handshake spaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SpaceId {

@@ -434,7 +434,7 @@ impl<F> PathRecovery<F> {
         self.set_loss_detection_timer(now);
     }
 
-    /// The path is abandoned (draft-ietf-quic-multipath-21 §3.3): every outstanding packet of
+    /// The path is abandoned (RFC 10069 §3.3): every outstanding packet of
     /// every space is removed without telling the controller and appended to `out` so the
     /// connection can send its frames on another path. Timers are cancelled.
     pub fn abandon(&mut self, out: &mut Vec<SentPacket<F>>) {

@@ -26,6 +26,7 @@
 
 mod ack_tracker;
 mod ecn;
+mod frames;
 mod loss;
 mod pacer;
 mod reset;
@@ -42,6 +43,7 @@ use mpquic_cc::{Controller, PathSnapshot};
 
 pub use ack_tracker::{AckTracker, DEFAULT_ACK_ELICITING_THRESHOLD, DEFAULT_MAX_RANGES};
 pub use ecn::{EcnAckResult, EcnFailure, EcnState, EcnValidator, TESTING_PACKETS};
+pub use frames::{MpControl, SentFrames, StreamRange};
 pub use loss::{AckSummary, LossDetectionAction};
 pub use pacer::{Pacer, BURST_PACKETS};
 pub use rtt::{RttEstimator, GRANULARITY, INITIAL_RTT};
@@ -347,7 +349,7 @@ impl<F> PathRecovery<F> {
     /// The path as coupled congestion controllers and schedulers see it.
     pub fn snapshot(&self, active: bool) -> PathSnapshot {
         PathSnapshot {
-            path_id: self.path_id.0,
+            path_id: self.path_id,
             window: self.controller.window(),
             smoothed_rtt: self.rtt.smoothed(),
             bytes_in_flight: self.bytes_in_flight,
@@ -359,9 +361,9 @@ impl<F> PathRecovery<F> {
     }
 
     /// The path's recovery state for tracing (qlog `recovery_metrics_updated`).
-    pub fn trace_metrics(&self) -> crate::trace::RecoveryMetrics {
+    pub fn trace_metrics(&self) -> RecoveryMetrics {
         let m = self.controller.metrics();
-        crate::trace::RecoveryMetrics {
+        RecoveryMetrics {
             min_rtt: self.rtt.min(),
             smoothed_rtt: self.rtt.smoothed(),
             latest_rtt: self.rtt.latest(),
@@ -395,4 +397,29 @@ impl<F> PathRecovery<F> {
 /// 2^pto_count, saturating.
 fn backoff(pto_count: u32) -> u32 {
     1u32.checked_shl(pto_count).unwrap_or(u32::MAX)
+}
+
+/// A path's recovery state (qlog `recovery_metrics_updated`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecoveryMetrics {
+    /// min_rtt (RFC 9002 §5.2).
+    pub min_rtt: Duration,
+    /// smoothed_rtt.
+    pub smoothed_rtt: Duration,
+    /// latest_rtt.
+    pub latest_rtt: Duration,
+    /// rttvar.
+    pub rtt_variance: Duration,
+    /// Consecutive PTOs.
+    pub pto_count: u32,
+    /// Congestion window, bytes.
+    pub congestion_window: u64,
+    /// Bytes in flight.
+    pub bytes_in_flight: u64,
+    /// Slow-start threshold, bytes, when finite.
+    pub ssthresh: Option<u64>,
+    /// Pacing rate, bytes per second, when the controller sets one.
+    pub pacing_rate: Option<u64>,
+    /// The controller's state name ("slow_start", "congestion_avoidance", "recovery", ...).
+    pub congestion_state: &'static str,
 }

@@ -1,4 +1,4 @@
-//! Connection ID management (RFC 9000 §5.1; per path ID in draft-ietf-quic-multipath-21 §5).
+//! Connection ID management (RFC 9000 §5.1; per path ID in RFC 10069 §5).
 //!
 //! Each sequence-number space of CIDs (one per path ID with multipath, one in all without) has a
 //! [`LocalCids`] (the IDs we issued, which the peer uses to reach us) and a [`RemoteCids`] (the IDs
@@ -6,8 +6,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use rand::RngCore;
+
+use super::{PathId, Paths};
+use crate::crypto::ResetKey;
 use crate::error::TransportError;
-use crate::path::PathId;
+use crate::frame;
 use crate::shared::ConnectionId;
 
 /// A CID the peer issued, with its sequence number and stateless reset token.
@@ -57,11 +61,6 @@ impl RemoteCids {
     /// Sets the reset token of the active CID (from the stateless_reset_token parameter).
     pub fn set_active_reset_token(&mut self, token: [u8; 16]) {
         self.active.reset_token = Some(token);
-    }
-
-    /// Number of spare CIDs.
-    pub fn spare_count(&self) -> usize {
-        self.spare.len()
     }
 
     /// Handles NEW_CONNECTION_ID (RFC 9000 §19.15, §5.1.2).
@@ -211,11 +210,6 @@ impl LocalCids {
         self.active.iter().any(|(_, c)| c == id)
     }
 
-    /// Sequence number of `id`, if active.
-    pub fn sequence_of(&self, id: &ConnectionId) -> Option<u64> {
-        self.active.iter().find(|(_, c)| c == id).map(|(s, _)| *s)
-    }
-
     /// Handles RETIRE_CONNECTION_ID (RFC 9000 §19.16). `packet_dcid` is the CID the frame's packet
     /// was sent to, which may not be retired by that packet. Returns the retired CID, if active.
     pub fn on_retire(
@@ -289,7 +283,7 @@ mod tests {
     }
 }
 
-/// Every CID of a connection, per path ID (draft-ietf-quic-multipath-21 §4: sequence numbers and
+/// Every CID of a connection, per path ID (RFC 10069 §4: sequence numbers and
 /// Retire Prior To are per path ID; without multipath everything is path 0).
 #[derive(Debug)]
 pub struct CidState {
@@ -351,7 +345,7 @@ impl CidState {
 
     /// Handles (PATH_)NEW_CONNECTION_ID for `path`.
     pub fn on_new_cid(&mut self, path: PathId, cid: IssuedCid, retire_prior_to: u64) -> Result<(), TransportError> {
-        // CIDs must be unique across the whole connection (draft-21 §4.5).
+        // CIDs must be unique across the whole connection (RFC 10069 §4.5).
         for (p, r) in &self.remote {
             if *p != path && (r.active().id == cid.id || r.spare.iter().any(|c| c.id == cid.id)) {
                 return Err(TransportError::PROTOCOL_VIOLATION("connection ID issued for two path IDs"));
@@ -389,5 +383,110 @@ impl CidState {
     /// All CIDs we issued.
     pub fn all_local(&self) -> impl Iterator<Item = ConnectionId> + '_ {
         self.local.values().flat_map(|l| l.iter().map(|(_, id)| id))
+    }
+}
+
+impl Paths {
+    /// NEW_CONNECTION_ID (path 0) and PATH_NEW_CONNECTION_ID (RFC 10069 §4.5).
+    pub(crate) fn on_new_connection_id(&mut self, n: frame::NewConnectionId) -> Result<(), TransportError> {
+        // RFC 9000 §19.15: a peer using zero-length CIDs cannot send this frame.
+        if self.cids.peer_cid_empty {
+            return Err(TransportError::PROTOCOL_VIOLATION("NEW_CONNECTION_ID while using zero-length CIDs"));
+        }
+        if n.path_id != PathId::ZERO {
+            let Some(mp) = self.multipath.as_ref() else {
+                return Err(TransportError::PROTOCOL_VIOLATION("PATH_NEW_CONNECTION_ID without multipath"));
+            };
+            // RFC 10069 §4: a path ID above our limit is a PROTOCOL_VIOLATION; an abandoned one
+            // is ignored.
+            if n.path_id > mp.local_max_path_id {
+                return Err(TransportError::PROTOCOL_VIOLATION("connection ID for a path ID above our limit"));
+            }
+            if mp.abandoned.contains(&n.path_id) {
+                return Ok(());
+            }
+        }
+        let cid = IssuedCid { sequence: n.sequence, id: n.id, reset_token: Some(n.reset_token) };
+        self.cids.on_new_cid(n.path_id, cid, n.retire_prior_to)
+    }
+
+    /// RETIRE_CONNECTION_ID (path 0) and PATH_RETIRE_CONNECTION_ID (RFC 10069 §4.6), which came
+    /// in a packet to `packet_dcid`. Returns the CID retired, which the endpoint stops routing
+    /// (new CIDs are then due).
+    pub(crate) fn on_retire_connection_id(
+        &mut self,
+        r: frame::RetireConnectionId,
+        packet_dcid: &ConnectionId,
+        local_cid_len: usize,
+    ) -> Result<Option<ConnectionId>, TransportError> {
+        if local_cid_len == 0 {
+            return Err(TransportError::PROTOCOL_VIOLATION("RETIRE_CONNECTION_ID while we use zero-length CIDs"));
+        }
+        if let Some(mp) = &self.multipath {
+            if r.path_id > mp.local_max_path_id {
+                return Err(TransportError::PROTOCOL_VIOLATION("retiring a CID of a path ID above our limit"));
+            }
+        }
+        let Some(local) = self.cids.local.get_mut(&r.path_id) else {
+            if r.path_id == PathId::ZERO {
+                return Err(TransportError::PROTOCOL_VIOLATION(
+                    "RETIRE_CONNECTION_ID for a sequence number never issued",
+                ));
+            }
+            return Ok(None);
+        };
+        let retired = local.on_retire(r.sequence, packet_dcid)?;
+        if retired.is_some() {
+            self.cids.issued.remove(&(r.path_id, r.sequence));
+        }
+        Ok(retired)
+    }
+
+    /// Issues CIDs up to the peer's active_connection_id_limit (`peer_limit`) for every path ID
+    /// we may use (RFC 9000 §5.1.1; RFC 10069 §4: per path ID, and at least one for each unused
+    /// path ID up to both limits so the client can open paths). `issued` hears of each new CID
+    /// (the endpoint routes it).
+    pub(crate) fn issue_cids(
+        &mut self,
+        peer_limit: u64,
+        local_cid_len: usize,
+        rng: &mut impl RngCore,
+        reset_key: &ResetKey,
+        mut issued: impl FnMut(PathId, u64, ConnectionId, [u8; 16]),
+    ) {
+        if local_cid_len == 0 {
+            return;
+        }
+        // We cap at 4 per path to bound state; the peer's limit is per path ID.
+        let limit = peer_limit.min(4) as usize;
+        let mut targets: smallvec::SmallVec<[(PathId, usize); 8]> = smallvec::SmallVec::new();
+        targets.push((PathId::ZERO, limit));
+        if let Some(mp) = &self.multipath {
+            let max = mp.local_max_path_id.0.min(mp.peer_max_path_id.0);
+            for id in 1..=max {
+                let id = PathId(id);
+                if mp.abandoned.contains(&id) {
+                    continue;
+                }
+                let want = if self.table.contains_key(&id) { limit } else { 2 };
+                targets.push((id, want));
+            }
+        }
+        for (path, want) in targets {
+            loop {
+                let have = self.cids.local.get(&path).map_or(0, LocalCids::active_count);
+                if have >= want {
+                    break;
+                }
+                let mut bytes = [0u8; crate::MAX_CID_SIZE];
+                rng.fill_bytes(&mut bytes[..local_cid_len]);
+                let Some(id) = ConnectionId::new(&bytes[..local_cid_len]) else { return };
+                let token = reset_key.token(&id).0;
+                let sequence = self.cids.local.entry(path).or_insert_with(|| LocalCids::empty(0)).issue(id);
+                self.cids.issued.insert((path, sequence), (id, token));
+                self.cids.new_cids_pending.push_back((path, sequence));
+                issued(path, sequence, id, token);
+            }
+        }
     }
 }

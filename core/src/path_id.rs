@@ -1,4 +1,4 @@
-//! Path identifiers (draft-ietf-quic-multipath-21 §2).
+//! Path identifiers (RFC 10069 §2).
 
 use core::fmt;
 
@@ -7,14 +7,14 @@ use core::fmt;
 /// Path 0 is the path of the handshake. Without multipath it is the only path; RFC 9000
 /// migration changes its addresses but not its ID. With multipath each path ID owns its own
 /// application-data packet-number space, connection IDs, recovery, congestion controller,
-/// pacer, MTU and ECN state (draft-ietf-quic-multipath-21 §2). Path IDs are never reused.
+/// pacer, MTU and ECN state (RFC 10069 §2). Path IDs are never reused.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct PathId(pub u32);
 
 impl PathId {
     /// The handshake path.
     pub const ZERO: Self = Self(0);
-    /// The largest path ID the draft allows (2^32 - 1, §2).
+    /// The largest path ID RFC 10069 allows (2^32 - 1, §2).
     pub const MAX: Self = Self(u32::MAX);
 
     /// The next path ID, or `None` past [`PathId::MAX`].

@@ -171,6 +171,11 @@ pub async fn run_emulate(args: EmulateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs the relays on a multi-threaded runtime until interrupted.
+pub fn run(args: EmulateArgs) -> anyhow::Result<()> {
+    super::block_on(run_emulate(args))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

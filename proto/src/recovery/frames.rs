@@ -4,9 +4,9 @@
 
 use smallvec::SmallVec;
 
-use crate::path::PathId;
 use crate::shared::StreamId;
 use crate::stream::ControlFrame;
+use mpquic_core::PathId;
 
 /// A range of stream data carried in a STREAM frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ impl SentFrames {
     }
 }
 
-/// Multipath control frames that are retransmitted when lost (draft-ietf-quic-multipath-21 §4).
+/// Multipath control frames that are retransmitted when lost (RFC 10069 §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MpControl {
     /// PATH_ABANDON for a path, with its error code.

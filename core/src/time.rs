@@ -1,8 +1,8 @@
 //! The stack's own clock type.
 //!
 //! Protocol, congestion-control and scheduling code never reads a clock: every entry point takes
-//! `now: Instant`. The type lives in this leaf crate so that `mpquic-cc` and `mpquic-proto` agree
-//! on it without a shared dependency; `mpquic-proto` re-exports it. A driver maps its own clock
+//! `now: Instant`. The type lives in this leaf crate so that `mpquic-cc`, `mpquic-scheduler` and
+//! `mpquic-proto` agree on it; each of them re-exports it. A driver maps its own clock
 //! onto it (the tokio driver: nanoseconds since the endpoint started; the simulator: virtual
 //! nanoseconds since the start of the run), which is what makes simulated runs replayable.
 
