@@ -207,6 +207,9 @@ pub struct Claim {
     pub against: Option<PathBuf>,
     /// How `scenario` and `against` combine.
     pub combine: Option<Combine>,
+    /// The metric read from `against` when it is not `metric` (e.g. another protocol's entry of
+    /// the same real run's `comparisons`).
+    pub against_metric: Option<String>,
     /// Dotted path into summary.json (`aggregate.completion_time_s.mean`,
     /// `runs.longest_delivery_gap_ms`, `aggregation_benefit`).
     pub metric: Option<String>,
@@ -264,6 +267,9 @@ impl Paper {
             }
             if c.against.is_some() != c.combine.is_some() {
                 return Err(bad("`against` and `combine` go together".into()));
+            }
+            if c.against_metric.is_some() && c.against.is_none() {
+                return Err(bad("`against_metric` needs `against`".into()));
             }
             if c.expect.is_empty() {
                 return Err(bad("`expect` needs at least one bound".into()));

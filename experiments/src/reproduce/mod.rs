@@ -244,16 +244,21 @@ pub fn run(name: &str, paper: &Paper, settings: &Settings) -> Result<PaperReport
                 Err(e) => Err(format!("matrix {}: {e}", file.display())),
             }
         } else {
-            let mut value = |file: &PathBuf| -> Result<f64, String> {
+            let mut value = |file: &PathBuf, path: &str| -> Result<f64, String> {
                 let k = key_of(c, file);
-                r.outputs.push(format!("runs/{}", k.dir_name()));
+                let dir = format!("runs/{}", k.dir_name());
+                if !r.outputs.contains(&dir) {
+                    r.outputs.push(dir);
+                }
                 match &runs[&k] {
-                    Ok(v) => metric(v, c.metric.as_deref().unwrap_or(""), c.reduce),
+                    Ok(v) => metric(v, path, c.reduce),
                     Err(e) => Err(format!("{}: {e}", file.display())),
                 }
             };
-            let a = c.scenario.as_ref().map(&mut value).transpose();
-            let b = c.against.as_ref().map(&mut value).transpose();
+            let main_metric = c.metric.as_deref().unwrap_or("");
+            let a = c.scenario.as_ref().map(|f| value(f, main_metric)).transpose();
+            let b =
+                c.against.as_ref().map(|f| value(f, c.against_metric.as_deref().unwrap_or(main_metric))).transpose();
             match (a, b) {
                 (Ok(Some(a)), Ok(None)) => Ok(a),
                 (Ok(Some(a)), Ok(Some(b))) => Ok(match c.combine {
@@ -370,10 +375,33 @@ fn metric(v: &Value, path: &str, reduce: claims::Reduce) -> Result<f64, String> 
                 Value::Array(a) => a.iter().collect(),
                 other => vec![other],
             };
+            // `name[key=value]`: only the elements of the array `name` whose `key` is `value`
+            // (e.g. `comparisons[protocol=mptcp]`).
+            let (name, select) = match part.split_once('[') {
+                Some((name, rest)) => {
+                    let sel = rest.strip_suffix(']').and_then(|r| r.split_once('='));
+                    let Some(sel) = sel else { return Err(format!("`{part}`: write a selector as name[key=value]")) };
+                    (name, Some(sel))
+                }
+                None => (part, None),
+            };
             for item in items {
-                match item.get(part) {
-                    Some(x) => next.push(x),
-                    None => return Err(format!("summary.json has no `{part}` (in `{path}`)")),
+                let Some(x) = item.get(name) else {
+                    return Err(format!("summary.json has no `{name}` (in `{path}`)"));
+                };
+                match (select, x) {
+                    (None, x) => next.push(x),
+                    (Some((key, value)), Value::Array(elements)) => {
+                        let before = next.len();
+                        next.extend(elements.iter().filter(|e| {
+                            e.get(key)
+                                .is_some_and(|k| k.as_str().map_or_else(|| k.to_string() == value, |s| s == value))
+                        }));
+                        if next.len() == before {
+                            return Err(format!("no element of `{name}` has {key} = {value} (in `{path}`)"));
+                        }
+                    }
+                    (Some(_), _) => return Err(format!("`{name}` is not an array (in `{path}`)")),
                 }
             }
         }
@@ -568,5 +596,11 @@ mod tests {
         assert_eq!(metric(&v, "aggregate.t.mean", claims::Reduce::Median).unwrap(), 2.5);
         assert!(metric(&v, "runs.missing", claims::Reduce::Mean).unwrap_err().contains("missing"));
         assert!(metric(&v, "none", claims::Reduce::Mean).unwrap_err().contains("null"));
+        let c: Value = serde_json::json!({"comparisons": [
+            {"protocol": "mpquic", "t": 9.0}, {"protocol": "mptcp", "t": 11.6}, {"protocol": "tcp", "t": 20.0}
+        ]});
+        assert_eq!(metric(&c, "comparisons[protocol=mptcp].t", claims::Reduce::Mean).unwrap(), 11.6);
+        assert!(metric(&c, "comparisons[protocol=quic].t", claims::Reduce::Mean).unwrap_err().contains("no element"));
+        assert!(metric(&c, "comparisons[protocol].t", claims::Reduce::Mean).unwrap_err().contains("name[key=value]"));
     }
 }
