@@ -394,8 +394,11 @@ fn metric(v: &Value, path: &str, reduce: claims::Reduce) -> Result<f64, String> 
                     (Some((key, value)), Value::Array(elements)) => {
                         let before = next.len();
                         next.extend(elements.iter().filter(|e| {
-                            e.get(key)
-                                .is_some_and(|k| k.as_str().map_or_else(|| k.to_string() == value, |s| s == value))
+                            e.get(key).is_some_and(|k| match k {
+                                Value::String(s) => s == value,
+                                // Numbers and booleans compare as JSON: `seed=1`, `completed=true`.
+                                other => serde_json::from_str::<Value>(value).is_ok_and(|v| v == *other),
+                            })
                         }));
                         if next.len() == before {
                             return Err(format!("no element of `{name}` has {key} = {value} (in `{path}`)"));
