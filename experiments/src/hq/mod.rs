@@ -20,7 +20,7 @@ pub(crate) use client::{
     bind_client_endpoint, client_tls, handshake, open_paths, parse_path_spec, PathSpec, MIN_MAX_PATHS,
 };
 pub use client::{run_client, ClientArgs};
-pub(crate) use server::{load_cert, self_signed};
+pub(crate) use server::ListenArgs;
 pub use server::{run_server, ServerArgs};
 
 /// ALPN of hq-interop.

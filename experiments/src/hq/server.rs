@@ -24,14 +24,25 @@ const MAX_REQUEST_BYTES: usize = 8 * 1024;
 /// `mpquic server`: serve files over hq-interop.
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
-    /// Address to listen on (IPv4 `0.0.0.0:4433` or IPv6 `[::]:4433`); repeat for several.
-    #[arg(long, value_name = "ADDR", required = true)]
-    pub listen: Vec<SocketAddr>,
+    #[command(flatten)]
+    pub listen: ListenArgs,
     /// Directory whose files are served; requests for paths outside it are refused.
     #[arg(long, value_name = "DIR")]
     pub root: PathBuf,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Where and as whom a server listens: options of `mpquic server` and `mpquic perf server`.
+#[derive(Debug, Clone, Args)]
+pub struct ListenArgs {
+    /// Address to listen on (IPv4 `0.0.0.0:4433` or IPv6 `[::]:4433`); repeat for several (a
+    /// multipath client's paths may reach any of them).
+    #[arg(long, value_name = "ADDR", required = true)]
+    pub listen: Vec<SocketAddr>,
     /// Certificate chain (PEM). Without --cert/--key a self-signed certificate for localhost
-    /// and the listen addresses is made and written next to the system temporary directory.
+    /// and the listen addresses is made and written to the system temporary directory
+    /// (clients: --ca FILE, or --insecure).
     #[arg(long, value_name = "PEM", requires = "key")]
     pub cert: Option<PathBuf>,
     /// Private key (PEM) of --cert.
@@ -41,8 +52,52 @@ pub struct ServerArgs {
     /// always offered).
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_paths: u32,
-    #[command(flatten)]
-    pub common: CommonArgs,
+}
+
+impl ListenArgs {
+    /// One server endpoint on every `--listen` address (a connection's paths may reach any of
+    /// them) for `alpn`, with the certificate of `--cert`/`--key` or a self-signed one whose
+    /// files are named after `cert_prefix`; prints a line per address, starting with `label`.
+    pub(crate) fn endpoint(
+        &self,
+        common: &CommonArgs,
+        alpn: &[u8],
+        cert_prefix: &str,
+        label: &str,
+    ) -> anyhow::Result<Endpoint> {
+        let (chain, key) = match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => load_cert(cert, key)?,
+            _ => self_signed(&self.listen, cert_prefix)?,
+        };
+        let mut tls = server_config_for_quic(Arc::new(quic_crypto_provider()), chain, key, vec![alpn.to_vec()])
+            .context("building the TLS configuration")?;
+        if let Some(log) = common.key_log()? {
+            tls.key_log = log;
+        }
+        let mut config = ServerConfig::new(Arc::new(tls));
+        // Multipath (RFC 10069) is always offered; it is used when the client offers it too.
+        let qlog = common.qlog()?;
+        if let Some(dir) = &common.qlog {
+            say!("qlog traces of every connection in {}", dir.display());
+        }
+        config.transport = common.transport(Some(self.max_paths), qlog.as_ref())?;
+        let ep = Endpoint::server_on(config, &self.listen).with_context(|| {
+            format!("listening on {}", self.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "))
+        })?;
+        let caps = ep.socket_capabilities();
+        for addr in ep.local_addrs() {
+            say!(
+                "{label}listening on {addr} (GSO {} segments, GRO {}, ECN {}, PKTINFO {}; cc {}, scheduler {})",
+                caps.max_gso_segments,
+                caps.gro,
+                caps.ecn,
+                caps.pktinfo,
+                common.cc,
+                common.scheduler
+            );
+        }
+        Ok(ep)
+    }
 }
 
 /// Runs the server until interrupted (Ctrl-C).
@@ -52,37 +107,8 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     if !root.is_dir() {
         bail!("--root {} is not a directory", root.display());
     }
-    let (chain, key) = match (&args.cert, &args.key) {
-        (Some(cert), Some(key)) => load_cert(cert, key)?,
-        _ => self_signed(&args.listen, "mpquic-server")?,
-    };
-    let mut tls = server_config_for_quic(Arc::new(quic_crypto_provider()), chain, key, vec![ALPN.to_vec()])
-        .context("building the TLS configuration")?;
-    if let Some(log) = args.common.key_log()? {
-        tls.key_log = log;
-    }
-    let mut config = ServerConfig::new(Arc::new(tls));
-    // Multipath (RFC 10069) is always offered; it is used when the client offers it too.
-    let qlog = args.common.qlog()?;
-    if let Some(dir) = &args.common.qlog {
-        say!("qlog traces of every connection in {}", dir.display());
-    }
-    config.transport = args.common.transport(Some(args.max_paths), qlog.as_ref())?;
+    let ep = args.listen.endpoint(&args.common, ALPN, "mpquic-server", "")?;
     let root = Arc::new(root);
-    // One endpoint on every --listen address: a connection's paths may reach any of them.
-    let ep = Endpoint::server_on(config, &args.listen).with_context(|| {
-        format!("listening on {}", args.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "))
-    })?;
-    let caps = ep.socket_capabilities();
-    for addr in ep.local_addrs() {
-        say!(
-            "listening on {addr} (GSO {} segments, GRO {}, ECN {}, PKTINFO {})",
-            caps.max_gso_segments,
-            caps.gro,
-            caps.ecn,
-            caps.pktinfo
-        );
-    }
     tokio::spawn(accept_loop(ep.clone(), root.clone()));
     say!("serving {}", root.display());
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;

@@ -1,7 +1,5 @@
 //! `mpquic perf server`: answers perf requests on every `--listen` address until interrupted.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -9,11 +7,10 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use clap::Args;
 use mpquic_io::{Connection, Endpoint, RecvStream, SendStream, WriteError};
-use mpquic_proto::crypto::{quic_crypto_provider, server_config_for_quic};
-use mpquic_proto::{ServerConfig, VarInt};
+use mpquic_proto::VarInt;
 
 use super::{Pacer, Request, ALPN, UNTIL_STOPPED};
-use crate::hq::{load_cert, self_signed, CommonArgs};
+use crate::hq::{CommonArgs, ListenArgs};
 
 /// Size of the shared payload buffer the server sends slices of.
 const PAYLOAD_CHUNK: usize = 1 << 20;
@@ -21,21 +18,8 @@ const PAYLOAD_CHUNK: usize = 1 << 20;
 /// `mpquic perf server`.
 #[derive(Debug, Clone, Args)]
 pub struct PerfServerArgs {
-    /// Address to listen on (`127.0.0.1:4433`, `[::]:4433`); repeat for several (a multipath
-    /// client's paths may reach any of them).
-    #[arg(long, value_name = "ADDR", required = true)]
-    pub listen: Vec<SocketAddr>,
-    /// Certificate chain (PEM). Without --cert/--key a self-signed certificate is made and
-    /// written to the temporary directory (clients: --ca FILE, or --insecure).
-    #[arg(long, value_name = "PEM", requires = "key")]
-    pub cert: Option<PathBuf>,
-    /// Private key (PEM) of --cert.
-    #[arg(long, value_name = "PEM", requires = "cert")]
-    pub key: Option<PathBuf>,
-    /// Paths per connection the server allows (multipath, RFC 10069 initial_max_path_id + 1;
-    /// always offered).
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_paths: u32,
+    #[command(flatten)]
+    pub listen: ListenArgs,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -52,33 +36,7 @@ struct Totals {
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run_server(args: PerfServerArgs) -> anyhow::Result<()> {
     args.common.init()?;
-    let (chain, key) = match (&args.cert, &args.key) {
-        (Some(cert), Some(key)) => load_cert(cert, key)?,
-        _ => self_signed(&args.listen, "mpquic-perf")?,
-    };
-    let mut tls = server_config_for_quic(Arc::new(quic_crypto_provider()), chain, key, vec![ALPN.to_vec()])
-        .context("building the TLS configuration")?;
-    if let Some(log) = args.common.key_log()? {
-        tls.key_log = log;
-    }
-    let mut config = ServerConfig::new(Arc::new(tls));
-    let qlog = args.common.qlog()?;
-    config.transport = args.common.transport(Some(args.max_paths), qlog.as_ref())?;
-    let ep = Endpoint::server_on(config, &args.listen).with_context(|| {
-        format!("listening on {}", args.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "))
-    })?;
-    let caps = ep.socket_capabilities();
-    for addr in ep.local_addrs() {
-        say!(
-            "perf server listening on {addr} (GSO {} segments, GRO {}, ECN {}, PKTINFO {}; cc {}, scheduler {})",
-            caps.max_gso_segments,
-            caps.gro,
-            caps.ecn,
-            caps.pktinfo,
-            args.common.cc,
-            args.common.scheduler
-        );
-    }
+    let ep = args.listen.endpoint(&args.common, ALPN, "mpquic-perf", "perf server ")?;
     let totals = Arc::new(Totals::default());
     let payload = Bytes::from(vec![0x5a; PAYLOAD_CHUNK]);
     tokio::spawn(accept_loop(ep.clone(), totals.clone(), payload));
