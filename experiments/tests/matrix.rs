@@ -3,33 +3,17 @@
 //! files get errors with the field and its line, and a reduced CoNEXT'17 WSP matrix (a few rows
 //! of the paper's table, a small download) runs end to end.
 
+#[path = "common/cluster.rs"]
+mod cluster;
 mod common;
 
 use std::path::{Path, PathBuf};
 
 use mpquic_experiments::matrix::{self, Matrix, MatrixError, RunSettings};
 
-/// Two paths, a 150 kB download, single-path baselines: a cell takes milliseconds.
-const TEMPLATE: &str = r#"
-name = "tiny"
-duration_s = 20.0
-baselines = true
-[[paths]]
-name = "a"
-client = "10.0.0.2:5000"
-server = "10.9.0.1:4433"
-up = { rate_mbps = 20.0, delay_ms = 5.0, queue = { packets = 50 } }
-down = { rate_mbps = 20.0, delay_ms = 5.0, queue = { packets = 50 } }
-[[paths]]
-name = "b"
-client = "10.1.0.2:5000"
-server = "10.9.1.1:4433"
-up = { rate_mbps = 5.0, delay_ms = 15.0, queue = { packets = 50 } }
-down = { rate_mbps = 5.0, delay_ms = 15.0, queue = { packets = 50 } }
-[workload]
-kind = "bulk"
-bytes = 150000
-"#;
+// Two paths, a 150 kB download, single-path baselines: a cell takes milliseconds (the template
+// the cluster tests share).
+use cluster::TEMPLATE;
 
 const MATRIX: &str = r#"
 name = "t"

@@ -70,47 +70,66 @@ const COLORS: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-fn draw<DB: DrawingBackend>(
-    root: DrawingArea<DB, plotters::coord::Shift>,
-    title: &str,
-    series: &[PathSeries],
-    kind: PlotKind,
-) -> Result<(), String> {
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let x_max = series.iter().flat_map(|s| s.samples.last()).map(|s| s.time_s).fold(0.0, f64::max).max(0.001);
-    let y_max =
-        series.iter().flat_map(|s| s.samples.iter().filter_map(|x| kind.value(x))).fold(0.0, f64::max).max(0.001) * 1.1;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..x_max, 0.0..y_max)
-        .map_err(|e| e.to_string())?;
-    chart
-        .configure_mesh()
-        .x_desc("time (s)")
-        .y_desc(kind.y_label())
-        .label_style(("sans-serif", 13))
-        .draw()
-        .map_err(|e| e.to_string())?;
-    for (i, s) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let points: Vec<(f64, f64)> = s.samples.iter().filter_map(|x| kind.value(x).map(|v| (x.time_s, v))).collect();
+/// A line chart: what `plot_series` and `plot_cdf` draw.
+struct Chart {
+    title: String,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    x_desc: String,
+    y_desc: String,
+    /// One line per entry: its legend and its points.
+    lines: Vec<(String, Vec<(f64, f64)>)>,
+    legend: SeriesLabelPosition,
+}
+
+impl Chart {
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> Result<(), String> {
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&self.title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(self.x.clone(), self.y.clone())
+            .map_err(|e| e.to_string())?;
         chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(|e| e.to_string())?
-            .label(s.name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            .configure_mesh()
+            .x_desc(&self.x_desc)
+            .y_desc(&self.y_desc)
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, (name, points)) in self.lines.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            chart
+                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+                .map_err(|e| e.to_string())?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(self.legend.clone())
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 13))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()
-        .map_err(|e| e.to_string())?;
-    root.present().map_err(|e| e.to_string())
+
+    /// Writes `<stem>.svg` and `<stem>.png` in `dir`.
+    fn write(&self, dir: &Path, stem: &str) -> Result<Vec<PathBuf>, OutputError> {
+        register_font();
+        let svg = dir.join(format!("{stem}.svg"));
+        let png = dir.join(format!("{stem}.png"));
+        let size = (900, 500);
+        self.draw(SVGBackend::new(&svg, size).into_drawing_area())
+            .map_err(|message| OutputError::Plot { path: svg.display().to_string(), message })?;
+        self.draw(BitMapBackend::new(&png, size).into_drawing_area())
+            .map_err(|message| OutputError::Plot { path: png.display().to_string(), message })?;
+        Ok(vec![svg, png])
+    }
 }
 
 /// Draws `kind` for one run's series as `<label>_<kind>.svg` and `.png` in `dir`.
@@ -120,73 +139,23 @@ pub fn plot_series(
     series: &[PathSeries],
     kind: PlotKind,
 ) -> Result<Vec<PathBuf>, OutputError> {
-    register_font();
-    let title = format!("{label}: {}", kind.y_label());
-    let svg = dir.join(format!("{label}_{}.svg", kind.file_stem()));
-    let png = dir.join(format!("{label}_{}.png", kind.file_stem()));
-    let size = (900, 500);
-    draw(SVGBackend::new(&svg, size).into_drawing_area(), &title, series, kind)
-        .map_err(|message| OutputError::Plot { path: svg.display().to_string(), message })?;
-    draw(BitMapBackend::new(&png, size).into_drawing_area(), &title, series, kind)
-        .map_err(|message| OutputError::Plot { path: png.display().to_string(), message })?;
-    Ok(vec![svg, png])
-}
-
-fn draw_cdf<DB: DrawingBackend>(
-    root: DrawingArea<DB, plotters::coord::Shift>,
-    title: &str,
-    x_label: &str,
-    curves: &[(String, Vec<f64>)],
-) -> Result<(), String> {
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
-    // The axis ends at the 98th percentile of all values: a few outliers (an EABen of 17 where a
-    // single path nearly stalled) would squeeze every curve against the left edge.
-    let mut all: Vec<f64> = curves.iter().flat_map(|(_, v)| v.iter().copied()).filter(|x| x.is_finite()).collect();
-    all.sort_by(f64::total_cmp);
-    let x_min = all.first().copied().unwrap_or(0.0);
-    let x_max = all.get((all.len() * 98 / 100).min(all.len().saturating_sub(1))).copied().unwrap_or(1.0);
-    let (x_min, x_max) = if x_min < x_max { (x_min, x_max) } else { (x_min - 1.0, x_min + 1.0) };
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(x_min..x_max, 0.0..1.0)
-        .map_err(|e| e.to_string())?;
-    chart
-        .configure_mesh()
-        .x_desc(format!("{x_label} (axis cut at the 98th percentile)"))
-        .y_desc("fraction of cells")
-        .label_style(("sans-serif", 13))
-        .draw()
-        .map_err(|e| e.to_string())?;
-    for (i, (name, values)) in curves.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let mut sorted: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-        sorted.sort_by(f64::total_cmp);
-        let n = sorted.len().max(1) as f64;
-        // A step function: at each value the fraction of cells at or below it.
-        let mut points = Vec::with_capacity(2 * sorted.len());
-        for (k, x) in sorted.iter().enumerate() {
-            let x = x.min(x_max);
-            points.push((x, k as f64 / n));
-            points.push((x, (k + 1) as f64 / n));
-        }
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(|e| e.to_string())?
-            .label(format!("{name} ({} cells)", sorted.len()))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    let x_max = series.iter().flat_map(|s| s.samples.last()).map(|s| s.time_s).fold(0.0, f64::max).max(0.001);
+    let y_max =
+        series.iter().flat_map(|s| s.samples.iter().filter_map(|x| kind.value(x))).fold(0.0, f64::max).max(0.001) * 1.1;
+    let lines = series
+        .iter()
+        .map(|s| (s.name.clone(), s.samples.iter().filter_map(|x| kind.value(x).map(|v| (x.time_s, v))).collect()))
+        .collect();
+    Chart {
+        title: format!("{label}: {}", kind.y_label()),
+        x: 0.0..x_max,
+        y: 0.0..y_max,
+        x_desc: "time (s)".into(),
+        y_desc: kind.y_label().into(),
+        lines,
+        legend: SeriesLabelPosition::MiddleRight,
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()
-        .map_err(|e| e.to_string())?;
-    root.present().map_err(|e| e.to_string())
+    .write(dir, &format!("{label}_{}", kind.file_stem()))
 }
 
 /// Draws the empirical CDFs of `curves` (name, values) as `<stem>.svg` and `.png` in `dir`.
@@ -197,15 +166,39 @@ pub fn plot_cdf(
     x_label: &str,
     curves: &[(String, Vec<f64>)],
 ) -> Result<Vec<PathBuf>, OutputError> {
-    register_font();
-    let svg = dir.join(format!("{stem}.svg"));
-    let png = dir.join(format!("{stem}.png"));
-    let size = (900, 500);
-    draw_cdf(SVGBackend::new(&svg, size).into_drawing_area(), title, x_label, curves)
-        .map_err(|message| OutputError::Plot { path: svg.display().to_string(), message })?;
-    draw_cdf(BitMapBackend::new(&png, size).into_drawing_area(), title, x_label, curves)
-        .map_err(|message| OutputError::Plot { path: png.display().to_string(), message })?;
-    Ok(vec![svg, png])
+    // The axis ends at the 98th percentile of all values: a few outliers (an EABen of 17 where a
+    // single path nearly stalled) would squeeze every curve against the left edge.
+    let mut all: Vec<f64> = curves.iter().flat_map(|(_, v)| v.iter().copied()).filter(|x| x.is_finite()).collect();
+    all.sort_by(f64::total_cmp);
+    let x_min = all.first().copied().unwrap_or(0.0);
+    let x_max = all.get((all.len() * 98 / 100).min(all.len().saturating_sub(1))).copied().unwrap_or(1.0);
+    let (x_min, x_max) = if x_min < x_max { (x_min, x_max) } else { (x_min - 1.0, x_min + 1.0) };
+    let lines = curves
+        .iter()
+        .map(|(name, values)| {
+            let mut sorted: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+            sorted.sort_by(f64::total_cmp);
+            let n = sorted.len().max(1) as f64;
+            // A step function: at each value the fraction of cells at or below it.
+            let mut points = Vec::with_capacity(2 * sorted.len());
+            for (k, x) in sorted.iter().enumerate() {
+                let x = x.min(x_max);
+                points.push((x, k as f64 / n));
+                points.push((x, (k + 1) as f64 / n));
+            }
+            (format!("{name} ({} cells)", sorted.len()), points)
+        })
+        .collect();
+    Chart {
+        title: title.into(),
+        x: x_min..x_max,
+        y: 0.0..1.0,
+        x_desc: format!("{x_label} (axis cut at the 98th percentile)"),
+        y_desc: "fraction of cells".into(),
+        lines,
+        legend: SeriesLabelPosition::LowerRight,
+    }
+    .write(dir, stem)
 }
 
 /// The protocols of a `--netns` comparison side by side (`comparison.svg` and `.png`): one bar
