@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::Parser;
-use mpquic_proto::crypto::{client_config_for_quic, quic_crypto_provider};
+use mpquic_proto::{client_config_for_quic, quic_crypto_provider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 

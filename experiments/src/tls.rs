@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use mpquic_proto::crypto::{client_config_for_quic, quic_crypto_provider, server_config_for_quic};
+use mpquic_proto::{client_config_for_quic, quic_crypto_provider, server_config_for_quic};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use thiserror::Error;
 

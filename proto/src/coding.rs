@@ -172,13 +172,6 @@ pub trait BufExt: Buf {
         }
         Ok(self.get_u8())
     }
-    /// Reads a big-endian `u16`.
-    fn try_get_u16(&mut self) -> Result<u16, UnexpectedEnd> {
-        if self.remaining() < 2 {
-            return Err(UnexpectedEnd);
-        }
-        Ok(self.get_u16())
-    }
     /// Reads a big-endian `u32`.
     fn try_get_u32(&mut self) -> Result<u32, UnexpectedEnd> {
         if self.remaining() < 4 {
@@ -200,16 +193,8 @@ pub trait BufExt: Buf {
         Ok(out)
     }
 }
-impl<B: Buf + ?Sized> BufExt for B {}
 
-/// Varint writing on any `BufMut`.
-pub trait BufMutExt: BufMut {
-    /// Writes a varint.
-    fn write_var(&mut self, x: u64) {
-        put_varint(self, x)
-    }
-}
-impl<B: BufMut + ?Sized> BufMutExt for B {}
+impl<B: Buf + ?Sized> BufExt for B {}
 
 #[cfg(test)]
 mod tests {

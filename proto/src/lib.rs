@@ -20,30 +20,58 @@
 //! }
 //! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+// Every type the public API reaches must be nameable from it (checked without `internals`).
+#![cfg_attr(not(feature = "internals"), warn(unnameable_types))]
 
-pub mod coding;
+// The public API is the root re-exports below plus `trace`, the tracing plug-in API. Everything
+// else is internal: a driver needs no codec, key or recovery type to run a connection. The
+// `internals` feature opens the internal modules (hidden from the docs) for proto's own
+// benchmarks, the fuzz targets and white-box tests; nothing else should enable it.
+macro_rules! internal_modules {
+    ($($(#[$attr:meta])* $name:ident;)*) => {$(
+        $(#[$attr])*
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        $(#[$attr])*
+        #[cfg(not(feature = "internals"))]
+        mod $name;
+    )*};
+}
+
+internal_modules! {
+    coding;
+    crypto;
+    frame;
+    packet;
+    range_set;
+    recovery;
+    stream;
+    transport_parameters;
+}
+
 mod config;
 mod connection;
-pub mod crypto;
 mod endpoint;
 mod error;
-pub mod frame;
-pub mod packet;
 mod path;
-pub mod range_set;
-pub mod recovery;
 mod shared;
-pub mod stream;
 pub mod trace;
-pub mod transport_parameters;
 
-pub use coding::{VarInt, VarIntBoundsExceeded};
+pub use coding::{UnexpectedEnd, VarInt, VarIntBoundsExceeded};
 pub use config::{AckPathPolicy, ClientConfig, EndpointConfig, PathFailureDetection, ServerConfig, TransportConfig};
 pub use connection::{Connection, ConnectionStats, Event, SendDatagramError, Transmit};
+pub use crypto::{
+    check_client_config, check_server_config, client_config_for_quic, quic_crypto_provider, server_config_for_quic,
+    TlsConfigError,
+};
 pub use endpoint::{ConnectError, ConnectionHandle, Endpoint};
 pub use error::{ConnectionError, TransportError, TransportErrorCode};
+pub use frame::{FrameType, MultipathVersion};
 pub use mpquic_core::Instant;
 pub use path::{IcmpError, MigrateError, PathError, PathEvent, PathId, PathInfo, PathStats, PathStatus};
 pub use range_set::RangeSet;
 pub use shared::{ConnectionId, Dir, EcnCodepoint, EcnCounts, Side, StreamId, MAX_CID_SIZE};
+pub use stream::{Chunk, ReadError, WriteError};
 pub use trace::{TraceEvent, TraceInfo, Tracer, TracerFactory};

@@ -19,13 +19,21 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use crate::error::ConnectionError;
-use crate::frame::Frame;
-use crate::packet::PacketType;
 use crate::path::PathEvent;
-pub use crate::recovery::RecoveryMetrics;
 use crate::shared::{ConnectionId, Side};
-use crate::transport_parameters::TransportParameters;
 use crate::Instant;
+
+// The wire types the events carry: decoded frames (RFC 9000 §19, RFC 9221, RFC 10069 §4),
+// packet types (RFC 9000 §17) and transport parameters (RFC 9000 §18). They are public here, and
+// only here, so that a tracer can read every field; their codecs stay internal.
+pub use crate::crypto::ResetToken;
+pub use crate::frame::{
+    Ack, AckIter, ApplicationClose, ConnectionClose, Crypto, Datagram, Frame, FrameError, FrameErrorKind, FrameKind,
+    NewConnectionId, NewToken, PathAbandon, PathCidsBlocked, PathStatus as PathStatusFrame, RetireConnectionId, Stream,
+};
+pub use crate::packet::{LongType, PacketType, SpaceId};
+pub use crate::recovery::RecoveryMetrics;
+pub use crate::transport_parameters::{PreferredAddress, TransportParameters};
 use mpquic_core::{PathId, PathStatus};
 
 /// What a factory knows about the connection it builds a tracer for.

@@ -186,7 +186,7 @@ pub struct TransportParameters {
     pub initial_max_path_id: Option<PathId>,
     /// Which draft's code point carries `initial_max_path_id` (not a parameter itself: it is how
     /// the parameter was, or will be, identified on the wire). Every multipath code point lives
-    /// in [`crate::frame::MultipathCodes`].
+    /// in one table per version in proto's `frame` module.
     pub multipath_version: crate::frame::MultipathVersion,
 }
 
@@ -235,6 +235,7 @@ fn known_index(id: u64) -> Option<u32> {
 
 /// RFC 9000 §18.1: identifiers of the form 31 * N + 27 are reserved to exercise the rule that
 /// unknown parameters are ignored.
+#[cfg(any(test, feature = "internals"))]
 pub fn is_reserved_id(id: u64) -> bool {
     id % 31 == 27
 }

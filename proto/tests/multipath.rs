@@ -210,7 +210,7 @@ fn blackholed_path_fails_over_without_losing_data() {
 fn older_draft_code_points_work_end_to_end() {
     let old = || TransportConfig {
         initial_max_path_id: Some(4),
-        multipath_version: mpquic_proto::frame::MultipathVersion::Draft13To18,
+        multipath_version: mpquic_proto::MultipathVersion::Draft13To18,
         ..TransportConfig::default()
     };
     let mut pair = Pair::new(55, old());

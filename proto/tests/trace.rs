@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{payload, two_paths, Link, Pair, Upload};
-use mpquic_proto::frame::Frame;
-use mpquic_proto::packet::PacketType;
+use mpquic_proto::trace::Frame;
+use mpquic_proto::trace::PacketType;
 use mpquic_proto::trace::{ConnectionStateTrace, PathTrace, TraceEvent, TraceInfo, Tracer, TracerFactory};
 use mpquic_proto::{Instant, PathEvent, PathId, Side, TransportConfig};
 

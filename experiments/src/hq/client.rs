@@ -11,7 +11,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use mpquic_experiments::qlog::QlogFactory;
 use mpquic_io::{Connection, Endpoint};
-use mpquic_proto::crypto::{client_config_for_quic, quic_crypto_provider};
+use mpquic_proto::{client_config_for_quic, quic_crypto_provider};
 use mpquic_proto::{ClientConfig, VarInt};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use clap::Args;
 use mpquic_io::{Connection, Endpoint, RecvStream, SendStream};
-use mpquic_proto::crypto::{quic_crypto_provider, server_config_for_quic};
+use mpquic_proto::{quic_crypto_provider, server_config_for_quic};
 use mpquic_proto::{ServerConfig, VarInt};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};

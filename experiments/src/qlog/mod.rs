@@ -420,12 +420,12 @@ impl<W: Write + Send> Tracer for QlogWriter<W> {
             }
             TraceEvent::PacketSent { path, header, frames } | TraceEvent::PacketReceived { path, header, frames } => {
                 let sent = matches!(event, TraceEvent::PacketSent { .. });
-                let one_rtt = header.packet_type == mpquic_proto::packet::PacketType::OneRtt;
+                let one_rtt = header.packet_type == mpquic_proto::trace::PacketType::OneRtt;
                 // The sender's exponent scales the ACK Delay field (RFC 9000 §19.3); 3 outside 1-RTT.
                 let ack_delay_exponent = if !one_rtt { 3 } else { self.ack_exponent[usize::from(!sent)] };
                 let probe = frames.len() <= 2
-                    && frames.iter().any(|f| matches!(f, mpquic_proto::frame::Frame::Ping))
-                    && frames.iter().any(|f| matches!(f, mpquic_proto::frame::Frame::Padding(_)))
+                    && frames.iter().any(|f| matches!(f, mpquic_proto::trace::Frame::Ping))
+                    && frames.iter().any(|f| matches!(f, mpquic_proto::trace::Frame::Padding(_)))
                     && header.length > 1200;
                 let data = schema::Packet {
                     header: schema::Header::new(header, *path),

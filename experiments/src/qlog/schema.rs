@@ -8,10 +8,10 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use mpquic_proto::frame::{Ack, Frame};
-use mpquic_proto::packet::PacketType;
+use mpquic_proto::trace::PacketType;
+use mpquic_proto::trace::TransportParameters;
+use mpquic_proto::trace::{Ack, Frame};
 use mpquic_proto::trace::{DropReason, PacketHeaderInfo};
-use mpquic_proto::transport_parameters::TransportParameters;
 use mpquic_proto::{ConnectionError, Dir, PathId, TransportErrorCode};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};

@@ -147,7 +147,7 @@ impl ClientApp {
                         finished.push(stream);
                         break;
                     }
-                    Err(mpquic_proto::stream::ReadError::Blocked) => break,
+                    Err(mpquic_proto::ReadError::Blocked) => break,
                     Err(_) => {
                         finished.push(stream);
                         break;

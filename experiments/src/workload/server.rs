@@ -79,7 +79,7 @@ impl ServerApp {
                             }
                             break;
                         }
-                        Err(mpquic_proto::stream::ReadError::Blocked) => break,
+                        Err(mpquic_proto::ReadError::Blocked) => break,
                         Err(_) => {
                             r.done = true;
                             break;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mpquic_io::Endpoint;
-use mpquic_proto::crypto::{client_config_for_quic, quic_crypto_provider, server_config_for_quic};
+use mpquic_proto::{client_config_for_quic, quic_crypto_provider, server_config_for_quic};
 use mpquic_proto::{ClientConfig, ServerConfig, TransportConfig};
 use rand::{Rng, SeedableRng};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};

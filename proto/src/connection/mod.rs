@@ -616,14 +616,14 @@ impl Connection {
     ///
     /// This exists for conformance tests that play a misbehaving peer (RFC 9000 §20 error
     /// codes); applications have no use for it.
-    #[doc(hidden)]
+    #[cfg(feature = "internals")]
     pub fn inject_raw_frames(&mut self, frames: Bytes) {
         self.raw_frames = Some((SpaceId::Data, frames));
     }
 
     /// Like [`Connection::inject_raw_frames`], into the next packet of `space` (to test the
     /// frame-placement rules of RFC 9000 §12.4).
-    #[doc(hidden)]
+    #[cfg(feature = "internals")]
     pub fn inject_raw_frames_in(&mut self, space: SpaceId, frames: Bytes) {
         self.raw_frames = Some((space, frames));
     }
@@ -646,7 +646,7 @@ impl Connection {
     }
 
     /// The next event for the endpoint.
-    pub fn poll_endpoint_event(&mut self) -> Option<EndpointEvent> {
+    pub(crate) fn poll_endpoint_event(&mut self) -> Option<EndpointEvent> {
         self.endpoint_events.pop_front()
     }
 

@@ -46,7 +46,7 @@ fn has_quic_suite(provider: &CryptoProvider) -> bool {
 /// certificate chain and key, and `alpn_protocols` in order of preference.
 ///
 /// 0-RTT is off (`max_early_data_size` 0); set it to `u32::MAX` to accept 0-RTT. Set `key_log`
-/// for key logging (see the [module docs](super)). Pass [`quic_crypto_provider`] as `provider`
+/// (e.g. `rustls::KeyLogFile`) to log TLS secrets for Wireshark. Pass [`quic_crypto_provider`] as `provider`
 /// unless a specific suite set is wanted.
 pub fn server_config_for_quic(
     provider: Arc<CryptoProvider>,

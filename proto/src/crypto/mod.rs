@@ -43,10 +43,12 @@ pub use config::{
     TlsConfigError,
 };
 pub use initial::initial_keys;
-pub use keys::{CryptoError, DirectionalKeys, HeaderKey, HeaderKeys, Keys, PacketKey, PacketKeys};
-pub use retry::{is_valid_retry, retry_integrity_tag, RETRY_INTEGRITY_TAG_LEN};
+pub use keys::{HeaderKeys, Keys, PacketKey, PacketKeys};
+#[cfg(any(test, feature = "internals"))]
+pub use keys::{CryptoError, DirectionalKeys, HeaderKey};
+pub use retry::{is_valid_retry, retry_integrity_tag};
 pub use session::{EncryptionLevel, KeyChange, TlsSession};
-pub use token::{ResetKey, ResetToken, TokenError, TokenKey, TokenKind, ValidToken, RESET_TOKEN_SIZE};
+pub use token::{ResetKey, ResetToken, TokenKey, ValidToken, RESET_TOKEN_SIZE};
 
 #[cfg(test)]
 pub(crate) mod test_util {

@@ -8,7 +8,7 @@
 use core::fmt;
 use std::sync::Arc;
 
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use rustls::quic as rq;
 
 use super::config::{check_client_config, check_server_config, TlsConfigError};
@@ -23,6 +23,8 @@ pub enum EncryptionLevel {
     /// Initial packets: keys from the client's Destination Connection ID.
     Initial,
     /// 0-RTT packets (client to server only), in the application data space.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
+    // 0-RTT (RFC 9001 §4.6) uses it; work in progress on a branch
     ZeroRtt,
     /// Handshake packets.
     Handshake,
@@ -149,6 +151,7 @@ impl TlsSession {
 
     /// 0-RTT keys (RFC 9001 §4.6), if early data is possible: the client's after it sent a
     /// ClientHello resuming a session with early data, the server's after it accepted it.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // 0-RTT (RFC 9001 §4.6) uses it; work in progress on a branch
     pub fn zero_rtt_keys(&self) -> Option<DirectionalKeys> {
         self.conn.zero_rtt_keys().map(DirectionalKeys::from)
     }
@@ -181,16 +184,19 @@ impl TlsSession {
     }
 
     /// The certificate chain the peer presented, end-entity first.
-    pub fn peer_certificates(&self) -> Option<&[CertificateDer<'static>]> {
+    #[cfg(any(test, feature = "internals"))]
+    pub fn peer_certificates(&self) -> Option<&[rustls::pki_types::CertificateDer<'static>]> {
         self.conn.peer_certificates()
     }
 
     /// The negotiated cipher suite, once known.
+    #[cfg(any(test, feature = "internals"))]
     pub fn negotiated_cipher_suite(&self) -> Option<rustls::SupportedCipherSuite> {
         self.conn.negotiated_cipher_suite()
     }
 
     /// Server only: the server name the client asked for (SNI), once known.
+    #[cfg(any(test, feature = "internals"))]
     pub fn server_name(&self) -> Option<&str> {
         match &self.conn {
             rq::Connection::Server(s) => s.server_name(),
@@ -199,6 +205,7 @@ impl TlsSession {
     }
 
     /// Client only: whether the server accepted 0-RTT data.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // 0-RTT (RFC 9001 §4.6) uses it; work in progress on a branch
     pub fn is_early_data_accepted(&self) -> bool {
         match &self.conn {
             rq::Connection::Client(c) => c.is_early_data_accepted(),
@@ -208,6 +215,7 @@ impl TlsSession {
 
     /// Fills `output` with keying material exported from the session (RFC 5705, RFC 8446 §7.5),
     /// after the handshake.
+    #[cfg(any(test, feature = "internals"))]
     pub fn export_keying_material(
         &self,
         output: &mut [u8],
@@ -245,7 +253,7 @@ mod tests {
     use mpquic_core::PathId;
     use rustls::crypto::ring::cipher_suite;
     use rustls::crypto::CryptoProvider;
-    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     use rustls::{RootCertStore, SupportedCipherSuite};
 
     const ALPN: &[u8] = b"hq-interop";

@@ -69,6 +69,7 @@ impl ResetKey {
     }
 
     /// A fresh random key. Tokens then do not survive a restart of the endpoint.
+    #[cfg(any(test, feature = "internals"))]
     pub fn random(rng: &mut impl RngCore) -> Self {
         let mut secret = [0u8; 32];
         rng.fill_bytes(&mut secret);
@@ -181,6 +182,7 @@ impl TokenKey {
     }
 
     /// A key from a fresh random secret.
+    #[cfg(any(test, feature = "internals"))]
     pub fn random(rng: &mut impl RngCore) -> Self {
         let mut secret = [0u8; 32];
         rng.fill_bytes(&mut secret);

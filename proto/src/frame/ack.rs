@@ -81,7 +81,7 @@ impl Ack {
     }
 
     /// Builds an ACK for `ranges` (all ranges, allocating: meant for tests and tools; the send
-    /// path uses [`encode_ack`] instead). `None` if `ranges` is empty.
+    /// path uses `encode_ack` instead). `None` if `ranges` is empty.
     pub fn from_ranges(path_id: PathId, ranges: &RangeSet, delay: u64, ecn: Option<EcnCounts>) -> Option<Self> {
         let mut buf = Vec::new();
         encode_ack_body(&mut buf, ranges, ranges.len(), delay)?;

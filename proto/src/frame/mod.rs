@@ -28,7 +28,7 @@ mod types;
 use bytes::{Buf, BufMut, Bytes};
 use thiserror::Error;
 
-pub use ack::{encode_ack, Ack, AckIter, AckWritten};
+pub use ack::{encode_ack, Ack, AckIter};
 pub use cid::{NewConnectionId, RetireConnectionId};
 pub use close::{ApplicationClose, ConnectionClose};
 pub use data::{Crypto, Datagram, NewToken, Stream};
@@ -36,7 +36,7 @@ pub use multipath::{PathAbandon, PathCidsBlocked, PathStatus};
 pub use stream::{
     encode_stream_header, stream_header_len, STREAM_BASE_TYPE, STREAM_FIN_BIT, STREAM_LEN_BIT, STREAM_OFF_BIT,
 };
-pub use types::{FrameKind, FrameType, MultipathCodes, MultipathVersion};
+pub use types::{FrameKind, FrameType, MultipathVersion};
 
 use crate::coding::{get_varint, put_varint, varint_size, BufExt, UnexpectedEnd};
 use crate::error::{TransportError, TransportErrorCode};
@@ -209,6 +209,7 @@ pub struct Iter {
 
 impl Iter {
     /// Decodes `payload` with the RFC 10069 (draft-21) multipath code points recognised.
+    #[cfg(any(test, feature = "internals"))]
     pub fn new(payload: Bytes) -> Self {
         Self::with_multipath(payload, Some(MultipathVersion::default()))
     }
@@ -220,6 +221,7 @@ impl Iter {
     }
 
     /// Bytes not decoded yet.
+    #[cfg(any(test, feature = "internals"))]
     pub fn remaining(&self) -> usize {
         self.buf.len()
     }

@@ -193,7 +193,7 @@ const DRAFT13: MultipathCodes = MultipathCodes {
 
 impl MultipathVersion {
     /// The code points of this version.
-    pub const fn codes(self) -> &'static MultipathCodes {
+    pub(crate) const fn codes(self) -> &'static MultipathCodes {
         match self {
             Self::Draft21 => &DRAFT21,
             Self::Draft13To18 => &DRAFT13,

@@ -274,6 +274,7 @@ impl PartialDecode {
 
     /// Whether this packet has a packet number and protected payload (Initial, 0-RTT,
     /// Handshake, 1-RTT).
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_protected(&self) -> bool {
         self.packet_type().is_some()
     }
@@ -306,6 +307,7 @@ impl PartialDecode {
     }
 
     /// The Retry Integrity Tag of a Retry packet (RFC 9001 §5.8).
+    #[cfg(any(test, feature = "internals"))]
     pub fn retry_integrity_tag(&self) -> Option<&[u8]> {
         match self.header {
             ProtectedHeader::Long { ty: LongType::Retry, .. } => Some(&self.packet[self.token.end..]),
@@ -315,6 +317,7 @@ impl PartialDecode {
 
     /// A Retry packet without its tag, to build the pseudo-packet of RFC 9001 §5.8 with
     /// [`encode_retry_pseudo_packet`].
+    #[cfg(any(test, feature = "internals"))]
     pub fn retry_without_tag(&self) -> Option<&[u8]> {
         match self.header {
             ProtectedHeader::Long { ty: LongType::Retry, .. } => Some(&self.packet[..self.token.end]),
@@ -330,6 +333,7 @@ impl PartialDecode {
     /// RFC 9001 §5.4.2: the header protection sample starts 4 bytes after the start of the
     /// packet number field. `None` when the packet is too short to hold a sample of
     /// `sample_len` bytes (such packets are dropped) or has no packet number.
+    #[cfg(any(test, feature = "internals"))]
     pub fn sample_range(&self, sample_len: usize) -> Option<Range<usize>> {
         if !self.is_protected() {
             return None;
@@ -491,6 +495,7 @@ pub fn encode_retry<B: BufMut + ?Sized>(
 
 /// Writes the Retry pseudo-packet of RFC 9001 §5.8 (ODCID Length, Original Destination
 /// Connection ID, then the Retry packet without its tag), the AEAD input of the integrity tag.
+#[cfg(any(test, feature = "internals"))]
 pub fn encode_retry_pseudo_packet<B: BufMut + ?Sized>(
     buf: &mut B,
     original_dst_cid: &ConnectionId,

@@ -8,8 +8,8 @@ pub mod header;
 pub mod number;
 
 pub use header::{
-    encode_long_header, encode_retry, encode_retry_pseudo_packet, encode_short_header, encode_version_negotiation,
-    HeaderError, HeaderLayout, PartialDecode, ProtectedHeader, Unprotected, LENGTH_FIELD_LEN, RETRY_TAG_LEN,
+    encode_long_header, encode_retry, encode_short_header, encode_version_negotiation, HeaderLayout, PartialDecode,
+    ProtectedHeader,
 };
 
 /// QUIC version 1 (RFC 9000 §15).

@@ -2,7 +2,6 @@
 //! which packet numbers arrived, duplicate detection, ECN counts of received packets and when
 //! an ACK frame is due.
 
-use core::ops::Range;
 use core::time::Duration;
 
 use crate::{EcnCodepoint, EcnCounts, Instant, RangeSet};
@@ -77,14 +76,9 @@ impl AckTracker {
     }
 
     /// Sets how many ranges are remembered (at least 1).
+    #[cfg(any(test, feature = "internals"))]
     pub fn set_max_ranges(&mut self, max_ranges: usize) {
         self.max_ranges = max_ranges.max(1);
-    }
-
-    /// Changes the ack-eliciting threshold and `max_ack_delay`, e.g. on an ACK_FREQUENCY frame.
-    pub fn set_ack_frequency(&mut self, ack_eliciting_threshold: u64, max_ack_delay: Duration) {
-        self.ack_eliciting_threshold = ack_eliciting_threshold.max(1);
-        self.max_ack_delay = max_ack_delay;
     }
 
     /// Whether `packet_number` was already received (or is too old to tell): the packet must be
@@ -169,7 +163,8 @@ impl AckTracker {
     }
 
     /// The ranges to put in an ACK frame, highest first (the frame's order, RFC 9000 §19.3).
-    pub fn ranges(&self) -> impl Iterator<Item = Range<u64>> + '_ {
+    #[cfg(any(test, feature = "internals"))]
+    pub fn ranges(&self) -> impl Iterator<Item = core::ops::Range<u64>> + '_ {
         self.pending.iter().rev()
     }
 

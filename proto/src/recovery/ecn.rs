@@ -88,16 +88,19 @@ impl EcnValidator {
 
     /// Starts validation again, e.g. after the path's addresses changed (RFC 9000 §13.4.2:
     /// validation is per path).
+    #[cfg(any(test, feature = "internals"))]
     pub fn reset(&mut self) {
         *self = Self::new(self.state != EcnState::Failed || self.failure.is_some());
     }
 
     /// The current state.
+    #[cfg(any(test, feature = "internals"))]
     pub fn state(&self) -> EcnState {
         self.state
     }
 
     /// Why validation failed, if it did.
+    #[cfg(any(test, feature = "internals"))]
     pub fn failure(&self) -> Option<EcnFailure> {
         self.failure
     }

@@ -41,13 +41,17 @@ use core::time::Duration;
 
 use mpquic_cc::{Controller, PathSnapshot};
 
-pub use ack_tracker::{AckTracker, DEFAULT_ACK_ELICITING_THRESHOLD, DEFAULT_MAX_RANGES};
-pub use ecn::{EcnAckResult, EcnFailure, EcnState, EcnValidator, TESTING_PACKETS};
+pub use ack_tracker::{AckTracker, DEFAULT_ACK_ELICITING_THRESHOLD};
+pub use ecn::EcnValidator;
+#[cfg(any(test, feature = "internals"))]
+pub use ecn::{EcnAckResult, EcnFailure, EcnState};
 pub use frames::{MpControl, SentFrames, StreamRange};
-pub use loss::{AckSummary, LossDetectionAction};
+pub use loss::LossDetectionAction;
+#[cfg(any(test, feature = "internals"))]
+pub use loss::AckSummary;
 pub use pacer::{Pacer, BURST_PACKETS};
-pub use rtt::{RttEstimator, GRANULARITY, INITIAL_RTT};
-pub use sent::{SentPacket, SentPackets, SlotState};
+pub use rtt::{RttEstimator, INITIAL_RTT};
+pub use sent::SentPacket;
 pub use space::{PacketSpace, SpaceId};
 
 use crate::{EcnCodepoint, Instant, PathId};
@@ -203,13 +207,9 @@ impl<F> PathRecovery<F> {
     }
 
     /// The congestion controller.
+    #[cfg(any(test, feature = "internals"))]
     pub fn controller(&self) -> &dyn Controller {
         &*self.controller
-    }
-
-    /// The congestion controller, mutably (e.g. to call `on_app_limited`).
-    pub fn controller_mut(&mut self) -> &mut dyn Controller {
-        &mut *self.controller
     }
 
     /// A packet-number space, if it exists on this path and was not discarded.
@@ -249,6 +249,7 @@ impl<F> PathRecovery<F> {
     }
 
     /// Bytes the congestion window still allows.
+    #[cfg(any(test, feature = "internals"))]
     pub fn congestion_window_available(&self) -> u64 {
         self.controller.window().saturating_sub(self.bytes_in_flight)
     }
@@ -281,13 +282,9 @@ impl<F> PathRecovery<F> {
     }
 
     /// The ECN validation state machine.
+    #[cfg(any(test, feature = "internals"))]
     pub fn ecn(&self) -> &EcnValidator {
         &self.ecn
-    }
-
-    /// The ECN validation state machine, mutably (e.g. to reset it after migration).
-    pub fn ecn_mut(&mut self) -> &mut EcnValidator {
-        &mut self.ecn
     }
 
     /// RFC 9002 A.3 `pto_count`.
@@ -315,11 +312,6 @@ impl<F> PathRecovery<F> {
         self.set_loss_detection_timer(now);
     }
 
-    /// Whether the handshake is confirmed.
-    pub fn handshake_confirmed(&self) -> bool {
-        self.handshake_confirmed
-    }
-
     /// The client learnt that the server validated its address (RFC 9002 A.6
     /// PeerCompletedAddressValidation: a Handshake ACK or handshake confirmation).
     pub fn set_peer_completed_address_validation(&mut self, now: Instant) {
@@ -335,6 +327,7 @@ impl<F> PathRecovery<F> {
 
     /// A server is (or is no longer) blocked by the anti-amplification limit (RFC 9000 §8.1):
     /// while it is, the loss-detection timer stays unarmed (RFC 9002 §6.2.2.1).
+    #[cfg(any(test, feature = "internals"))]
     pub fn set_anti_amplification_blocked(&mut self, now: Instant, blocked: bool) {
         self.anti_amplification_blocked = blocked;
         self.set_loss_detection_timer(now);

@@ -98,11 +98,13 @@ impl<F> SentPackets<F> {
     }
 
     /// Number of outstanding (neither acknowledged nor removed) packets.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.outstanding
     }
 
     /// True when no packet is outstanding.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.outstanding == 0
     }
@@ -263,6 +265,7 @@ impl<F> SentPackets<F> {
     /// Whether any packet in `range` (exclusive of both ends of the open interval
     /// `after..before`) was acknowledged and is still remembered. Used by persistent congestion
     /// (RFC 9002 §7.6.2: no packet sent between the two lost ones may be acknowledged).
+    #[cfg(test)]
     pub fn any_acked_between(&self, after: u64, before: u64) -> bool {
         let start = after.saturating_add(1).max(self.base);
         let end = before.min(self.next);

@@ -54,39 +54,33 @@ impl<F> PacketSpace<F> {
         }
     }
 
-    /// The sent packets still outstanding.
-    pub fn sent_packets(&self) -> &SentPackets<F> {
-        &self.sent
-    }
-
     /// The largest packet number the peer acknowledged in this space.
     pub fn largest_acked_packet(&self) -> Option<u64> {
         self.largest_acked_packet
     }
 
     /// The time-threshold loss deadline of this space.
+    #[cfg(any(test, feature = "internals"))]
     pub fn loss_time(&self) -> Option<Instant> {
         self.loss_time
     }
 
     /// When the last ack-eliciting packet of this space was sent.
+    #[cfg(any(test, feature = "internals"))]
     pub fn time_of_last_ack_eliciting_packet(&self) -> Option<Instant> {
         self.time_of_last_ack_eliciting_packet
     }
 
     /// Number of ack-eliciting packets in flight.
+    #[cfg(any(test, feature = "internals"))]
     pub fn ack_eliciting_in_flight(&self) -> u64 {
         self.ack_eliciting_in_flight
     }
 
     /// Bytes in flight sent in this space.
+    #[cfg(any(test, feature = "internals"))]
     pub fn bytes_in_flight(&self) -> u64 {
         self.bytes_in_flight
-    }
-
-    /// The ECN counts of the last validated ACK frame.
-    pub fn peer_ecn_counts(&self) -> EcnCounts {
-        self.ecn_acked
     }
 
     /// The receiver side of this space.
@@ -95,6 +89,7 @@ impl<F> PacketSpace<F> {
     }
 
     /// The receiver side of this space, mutably.
+    #[cfg(any(test, feature = "internals"))]
     pub fn ack_tracker_mut(&mut self) -> &mut AckTracker {
         &mut self.ack_tracker
     }

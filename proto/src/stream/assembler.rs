@@ -61,6 +61,7 @@ impl Assembler {
     }
 
     /// Bytes held and not yet delivered.
+    #[cfg(any(test, feature = "internals"))]
     pub fn buffered(&self) -> u64 {
         self.buffered
     }

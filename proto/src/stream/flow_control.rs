@@ -81,6 +81,7 @@ impl ReceiveWindow {
     }
 
     /// Bytes the application has released.
+    #[cfg(any(test, feature = "internals"))]
     pub fn consumed(&self) -> u64 {
         self.consumed
     }
@@ -106,6 +107,7 @@ impl ReceiveWindow {
     }
 
     /// Whether the peer used (nearly) all the credit of the limit in force.
+    #[cfg(any(test, feature = "internals"))]
     pub fn credit_exhausted(&self) -> bool {
         self.credit_exhausted
     }

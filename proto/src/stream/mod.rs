@@ -43,8 +43,8 @@ use thiserror::Error;
 
 pub use assembler::Assembler;
 pub use flow_control::{ReceiveWindow, SendCredit};
-pub use recv::{ReadError, Received, RecvState, RecvStream};
-pub use send::{stream_frame_room, SendChunk, SendState, SendStream};
+pub use recv::{ReadError, Received, RecvStream};
+pub use send::{SendChunk, SendState, SendStream};
 
 use crate::error::TransportError;
 use crate::frame::FrameType;
@@ -363,6 +363,7 @@ impl Streams {
     }
 
     /// The transport parameters to advertise for our settings.
+    #[cfg(any(test, feature = "internals"))]
     pub fn local_limits(&self) -> PeerLimits {
         PeerLimits {
             initial_max_data: self.config.connection_receive_window,
@@ -462,26 +463,31 @@ impl Streams {
     }
 
     /// Whether `id` is currently tracked (not yet opened, or closed and forgotten, gives false).
+    #[cfg(any(test, feature = "internals"))]
     pub fn contains(&self, id: StreamId) -> bool {
         self.streams.contains_key(&id)
     }
 
     /// Number of streams currently tracked.
+    #[cfg(any(test, feature = "internals"))]
     pub fn len(&self) -> usize {
         self.streams.len()
     }
 
     /// True when no stream is tracked.
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_empty(&self) -> bool {
         self.streams.is_empty()
     }
 
     /// Bytes written and not yet acknowledged, over all streams.
+    #[cfg(any(test, feature = "internals"))]
     pub fn unacked_buffered(&self) -> u64 {
         self.unacked_buffered
     }
 
     /// The connection-level receive window (for stats and tests).
+    #[cfg(any(test, feature = "internals"))]
     pub fn connection_receive_window(&self) -> &ReceiveWindow {
         &self.recv_window
     }
@@ -631,11 +637,6 @@ impl Streams {
             Self::level(&mut self.levels, priority).push_back(id);
         }
         Ok(())
-    }
-
-    /// The send priority of `id`.
-    pub fn priority(&self, id: StreamId) -> Option<i32> {
-        self.streams.get(&id).map(|s| s.priority)
     }
 
     /// The next event for the application.

@@ -33,7 +33,7 @@ pub enum RecvState {
     ResetRead,
 }
 
-/// Why [`RecvStream::read`] returned no data.
+/// Why [`Connection::read`](crate::Connection::read) returned no data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum ReadError {
     /// No data is available yet; a `Readable` event follows when some is.
@@ -88,6 +88,7 @@ impl RecvStream {
     }
 
     /// The current state.
+    #[cfg(any(test, feature = "internals"))]
     pub fn state(&self) -> RecvState {
         self.state
     }
