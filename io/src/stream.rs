@@ -13,8 +13,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use mpquic_proto as proto;
-use proto::stream::{ReadError as ProtoReadError, WriteError as ProtoWriteError};
 use proto::{ConnectionError, StreamId, VarInt};
+use proto::{ReadError as ProtoReadError, WriteError as ProtoWriteError};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 

@@ -4,7 +4,7 @@ use core::fmt;
 
 use thiserror::Error;
 
-use crate::frame::FrameType;
+use crate::shared::FrameType;
 
 /// A transport error code (RFC 9000 §20.1; multipath codes from RFC 10069 §7).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

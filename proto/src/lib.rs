@@ -60,7 +60,7 @@ mod shared;
 pub mod trace;
 
 pub use coding::{UnexpectedEnd, VarInt, VarIntBoundsExceeded};
-pub use config::{AckPathPolicy, ClientConfig, EndpointConfig, PathFailureDetection, ServerConfig, TransportConfig};
+pub use config::{AckPathPolicy, ClientConfig, EndpointConfig, ServerConfig, TransportConfig};
 pub use connection::{Connection, ConnectionStats, Event, SendDatagramError, Transmit};
 pub use crypto::{
     check_client_config, check_server_config, client_config_for_quic, quic_crypto_provider, server_config_for_quic,
@@ -69,8 +69,8 @@ pub use crypto::{
 pub use endpoint::{ConnectError, ConnectionHandle, Endpoint};
 pub use error::{ConnectionError, TransportError, TransportErrorCode};
 pub use frame::{FrameType, MultipathVersion};
-pub use mpquic_core::Instant;
-pub use path::{IcmpError, MigrateError, PathError, PathEvent, PathId, PathInfo, PathStats, PathStatus};
+pub use mpquic_core::{Instant, PathId, PathStatus};
+pub use path::{IcmpError, MigrateError, PathError, PathEvent, PathFailureDetection, PathInfo, PathStats};
 pub use range_set::RangeSet;
 pub use shared::{ConnectionId, Dir, EcnCodepoint, EcnCounts, Side, StreamId, MAX_CID_SIZE};
 pub use stream::{Chunk, ReadError, WriteError};

@@ -242,3 +242,43 @@ impl EcnCounts {
         }
     }
 }
+
+/// A frame type as it appears on the wire (RFC 9000 §12.4).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FrameType(pub u64);
+
+impl fmt::Debug for FrameType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "frame type {:#x}", self.0)
+    }
+}
+
+/// Length of a stateless reset token (RFC 9000 §10.3).
+pub const RESET_TOKEN_SIZE: usize = 16;
+
+/// A stateless reset token (RFC 9000 §10.3): 16 bytes bound to one connection ID.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ResetToken(pub [u8; RESET_TOKEN_SIZE]);
+
+impl ResetToken {
+    /// Compares with `other` in time independent of where they differ, for matching the tail of
+    /// a received datagram against known tokens (RFC 9000 §10.3.1).
+    pub fn constant_time_eq(&self, other: &[u8]) -> bool {
+        other.len() == RESET_TOKEN_SIZE && self.0.iter().zip(other).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+}
+
+impl AsRef<[u8]> for ResetToken {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ResetToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in &self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}

@@ -16,7 +16,7 @@ use bytes::{Buf, BufMut};
 use rand::RngCore;
 
 use crate::coding::{get_varint, put_varint, varint_size, VarInt};
-use crate::crypto::{ResetToken, RESET_TOKEN_SIZE};
+use crate::shared::{ResetToken, RESET_TOKEN_SIZE};
 use crate::error::TransportError;
 use crate::shared::{ConnectionId, Side, MAX_CID_SIZE};
 use mpquic_core::PathId;

@@ -48,7 +48,8 @@ pub use keys::{HeaderKeys, Keys, PacketKey, PacketKeys};
 pub use keys::{CryptoError, DirectionalKeys, HeaderKey};
 pub use retry::{is_valid_retry, retry_integrity_tag};
 pub use session::{EncryptionLevel, KeyChange, TlsSession};
-pub use token::{ResetKey, ResetToken, TokenKey, ValidToken, RESET_TOKEN_SIZE};
+pub use crate::shared::ResetToken;
+pub use token::{ResetKey, TokenKey, ValidToken};
 
 #[cfg(test)]
 pub(crate) mod test_util {

@@ -22,38 +22,8 @@ use rand::RngCore;
 use ring::{aead, hkdf, hmac};
 use thiserror::Error;
 
-use crate::shared::{ConnectionId, MAX_CID_SIZE};
+use crate::shared::{ConnectionId, ResetToken, MAX_CID_SIZE, RESET_TOKEN_SIZE};
 use crate::Instant;
-
-/// Length of a stateless reset token (RFC 9000 §10.3).
-pub const RESET_TOKEN_SIZE: usize = 16;
-
-/// A stateless reset token (RFC 9000 §10.3): 16 bytes bound to one connection ID.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct ResetToken(pub [u8; RESET_TOKEN_SIZE]);
-
-impl ResetToken {
-    /// Compares with `other` in time independent of where they differ, for matching the tail of
-    /// a received datagram against known tokens (RFC 9000 §10.3.1).
-    pub fn constant_time_eq(&self, other: &[u8]) -> bool {
-        other.len() == RESET_TOKEN_SIZE && self.0.iter().zip(other).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-    }
-}
-
-impl AsRef<[u8]> for ResetToken {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ResetToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in &self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
 
 /// The static key an endpoint derives its stateless reset tokens from (RFC 9000 §10.3.2).
 ///

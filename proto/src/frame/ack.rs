@@ -9,7 +9,8 @@ use core::ops::Range;
 
 use bytes::{BufMut, Bytes};
 
-use super::types::{FrameType, MultipathVersion};
+use super::types::MultipathVersion;
+use crate::shared::FrameType;
 use super::Sink;
 use crate::coding::{get_varint, put_varint, varint_size, BufExt, UnexpectedEnd};
 use crate::range_set::RangeSet;

@@ -36,7 +36,8 @@ pub use multipath::{PathAbandon, PathCidsBlocked, PathStatus};
 pub use stream::{
     encode_stream_header, stream_header_len, STREAM_BASE_TYPE, STREAM_FIN_BIT, STREAM_LEN_BIT, STREAM_OFF_BIT,
 };
-pub use types::{FrameKind, FrameType, MultipathVersion};
+pub use crate::shared::FrameType;
+pub use types::{FrameKind, MultipathVersion};
 
 use crate::coding::{get_varint, put_varint, varint_size, BufExt, UnexpectedEnd};
 use crate::error::{TransportError, TransportErrorCode};

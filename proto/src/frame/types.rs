@@ -5,19 +5,9 @@
 //! PATH_ABANDON error codes) lives in one [`MultipathCodes`] table selected by a
 //! [`MultipathVersion`]: speaking another draft means switching that value, nothing else.
 
-use core::fmt;
 
 use crate::packet::PacketType;
-
-/// A frame type as it appears on the wire (RFC 9000 §12.4).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FrameType(pub u64);
-
-impl fmt::Debug for FrameType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "frame type {:#x}", self.0)
-    }
-}
+use crate::shared::FrameType;
 
 impl FrameType {
     /// RFC 9000 §19.1.

@@ -95,7 +95,7 @@ impl core::fmt::Display for SpaceId {
 }
 
 /// The kind of a packet that carries frames, for the frame-placement rules of RFC 9000 §12.4
-/// Table 3 ([`crate::frame::FrameKind::allowed_in`]).
+/// Table 3 (`FrameKind::allowed_in` in the frame module).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PacketType {
     /// Initial (long header).

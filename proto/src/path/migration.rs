@@ -11,7 +11,7 @@ use thiserror::Error;
 use super::{PathId, Paths, Validation};
 use crate::Instant;
 
-/// Why [`crate::Connection::migrate`] refused.
+/// Why [`Connection::migrate`](crate::Connection::migrate) refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum MigrateError {
     /// Only a client migrates actively (RFC 9000 §9).
