@@ -7,7 +7,7 @@ use std::time::Duration;
 use mpquic_cc::{ControllerFactory, Cubic};
 use mpquic_scheduler::{MinRtt, RedundancyCap, SchedulerFactory};
 
-pub use crate::path::PathFailureDetection;
+use crate::path::PathFailureDetection;
 use crate::trace::TracerFactory;
 
 /// Per-connection transport settings, shared by every connection of an endpoint that uses them.
@@ -17,6 +17,9 @@ pub struct TransportConfig {
     pub max_idle_timeout: Option<Duration>,
     /// RTT assumed before the first sample (RFC 9002 §6.2.2: 333 ms).
     pub initial_rtt: Duration,
+    /// Pace packets over the round trip (RFC 9002 §7.7: senders SHOULD pace). On by default;
+    /// turning it off sends every window as one burst, for experiments on pacing itself.
+    pub pacing: bool,
     /// Initial per-stream receive window in bytes (initial_max_stream_data_*).
     pub stream_receive_window: u64,
     /// Largest per-stream receive window auto-tuning may grow to.
@@ -112,6 +115,7 @@ impl Default for TransportConfig {
         Self {
             max_idle_timeout: Some(Duration::from_secs(30)),
             initial_rtt: Self::DEFAULT_INITIAL_RTT,
+            pacing: true,
             stream_receive_window: MB,
             max_stream_receive_window: 16 * MB,
             receive_window: 4 * MB,

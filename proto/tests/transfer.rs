@@ -192,3 +192,29 @@ fn fifty_megabytes_clean_and_lossy_with_key_update() {
         assert!(stats.key_updates >= 1, "server did not follow the key update: {stats:?}");
     }
 }
+
+/// RFC 9002 §7.7: a sender paces its window over the round trip instead of sending it as one
+/// burst. Over a link of unlimited rate and 50 ms RTT, a 4 MB upload grows the window to
+/// hundreds of datagrams; paced, the client never sends more at one instant than its pacer's
+/// burst (ten datagrams, or what the rate sends in 1 ms: about 1.25 * window / 50 ms * 1 ms,
+/// a fortieth of the window). Unpaced, whole windows leave at once.
+#[test]
+fn bulk_sends_are_paced_over_the_round_trip() {
+    let run = |pacing: bool| {
+        let transport = TransportConfig { pacing, ..TransportConfig::default() };
+        let mut pair = Pair::new(7, transport.clone());
+        pair.to_server.delay = Duration::from_millis(25);
+        pair.to_client.delay = Duration::from_millis(25);
+        let (c, s) = pair.connect_with(pair.client_config(transport));
+        transfer(&mut pair, c, s, 1, 4 << 20, Duration::from_secs(60));
+        let info = pair.client.connection(c).expect("client").path(mpquic_proto::PathId::ZERO);
+        (pair.largest_client_burst, info)
+    };
+    let (paced, stats) = run(true);
+    let (unpaced, _) = run(false);
+    let window_datagrams = stats.expect("path 0").congestion_window / 1200;
+    assert!(window_datagrams >= 200, "the window grew to {window_datagrams} datagrams");
+    assert!(paced <= (window_datagrams / 20).max(12), "paced burst {paced} of a {window_datagrams}-datagram window");
+    assert!(unpaced >= 4 * paced, "unpaced burst {unpaced}, paced {paced}");
+    eprintln!("largest burst: paced {paced}, unpaced {unpaced} datagrams; window {window_datagrams} datagrams");
+}

@@ -73,6 +73,7 @@ pub(crate) fn transport_config(s: &Scenario) -> Result<TransportConfig, RunError
     let mut t = TransportConfig {
         congestion_controller_factory: mpquic_cc::factory_by_name(&s.transport.congestion_controller)?,
         ecn: s.transport.ecn,
+        pacing: s.transport.pacing,
         // Deterministic runs: no idle timeout shorter than the run.
         max_idle_timeout: Some(Duration::from_secs_f64(s.duration_s.max(30.0))),
         ..TransportConfig::default()

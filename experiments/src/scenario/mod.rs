@@ -176,6 +176,11 @@ pub struct Transport {
     /// Path MTU discovery.
     #[serde(default = "default_true")]
     pub mtu_discovery: bool,
+    /// Pace packets over the round trip (RFC 9002 §7.7). Off models a sender that sends each
+    /// window as a burst, as the stacks of older papers did (Linux TCP before 4.13 without
+    /// the fq qdisc, quic-go of 2017).
+    #[serde(default = "default_true")]
+    pub pacing: bool,
     /// When a multipath path counts as potentially failed (`mpquic_proto::PathFailureDetection`);
     /// unset fields keep proto's defaults.
     #[serde(default)]
@@ -216,6 +221,7 @@ impl Default for Transport {
             receive_window_bytes: None,
             initial_rtt_ms: None,
             mtu_discovery: true,
+            pacing: true,
             path_failure: PathFailure::default(),
         }
     }

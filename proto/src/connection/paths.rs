@@ -51,7 +51,7 @@ impl Connection {
             local_max_ack_delay: self.config.max_ack_delay,
             ack_eliciting_threshold: self.config.ack_eliciting_threshold,
             ecn: self.config.ecn,
-            pacing: true,
+            pacing: self.config.pacing,
             max_datagram_size: u64::from(mtu),
         };
         let recovery = PathRecovery::new(id, kind, rc, controller);

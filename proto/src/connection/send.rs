@@ -63,7 +63,11 @@ impl Connection {
         let mut discard_initial = false;
         loop {
             let dg_start = buf.len();
-            let path = self.paths.table.get(&path_id)?;
+            let path = self.paths.table.get_mut(&path_id)?;
+            // RFC 9002 §7.7: hold the next full-size packet back until the pacer allows it; the
+            // release time is also a deadline for poll_timeout.
+            path.pacing_release = path.recovery.pacing_delay(now, mtu as u64);
+            let path = &*path;
             let budget = usize::try_from(path.amplification_budget()).unwrap_or(usize::MAX);
             let max_len = segment_size.unwrap_or(mtu).min(budget);
             if max_len < MIN_PACKET_ROOM {

@@ -121,7 +121,7 @@ impl<F> PathRecovery<F> {
             };
             self.controller.on_packet_sent(time_sent, &cc_packet);
             if self.config.pacing && self.probes_pending == 0 {
-                self.pacer.on_sent(size);
+                self.on_paced_send(time_sent, size);
             }
         }
         if ack_eliciting {

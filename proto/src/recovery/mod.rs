@@ -28,7 +28,6 @@ mod ack_tracker;
 mod ecn;
 mod frames;
 mod loss;
-mod pacer;
 mod reset;
 mod retry;
 mod rtt;
@@ -49,7 +48,6 @@ pub use frames::{MpControl, SentFrames, StreamRange};
 pub use loss::LossDetectionAction;
 #[cfg(any(test, feature = "internals"))]
 pub use loss::AckSummary;
-pub use pacer::{Pacer, BURST_PACKETS};
 pub use rtt::{RttEstimator, INITIAL_RTT};
 pub use sent::SentPacket;
 pub use space::{PacketSpace, SpaceId};
@@ -157,7 +155,9 @@ pub struct PathRecovery<F> {
     probes_pending: u8,
     controller: Box<dyn Controller>,
     cc_acked: Vec<mpquic_cc::AckedPacket>,
-    pacer: Pacer,
+    /// RFC 9002 §7.7: the one pacer of the workspace, `mpquic_cc::Pacer`, at
+    /// [`PathRecovery::pacing_rate`] with bursts of [`PathRecovery::pacing_burst`].
+    pacer: mpquic_cc::Pacer,
     ecn: EcnValidator,
     max_datagram_size: u64,
     /// The peer's max_ack_delay transport parameter.
@@ -169,6 +169,12 @@ pub struct PathRecovery<F> {
     path_id: PathId,
     bytes_acked: u64,
     bytes_acked_since_loss: u64,
+}
+
+/// A pacer with a full bucket of ten datagrams and no rate yet: the first packet sent sets
+/// the rate, so a path starts with the initial window's burst (RFC 9002 §7.7).
+fn unpaced(max_datagram_size: u64) -> mpquic_cc::Pacer {
+    mpquic_cc::Pacer::new(Instant::from_nanos(0), None, 10 * max_datagram_size)
 }
 
 impl<F> PathRecovery<F> {
@@ -186,7 +192,7 @@ impl<F> PathRecovery<F> {
             probes_pending: 0,
             controller,
             cc_acked: Vec::new(),
-            pacer: Pacer::new(),
+            pacer: unpaced(config.max_datagram_size),
             ecn: EcnValidator::new(config.ecn),
             max_datagram_size: config.max_datagram_size,
             peer_max_ack_delay: DEFAULT_MAX_ACK_DELAY,
@@ -265,15 +271,44 @@ impl<F> PathRecovery<F> {
         self.probes_pending
     }
 
-    /// When a packet of `bytes` may leave according to the pacer: `None` for now
-    /// (RFC 9002 §7.7). Probes are not paced.
-    pub fn pacing_delay(&mut self, now: Instant, bytes: u64) -> Option<Instant> {
+    /// When a packet of `bytes` may leave according to the pacer: `None` for now, else the
+    /// earliest time (RFC 9002 §7.7). PTO probes are not paced.
+    pub fn pacing_delay(&self, now: Instant, bytes: u64) -> Option<Instant> {
         if !self.config.pacing || self.probes_pending > 0 {
             return None;
         }
-        let window = self.controller.window();
-        let rate = Pacer::rate(window, self.rtt.smoothed(), self.controller.pacing_rate());
-        self.pacer.delay(now, bytes, window, self.max_datagram_size, rate)
+        self.pacer.next_send_time(now, bytes)
+    }
+
+    /// The pacing rate in bytes per second: the controller's own (BBR) if it sets one, else
+    /// N * congestion_window / smoothed_rtt with N = 1.25 (RFC 9002 §7.7), so that pacing
+    /// never holds the sender below its window.
+    pub fn pacing_rate(&self) -> u64 {
+        if let Some(rate) = self.controller.pacing_rate() {
+            return rate;
+        }
+        let rtt_nanos = self.rtt.smoothed().as_nanos().max(1);
+        let rate = u128::from(self.controller.window()) * 1_000_000_000 * 5 / (4 * rtt_nanos);
+        u64::try_from(rate).unwrap_or(u64::MAX)
+    }
+
+    /// The largest burst the pacer lets out back to back: the initial window of ten datagrams
+    /// (RFC 9002 §7.7 suggests limiting bursts to it), or what the rate sends in one timer
+    /// granularity (kGranularity, 1 ms, RFC 9002 §6.1.2) if that is more. A driver cannot wake
+    /// up more precisely than its timer, so a smaller burst would slow the sender below the
+    /// pacing rate instead of spreading its packets.
+    pub fn pacing_burst(&self) -> u64 {
+        let per_granularity = u128::from(self.pacing_rate()) * rtt::GRANULARITY.as_nanos() / 1_000_000_000;
+        u64::try_from(per_granularity).unwrap_or(u64::MAX).max(10 * self.max_datagram_size)
+    }
+
+    /// Debits the pacer for a packet of `bytes` sent at `now`, and brings its rate and burst up
+    /// to date with the window and RTT.
+    fn on_paced_send(&mut self, now: Instant, bytes: u64) {
+        let (rate, burst) = (self.pacing_rate(), self.pacing_burst());
+        self.pacer.set_rate(now, Some(rate));
+        self.pacer.set_burst(now, burst);
+        self.pacer.on_sent(now, bytes);
     }
 
     /// The ECN codepoint for the next packet on this path.

@@ -4,7 +4,7 @@ use core::time::Duration;
 
 use mpquic_cc::Controller;
 
-use super::{EcnValidator, Pacer, PathRecovery, RttEstimator};
+use super::{unpaced, EcnValidator, PathRecovery, RttEstimator};
 use crate::Instant;
 
 impl<F> PathRecovery<F> {
@@ -14,7 +14,7 @@ impl<F> PathRecovery<F> {
     pub fn reset_for_new_path(&mut self, now: Instant, initial_rtt: Duration, controller: Box<dyn Controller>) {
         self.rtt = RttEstimator::new(initial_rtt);
         self.controller = controller;
-        self.pacer = Pacer::new();
+        self.pacer = unpaced(self.max_datagram_size);
         self.ecn = EcnValidator::new(self.config.ecn);
         self.pto_count = 0;
         self.set_loss_detection_timer(now);

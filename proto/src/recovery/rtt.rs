@@ -132,7 +132,7 @@ impl RttEstimator {
 
     /// The estimates in the form congestion controllers take. Before any sample, `latest` and
     /// `min` report the initial RTT.
-    pub fn to_estimates(&self) -> mpquic_cc::RttEstimates {
+    pub fn to_estimates(self) -> mpquic_cc::RttEstimates {
         if !self.has_sample() {
             return mpquic_cc::RttEstimates::initial(self.smoothed_rtt);
         }

@@ -407,7 +407,8 @@ fn congestion_window_and_pacing() {
     assert!(h.r.can_send(1_000_000));
     assert!(!h.r.can_send(1_000_001));
     assert_eq!(h.r.congestion_window_available(), 1_000_000);
-    // Window 1 MB, smoothed RTT 333 ms: burst of 10 datagrams, then paced.
+    // Window 1 MB, smoothed RTT 333 ms: burst of 10 datagrams (the rate sends only 3.75 kB
+    // per 1 ms timer granularity), then paced.
     let mut pn = 0;
     while h.r.pacing_delay(at(0), 1000).is_none() {
         h.send(at(0), pn);

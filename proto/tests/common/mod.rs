@@ -142,6 +142,9 @@ pub struct Pair {
     pub ecn_sent: std::collections::HashMap<(bool, Option<EcnCodepoint>), u64>,
     /// Clear the ECN field of every datagram on the way (a bleaching network, RFC 9000 §13.4.2).
     pub bleach_ecn: bool,
+    /// The most datagrams the client sent at one instant of virtual time (a burst).
+    pub largest_client_burst: u64,
+    client_burst: (Instant, u64),
 }
 
 impl Pair {
@@ -176,6 +179,8 @@ impl Pair {
             delivered: Default::default(),
             ecn_sent: Default::default(),
             bleach_ecn: false,
+            largest_client_burst: 0,
+            client_burst: (Instant::ZERO, 0),
         }
     }
 
@@ -202,6 +207,11 @@ impl Pair {
                 let chunks: Vec<Vec<u8>> = self.buf[..t.len].chunks(seg).map(<[u8]>::to_vec).collect();
                 for chunk in chunks {
                     self.datagrams_sent += 1;
+                    if to_server {
+                        let (at, n) = self.client_burst;
+                        self.client_burst = (self.now, if at == self.now { n + 1 } else { 1 });
+                        self.largest_client_burst = self.largest_client_burst.max(self.client_burst.1);
+                    }
                     *self.ecn_sent.entry((to_server, t.ecn)).or_default() += 1;
                     self.send_one(to_server, src, dst, t.ecn, chunk);
                 }
