@@ -19,8 +19,6 @@ pub const MAX_GSO_SEGMENTS: usize = 10;
 const MIN_INITIAL_DATAGRAM: usize = 1200;
 /// Below this many free bytes a packet is not worth starting.
 const MIN_PACKET_ROOM: usize = 48;
-/// ACK ranges written per ACK frame at most.
-const MAX_ACK_RANGES: usize = 64;
 
 impl Connection {
     /// Writes the next datagram(s) to send into `buf` and says where they go. Returns `None`
@@ -260,7 +258,7 @@ impl Connection {
                     tracker.pending(),
                     delay,
                     ecn_counts.as_ref(),
-                    MAX_ACK_RANGES,
+                    frame::MAX_ACK_RANGES,
                     room,
                 ) {
                     largest_acked_in_ack = Some(w.largest);
@@ -269,7 +267,9 @@ impl Connection {
             }
         }
         if space == SpaceId::Data && mp.is_some() {
-            self.write_other_path_acks(now, path_id, buf, payload_limit, &mut frames);
+            let any = self.config.ack_path_policy == crate::AckPathPolicy::AnyPath;
+            let ack_exponent = u32::from(self.config.ack_delay_exponent);
+            self.paths.write_other_path_acks(now, path_id, any, ack_exponent, buf, payload_limit, &mut frames);
         }
         let path = self.paths.table.get_mut(&path_id)?;
         let probe = path.recovery.probes_pending() > 0;
@@ -277,26 +277,9 @@ impl Connection {
             probe || (path.recovery.can_send(u64::from(path.mtu())) && path.pacing_release.is_none_or(|t| now >= t));
 
         if space == SpaceId::Data {
-            // Path validation frames (RFC 9000 §8.2) are not limited by congestion control in
-            // practice: they are small and needed to make progress.
-            while let Some(token) = path.path_responses.first().copied() {
-                if buf.len() + 9 > payload_limit {
-                    break;
-                }
-                Frame::PathResponse(token).encode(buf);
-                path.path_responses.remove(0);
-                ack_eliciting = true;
-            }
-            if let Validation::Pending { token, sent: None, deadline } = path.validation {
-                if buf.len() + 9 <= payload_limit {
-                    Frame::PathChallenge(token).encode(buf);
-                    path.validation = Validation::Pending { token, sent: Some(now), deadline };
-                    ack_eliciting = true;
-                    // RFC 9000 §8.2.1: datagrams with PATH_CHALLENGE are padded to 1200 bytes
-                    // (within the anti-amplification budget), which also checks the path's MTU.
-                    challenge_padding = true;
-                }
-            }
+            let written = path.write_validation_frames(now, buf, payload_limit);
+            ack_eliciting |= written.ack_eliciting;
+            challenge_padding = written.challenge;
         }
 
         // DPLPMTUD probe: a packet of exactly the probe size, PING + PADDING (RFC 9000 §14.4).
@@ -796,39 +779,6 @@ impl Connection {
         let nonce_path = if space == SpaceId::Data { path_id } else { PathId::ZERO };
         pk.encrypt_packet(nonce_path, pn, packet, layout.header_len).is_ok()
             && hk.apply(packet, layout.pn_offset).is_ok()
-    }
-
-    /// PATH_ACKs for other paths (RFC 10069 §3.2): an abandoned path's, or every path's under
-    /// [`crate::AckPathPolicy::AnyPath`].
-    fn write_other_path_acks(
-        &mut self,
-        now: Instant,
-        path_id: PathId,
-        buf: &mut Vec<u8>,
-        limit: usize,
-        frames: &mut super::SentFrames,
-    ) {
-        let any = self.config.ack_path_policy == crate::AckPathPolicy::AnyPath;
-        let mp = self.paths.mp_version().unwrap_or_default();
-        let ack_exponent = u32::from(self.config.ack_delay_exponent);
-        for (&other, path) in self.paths.table.iter_mut() {
-            if other == path_id || !(any || path.abandoned_at.is_some()) {
-                continue;
-            }
-            let Some(tracker) = path.recovery.ack_tracker_mut(SpaceId::Data) else { continue };
-            if !tracker.can_bundle() {
-                continue;
-            }
-            let delay = (tracker.ack_delay(now).as_micros() as u64) >> ack_exponent;
-            let ecn = tracker.ecn_counts();
-            let room = limit.saturating_sub(buf.len());
-            if let Some(w) =
-                frame::encode_ack(buf, Some(other), mp, tracker.pending(), delay, ecn.as_ref(), MAX_ACK_RANGES, room)
-            {
-                tracker.on_ack_sent(now);
-                frames.path_acks.push((other, w.largest));
-            }
-        }
     }
 
     /// Whether stream data may go on `path_id` now: always with one usable path; otherwise as

@@ -17,6 +17,9 @@ use crate::range_set::RangeSet;
 use crate::shared::EcnCounts;
 use mpquic_core::PathId;
 
+/// ACK ranges written per ACK frame at most.
+pub const MAX_ACK_RANGES: usize = 64;
+
 /// An ACK or PATH_ACK frame. For ACK, `path_id` is [`PathId::ZERO`] (RFC 9000's ACK always
 /// acknowledges path 0's application space, RFC 10069 §4.1).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,7 +28,7 @@ mod types;
 use bytes::{Buf, BufMut, Bytes};
 use thiserror::Error;
 
-pub use ack::{encode_ack, Ack, AckIter};
+pub use ack::{encode_ack, Ack, AckIter, MAX_ACK_RANGES};
 pub use cid::{NewConnectionId, RetireConnectionId};
 pub use close::{ApplicationClose, ConnectionClose};
 pub use data::{Crypto, Datagram, NewToken, Stream};

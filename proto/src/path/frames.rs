@@ -16,8 +16,10 @@ use super::abandon::AbandonReceived;
 use super::{PathId, PathStatus, Paths};
 use crate::error::TransportError;
 use crate::frame::{self, Frame};
+use crate::packet::SpaceId;
 use crate::recovery::{MpControl, SentFrames};
 use crate::shared::ConnectionId;
+use crate::Instant;
 
 /// What the packet around a path frame tells the manager.
 #[derive(Debug, Clone, Copy)]
@@ -158,6 +160,48 @@ impl Paths {
             if buf.len() + f.encoded_len_with(v) <= limit {
                 f.encode_with(v, buf);
                 mp.paths_blocked = None;
+            }
+        }
+    }
+
+    /// PATH_ACKs for paths other than `path_id` (RFC 10069 §3.2): an abandoned path's, whose
+    /// ACKs can only travel on the others, or every path's when `any_path` (the
+    /// [`crate::AckPathPolicy::AnyPath`] policy). `ack_exponent` is our ack_delay_exponent.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn write_other_path_acks(
+        &mut self,
+        now: Instant,
+        path_id: PathId,
+        any_path: bool,
+        ack_exponent: u32,
+        buf: &mut Vec<u8>,
+        limit: usize,
+        frames: &mut SentFrames,
+    ) {
+        let mp = self.mp_version().unwrap_or_default();
+        for (&other, path) in self.table.iter_mut() {
+            if other == path_id || !(any_path || path.abandoned_at.is_some()) {
+                continue;
+            }
+            let Some(tracker) = path.recovery.ack_tracker_mut(SpaceId::Data) else { continue };
+            if !tracker.can_bundle() {
+                continue;
+            }
+            let delay = (tracker.ack_delay(now).as_micros() as u64) >> ack_exponent;
+            let ecn = tracker.ecn_counts();
+            let room = limit.saturating_sub(buf.len());
+            if let Some(w) = frame::encode_ack(
+                buf,
+                Some(other),
+                mp,
+                tracker.pending(),
+                delay,
+                ecn.as_ref(),
+                frame::MAX_ACK_RANGES,
+                room,
+            ) {
+                tracker.on_ack_sent(now);
+                frames.path_acks.push((other, w.largest));
             }
         }
     }

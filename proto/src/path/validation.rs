@@ -7,9 +7,52 @@
 
 use std::time::Duration;
 
-use super::{PathId, Paths, Validation};
+use super::{PathData, PathId, Paths, Validation};
+use crate::frame::Frame;
 use crate::packet::SpaceId;
 use crate::Instant;
+
+/// What [`PathData::write_validation_frames`] put in a packet.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ValidationFramesWritten {
+    /// Any frame at all (both kinds are ack-eliciting).
+    pub ack_eliciting: bool,
+    /// A PATH_CHALLENGE: RFC 9000 §8.2.1 wants its datagram padded to 1200 bytes (within the
+    /// anti-amplification budget), which also checks the path's MTU.
+    pub challenge: bool,
+}
+
+impl PathData {
+    /// Writes the PATH_RESPONSEs owed on this path, then its PATH_CHALLENGE if one is due, into
+    /// `buf` up to `limit`. Validation frames (RFC 9000 §8.2) are not held back by congestion
+    /// control: they are small and needed to make progress.
+    pub(crate) fn write_validation_frames(
+        &mut self,
+        now: Instant,
+        buf: &mut Vec<u8>,
+        limit: usize,
+    ) -> ValidationFramesWritten {
+        const FRAME_LEN: usize = 9;
+        let mut written = ValidationFramesWritten::default();
+        while let Some(token) = self.path_responses.first().copied() {
+            if buf.len() + FRAME_LEN > limit {
+                break;
+            }
+            Frame::PathResponse(token).encode(buf);
+            self.path_responses.remove(0);
+            written.ack_eliciting = true;
+        }
+        if let Validation::Pending { token, sent: None, deadline } = self.validation {
+            if buf.len() + FRAME_LEN <= limit {
+                Frame::PathChallenge(token).encode(buf);
+                self.validation = Validation::Pending { token, sent: Some(now), deadline };
+                written.ack_eliciting = true;
+                written.challenge = true;
+            }
+        }
+        written
+    }
+}
 
 /// PATH_RESPONSE payloads owed per path, a bound on what a peer can make us hold.
 const MAX_PENDING_PATH_RESPONSES: usize = 4;
