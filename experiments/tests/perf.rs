@@ -93,6 +93,15 @@ fn a_64_mib_download_over_two_paths_uses_both() {
     }
 }
 
+/// `--no-pacing` (RFC 9002 §7.7 pacing off, for experiments on pacing) on the sender of an upload.
+#[test]
+fn an_unpaced_upload_completes() {
+    let server = start(&["127.0.0.1"]);
+    let r = report(&client(&server, &["--upload", "--no-pacing", "--bytes", "4000000", "--json"]));
+    assert_eq!(r["direction"], "upload");
+    assert_eq!(u(&r["bytes"]), 4_000_000);
+}
+
 #[test]
 fn uploads_on_several_streams_are_confirmed_by_the_server() {
     let server = start(&["127.0.0.1"]);

@@ -45,6 +45,10 @@ pub struct CommonArgs {
     /// redundant, backup, blest, ecf or minrtt+reinject.
     #[arg(long, value_name = "NAME", default_value = "minrtt")]
     pub scheduler: String,
+    /// Send every window as one burst instead of pacing it over the round trip (RFC 9002 §7.7),
+    /// for experiments on pacing itself.
+    #[arg(long)]
+    pub no_pacing: bool,
     /// More logging: -v info, -vv debug, -vvv trace (RUST_LOG, if set, wins).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -94,6 +98,7 @@ impl CommonArgs {
             congestion_controller_factory: factory,
             scheduler_factory: scheduler,
             initial_max_path_id: max_paths.map(|n| n.max(1) - 1),
+            pacing: !self.no_pacing,
             tracer_factory: qlog.map(|q| Arc::new(q.clone()) as Arc<dyn mpquic_proto::TracerFactory>),
             ..TransportConfig::default()
         }))
