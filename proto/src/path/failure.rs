@@ -29,12 +29,7 @@ impl Paths {
         if path.abandoned_at.is_some() || path.failed_since.is_some() || !path.is_validated() {
             return None;
         }
-        let largest_acked = path.recovery.space(SpaceId::Data).and_then(|s| s.largest_acked_packet());
-        let due = path
-            .recovery
-            .outstanding(SpaceId::Data)
-            .find(|p| p.ack_eliciting && p.in_flight && largest_acked.is_none_or(|l| p.packet_number > l))
-            .map(|p| p.time_sent)?;
+        let due = path.recovery.first_unacked_eliciting_sent(SpaceId::Data)?;
         // A path that just recovered gets a whole timeout again: packets it carried while failed
         // may be old, and an ACK has just shown that the path works.
         let due = path.recovered_at.map_or(due, |t| due.max(t));

@@ -102,6 +102,13 @@ impl<F> PathRecovery<F> {
         let (pn, size, in_flight, ack_eliciting, ecn, time_sent) =
             (packet.packet_number, packet.size, packet.in_flight, packet.ack_eliciting, packet.ecn, packet.time_sent);
         s.sent.insert(packet)?;
+        if ack_eliciting
+            && in_flight
+            && s.failure_anchor.is_none()
+            && s.largest_acked_packet.is_none_or(|l| pn > l)
+        {
+            s.failure_anchor = Some((pn, time_sent));
+        }
         if let Some(codepoint) = ecn {
             s.ecn_sent.count(codepoint);
         }
@@ -170,6 +177,9 @@ impl<F> PathRecovery<F> {
         summary.largest_acked_increased = s.largest_acked_packet.is_none_or(|l| largest_acknowledged > l);
         if summary.largest_acked_increased {
             s.largest_acked_packet = Some(largest_acknowledged);
+            if s.failure_anchor.is_some_and(|(pn, _)| pn <= largest_acknowledged) {
+                s.failure_anchor = first_eliciting_after(&s.sent, largest_acknowledged);
+            }
         }
 
         // DetectAndRemoveAckedPackets.
@@ -455,6 +465,28 @@ impl<F> PathRecovery<F> {
     pub fn outstanding(&self, space: SpaceId) -> impl Iterator<Item = &SentPacket<F>> + '_ {
         self.space(space).into_iter().flat_map(|s| s.sent.iter())
     }
+
+    /// When the first ack-eliciting in-flight packet above the largest acknowledged one of
+    /// `space` was sent, if there is one: where path failure detection starts counting.
+    pub fn first_unacked_eliciting_sent(&self, space: SpaceId) -> Option<Instant> {
+        let s = self.space(space)?;
+        // `failure_anchor` is kept by on_packet_sent (the first such packet after none) and
+        // on_ack_received (recomputed when the largest acknowledged passes it); `None` is exact.
+        let (pn, sent) = s.failure_anchor?;
+        if s.sent.get(pn).is_some() && s.largest_acked_packet.is_none_or(|l| pn > l) {
+            return Some(sent);
+        }
+        // The packet left the store some other way (its space state was reset): walk.
+        let after = s.largest_acked_packet.map_or(0, |l| l.saturating_add(1));
+        s.sent.iter_range(after..u64::MAX).find(|p| p.ack_eliciting && p.in_flight).map(|p| p.time_sent)
+    }
+}
+
+/// The first ack-eliciting in-flight packet numbered above `largest_acked`.
+fn first_eliciting_after<F>(sent: &super::sent::SentPackets<F>, largest_acked: u64) -> Option<(u64, Instant)> {
+    sent.iter_range(largest_acked.saturating_add(1)..u64::MAX)
+        .find(|p| p.ack_eliciting && p.in_flight)
+        .map(|p| (p.packet_number, p.time_sent))
 }
 
 /// RFC 9002 A.10 DetectAndRemoveLostPackets for one space, with the persistent-congestion

@@ -35,6 +35,11 @@ pub struct PacketSpace<F> {
     pub(super) lost: RangeSet,
     /// Receiver side: packets received in this space and the ACKs owed for them.
     pub(super) ack_tracker: AckTracker,
+    /// The first ack-eliciting in-flight packet above the largest acknowledged (number and
+    /// time sent), as last computed: what path failure detection counts from. Kept up to date
+    /// on sends and ACKs so that `poll_timeout` need not walk the sent packets; a reader checks
+    /// that the packet is still outstanding and walks them only if not.
+    pub(super) failure_anchor: Option<(u64, Instant)>,
 }
 
 impl<F> PacketSpace<F> {
@@ -51,6 +56,7 @@ impl<F> PacketSpace<F> {
             ecn_sent: EcnCounts::default(),
             lost: RangeSet::new(),
             ack_tracker,
+            failure_anchor: None,
         }
     }
 

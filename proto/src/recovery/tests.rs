@@ -516,3 +516,36 @@ fn abandoned_path_hands_back_outstanding_packets() {
     assert_eq!(h.r.loss_detection_timer(), None);
     assert!(h.calls().is_empty(), "abandonment is not congestion");
 }
+
+/// Path failure detection counts from the first ack-eliciting in-flight packet above the
+/// largest acknowledged. The answer is kept up to date on sends and ACKs (not recomputed per
+/// `poll_timeout`); every step here checks it against a walk of the outstanding packets.
+#[test]
+fn first_unacked_eliciting_packet_follows_sends_and_acks() {
+    let mut h = Harness::new(PathKind::Additional);
+    let walk = |h: &Harness| {
+        let largest = h.r.space(SpaceId::Data).and_then(|s| s.largest_acked_packet());
+        h.r.outstanding(SpaceId::Data)
+            .find(|p| p.ack_eliciting && p.in_flight && largest.is_none_or(|l| p.packet_number > l))
+            .map(|p| p.time_sent)
+    };
+    let check = |h: &Harness, expected: Option<Instant>| {
+        assert_eq!(h.r.first_unacked_eliciting_sent(SpaceId::Data), expected);
+        assert_eq!(walk(h), expected);
+    };
+    check(&h, None);
+    h.send_in(SpaceId::Data, at(0), 0, false); // an ACK-only packet does not count
+    check(&h, None);
+    for pn in 1..8 {
+        h.send(at(pn), pn);
+    }
+    check(&h, Some(at(1)));
+    h.ack(at(10), &[3..5]); // largest 4: packets 1 and 2 are below it, 5 is next
+    check(&h, Some(at(5)));
+    h.ack(at(11), &[5..6]);
+    check(&h, Some(at(6)));
+    h.ack(at(12), &[6..8]); // everything above the largest is acknowledged
+    check(&h, None);
+    h.send(at(13), 8);
+    check(&h, Some(at(13)));
+}
