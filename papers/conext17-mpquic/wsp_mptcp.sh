@@ -6,8 +6,10 @@
 # buffers), one download of BYTES with both paths, path p0 first; reported as the paper does,
 # the ratio of completion times, MPTCP / MPQUIC (above 1: MPQUIC finished first).
 #
-# Both protocols use CUBIC (Linux has no OLIA: the comparison keeps the controller equal), the
-# lowest-RTT scheduler (MPQUIC's minrtt, MPTCP's default), a 16 MB receive window for MPQUIC.
+# Both protocols use CUBIC (Linux has no OLIA: the comparison keeps the controller equal) with a
+# delay-based slow-start exit (Linux's HyStart; HyStart++ for MPQUIC, CC=cubic+hystart, as the
+# paper's mp-quic had Chromium's hybrid slow start), the lowest-RTT scheduler (MPQUIC's minrtt,
+# MPTCP's default), a 16 MB receive window for MPQUIC.
 #
 #   cargo build --release -p mpquic-experiments --bin mpquic
 #   sudo papers/conext17-mpquic/wsp_mptcp.sh [ROWS_PER_CLASS]     # default 20; BYTES=20000000
@@ -18,6 +20,7 @@ cd "$(dirname "$0")/../.."
 BIN=${BIN:-./target/release/mpquic}
 ROWS=${1:-20}
 BYTES=${BYTES:-20000000}
+CC=${CC:-cubic+hystart}
 OUT=${OUT:-out/wsp-mptcp}
 CSV=papers/conext17-mpquic/conext17_wsp_scenarios.csv
 if [ "$(id -u)" != 0 ]; then
@@ -40,7 +43,7 @@ name = "$name"
 duration_s = 900.0
 sample_interval_ms = 1000.0
 [transport]
-congestion_controller = "cubic"
+congestion_controller = "$CC"
 scheduler = "minrtt"
 receive_window_bytes = 16777216
 [[paths]]

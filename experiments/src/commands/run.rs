@@ -28,7 +28,8 @@ pub struct RunArgs {
     /// `backup`, `blest`, `ecf`, ...).
     #[arg(long)]
     scheduler: Option<String>,
-    /// Overrides the scenario's congestion controller (`newreno|cubic|bbr|lia|olia|balia`).
+    /// Overrides the scenario's congestion controller (`newreno|cubic|bbr|lia|olia|balia`, or
+    /// `newreno+hystart` / `cubic+hystart`).
     #[arg(long)]
     cc: Option<String>,
     /// Overrides the size of a `bulk` or `files` workload, bytes.

@@ -38,7 +38,8 @@ pub struct CommonArgs {
     #[arg(long, value_name = "FILE")]
     pub keylog: Option<PathBuf>,
     /// Congestion controller for every path: cubic (the default, as in quinn and Linux), newreno,
-    /// bbr, lia, olia or balia.
+    /// bbr, lia, olia or balia; newreno+hystart and cubic+hystart leave slow start by HyStart++
+    /// (RFC 9406).
     #[arg(long, value_name = "NAME", default_value = "cubic")]
     pub cc: String,
     /// Packet scheduler of multipath connections: minrtt, roundrobin, weighted:W1,W2,...,
