@@ -39,7 +39,7 @@ pub mod transport_parameters;
 
 pub use coding::{VarInt, VarIntBoundsExceeded};
 pub use config::{AckPathPolicy, ClientConfig, EndpointConfig, PathFailureDetection, ServerConfig, TransportConfig};
-pub use connection::{Connection, ConnectionStats, Event, SendDatagramError, Transmit};
+pub use connection::{Connection, ConnectionStats, Event, SendDatagramError, Transmit, ZeroRttStatus};
 pub use endpoint::{ConnectError, ConnectionHandle, Endpoint};
 pub use error::{ConnectionError, TransportError, TransportErrorCode};
 pub use mpquic_core::Instant;

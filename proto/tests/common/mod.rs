@@ -116,6 +116,9 @@ impl Ord for InFlight {
     }
 }
 
+/// Rewrites a datagram on the way: (towards the server?, bytes).
+pub type Tamper = Box<dyn FnMut(bool, &mut Vec<u8>)>;
+
 /// A client endpoint and a server endpoint joined by two one-way links, in virtual time.
 pub struct Pair {
     pub now: Instant,
@@ -142,6 +145,8 @@ pub struct Pair {
     pub ecn_sent: std::collections::HashMap<(bool, Option<EcnCodepoint>), u64>,
     /// Clear the ECN field of every datagram on the way (a bleaching network, RFC 9000 §13.4.2).
     pub bleach_ecn: bool,
+    /// Rewrites datagrams on the way (towards the server?, bytes): an attacker on the path.
+    pub tamper: Option<Tamper>,
 }
 
 impl Pair {
@@ -176,6 +181,7 @@ impl Pair {
             delivered: Default::default(),
             ecn_sent: Default::default(),
             bleach_ecn: false,
+            tamper: None,
         }
     }
 
@@ -215,8 +221,11 @@ impl Pair {
         src: SocketAddr,
         dst: SocketAddr,
         ecn: Option<EcnCodepoint>,
-        data: Vec<u8>,
+        mut data: Vec<u8>,
     ) {
+        if let Some(tamper) = self.tamper.as_mut() {
+            tamper(to_server, &mut data);
+        }
         let key = if to_server { (src, dst) } else { (dst, src) };
         let link = match self.path_links.get(&key) {
             Some((up, down)) => {
