@@ -36,6 +36,17 @@ fn ed25519_pkcs8(seed: [u8; 32]) -> Vec<u8> {
 
 /// Builds the pair. The key is fixed: this is a test certificate for simulations only.
 pub fn tls_pair() -> Result<TlsPair, TlsError> {
+    build(false)
+}
+
+/// The pair with session resumption and 0-RTT (RFC 9001 §4.6): the server issues one ticket
+/// per connection into its own session cache, and the client keeps tickets and enables early
+/// data. Each call makes fresh caches, so a run depends on nothing before it.
+pub fn tls_pair_with_resumption() -> Result<TlsPair, TlsError> {
+    build(true)
+}
+
+fn build(resumption: bool) -> Result<TlsPair, TlsError> {
     let e = |x: &dyn std::fmt::Display| TlsError(x.to_string());
     let pkcs8 = PrivatePkcs8KeyDer::from(ed25519_pkcs8([0x42; 32]));
     let key_pair = rcgen::KeyPair::try_from(&pkcs8).map_err(|x| e(&x))?;
@@ -51,12 +62,20 @@ pub fn tls_pair() -> Result<TlsPair, TlsError> {
         vec![ALPN.to_vec()],
     )
     .map_err(|x| e(&x))?;
-    // No session tickets: nothing in the handshake depends on earlier runs.
-    server.send_tls13_tickets = 0;
+    // No session tickets unless asked for: nothing in the handshake depends on earlier runs.
+    server.send_tls13_tickets = usize::from(resumption);
+    if resumption {
+        server.session_storage = rustls::server::ServerSessionMemoryCache::new(16);
+    }
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert_der).map_err(|x| e(&x))?;
     let mut client = client_config_for_quic(provider, roots, vec![ALPN.to_vec()]).map_err(|x| e(&x))?;
-    // No resumption either: a second run in the same process must not differ from the first.
-    client.resumption = rustls::client::Resumption::disabled();
+    if resumption {
+        client.resumption = rustls::client::Resumption::in_memory_sessions(16);
+        client.enable_early_data = true;
+    } else {
+        // No resumption either: a second run in the same process must not differ from the first.
+        client.resumption = rustls::client::Resumption::disabled();
+    }
     Ok(TlsPair { server: Arc::new(server), client: Arc::new(client) })
 }

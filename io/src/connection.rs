@@ -72,6 +72,35 @@ impl Connecting {
     }
 }
 
+impl Connecting {
+    /// Uses the connection before its handshake completes.
+    ///
+    /// A client sends stream data in 0-RTT packets (RFC 9001 §4.6) when it resumes a session whose
+    /// ticket allows early data and its TLS configuration has `enable_early_data` set (RFC 9001
+    /// §5.6: 0-RTT only when the application asks); otherwise it gets `self` back to await as
+    /// usual. 0-RTT data can be replayed by an attacker (RFC 9001 §9.2): send only what is safe
+    /// to process twice. If the server rejects 0-RTT the data is sent again in 1-RTT packets;
+    /// [`Connection::zero_rtt`] tells which it was once the handshake is complete.
+    ///
+    /// A server always gets the connection: it can accept the streams of accepted 0-RTT data
+    /// before the client's Finished arrives (its answers go out once the client's address is
+    /// validated, RFC 9000 §8.1).
+    pub fn into_0rtt(mut self) -> Result<Connection, Self> {
+        let Some(c) = self.conn.as_ref() else { return Err(self) };
+        let pending = {
+            let mut st = c.shared.lock();
+            st.with_conn(c.id, |c| c.side().is_server() || matches!(c.zero_rtt(), proto::ZeroRttStatus::Pending { .. }))
+        };
+        match (pending, self.conn.take()) {
+            (Ok(true), Some(inner)) => Ok(Connection { inner }),
+            (_, conn) => {
+                self.conn = conn;
+                Err(self)
+            }
+        }
+    }
+}
+
 impl Future for Connecting {
     type Output = Result<Connection, ConnectionError>;
 
@@ -244,6 +273,36 @@ impl Connection {
     /// Which side of the connection we are.
     pub fn side(&self) -> Side {
         self.inner.shared.lock().conns.get(&self.inner.id).map_or(Side::Client, |c| c.side)
+    }
+
+    /// Where 0-RTT stands: not attempted, pending (handshake not complete), accepted or rejected,
+    /// with the stream bytes that went into 0-RTT packets.
+    pub fn zero_rtt(&self) -> proto::ZeroRttStatus {
+        self.with(|c| c.zero_rtt()).unwrap_or(proto::ZeroRttStatus::NotAttempted)
+    }
+
+    /// Whether the TLS handshake resumed an earlier session (RFC 8446 §2.2).
+    pub fn is_resumed(&self) -> bool {
+        self.with(|c| c.is_resumed()).unwrap_or(false)
+    }
+
+    /// Waits until the handshake is complete (at once if it is); fails if the connection ended.
+    pub async fn handshake_complete(&self) -> Result<(), ConnectionError> {
+        std::future::poll_fn(|cx| {
+            let mut st = self.inner.shared.lock();
+            let Some(state) = st.conns.get_mut(&self.inner.id) else {
+                return Poll::Ready(Err(ConnectionError::LocallyClosed));
+            };
+            if state.connected {
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(e) = state.error.clone() {
+                return Poll::Ready(Err(e));
+            }
+            state.handshake.register(cx.waker());
+            Poll::Pending
+        })
+        .await
     }
 
     /// Starts a 1-RTT key update now (RFC 9001 §6) if one is allowed; says whether it started.

@@ -62,6 +62,10 @@ pub struct TransportConfig {
     /// Initiate a key update after this many 1-RTT packets sent with one key phase (RFC 9001 §6);
     /// also bounded by the AEAD confidentiality limit.
     pub key_update_interval_packets: u64,
+    /// Close with AEAD_LIMIT_REACHED once this many received packets failed authentication, when
+    /// lower than the AEAD's integrity limit (RFC 9001 §6.6: 2^52 for AES-GCM, 2^36 for
+    /// ChaCha20-Poly1305, counted over the connection and all its keys). `None`: the AEAD's limit.
+    pub integrity_limit_packets: Option<u64>,
     /// Packets that may be reordered before one is declared lost (RFC 9002 kPacketThreshold).
     pub packet_threshold: u64,
     /// Multiple of the RTT after which a packet is declared lost (RFC 9002 kTimeThreshold).
@@ -136,6 +140,7 @@ impl Default for TransportConfig {
             active_connection_id_limit: 4,
             congestion_controller_factory: Cubic::factory(false),
             key_update_interval_packets: 1 << 23,
+            integrity_limit_packets: None,
             packet_threshold: 3,
             time_threshold: 9.0 / 8.0,
             persistent_congestion_threshold: 3,
@@ -238,6 +243,15 @@ pub struct ServerConfig {
     pub preferred_address_v4: Option<std::net::SocketAddrV4>,
     /// IPv6 counterpart of `preferred_address_v4`.
     pub preferred_address_v6: Option<std::net::SocketAddrV6>,
+    /// Accept 0-RTT (RFC 9001 §4.6) from clients resuming a session, when `crypto` allows it
+    /// (max_early_data_size 0xffffffff and rustls's stateful, single-use session cache; see
+    /// [`crate::crypto::server_config_for_quic`]). `false` rejects every 0-RTT attempt: the
+    /// client then sends its early data again in 1-RTT packets.
+    ///
+    /// RFC 9000 §7.4.1: a server that accepts 0-RTT must not lower the limits the client
+    /// remembered; tickets live in `crypto`'s session cache, so a server that lowers `transport`
+    /// limits must also start a new `crypto` configuration (a new cache).
+    pub zero_rtt: bool,
 }
 
 impl ServerConfig {
@@ -257,6 +271,7 @@ impl ServerConfig {
             migration: true,
             preferred_address_v4: None,
             preferred_address_v6: None,
+            zero_rtt: true,
         }
     }
 }

@@ -526,7 +526,7 @@ impl Endpoint {
                 stateless_reset_token: self.reset_key.token(&connection_id),
             });
         }
-        let tls = match TlsSession::server(server.crypto.clone(), &params) {
+        let tls = match TlsSession::server(server.crypto.clone(), &params, server.zero_rtt) {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!(error = %e, "server TLS configuration unusable for QUIC");

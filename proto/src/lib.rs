@@ -61,7 +61,7 @@ pub mod trace;
 
 pub use coding::{UnexpectedEnd, VarInt, VarIntBoundsExceeded};
 pub use config::{AckPathPolicy, ClientConfig, EndpointConfig, ServerConfig, TransportConfig};
-pub use connection::{Connection, ConnectionStats, Event, SendDatagramError, Transmit};
+pub use connection::{Connection, ConnectionStats, Event, SendDatagramError, Transmit, ZeroRttStatus};
 pub use crypto::{
     check_client_config, check_server_config, client_config_for_quic, quic_crypto_provider, server_config_for_quic,
     TlsConfigError,

@@ -98,7 +98,8 @@ pub enum DropReason {
     DecryptionFailure,
     /// A packet number seen before (RFC 9000 §12.3).
     Duplicate,
-    /// A packet type this connection does not process here (e.g. 0-RTT, which is not offered).
+    /// A packet type this connection does not process (a 0-RTT packet reaching a client, RFC 9001
+    /// §5.6).
     Unsupported,
 }
 

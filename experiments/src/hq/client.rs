@@ -12,7 +12,7 @@ use clap::Args;
 use mpquic_experiments::qlog::QlogFactory;
 use mpquic_io::{Connection, Endpoint};
 use mpquic_proto::{client_config_for_quic, quic_crypto_provider};
-use mpquic_proto::{ClientConfig, VarInt};
+use mpquic_proto::{ClientConfig, VarInt, ZeroRttStatus};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -52,6 +52,13 @@ pub struct ClientArgs {
     /// negotiated and the other paths are opened once the handshake is confirmed.
     #[arg(long = "path", value_name = "LOCAL_IP[:PORT][=REMOTE_ADDR][,backup]", value_parser = parse_path_spec)]
     pub paths: Vec<PathSpec>,
+    /// After the downloads, connect this many more times, each connection resuming the TLS
+    /// session of the one before and sending its requests in 0-RTT (RFC 9001 §4.6); the summary
+    /// says for each whether the server accepted the early data. Session tickets stay in this
+    /// process: rustls 0.23 has no way to serialize a client ticket, so they cannot be kept in
+    /// a file between runs.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub resume: u32,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -208,7 +215,9 @@ pub(crate) fn client_tls(
 }
 
 fn client_config(args: &ClientArgs, qlog: Option<&QlogFactory>) -> anyhow::Result<ClientConfig> {
-    let tls = client_tls(args.ca.as_deref(), args.insecure, ALPN, args.common.key_log()?)?;
+    let mut tls = client_tls(args.ca.as_deref(), args.insecure, ALPN, args.common.key_log()?)?;
+    // RFC 9001 §5.6: early data only when asked for. hq-interop GETs are safe to replay.
+    tls.enable_early_data = args.resume > 0;
     let mut config = ClientConfig::new(Arc::new(tls));
     // Multipath with room to open more paths than asked for (path IDs are never reused).
     let multipath = (args.paths.len() > 1).then(|| (args.paths.len() as u32).max(MIN_MAX_PATHS));
@@ -247,15 +256,46 @@ pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
         files.push(args.output.join(name));
     }
 
+    let mut failed = Vec::new();
+    for round in 0..=args.resume {
+        if round > 0 {
+            say!("resumed connection {round} of {}:", args.resume);
+        }
+        failed.extend(fetch_round(&args, &config, &urls, &files, round > 0).await?);
+    }
+    if let Some(q) = &qlog {
+        for f in q.files() {
+            say!("qlog trace: {}", f.display());
+        }
+        if let Some(e) = q.error() {
+            failed.push(format!("qlog: {e}"));
+        }
+    }
+    if !failed.is_empty() {
+        let total = urls.len() * (args.resume as usize + 1);
+        bail!("{} of {total} downloads failed:\n  {}", failed.len(), failed.join("\n  "));
+    }
+    Ok(())
+}
+
+/// One connection per host and port, every URL downloaded on it, and the summary; `early`
+/// sends the requests in 0-RTT when the session resumes. Returns the failures.
+async fn fetch_round(
+    args: &ClientArgs,
+    config: &ClientConfig,
+    urls: &[Url],
+    files: &[PathBuf],
+    early: bool,
+) -> anyhow::Result<Vec<String>> {
     let start = Instant::now();
     // One connection per (host, port).
     let mut connections: HashMap<(String, u16), ConnectResult> = HashMap::new();
-    for u in &urls {
+    for u in urls {
         let key = (u.host.clone(), u.port);
         if connections.contains_key(&key) {
             continue;
         }
-        let conn = connect(&config, &u.host, u.port, &args.paths).await.map_err(|e| format!("{e:#}"));
+        let conn = connect(config, &u.host, u.port, &args.paths, early).await.map_err(|e| format!("{e:#}"));
         if let Err(e) = &conn {
             eprintln!("connecting to {}:{} failed: {e}", u.host, u.port);
         }
@@ -263,7 +303,7 @@ pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
     }
 
     let mut tasks = Vec::new();
-    for ((u, file), original) in urls.iter().zip(&files).zip(&args.urls) {
+    for ((u, file), original) in urls.iter().zip(files).zip(&args.urls) {
         let conn = connections.get(&(u.host.clone(), u.port)).and_then(|c| c.as_ref().ok()).map(|(_, c, _)| c.clone());
         let (url, file, path) = (original.clone(), file.clone(), u.path.clone());
         tasks.push(tokio::spawn(async move {
@@ -289,8 +329,14 @@ pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
     }
     let total_elapsed = start.elapsed();
     let mut path_stats = Vec::new();
+    let mut zero_rtt = Vec::new();
     for ((host, port), c) in connections.into_iter() {
         if let Ok((ep, conn, recorder)) = c {
+            if early {
+                // The answer to 0-RTT is known once the handshake is complete.
+                let _ = tokio::time::timeout(Duration::from_secs(5), conn.handshake_complete()).await;
+                zero_rtt.push((format!("{host}:{port}"), conn.zero_rtt(), conn.is_resumed()));
+            }
             recorder.record(&conn);
             conn.close(VarInt::from_u32(0), b"done");
             let _ = tokio::time::timeout(Duration::from_secs(1), ep.wait_idle()).await;
@@ -316,21 +362,25 @@ pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
     }
     let secs = total_elapsed.as_secs_f64();
     say!("{:<40} {:>12} {:>10.3} {:>16}", "total", total, secs, goodput(total, secs));
+    for (server, status, resumed) in &zero_rtt {
+        say!("{server}: session {}, {}", if *resumed { "resumed" } else { "not resumed" }, zero_rtt_line(status));
+    }
     for (server, paths) in &path_stats {
         print_path_stats(&format!("paths to {server}"), paths);
     }
-    if let Some(q) = &qlog {
-        for f in q.files() {
-            say!("qlog trace: {}", f.display());
-        }
-        if let Some(e) = q.error() {
-            failed.push(format!("qlog: {e}"));
+    Ok(failed)
+}
+
+/// The summary line of a connection's 0-RTT, e.g. `0-RTT: accepted, 52 bytes sent early`.
+fn zero_rtt_line(status: &ZeroRttStatus) -> String {
+    match status {
+        ZeroRttStatus::NotAttempted => "0-RTT: not attempted (no ticket allowing early data)".to_string(),
+        ZeroRttStatus::Pending { bytes } => format!("0-RTT: no answer yet, {bytes} bytes sent early"),
+        ZeroRttStatus::Accepted { bytes } => format!("0-RTT: accepted, {bytes} bytes sent early"),
+        ZeroRttStatus::Rejected { bytes } => {
+            format!("0-RTT: rejected, {bytes} bytes sent early and again in 1-RTT")
         }
     }
-    if !failed.is_empty() {
-        bail!("{} of {} downloads failed:\n  {}", failed.len(), outcomes.len(), failed.join("\n  "));
-    }
-    Ok(())
 }
 
 async fn connect(
@@ -338,6 +388,7 @@ async fn connect(
     host: &str,
     port: u16,
     paths: &[PathSpec],
+    early: bool,
 ) -> anyhow::Result<(Endpoint, Connection, PathRecorder)> {
     let addr: SocketAddr = tokio::net::lookup_host((host, port))
         .await
@@ -345,10 +396,18 @@ async fn connect(
         .next()
         .with_context(|| format!("{host} has no address"))?;
     let endpoint = bind_client_endpoint(paths, addr)?;
-    let conn = tokio::time::timeout(Duration::from_secs(10), handshake(&endpoint, config, host, addr, paths.first()))
-        .await
-        .with_context(|| format!("handshake with {addr} timed out"))??;
+    let conn = if early {
+        connect_0rtt(&endpoint, config, host, addr, paths.first()).await?
+    } else {
+        tokio::time::timeout(Duration::from_secs(10), handshake(&endpoint, config, host, addr, paths.first()))
+            .await
+            .with_context(|| format!("handshake with {addr} timed out"))??
+    };
     let recorder = PathRecorder::start(&conn);
+    if paths.len() > 1 {
+        // RFC 10069: no path but the first before the handshake is confirmed.
+        conn.handshake_complete().await.with_context(|| format!("handshake with {addr}"))?;
+    }
     open_paths(&conn, paths, addr).await?;
     Ok((endpoint, conn, recorder))
 }
@@ -385,6 +444,31 @@ pub(crate) async fn handshake(
     }
     .with_context(|| format!("connecting to {remote0}"))?;
     connecting.await.with_context(|| format!("handshake with {remote0}"))
+}
+
+/// Connects to `server` like [`handshake`], but hands the connection over at once when it can
+/// send 0-RTT (a resumed session whose ticket allows early data); otherwise waits for the
+/// handshake.
+pub(crate) async fn connect_0rtt(
+    endpoint: &Endpoint,
+    config: &ClientConfig,
+    host: &str,
+    server: SocketAddr,
+    first: Option<&PathSpec>,
+) -> anyhow::Result<Connection> {
+    let remote0 = first.and_then(|p| p.remote).unwrap_or(server);
+    let connecting = match first {
+        Some(p) => endpoint.connect_from(config.clone(), p.local, remote0, host),
+        None => endpoint.connect_with(config.clone(), remote0, host),
+    }
+    .with_context(|| format!("connecting to {remote0}"))?;
+    match connecting.into_0rtt() {
+        Ok(conn) => Ok(conn),
+        Err(connecting) => tokio::time::timeout(Duration::from_secs(10), connecting)
+            .await
+            .with_context(|| format!("handshake with {remote0} timed out"))?
+            .with_context(|| format!("handshake with {remote0}")),
+    }
 }
 
 /// Opens every path after the first and waits until each is validated; marks the `,backup`

@@ -52,6 +52,11 @@ pub struct ListenArgs {
     /// always offered).
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_paths: u32,
+    /// Refuse 0-RTT (RFC 9001 §4.6): tickets no longer offer early data, and a client resuming
+    /// an older ticket gets its early data rejected (it sends it again in 1-RTT). 0-RTT is
+    /// accepted by default, with single-use tickets against replay (RFC 8446 §8.1).
+    #[arg(long = "no-0rtt")]
+    pub no_0rtt: bool,
 }
 
 impl ListenArgs {
@@ -74,7 +79,11 @@ impl ListenArgs {
         if let Some(log) = common.key_log()? {
             tls.key_log = log;
         }
+        if self.no_0rtt {
+            tls.max_early_data_size = 0;
+        }
         let mut config = ServerConfig::new(Arc::new(tls));
+        config.zero_rtt = !self.no_0rtt;
         // Multipath (RFC 10069) is always offered; it is used when the client offers it too.
         let qlog = common.qlog()?;
         if let Some(dir) = &common.qlog {

@@ -184,6 +184,11 @@ pub struct RunSummary {
     pub links: Vec<LinkSummary>,
     /// Times the client moved the connection to another interface (single-path failover).
     pub migrations: u32,
+    /// Times the client closed the connection and connected again from another interface
+    /// (`transport.reconnect`).
+    pub reconnects: u32,
+    /// Of those new connections, how many had their 0-RTT data accepted (RFC 9001 §4.6).
+    pub reconnects_0rtt_accepted: u32,
     /// Longest time, while a request was open, without new response bytes reaching the client
     /// application (from a request's start to its first bytes, or between two deliveries), ms.
     pub longest_delivery_gap_ms: f64,

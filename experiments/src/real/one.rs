@@ -370,6 +370,8 @@ impl<'a> Run<'a> {
             paths,
             links: emu.links.clone(),
             migrations: 0,
+            reconnects: 0,
+            reconnects_0rtt_accepted: 0,
             longest_delivery_gap_ms: gaps.longest_ns as f64 / 1e6,
             longest_delivery_gap_end_s: gaps.longest_end_ns as f64 / 1e9,
             competing: Vec::new(),

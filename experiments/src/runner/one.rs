@@ -24,7 +24,7 @@ use crate::metrics::{
 use crate::qlog::QlogFactory;
 use crate::scenario::{Scenario, Workload};
 use crate::sim::{ms_to_nanos, Datagram, Direction, Nanos, Network, SEC};
-use crate::tls::{tls_pair, SERVER_NAME};
+use crate::tls::{tls_pair, tls_pair_with_resumption, SERVER_NAME};
 use crate::workload::{plan, ClientApp, ServerApp};
 
 /// The result of one run.
@@ -143,6 +143,13 @@ struct Sim<'a> {
     /// The path (client interface) the single-path connection uses now.
     client_iface: usize,
     migrations: u32,
+    /// `transport.reconnect`: the client's configuration (its TLS keeps the session tickets),
+    /// new connections made, and how many of them had 0-RTT accepted.
+    client_config: ClientConfig,
+    reconnects: u32,
+    reconnects_0rtt_accepted: u32,
+    /// Connections replaced by a reconnect, to read their 0-RTT outcome from: the current one.
+    reconnected: bool,
     counters: Vec<PathCounters>,
     seen: BTreeMap<PathId, SeenStats>,
     series: Vec<PathSeries>,
@@ -168,7 +175,7 @@ struct Sim<'a> {
 
 impl<'a> Sim<'a> {
     fn new(s: &'a Scenario, seed: u64, qlog: Option<QlogFactory>) -> Result<Self, RunError> {
-        let tls = tls_pair()?;
+        let tls = if s.transport.reconnect { tls_pair_with_resumption()? } else { tls_pair()? };
         let mut transport = transport_config(s)?;
         transport.tracer_factory = qlog.map(|f| Arc::new(f) as Arc<dyn mpquic_proto::TracerFactory>);
         let transport = Arc::new(transport);
@@ -183,7 +190,7 @@ impl<'a> Sim<'a> {
         let mut client_config = ClientConfig::new(tls.client);
         client_config.transport = transport;
         let p0 = &s.paths[0];
-        let ch = client.connect(instant(0), client_config, p0.client, p0.server, SERVER_NAME)?;
+        let ch = client.connect(instant(0), client_config.clone(), p0.client, p0.server, SERVER_NAME)?;
         let sample_period = ms_to_nanos(s.sample_interval_ms);
         let competitors = (0..s.competing.len()).map(|k| Competitor::new(s, k, seed)).collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
@@ -200,6 +207,10 @@ impl<'a> Sim<'a> {
             server_app: ServerApp::new(&s.workload),
             client_iface: 0,
             migrations: 0,
+            client_config,
+            reconnects: 0,
+            reconnects_0rtt_accepted: 0,
+            reconnected: false,
             counters: vec![PathCounters::default(); s.paths.len()],
             seen: BTreeMap::new(),
             series: s.paths.iter().map(|p| PathSeries { name: p.name.clone(), samples: Vec::new() }).collect(),
@@ -356,8 +367,12 @@ impl<'a> Sim<'a> {
         if let Some(conn) = self.client.connection(self.ch) {
             self.client_app.drive(self.now, conn);
         }
-        if self.sh.is_none() {
-            self.sh = self.server.accept();
+        if let Some(h) = self.server.accept() {
+            if self.sh.is_some() {
+                // A reconnect: the new connection's streams start again at 0.
+                self.server_app = ServerApp::new(&self.s.workload);
+            }
+            self.sh = Some(h);
         }
         if let Some(sh) = self.sh {
             if let Some(conn) = self.server.connection(sh) {
@@ -371,15 +386,22 @@ impl<'a> Sim<'a> {
             match e {
                 Event::Connected if h == self.ch => {
                     self.handshake_done.get_or_insert(self.now);
+                    let status = self.client.connection(self.ch).map(|c| c.zero_rtt());
+                    if self.reconnected && matches!(status, Some(mpquic_proto::ZeroRttStatus::Accepted { .. })) {
+                        self.reconnects_0rtt_accepted += 1;
+                    }
                 }
                 Event::HandshakeConfirmed if h == self.ch => self.confirmed = true,
-                Event::ConnectionLost(err) => self.error = Some(format!("client: {err}")),
+                // A connection closed by a reconnect ends without failing the run.
+                Event::ConnectionLost(err) if h == self.ch => self.error = Some(format!("client: {err}")),
                 _ => {}
             }
         }
-        while let Some((_, e)) = self.server.poll_event() {
+        while let Some((h, e)) = self.server.poll_event() {
             if let Event::ConnectionLost(err) = e {
-                self.error.get_or_insert(format!("server: {err}"));
+                if self.reconnects == 0 || Some(h) == self.sh {
+                    self.error.get_or_insert(format!("server: {err}"));
+                }
             }
         }
     }
@@ -395,6 +417,10 @@ impl<'a> Sim<'a> {
             return;
         }
         if let Some(next) = (0..self.s.paths.len()).find(|&p| p != self.client_iface && self.net.path_up(p)) {
+            if self.s.transport.reconnect {
+                self.reconnect(next);
+                return;
+            }
             self.client_iface = next;
             self.migrations += 1;
             // A receiver may have nothing to send for a long time; a real client pings after
@@ -402,6 +428,32 @@ impl<'a> Sim<'a> {
             if let Some(conn) = self.client.connection(self.ch) {
                 conn.ping();
             }
+        }
+    }
+
+    /// `transport.reconnect`: closes the connection (its CONNECTION_CLOSE leaves on the dead
+    /// interface) and connects from interface `next`, resuming the session; the open requests go
+    /// out again, in 0-RTT when the ticket allows it (RFC 9001 §4.6).
+    fn reconnect(&mut self, next: usize) {
+        if let Some(conn) = self.client.connection(self.ch) {
+            conn.close(
+                instant(self.now),
+                mpquic_proto::VarInt::from_u32(0),
+                bytes::Bytes::from_static(b"interface down"),
+            );
+        }
+        self.flush();
+        self.client_iface = next;
+        let p = &self.s.paths[next];
+        match self.client.connect(instant(self.now), self.client_config.clone(), p.client, p.server, SERVER_NAME) {
+            Ok(ch) => {
+                self.ch = ch;
+                self.reconnects += 1;
+                self.reconnected = true;
+                self.confirmed = false;
+                self.client_app.reconnect();
+            }
+            Err(e) => self.error = Some(format!("client: reconnecting: {e}")),
         }
     }
 
@@ -609,6 +661,8 @@ impl<'a> Sim<'a> {
             paths,
             links,
             migrations: self.migrations,
+            reconnects: self.reconnects,
+            reconnects_0rtt_accepted: self.reconnects_0rtt_accepted,
             longest_delivery_gap_ms: self.client_app.gaps.longest_ns as f64 / 1e6,
             longest_delivery_gap_end_s: self.client_app.gaps.longest_end_ns as f64 / 1e9,
             competing: Vec::new(),

@@ -185,6 +185,12 @@ pub struct Transport {
     /// unset fields keep proto's defaults.
     #[serde(default)]
     pub path_failure: PathFailure,
+    /// Single-path only: when the interface in use goes down, the client does not move the
+    /// connection (RFC 9000 §9 migration) but closes it and connects again from the next working
+    /// interface, resuming the TLS session and sending its open requests again in 0-RTT (RFC 9001
+    /// §4.6). The "reconnect" side of reconnect-versus-failover comparisons.
+    #[serde(default)]
+    pub reconnect: bool,
 }
 
 /// `[transport.path_failure]`: the failure detector's thresholds.
@@ -223,6 +229,7 @@ impl Default for Transport {
             mtu_discovery: true,
             pacing: true,
             path_failure: PathFailure::default(),
+            reconnect: false,
         }
     }
 }

@@ -132,6 +132,15 @@ impl Scenario {
         if self.paths.is_empty() {
             return Err(err("paths", "at least one [[paths]] entry is needed"));
         }
+        if self.transport.reconnect && self.transport.multipath && self.paths.len() > 1 {
+            return Err(err(
+                "transport.reconnect",
+                "reconnecting is the single-path alternative: set multipath = false",
+            ));
+        }
+        if self.transport.reconnect && matches!(self.workload, super::Workload::Datagrams { .. }) {
+            return Err(err("transport.reconnect", "datagram flows are not sent again after a reconnect"));
+        }
         let bottlenecks: BTreeSet<&str> = self.bottlenecks.iter().map(|b| b.name.as_str()).collect();
         if bottlenecks.len() != self.bottlenecks.len() {
             return Err(err("bottlenecks", "bottleneck names must be unique"));

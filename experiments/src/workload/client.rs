@@ -65,6 +65,8 @@ pub struct ClientApp {
     /// Time the connection became usable; plan times count from here.
     base: Option<Nanos>,
     open: BTreeMap<StreamId, usize>,
+    /// Requests (record indexes) to issue again on a new connection.
+    reissue: Vec<usize>,
     /// One record per started request, by request number.
     pub records: Vec<RequestRecord>,
     /// Datagram flow results.
@@ -81,6 +83,7 @@ impl ClientApp {
             next: 0,
             base: None,
             open: BTreeMap::new(),
+            reissue: Vec::new(),
             records: Vec::new(),
             datagrams: DatagramRecord::default(),
             gaps: DeliveryGaps::default(),
@@ -89,7 +92,7 @@ impl ClientApp {
 
     /// Every planned request finished.
     pub fn all_done(&self) -> bool {
-        self.next == self.plan.len() && self.records.iter().all(|r| r.completed_ns.is_some())
+        self.next == self.plan.len() && self.reissue.is_empty() && self.records.iter().all(|r| r.completed_ns.is_some())
     }
 
     /// Response bytes received so far, over all requests.
@@ -106,12 +109,36 @@ impl ClientApp {
         }
     }
 
+    /// The connection is gone and a new one replaces it: the open requests are issued again on
+    /// the new connection from the start (their bytes so far do not count).
+    pub fn reconnect(&mut self) {
+        let open: Vec<usize> = core::mem::take(&mut self.open).into_values().collect();
+        self.reissue.extend(open);
+    }
+
     /// Starts due requests and reads what arrived. Call after every input to the connection.
+    /// Before the handshake completes only a connection that can send 0-RTT is used.
     pub fn drive(&mut self, now: Nanos, conn: &mut Connection) {
-        if conn.is_handshaking() || conn.is_closed() {
+        let early = matches!(conn.zero_rtt(), mpquic_proto::ZeroRttStatus::Pending { .. });
+        if (conn.is_handshaking() && !early) || conn.is_closed() {
             return;
         }
         let base = *self.base.get_or_insert(now);
+        while let Some(&rec) = self.reissue.first() {
+            let Some(stream) = conn.open_stream(Dir::Bi) else { break };
+            let r = &mut self.records[rec];
+            let Some(p) = self.plan.get(r.id as usize).copied() else {
+                self.reissue.remove(0);
+                continue;
+            };
+            let req = super::encode_request(r.id, &p);
+            let _ = conn.write(stream, &req);
+            let _ = conn.finish(stream);
+            r.bytes = 0;
+            r.corrupt_bytes = 0;
+            self.open.insert(stream, rec);
+            self.reissue.remove(0);
+        }
         while let Some(p) = self.plan.get(self.next).copied() {
             let due = match p.start {
                 Start::At(t) => base + t <= now,

@@ -50,7 +50,7 @@ pub fn one_rtt_keys(suite: SupportedCipherSuite) -> OneRttKeys {
 
     let params = TransportParameters::default();
     let mut client = TlsSession::client(Arc::new(client_config), "localhost", &params).expect("client session");
-    let mut server = TlsSession::server(Arc::new(server_config), &params).expect("server session");
+    let mut server = TlsSession::server(Arc::new(server_config), &params, false).expect("server session");
 
     let mut client_keys = None;
     let mut server_keys = None;

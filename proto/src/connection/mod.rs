@@ -40,6 +40,7 @@ mod paths;
 mod recv;
 mod send;
 mod spaces;
+mod zero_rtt;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -52,6 +53,7 @@ use rand_chacha::ChaCha20Rng;
 
 pub use datagrams::SendDatagramError;
 pub use events::{ConnectionError, EndpointEvent, Event};
+pub use zero_rtt::ZeroRttStatus;
 
 use crate::config::{EndpointConfig, TransportConfig};
 use crate::crypto::{self, ResetKey, TlsSession, TokenKey};
@@ -253,6 +255,12 @@ pub struct Connection {
     tracer: Option<Box<dyn Tracer>>,
     /// Key updates already reported to the tracer.
     key_updates_traced: u64,
+    /// Received packets that failed authentication, with any key (RFC 9001 §6.6).
+    failed_authentications: u64,
+    /// 0-RTT keys, the remembered limits and the server's answer (RFC 9001 §4.6).
+    zero_rtt: zero_rtt::ZeroRtt,
+    /// Server: a 1-RTT packet was received, so 0-RTT keys are no longer needed (RFC 9001 §4.9.3).
+    one_rtt_received: bool,
 }
 
 impl Connection {
@@ -319,6 +327,9 @@ impl Connection {
             raw_frames: None,
             tracer,
             key_updates_traced: 0,
+            failed_authentications: 0,
+            zero_rtt: zero_rtt::ZeroRtt::default(),
+            one_rtt_received: false,
             config,
         };
         trace_event!(
@@ -357,6 +368,7 @@ impl Connection {
         this.reset_idle_timer(now);
         if p.side.is_client() {
             this.drive_tls(now);
+            this.start_client_0rtt();
         }
         this
     }
@@ -610,6 +622,19 @@ impl Connection {
             self.stats.key_updates += 1;
         }
         started
+    }
+
+    /// Starts a 1-RTT key update now even if RFC 9001 §6.1 forbids it (the previous update was
+    /// not acknowledged yet). Returns false without 1-RTT keys.
+    ///
+    /// This exists for conformance tests that play a peer updating keys twice without waiting
+    /// (RFC 9001 §6.2, KEY_UPDATE_ERROR); applications use [`Connection::force_key_update`].
+    #[doc(hidden)]
+    pub fn force_key_update_unchecked(&mut self) -> bool {
+        let Some(keys) = self.one_rtt.as_mut() else { return false };
+        keys.initiate_update_unchecked(&mut self.tls);
+        self.stats.key_updates += 1;
+        true
     }
 
     /// Puts `frames` (already encoded, possibly malformed) verbatim into the next 1-RTT packet.
@@ -867,6 +892,22 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// RFC 9001 §6.6: the integrity limit of the AEAD protecting `space` (or of the negotiated
+    /// suite once keys are gone), lowered by [`TransportConfig::integrity_limit_packets`].
+    fn integrity_limit(&self, space: SpaceId) -> u64 {
+        let aead = match space {
+            SpaceId::Initial => self.initial_keys.as_ref().map(|k| k.packet.remote.integrity_limit()),
+            SpaceId::Handshake => self.handshake_keys.as_ref().map(|k| k.packet.remote.integrity_limit()),
+            SpaceId::Data => match (&self.one_rtt, &self.zero_rtt.keys) {
+                (Some(k), _) => Some(k.local().integrity_limit()),
+                (None, Some(k)) => Some(k.packet.integrity_limit()),
+                (None, None) => None,
+            },
+        };
+        let aead = aead.unwrap_or(u64::MAX);
+        self.config.integrity_limit_packets.map_or(aead, |cap| cap.min(aead))
     }
 
     fn space_keys_available(&self, space: SpaceId) -> bool {

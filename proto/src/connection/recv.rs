@@ -124,9 +124,9 @@ impl Connection {
                 self.handle_retry(now, &partial, src_cid);
                 return Ok(false);
             }
-            ProtectedHeader::Long { ty: LongType::ZeroRtt, .. } => {
-                // 0-RTT is not offered, so any 0-RTT packet is dropped (RFC 9000 §12.2 lets
-                // a server discard them).
+            ProtectedHeader::Long { ty: LongType::ZeroRtt, .. } if self.side.is_client() => {
+                // RFC 9001 §5.6: only clients send 0-RTT; a client
+                // must not try to open 0-RTT packets and discards them.
                 self.trace_drop(now, Some(path_id), partial.packet().len() as u64, DropReason::Unsupported);
                 return Ok(false);
             }
@@ -138,12 +138,20 @@ impl Connection {
             self.close_pending = true;
             return Ok(false);
         }
-        if !self.space_keys_available(space) {
+        let zero_rtt = packet_type == PacketType::ZeroRtt;
+        let keys_available = if zero_rtt { self.zero_rtt.keys.is_some() } else { self.space_keys_available(space) };
+        if !keys_available {
             let awaiting = match space {
                 SpaceId::Initial => false,
                 SpaceId::Handshake => self.initial_keys.is_some() || self.side.is_server(),
+                // RFC 9001 §4.6.1: 0-RTT keys come with the ClientHello; after it, 0-RTT packets
+                // without keys were rejected (or their keys are gone) and are dropped.
+                SpaceId::Data if zero_rtt => self.handshake_keys.is_none() && !self.handshake_complete,
                 SpaceId::Data => !self.handshake_complete,
             };
+            if zero_rtt && !awaiting {
+                self.on_unopened_0rtt();
+            }
             if awaiting && self.undecryptable.len() < MAX_BUFFERED_UNDECRYPTABLE {
                 self.undecryptable.push_back((remote, local, ecn, partial.into_packet()));
             } else {
@@ -160,6 +168,9 @@ impl Connection {
             }
             SpaceId::Handshake => {
                 self.handshake_keys.as_ref().map(|k| k.header.remote.remove(partial.packet_mut(), pn_offset))
+            }
+            SpaceId::Data if zero_rtt => {
+                self.zero_rtt.keys.as_ref().map(|k| k.header.remove(partial.packet_mut(), pn_offset))
             }
             SpaceId::Data => self.one_rtt.as_ref().map(|k| k.header.remote.remove(partial.packet_mut(), pn_offset)),
         };
@@ -190,6 +201,12 @@ impl Connection {
                     .handshake_keys
                     .as_ref()
                     .map(|k| k.packet.remote.decrypt_packet(PathId::ZERO, pn, packet, header.header_len)),
+                // RFC 10069 §4: 0-RTT uses path 0's packet number space and nonce.
+                SpaceId::Data if zero_rtt => self
+                    .zero_rtt
+                    .keys
+                    .as_ref()
+                    .map(|k| k.packet.decrypt_packet(PathId::ZERO, pn, packet, header.header_len)),
                 SpaceId::Data => self.one_rtt.as_ref().map(|k| {
                     let (key, is_update) = k.remote_for(header.key_phase, pn);
                     peer_updated_keys = is_update;
@@ -202,28 +219,33 @@ impl Connection {
             _ => {
                 self.stats.packets_dropped += 1;
                 self.trace_drop(now, Some(path_id), packet_len, DropReason::DecryptionFailure);
-                if space == SpaceId::Data {
-                    if let Some(k) = self.one_rtt.as_mut() {
-                        k.failed_decryptions += 1;
-                        // RFC 9001 §6.6: past the integrity limit the connection must close.
-                        if k.failed_decryptions >= k.integrity_limit() {
-                            return Err(TransportError::AEAD_LIMIT_REACHED("too many packets failed authentication"));
-                        }
-                    }
+                // RFC 9001 §6.6: failures are counted over the connection's lifetime, across all
+                // keys (every packet number space), against the AEAD's integrity limit; past it
+                // the connection closes and processes no more packets.
+                self.failed_authentications += 1;
+                if self.failed_authentications >= self.integrity_limit(space) {
+                    return Err(TransportError::AEAD_LIMIT_REACHED(format!(
+                        "{} packets failed authentication",
+                        self.failed_authentications
+                    )));
                 }
                 return Ok(false);
             }
         };
-        if space == SpaceId::Data {
+        if space == SpaceId::Data && !zero_rtt {
+            if self.side.is_server() && !self.one_rtt_received {
+                // RFC 9001 §4.9.3: a server discards 0-RTT keys once 1-RTT packets arrive
+                // (within three PTOs at most; here at once, and a late 0-RTT packet is lost and
+                // sent again in 1-RTT).
+                self.one_rtt_received = true;
+                self.zero_rtt.keys = None;
+            }
             let pto = self.max_pto();
             if let Some(k) = self.one_rtt.as_mut() {
                 if peer_updated_keys {
-                    // RFC 9001 §6.2: the peer started a key update; follow it.
-                    if !k.can_initiate_update() && k.discard_deadline().is_none() && k.updates > 0 {
-                        // An update before the previous one was acknowledged may be the
-                        // peer's answer to ours; only a repeated update is an error.
-                    }
-                    k.on_peer_update(&mut self.tls, now, pn, pto);
+                    // RFC 9001 §6.2: the peer started a key update; follow it (or close with
+                    // KEY_UPDATE_ERROR if it did not wait for our acknowledgement of the last one).
+                    k.on_peer_update(&mut self.tls, now, path_id, pn, pto)?;
                     self.stats.key_updates += 1;
                     let generation = k.updates;
                     self.key_updates_traced = generation;
@@ -312,7 +334,7 @@ impl Connection {
                 path.recovery.set_peer_completed_address_validation(now);
             }
         }
-        if address_changed && is_largest && !probing_only && space == SpaceId::Data {
+        if address_changed && is_largest && !probing_only && space == SpaceId::Data && !zero_rtt {
             self.on_peer_address_change(now, path_id, remote);
         }
         if self.side.is_server() && local.is_some() {
@@ -372,6 +394,9 @@ impl Connection {
             path.recovery.restart_space(now, SpaceId::Initial);
         }
         self.crypto[SpaceId::Initial.index()].restart();
+        // RFC 9000 §17.2.5.3: 0-RTT packets sent before the Retry were discarded with the first
+        // Initial; send their data again, to the new connection ID.
+        self.resend_0rtt_packets(now);
     }
 
     /// Applies the frames of one packet; returns (ack-eliciting, only probing frames).
@@ -398,6 +423,9 @@ impl Connection {
             }
             ack_eliciting |= frame.is_ack_eliciting();
             probing_only &= frame.is_probing();
+            if let (PacketType::ZeroRtt, Frame::Stream(s)) = (packet_type, &frame) {
+                self.zero_rtt.stream_bytes += s.data.len() as u64;
+            }
             let ty = frame.frame_type(self.paths.mp_version().unwrap_or_default());
             self.process_frame(now, path_id, space, packet_dcid, frame).map_err(|e| {
                 if e.frame.is_none() {
@@ -523,8 +551,14 @@ impl Connection {
         // server's EncryptedExtensions arrive; take the client's view only once the handshake is
         // complete (RFC 9000 §7.4.1: remembered parameters are for 0-RTT only).
         let params_final = self.side.is_server() || !self.tls.is_handshaking();
+        if self.side.is_server() {
+            self.poll_server_0rtt_keys();
+        }
         if self.peer_params.is_none() && params_final {
             if let Some(params) = self.tls.peer_transport_parameters()? {
+                if self.side.is_client() {
+                    self.resolve_client_0rtt(now, &params)?;
+                }
                 self.apply_peer_params(now, params)?;
             }
         }

@@ -142,6 +142,9 @@ impl Connection {
 
     /// Whether `space` has anything to send on `path_id` now.
     fn wants_to_send(&mut self, now: Instant, path_id: PathId, space: SpaceId) -> bool {
+        if space == SpaceId::Data && self.one_rtt.is_none() {
+            return self.wants_to_send_0rtt(now, path_id);
+        }
         if !self.space_keys_available(space) {
             return false;
         }
@@ -239,11 +242,15 @@ impl Connection {
         let mut ack_eliciting = false;
         let mut largest_acked_in_ack = None;
         let mut challenge_padding = false;
+        // A client's application data before 1-RTT keys goes in 0-RTT packets (RFC 9001 §4.6.1),
+        // which carry stream data and PING only here: RFC 9000 §12.5 forbids ACK, CRYPTO,
+        // HANDSHAKE_DONE, NEW_TOKEN, PATH_RESPONSE and RETIRE_CONNECTION_ID in them.
+        let zero_rtt = space == SpaceId::Data && self.one_rtt.is_none();
 
         // ACK first: it is never limited by congestion control (RFC 9002 §7).
         let path = self.paths.table.get_mut(&path_id)?;
         let ack_exponent = u32::from(self.config.ack_delay_exponent);
-        if let Some(tracker) = path.recovery.ack_tracker_mut(space) {
+        if let Some(tracker) = path.recovery.ack_tracker_mut(space).filter(|_| !zero_rtt) {
             if tracker.can_bundle() || tracker.should_send_now(now) {
                 let delay = tracker.ack_delay(now);
                 let delay = (delay.as_micros() as u64) >> ack_exponent;
@@ -276,7 +283,7 @@ impl Connection {
         let cc_open =
             probe || (path.recovery.can_send(u64::from(path.mtu())) && path.pacing_release.is_none_or(|t| now >= t));
 
-        if space == SpaceId::Data {
+        if space == SpaceId::Data && !zero_rtt {
             let written = path.write_validation_frames(now, buf, payload_limit);
             ack_eliciting |= written.ack_eliciting;
             challenge_padding = written.challenge;
@@ -300,7 +307,9 @@ impl Connection {
         }
 
         if cc_open && mtu_probe.is_none() && !self.paths.failed_with_alternative(path_id) {
-            if space == SpaceId::Data {
+            if zero_rtt {
+                ack_eliciting |= self.write_0rtt_frames(path_id, buf, payload_limit, &mut frames);
+            } else if space == SpaceId::Data {
                 ack_eliciting |= self.write_data_frames(now, path_id, buf, payload_limit, &mut frames);
             } else {
                 ack_eliciting |= self.write_crypto_frame(space, buf, payload_limit, &mut frames);
@@ -350,6 +359,14 @@ impl Connection {
         if space == SpaceId::Data {
             if let Some(k) = self.one_rtt.as_mut() {
                 k.on_packet_sent(path_id, pn);
+                // RFC 9001 §6.2: an acknowledgement sent under the current keys completes the
+                // peer's key update. Without multipath the ACK is path 0's, which is `path_id`.
+                if let Some(largest) = largest_acked_in_ack {
+                    k.on_ack_sent(path_id, largest);
+                }
+                for &(other, largest) in &frames.path_acks {
+                    k.on_ack_sent(other, largest);
+                }
             }
         }
         let in_flight = ack_eliciting || padded;
@@ -385,6 +402,35 @@ impl Connection {
             }
         }
         Some(())
+    }
+
+    /// Writes the stream data of a 0-RTT packet (RFC 9001 §4.6.1); returns whether it wrote any.
+    fn write_0rtt_frames(
+        &mut self,
+        path_id: PathId,
+        buf: &mut Vec<u8>,
+        limit: usize,
+        frames: &mut super::SentFrames,
+    ) -> bool {
+        let mut stream_bytes = 0u64;
+        while limit.saturating_sub(buf.len()) >= 8 {
+            let Some(chunk) = self.streams.next_stream_chunk(limit - buf.len()) else { break };
+            let len = chunk.data.len();
+            encode_stream_header(buf, chunk.id, chunk.offset, Some(len), chunk.fin);
+            buf.extend_from_slice(&chunk.data);
+            stream_bytes += len as u64;
+            frames.stream.push(crate::recovery::StreamRange {
+                id: chunk.id,
+                offset: chunk.offset,
+                len: len as u64,
+                fin: chunk.fin,
+            });
+        }
+        if let Some(path) = self.paths.table.get_mut(&path_id) {
+            path.stats.stream_bytes_sent += stream_bytes;
+        }
+        self.zero_rtt.stream_bytes += stream_bytes;
+        !frames.stream.is_empty()
     }
 
     fn write_crypto_frame(
@@ -706,7 +752,11 @@ impl Connection {
         frames: &[Frame],
     ) {
         let header = crate::trace::PacketHeaderInfo {
-            packet_type: super::space_packet_type(space),
+            packet_type: if space == SpaceId::Data && self.one_rtt.is_none() {
+                crate::packet::PacketType::ZeroRtt
+            } else {
+                super::space_packet_type(space)
+            },
             packet_number: pn,
             length: len as u64,
             dst_cid: dcid,
@@ -744,6 +794,7 @@ impl Connection {
         let (ty, token): (LongType, &[u8]) = match space {
             SpaceId::Initial => (LongType::Initial, &self.handshake_ids.token),
             SpaceId::Handshake => (LongType::Handshake, &[]),
+            SpaceId::Data if self.one_rtt.is_none() => (LongType::ZeroRtt, &[]),
             SpaceId::Data => {
                 let key_phase = self.one_rtt.as_ref().is_some_and(|k| k.key_phase());
                 return packet::encode_short_header(buf, false, key_phase, dcid, pn, pn_len);
@@ -757,7 +808,11 @@ impl Connection {
         match space {
             SpaceId::Initial => self.initial_keys.as_ref().map(|k| k.packet.local.tag_len()),
             SpaceId::Handshake => self.handshake_keys.as_ref().map(|k| k.packet.local.tag_len()),
-            SpaceId::Data => self.one_rtt.as_ref().map(|k| k.local().tag_len()),
+            SpaceId::Data => match (&self.one_rtt, &self.zero_rtt.keys) {
+                (Some(k), _) => Some(k.local().tag_len()),
+                (None, Some(k)) => Some(k.packet.tag_len()),
+                (None, None) => None,
+            },
         }
     }
 
@@ -771,7 +826,11 @@ impl Connection {
         let keys = match space {
             SpaceId::Initial => self.initial_keys.as_ref().map(|k| (&k.packet.local, &k.header.local)),
             SpaceId::Handshake => self.handshake_keys.as_ref().map(|k| (&k.packet.local, &k.header.local)),
-            SpaceId::Data => self.one_rtt.as_ref().map(|k| (k.local(), &k.header.local)),
+            SpaceId::Data => match (&self.one_rtt, &self.zero_rtt.keys) {
+                (Some(k), _) => Some((k.local(), &k.header.local)),
+                (None, Some(k)) => Some((&k.packet, &k.header)),
+                (None, None) => None,
+            },
         };
         let Some((pk, hk)) = keys else { return false };
         // RFC 10069 §2.4: the path ID enters the 1-RTT nonce; Initial and

@@ -1,6 +1,7 @@
 //! Encryption levels and 1-RTT key phases (RFC 9001 §4, §6).
 
 use crate::crypto::{EncryptionLevel, HeaderKeys, Keys, PacketKey, PacketKeys, TlsSession};
+use crate::error::TransportError;
 use crate::packet::SpaceId;
 use crate::path::PathId;
 use crate::Instant;
@@ -11,7 +12,7 @@ pub fn level_space(level: EncryptionLevel) -> SpaceId {
     match level {
         EncryptionLevel::Initial => SpaceId::Initial,
         EncryptionLevel::Handshake => SpaceId::Handshake,
-        EncryptionLevel::ZeroRtt | EncryptionLevel::OneRtt => SpaceId::Data,
+        EncryptionLevel::OneRtt => SpaceId::Data,
     }
 }
 
@@ -34,10 +35,11 @@ pub struct OneRttKeys {
     current_phase_acked: bool,
     /// Packets sent with the current keys, for the confidentiality limit (§6.6).
     sent_in_phase: u64,
-    /// Packets that failed authentication with any 1-RTT key (§6.6 integrity limit).
-    pub failed_decryptions: u64,
     /// Updates completed.
     pub updates: u64,
+    /// The packet (path, number) with which the peer started its last key update, until we
+    /// send an acknowledgement of it under the new keys (RFC 9001 §6.2).
+    peer_update_unacknowledged: Option<(PathId, u64)>,
 }
 
 #[derive(Debug)]
@@ -63,8 +65,8 @@ impl OneRttKeys {
             first_sent_in_phase: None,
             current_phase_acked: false,
             sent_in_phase: 0,
-            failed_decryptions: 0,
             updates: 0,
+            peer_update_unacknowledged: None,
         }
     }
 
@@ -102,12 +104,39 @@ impl OneRttKeys {
         }
     }
 
-    /// The peer updated keys and a packet opened with `next`: switch both directions.
-    pub fn on_peer_update(&mut self, tls: &mut TlsSession, now: Instant, pn: u64, pto: core::time::Duration) {
+    /// The peer updated keys and packet `pn` on `path` opened with `next`: switch both
+    /// directions. RFC 9001 §6.2: an update detected before we sent, under the new keys, an
+    /// acknowledgement of the packet that started the previous one means the peer updated twice
+    /// without waiting for confirmation; that is a KEY_UPDATE_ERROR.
+    pub fn on_peer_update(
+        &mut self,
+        tls: &mut TlsSession,
+        now: Instant,
+        path: PathId,
+        pn: u64,
+        pto: core::time::Duration,
+    ) -> Result<(), TransportError> {
+        if let Some((first_path, first_pn)) = self.peer_update_unacknowledged {
+            return Err(TransportError::KEY_UPDATE_ERROR(format!(
+                "key update on path {path} packet {pn} before the previous one (path {first_path} packet \
+                 {first_pn}) was acknowledged"
+            )));
+        }
         self.rotate(tls);
+        self.peer_update_unacknowledged = Some((path, pn));
         if let Some(prev) = &mut self.previous {
             prev.end_pn = Some(pn);
             prev.discard_at = Some(now + 3 * pto);
+        }
+        Ok(())
+    }
+
+    /// We sent, under the current keys, an ACK (or PATH_ACK) for `path` acknowledging packets up
+    /// to `largest`: if that covers the packet that started the peer's update, the update is
+    /// complete (RFC 9001 §6.2).
+    pub fn on_ack_sent(&mut self, path: PathId, largest: u64) {
+        if self.peer_update_unacknowledged.is_some_and(|(p, pn)| p == path && largest >= pn) {
+            self.peer_update_unacknowledged = None;
         }
     }
 
@@ -124,6 +153,12 @@ impl OneRttKeys {
         }
         self.rotate(tls);
         true
+    }
+
+    /// Starts an update even when RFC 9001 §6.1 forbids it (conformance tests that play a peer
+    /// updating twice without waiting).
+    pub fn initiate_update_unchecked(&mut self, tls: &mut TlsSession) {
+        self.rotate(tls);
     }
 
     fn rotate(&mut self, tls: &mut TlsSession) {
@@ -171,10 +206,5 @@ impl OneRttKeys {
         if self.previous.as_ref().and_then(|p| p.discard_at).is_some_and(|t| now >= t) {
             self.previous = None;
         }
-    }
-
-    /// The integrity limit of the current keys (§6.6).
-    pub fn integrity_limit(&self) -> u64 {
-        self.current.remote.integrity_limit()
     }
 }

@@ -45,8 +45,11 @@ fn has_quic_suite(provider: &CryptoProvider) -> bool {
 /// A server configuration for QUIC: TLS 1.3 only, no client authentication, the given
 /// certificate chain and key, and `alpn_protocols` in order of preference.
 ///
-/// 0-RTT is off (`max_early_data_size` 0); set it to `u32::MAX` to accept 0-RTT. Set `key_log`
-/// (e.g. `rustls::KeyLogFile`) to log TLS secrets for Wireshark. Pass [`quic_crypto_provider`] as `provider`
+/// 0-RTT is accepted (`max_early_data_size` 0xffffffff, RFC 9001 §4.6.1), with rustls's default
+/// stateful session cache: each ticket is used at most once, so a replayed ClientHello gets no
+/// 0-RTT (RFC 8446 §8.1). Set `max_early_data_size` to 0 to stop offering 0-RTT in tickets; do
+/// not install a stateless `ticketer` if 0-RTT is wanted (rustls then never offers it). Set
+/// `key_log` (e.g. `rustls::KeyLogFile`) to log TLS secrets for Wireshark. Pass [`quic_crypto_provider`] as `provider`
 /// unless a specific suite set is wanted.
 pub fn server_config_for_quic(
     provider: Arc<CryptoProvider>,
@@ -59,13 +62,14 @@ pub fn server_config_for_quic(
         .with_no_client_auth()
         .with_single_cert(cert_chain, key)?;
     config.alpn_protocols = alpn_protocols;
-    config.max_early_data_size = 0;
+    config.max_early_data_size = u32::MAX;
     check_server_config(&config)?;
     Ok(config)
 }
 
 /// A client configuration for QUIC: TLS 1.3 only, server certificates verified against `roots`,
-/// and `alpn_protocols` offered. 0-RTT is off; set `enable_early_data` to use it.
+/// and `alpn_protocols` offered. 0-RTT is off: RFC 9001 §5.6 lets a client send application data
+/// in 0-RTT only when the application asks for it, by setting `enable_early_data`.
 pub fn client_config_for_quic(
     provider: Arc<CryptoProvider>,
     roots: RootCertStore,

@@ -255,7 +255,6 @@ pub struct HeaderKeys {
 
 /// Header and packet keys of one direction, as 0-RTT uses them (only the client sends 0-RTT).
 #[derive(Debug)]
-#[cfg_attr(not(feature = "internals"), allow(dead_code))] // 0-RTT (RFC 9001 §4.6) uses it; work in progress on a branch
 pub struct DirectionalKeys {
     /// Header protection key.
     pub header: HeaderKey,

@@ -43,9 +43,9 @@ pub use config::{
     TlsConfigError,
 };
 pub use initial::initial_keys;
-pub use keys::{HeaderKeys, Keys, PacketKey, PacketKeys};
+pub use keys::{DirectionalKeys, HeaderKeys, Keys, PacketKey, PacketKeys};
 #[cfg(any(test, feature = "internals"))]
-pub use keys::{CryptoError, DirectionalKeys, HeaderKey};
+pub use keys::{CryptoError, HeaderKey};
 pub use retry::{is_valid_retry, retry_integrity_tag};
 pub use session::{EncryptionLevel, KeyChange, TlsSession};
 pub use crate::shared::ResetToken;

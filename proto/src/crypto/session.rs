@@ -17,15 +17,13 @@ use crate::error::{TransportError, TransportErrorCode};
 use crate::shared::Side;
 use crate::transport_parameters::TransportParameters;
 
-/// The encryption levels of QUIC (RFC 9001 §4.1.3) and the packet number spaces they map to.
+/// The encryption levels of QUIC that carry CRYPTO data (RFC 9001 §4.1.3). 0-RTT is not one
+/// of them (CRYPTO frames are not allowed in 0-RTT, RFC 9000 §12.4): its keys come from
+/// [`TlsSession::zero_rtt_keys`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EncryptionLevel {
     /// Initial packets: keys from the client's Destination Connection ID.
     Initial,
-    /// 0-RTT packets (client to server only), in the application data space.
-    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
-    // 0-RTT (RFC 9001 §4.6) uses it; work in progress on a branch
-    ZeroRtt,
     /// Handshake packets.
     Handshake,
     /// 1-RTT packets (short header), in the application data space(s).
@@ -89,9 +87,24 @@ impl TlsSession {
     /// A server session sending `params` (which should include
     /// original_destination_connection_id, initial_source_connection_id and, after a Retry,
     /// retry_source_connection_id; RFC 9000 §7.3).
-    pub fn server(config: Arc<rustls::ServerConfig>, params: &TransportParameters) -> Result<Self, TlsConfigError> {
+    ///
+    /// 0-RTT is accepted when `accept_0rtt` is set and the configuration allows it: a
+    /// max_early_data_size of 0xffffffff (RFC 9001 §4.6.1) and rustls's stateful session cache.
+    /// rustls offers early data only with that cache, whose tickets are single-use (the cache
+    /// removes a ticket when a ClientHello uses it), which is the replay protection RFC 8446
+    /// §8.1 describes; a stateless ticketer never gets 0-RTT.
+    pub fn server(
+        config: Arc<rustls::ServerConfig>,
+        params: &TransportParameters,
+        accept_0rtt: bool,
+    ) -> Result<Self, TlsConfigError> {
         check_server_config(&config)?;
-        let conn = rq::ServerConnection::new(config, rq::Version::V1, encode(params))?;
+        let mut conn = rq::ServerConnection::new(config, rq::Version::V1, encode(params))?;
+        if !accept_0rtt {
+            // RFC 9001 §4.6.2: the server rejects 0-RTT by omitting early_data from
+            // EncryptedExtensions; rustls does so from the start of the handshake.
+            conn.reject_early_data();
+        }
         Ok(Self::new(conn.into()))
     }
 
@@ -151,7 +164,6 @@ impl TlsSession {
 
     /// 0-RTT keys (RFC 9001 §4.6), if early data is possible: the client's after it sent a
     /// ClientHello resuming a session with early data, the server's after it accepted it.
-    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // 0-RTT (RFC 9001 §4.6) uses it; work in progress on a branch
     pub fn zero_rtt_keys(&self) -> Option<DirectionalKeys> {
         self.conn.zero_rtt_keys().map(DirectionalKeys::from)
     }
@@ -205,7 +217,6 @@ impl TlsSession {
     }
 
     /// Client only: whether the server accepted 0-RTT data.
-    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // 0-RTT (RFC 9001 §4.6) uses it; work in progress on a branch
     pub fn is_early_data_accepted(&self) -> bool {
         match &self.conn {
             rq::Connection::Client(c) => c.is_early_data_accepted(),
@@ -375,7 +386,7 @@ mod tests {
         let pki = pki();
         let (client_config, server_config) = configs(&pki, suite, server_alpn);
         let mut client = TlsSession::client(client_config, "localhost", &client_params()).unwrap();
-        let mut server = TlsSession::server(server_config, &server_params()).unwrap();
+        let mut server = TlsSession::server(server_config, &server_params(), true).unwrap();
         let (ck, sk, levels) = exchange(&mut client, &mut server, |_| {})?;
         // RFC 9001 §4.1.4 / Figure 5: ClientHello and ServerHello at Initial; the rest of the
         // server's flight and the client's Finished at Handshake; session tickets at 1-RTT.
@@ -491,7 +502,7 @@ mod tests {
     fn garbage_handshake_bytes_are_crypto_errors() {
         let pki = pki();
         let (_, server_config) = configs(&pki, cipher_suite::TLS13_AES_128_GCM_SHA256, ALPN);
-        let mut server = TlsSession::server(server_config, &server_params()).unwrap();
+        let mut server = TlsSession::server(server_config, &server_params(), true).unwrap();
         // A handshake message of an unexpected type (ServerHello sent to a server).
         let err = server.read_handshake(&[2, 0, 0, 4, 3, 3, 0, 0]).unwrap_err();
         assert!((0x100..=0x1ff).contains(&err.code.0), "{err}");
@@ -505,10 +516,13 @@ mod tests {
         let (client_config, server_config) = configs(&pki, cipher_suite::TLS13_AES_128_GCM_SHA256, ALPN);
         let mut early = (*server_config).clone();
         early.max_early_data_size = 5;
-        assert!(matches!(TlsSession::server(Arc::new(early), &server_params()), Err(TlsConfigError::EarlyDataSize(5))));
+        assert!(matches!(
+            TlsSession::server(Arc::new(early), &server_params(), true),
+            Err(TlsConfigError::EarlyDataSize(5))
+        ));
         let mut early = (*server_config).clone();
         early.max_early_data_size = u32::MAX;
-        assert!(TlsSession::server(Arc::new(early), &server_params()).is_ok());
+        assert!(TlsSession::server(Arc::new(early), &server_params(), true).is_ok());
         let mut no_alpn = (*client_config).clone();
         no_alpn.alpn_protocols.clear();
         assert!(matches!(
@@ -533,13 +547,13 @@ mod tests {
 
         // First connection: the client receives a session ticket at 1-RTT.
         let mut client = TlsSession::client(client_config.clone(), "localhost", &client_params()).unwrap();
-        let mut server = TlsSession::server(server_config.clone(), &server_params()).unwrap();
+        let mut server = TlsSession::server(server_config.clone(), &server_params(), true).unwrap();
         assert!(client.zero_rtt_keys().is_none());
         exchange(&mut client, &mut server, |_| {}).unwrap();
 
         // Second connection resumes and offers 0-RTT.
         let mut client = TlsSession::client(client_config, "localhost", &client_params()).unwrap();
-        let mut server = TlsSession::server(server_config, &server_params()).unwrap();
+        let mut server = TlsSession::server(server_config, &server_params(), true).unwrap();
         let mut client_0rtt = None;
         exchange(&mut client, &mut server, |c| client_0rtt = c.zero_rtt_keys()).unwrap();
         let client_0rtt = client_0rtt.expect("client has 0-RTT keys after a resumable ClientHello");

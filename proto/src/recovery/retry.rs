@@ -1,4 +1,5 @@
-//! Starting the Initial space over after a Retry (RFC 9000 §17.2.5.3, RFC 9002 §6.3).
+//! Starting a space over: the Initial space after a Retry (RFC 9000 §17.2.5.3, RFC 9002 §6.3),
+//! and 0-RTT packets the server will not acknowledge (RFC 9001 §4.6.2).
 
 use super::space::SpaceId;
 use super::PathRecovery;
@@ -12,6 +13,25 @@ impl<F> PathRecovery<F> {
         let Some(s) = self.spaces[space.index()].as_mut() else { return };
         self.bytes_in_flight -= s.bytes_in_flight;
         s.sent.drain(drop);
+        s.bytes_in_flight = 0;
+        s.ack_eliciting_in_flight = 0;
+        s.loss_time = None;
+        s.time_of_last_ack_eliciting_packet = None;
+        self.pto_count = 0;
+        self.set_loss_detection_timer(now);
+    }
+}
+
+impl<F> PathRecovery<F> {
+    /// Takes every packet in flight in `space` out of recovery, into `out`, without declaring
+    /// it lost, without an RTT sample and without telling the congestion controller; the
+    /// packet-number sequence continues. For 0-RTT packets the server will never acknowledge:
+    /// 0-RTT rejected (RFC 9001 §4.6.2) or a Retry (RFC 9000 §17.2.5.3). The caller sends their
+    /// frames again.
+    pub fn take_sent_packets(&mut self, now: Instant, space: SpaceId, out: &mut Vec<super::SentPacket<F>>) {
+        let Some(s) = self.spaces[space.index()].as_mut() else { return };
+        self.bytes_in_flight -= s.bytes_in_flight;
+        s.sent.drain(|p| out.push(p));
         s.bytes_in_flight = 0;
         s.ack_eliciting_in_flight = 0;
         s.loss_time = None;

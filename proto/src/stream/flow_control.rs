@@ -204,6 +204,19 @@ impl SendCredit {
         }
     }
 
+    /// Replaces the limit, also with a smaller one, when the credit used fits under it: after
+    /// rejected 0-RTT the limits we used were remembered ones, and the server starts from the
+    /// ones of the new handshake (RFC 9000 §7.4.1). Returns false, changing nothing, when more
+    /// than `max_data` is already used.
+    pub fn restart_at(&mut self, max_data: u64) -> bool {
+        if self.used > max_data {
+            return false;
+        }
+        self.max_data = max_data;
+        self.blocked_reported_at = None;
+        true
+    }
+
     /// Whether a blocked frame should be sent now: we are at the limit and have not yet
     /// reported this limit. Marks it reported.
     pub fn take_blocked(&mut self) -> bool {

@@ -390,6 +390,37 @@ impl Streams {
         self.notify_writable(None);
     }
 
+    /// 0-RTT was rejected (RFC 9001 §4.6.2): the limits we wrote under were the remembered ones
+    /// (RFC 9000 §7.4.1), and the server starts from `limits`, which may be lower. Every limit is
+    /// replaced by the new one, which only works while what was already written and opened fits
+    /// under it; otherwise nothing changes and the error says which limit.
+    pub fn restart_peer_limits(&mut self, limits: PeerLimits) -> Result<(), &'static str> {
+        let side = self.side;
+        let fits = |c: &SendCredit, max: u64| c.used() <= max;
+        if !fits(&self.send_credit, limits.initial_max_data) {
+            return Err("data written exceeds the new initial_max_data");
+        }
+        for (&id, stream) in &self.streams {
+            if let Some(send) = stream.send.as_ref() {
+                if !fits(&send.credit, Self::initial_send_limit(side, &limits, id)) {
+                    return Err("data written on a stream exceeds its new initial_max_stream_data");
+                }
+            }
+        }
+        if self.next_local[0] > limits.initial_max_streams_bidi || self.next_local[1] > limits.initial_max_streams_uni {
+            return Err("streams opened exceed the new initial_max_streams");
+        }
+        self.peer = limits;
+        self.send_credit.restart_at(limits.initial_max_data);
+        for (&id, stream) in self.streams.iter_mut() {
+            if let Some(send) = stream.send.as_mut() {
+                send.credit.restart_at(Self::initial_send_limit(side, &limits, id));
+            }
+        }
+        self.peer_max_streams = [limits.initial_max_streams_bidi, limits.initial_max_streams_uni];
+        Ok(())
+    }
+
     /// The peer's initial limit on what we send on `id` (RFC 9000 §18.2).
     fn initial_send_limit(side: Side, peer: &PeerLimits, id: StreamId) -> u64 {
         match (id.dir(), id.initiator() == side) {

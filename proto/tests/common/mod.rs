@@ -116,6 +116,9 @@ impl Ord for InFlight {
     }
 }
 
+/// Rewrites a datagram on the way: (towards the server?, bytes).
+pub type Tamper = Box<dyn FnMut(bool, &mut Vec<u8>)>;
+
 /// A client endpoint and a server endpoint joined by two one-way links, in virtual time.
 pub struct Pair {
     pub now: Instant,
@@ -145,6 +148,8 @@ pub struct Pair {
     /// The most datagrams the client sent at one instant of virtual time (a burst).
     pub largest_client_burst: u64,
     client_burst: (Instant, u64),
+    /// Rewrites datagrams on the way (towards the server?, bytes): an attacker on the path.
+    pub tamper: Option<Tamper>,
 }
 
 impl Pair {
@@ -181,6 +186,7 @@ impl Pair {
             bleach_ecn: false,
             largest_client_burst: 0,
             client_burst: (Instant::ZERO, 0),
+            tamper: None,
         }
     }
 
@@ -225,8 +231,11 @@ impl Pair {
         src: SocketAddr,
         dst: SocketAddr,
         ecn: Option<EcnCodepoint>,
-        data: Vec<u8>,
+        mut data: Vec<u8>,
     ) {
+        if let Some(tamper) = self.tamper.as_mut() {
+            tamper(to_server, &mut data);
+        }
         let key = if to_server { (src, dst) } else { (dst, src) };
         let link = match self.path_links.get(&key) {
             Some((up, down)) => {
