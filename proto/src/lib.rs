@@ -28,6 +28,9 @@ pub mod crypto;
 mod endpoint;
 mod error;
 pub mod frame;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod packet;
 mod path;
 pub mod range_set;

@@ -327,6 +327,49 @@ impl Connection {
         Ok(true)
     }
 
+    /// The frame handling of [`Connection::handle_packet`] for a 1-RTT payload that needs no
+    /// decryption: what [`crate::fuzz::handle_payload`] drives. The packet takes the next packet
+    /// number of `path_id` and is addressed to the path's first CID of ours.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn handle_plaintext_payload(&mut self, now: Instant, path_id: PathId, payload: Bytes) {
+        if matches!(self.state, State::Drained | State::Draining { .. }) || !self.space_keys_available(SpaceId::Data) {
+            return;
+        }
+        if let State::Closing { .. } = self.state {
+            self.close_pending = true;
+            return;
+        }
+        let Some(path) = self.paths.table.get(&path_id) else { return };
+        let pn =
+            path.recovery.space(SpaceId::Data).and_then(|s| s.ack_tracker().largest_received()).map_or(0, |l| l + 1);
+        let packet_dcid = self
+            .paths
+            .cids
+            .local
+            .get(&path_id)
+            .and_then(|l| l.iter().next().map(|(_, id)| id))
+            .unwrap_or(ConnectionId::EMPTY);
+        self.paths.scheduled = None;
+        let result = if payload.is_empty() {
+            // RFC 9000 §12.4: a packet without frames is a PROTOCOL_VIOLATION.
+            Err(TransportError::PROTOCOL_VIOLATION("packet without frames"))
+        } else {
+            self.process_payload(now, path_id, PacketType::OneRtt, &packet_dcid, payload)
+        };
+        match result {
+            Ok((ack_eliciting, _)) => {
+                if let Some(tracker) =
+                    self.paths.table.get_mut(&path_id).and_then(|p| p.recovery.ack_tracker_mut(SpaceId::Data))
+                {
+                    tracker.on_packet_received(now, pn, ack_eliciting, None);
+                }
+                self.timers.first_ack_eliciting_since_receive = None;
+                self.reset_idle_timer(now);
+            }
+            Err(e) => self.close_with_error(now, e),
+        }
+    }
+
     fn handle_version_negotiation(&mut self, now: Instant, partial: &PartialDecode) {
         // RFC 9000 §6.2: only a client, only before it received anything else from the server,
         // and only if the list does not contain the version it chose.
