@@ -57,7 +57,7 @@ use crate::config::{EndpointConfig, TransportConfig};
 use crate::crypto::{self, ResetKey, TlsSession, TokenKey};
 use crate::error::TransportError;
 use crate::packet::{PacketType, SpaceId};
-use crate::path::{CidState, PathData, PathId, PathInfo, Paths, Validation};
+use crate::path::{CidState, PathData, PathId, PathInfo, Paths, ResetTokenChange, Validation};
 use crate::recovery::{PathKind, RecoveryOutput, SentFrames};
 use crate::shared::{ConnectionId, Dir, EcnCodepoint, Side, StreamId};
 use crate::stream::{Chunk, ReadError, Streams, StreamsConfig, WriteError};
@@ -647,6 +647,11 @@ impl Connection {
 
     /// The next event for the endpoint.
     pub fn poll_endpoint_event(&mut self) -> Option<EndpointEvent> {
+        match self.paths.cids.poll_reset_token_change() {
+            Some(ResetTokenChange::Added(token)) => return Some(EndpointEvent::NewPeerResetToken(token)),
+            Some(ResetTokenChange::Removed(token)) => return Some(EndpointEvent::RetiredPeerResetToken(token)),
+            None => {}
+        }
         self.endpoint_events.pop_front()
     }
 
