@@ -307,11 +307,6 @@ impl Connection {
             }
             self.discard_space(now, SpaceId::Initial);
         }
-        if self.side.is_client() && space == SpaceId::Handshake {
-            if let Some(path) = self.paths.table.get_mut(&PathId::ZERO) {
-                path.recovery.set_peer_completed_address_validation(now);
-            }
-        }
         if address_changed && is_largest && !probing_only && space == SpaceId::Data {
             self.on_peer_address_change(now, path_id, remote);
         }
