@@ -898,6 +898,7 @@ fn peek_dst_cid(data: &[u8], local_cid_len: usize) -> Option<ConnectionId> {
 mod tests {
     use super::*;
     use crate::crypto::{client_config_for_quic, quic_crypto_provider, server_config_for_quic};
+    use core::time::Duration;
 
     fn endpoints() -> (Endpoint, Endpoint, ClientConfig) {
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("certificate");
@@ -1039,5 +1040,52 @@ mod tests {
         assert!(!client.by_reset_token.contains_key(&token));
         assert_eq!(client.connection_count(), 7);
         check_reset_index(&client);
+    }
+
+    /// RFC 9002 §6.2.3 (issue 18, part 2): when the server's first flight is lost and the
+    /// client's next Initial arrives before the server's PTO, the server answers with its
+    /// unacknowledged CRYPTO data at once, not only with an ACK: the client then completes the
+    /// handshake without waiting for the server's (backed-off) PTO.
+    #[test]
+    fn server_resends_its_flight_when_the_client_initial_comes_again() {
+        let (mut client, mut server, config) = endpoints();
+        let t0 = Instant::from_nanos(1_000_000_000);
+        let server_addr: SocketAddr = "127.0.0.1:4433".parse().unwrap();
+        let client_addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+        let ch = client.connect(t0, config, client_addr, server_addr, "localhost").expect("connect");
+        let mut buf = Vec::new();
+        let mut drain = |ep: &mut Endpoint, now: Instant| {
+            let mut out = Vec::new();
+            loop {
+                buf.clear();
+                let Some(t) = ep.poll_transmit(now, &mut buf) else { break };
+                out.extend(buf[..t.len].chunks(t.segment_size.unwrap_or(t.len)).map(<[u8]>::to_vec));
+            }
+            out
+        };
+        for d in drain(&mut client, t0) {
+            server.handle_datagram(t0, server_addr, client_addr, None, BytesMut::from(&d[..]));
+        }
+        // The server's whole first flight is lost.
+        assert!(!drain(&mut server, t0).is_empty());
+        // The client's PTO: it sends its Initial again.
+        let pto = client.poll_timeout().expect("client PTO armed");
+        client.handle_timeout(pto);
+        let probes = drain(&mut client, pto);
+        assert!(!probes.is_empty());
+        // It reaches the server before the server's own PTO.
+        let t1 = t0 + Duration::from_millis(300);
+        assert!(server.poll_timeout().is_some_and(|t| t > t1));
+        for d in &probes {
+            server.handle_datagram(t1, server_addr, client_addr, None, BytesMut::from(&d[..]));
+        }
+        for d in drain(&mut server, t1) {
+            client.handle_datagram(t1, client_addr, server_addr, None, BytesMut::from(&d[..]));
+        }
+        let mut connected = false;
+        while let Some((h, e)) = client.poll_event() {
+            connected |= h == ch && e == Event::Connected;
+        }
+        assert!(connected, "the server answered the repeated Initial without its handshake data");
     }
 }

@@ -194,17 +194,7 @@ impl Connection {
                     // keys the client has. Probing the Handshake space with a PING while its
                     // certificate flight was lost left the client waiting for the next PTO
                     // (issue 18: quinn clients at 30% loss).
-                    for other in [SpaceId::Initial, SpaceId::Handshake] {
-                        let in_flight = self
-                            .paths
-                            .table
-                            .get(&path_id)
-                            .and_then(|p| p.recovery.space(other))
-                            .is_some_and(|s| s.ack_eliciting_in_flight() > 0);
-                        if other == space || in_flight {
-                            self.crypto[other.index()].requeue_unacked();
-                        }
-                    }
+                    self.requeue_handshake_crypto(path_id, Some(space));
                 }
                 if let Some(path) = self.paths.table.get_mut(&path_id) {
                     path.ping_pending |= space == SpaceId::Data;
@@ -213,5 +203,21 @@ impl Connection {
         }
         out.clear();
         self.recovery_out = out;
+    }
+
+    /// Queues again the unacknowledged CRYPTO data of `space` and of every other handshake space
+    /// with ack-eliciting packets in flight on `path_id`.
+    pub(super) fn requeue_handshake_crypto(&mut self, path_id: PathId, space: Option<SpaceId>) {
+        for other in [SpaceId::Initial, SpaceId::Handshake] {
+            let in_flight = self
+                .paths
+                .table
+                .get(&path_id)
+                .and_then(|p| p.recovery.space(other))
+                .is_some_and(|s| s.ack_eliciting_in_flight() > 0);
+            if Some(other) == space || in_flight {
+                self.crypto[other.index()].requeue_unacked();
+            }
+        }
     }
 }

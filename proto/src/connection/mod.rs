@@ -129,6 +129,9 @@ enum CloseFrame {
 
 /// Undecryptable packets buffered while waiting for keys (RFC 9001 §5.7).
 const MAX_BUFFERED_UNDECRYPTABLE: usize = 16;
+/// How many times a server resends its handshake CRYPTO data before a PTO (RFC 9002 §6.2.3: "a
+/// limited number of times per connection"); the anti-amplification limit bounds each.
+const MAX_EARLY_CRYPTO_RESENDS: u8 = 4;
 
 /// Parameters a new connection gets from its endpoint.
 #[derive(Debug)]
@@ -236,6 +239,9 @@ pub struct Connection {
     streams: Streams,
     datagrams: DatagramQueues,
     handshake_done_pending: bool,
+    /// CRYPTO data resent before a PTO because the client's Initials show it lacks ours
+    /// (RFC 9002 §6.2.3), limited per connection.
+    early_crypto_resends: u8,
     events: VecDeque<Event>,
     endpoint_events: VecDeque<EndpointEvent>,
     /// Idle timeout and keep-alive.
@@ -304,6 +310,7 @@ impl Connection {
             streams,
             datagrams: DatagramQueues::default(),
             handshake_done_pending: false,
+            early_crypto_resends: 0,
             events: VecDeque::new(),
             endpoint_events: VecDeque::new(),
             timers: IdleTimers {

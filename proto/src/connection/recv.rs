@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use bytes::{Bytes, BytesMut};
 
 use super::{Connection, CryptoStream};
-use super::{ConnectionError, Event, State, Validation, MAX_BUFFERED_UNDECRYPTABLE};
+use super::{ConnectionError, Event, State, Validation, MAX_BUFFERED_UNDECRYPTABLE, MAX_EARLY_CRYPTO_RESENDS};
 use crate::crypto;
 use crate::error::{TransportError, TransportErrorCode};
 use crate::frame::{self, Frame};
@@ -306,6 +306,38 @@ impl Connection {
                 path.recovery.set_peer_completed_address_validation(now);
             }
             self.discard_space(now, SpaceId::Initial);
+        }
+        if self.side.is_server()
+            && space == SpaceId::Initial
+            && ack_eliciting
+            && self.crypto[SpaceId::Initial.index()].has_unacked()
+            && self.early_crypto_resends < MAX_EARLY_CRYPTO_RESENDS
+        {
+            // RFC 9002 §6.2.3: another ack-eliciting Initial from the client (a retransmitted
+            // ClientHello, or the PING of its anti-deadlock PTO) while our ServerHello is
+            // unacknowledged says the client does not have it: send our unacknowledged CRYPTO
+            // data now, a limited number of times, rather than at our next, backed-off PTO.
+            // quinn clients probe this way; waiting out our PTO backoff (1, 2, 4, 8 s...) left
+            // them silent for longer than their idle timeout at 30% loss (issue 18).
+            self.early_crypto_resends += 1;
+            self.requeue_handshake_crypto(PathId::ZERO, Some(SpaceId::Initial));
+        }
+        if self.side.is_server()
+            && space == SpaceId::Initial
+            && packet_dcid.len() >= 8
+            && self.paths.cids.path_of_local(&packet_dcid).is_some()
+        {
+            // RFC 9000 §8.1: "an endpoint MAY consider the peer address validated if the peer
+            // uses a connection ID chosen by the endpoint and the connection ID contains at
+            // least 64 bits of entropy". A client Initial sent to our own (random, 64-bit) CID
+            // proves it received our Initial: its address is real even while its Handshake
+            // packets keep getting lost. Without this, a genuine client on a 30%-loss path
+            // could still be unvalidated when `handshake_timeout` ends its handshake silently.
+            if let Some(path) = self.paths.table.get_mut(&PathId::ZERO) {
+                if !path.is_validated() {
+                    path.validation = Validation::Validated;
+                }
+            }
         }
         if address_changed && is_largest && !probing_only && space == SpaceId::Data {
             self.on_peer_address_change(now, path_id, remote);
