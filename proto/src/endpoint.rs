@@ -63,6 +63,8 @@ struct Slot {
     handshake: Option<Handshake>,
     /// Every CID `by_cid` routes here, so that removal costs O(own CIDs), not O(all CIDs).
     cids: Vec<ConnectionId>,
+    /// Every stateless reset token `by_reset_token` may map here, likewise.
+    reset_tokens: Vec<[u8; 16]>,
     /// The connection's deadline as entered in [`Endpoint::timers`].
     deadline: Option<Instant>,
     /// In [`Endpoint::transmit_queue`].
@@ -123,6 +125,10 @@ pub struct Endpoint {
     free: Vec<usize>,
     by_cid: HashMap<ConnectionId, ConnectionHandle>,
     by_initial: HashMap<(SocketAddr, ConnectionId), ConnectionHandle>,
+    /// The stateless reset tokens our peers gave us (RFC 9000 §10.3), to the connection that
+    /// holds each: an unroutable short-header datagram is checked in O(1), not against every
+    /// connection.
+    by_reset_token: HashMap<[u8; 16], ConnectionHandle>,
     incoming: VecDeque<ConnectionHandle>,
     /// Packets the endpoint answers with on its own: (destination, source, bytes).
     responses: VecDeque<(SocketAddr, Option<SocketAddr>, Vec<u8>)>,
@@ -161,6 +167,7 @@ impl Endpoint {
             free: Vec::new(),
             by_cid: HashMap::new(),
             by_initial: HashMap::new(),
+            by_reset_token: HashMap::new(),
             incoming: VecDeque::new(),
             responses: VecDeque::new(),
             events: VecDeque::new(),
@@ -325,6 +332,7 @@ impl Endpoint {
             initial_alias: None,
             handshake: Some(handshake),
             cids: vec![local_cid],
+            reset_tokens: Vec::new(),
             deadline: None,
             queued_transmit: false,
             queued_event: false,
@@ -364,14 +372,17 @@ impl Endpoint {
             self.handle_unrouted_long(now, local, remote, ecn, data);
         } else {
             // RFC 9000 §10.3.1: an unroutable short-header datagram may be a stateless reset
-            // for one of our connections; its last 16 bytes are then the token. (A linear scan:
-            // only unroutable datagrams pay for it.)
+            // for one of our connections; its last 16 bytes are then the token, looked up in
+            // the index of every peer's tokens and confirmed by the connection.
             if len >= 21 {
                 let mut tail = [0u8; 16];
                 tail.copy_from_slice(&data[len - 16..]);
-                let hit = self.slots.iter().position(|s| s.as_ref().is_some_and(|s| s.conn.is_stateless_reset(&tail)));
-                if let Some(i) = hit {
-                    return self.deliver(now, ConnectionHandle(i), local, remote, ecn, data);
+                if let Some(&h) = self.by_reset_token.get(&tail) {
+                    let holds =
+                        self.slots.get(h.0).and_then(Option::as_ref).is_some_and(|s| s.conn.is_stateless_reset(&tail));
+                    if holds {
+                        return self.deliver(now, h, local, remote, ecn, data);
+                    }
                 }
             }
             self.send_stateless_reset(local, remote, &dcid, len);
@@ -569,6 +580,7 @@ impl Endpoint {
             initial_alias: Some(alias),
             handshake: Some(handshake),
             cids: vec![local_cid],
+            reset_tokens: Vec::new(),
             deadline: None,
             queued_transmit: false,
             queued_event: false,
@@ -664,6 +676,21 @@ impl Endpoint {
                     }
                     slot.cids.retain(|c| *c != id);
                 }
+                EndpointEvent::NewPeerResetToken(token) => {
+                    self.by_reset_token.insert(token, h);
+                    if !slot.reset_tokens.contains(&token) {
+                        slot.reset_tokens.push(token);
+                    }
+                }
+                EndpointEvent::RetiredPeerResetToken(token) => {
+                    // The peer may have given the same token with another CID still held.
+                    if !slot.conn.is_stateless_reset(&token) {
+                        slot.reset_tokens.retain(|t| *t != token);
+                        if self.by_reset_token.get(&token) == Some(&h) {
+                            self.by_reset_token.remove(&token);
+                        }
+                    }
+                }
                 EndpointEvent::HandshakeDone => {
                     if let Some(handshake) = slot.handshake.take() {
                         self.handshakes.end(&handshake);
@@ -701,6 +728,11 @@ impl Endpoint {
         for id in &slot.cids {
             if self.by_cid.get(id) == Some(&h) {
                 self.by_cid.remove(id);
+            }
+        }
+        for token in &slot.reset_tokens {
+            if self.by_reset_token.get(token) == Some(&h) {
+                self.by_reset_token.remove(token);
             }
         }
         if let Some(alias) = slot.initial_alias {
@@ -866,6 +898,7 @@ fn peek_dst_cid(data: &[u8], local_cid_len: usize) -> Option<ConnectionId> {
 mod tests {
     use super::*;
     use crate::crypto::{client_config_for_quic, quic_crypto_provider, server_config_for_quic};
+    use core::time::Duration;
 
     fn endpoints() -> (Endpoint, Endpoint, ClientConfig) {
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("certificate");
@@ -947,5 +980,112 @@ mod tests {
         assert!(own.iter().all(|cid| !server.by_cid.contains_key(cid)));
         check_routing(&server);
         assert_eq!(server.connection_count(), 7);
+    }
+
+    /// Every indexed stateless reset token belongs to the connection it maps to, and is in that
+    /// connection's own list, so that removal forgets it in O(own tokens).
+    fn check_reset_index(ep: &Endpoint) {
+        for (token, h) in &ep.by_reset_token {
+            let slot = ep.slots[h.0].as_ref().expect("a reset token maps to a removed connection");
+            assert!(slot.conn.is_stateless_reset(token), "indexed token not held by its connection");
+            assert!(slot.reset_tokens.contains(token));
+        }
+    }
+
+    /// RFC 9000 §10.3.1: an unroutable datagram ending in a peer's reset token resets the
+    /// connection that holds the token, found through the endpoint's index, not by asking
+    /// every connection.
+    #[test]
+    fn stateless_reset_is_found_through_the_token_index() {
+        let (mut client, mut server, config) = endpoints();
+        let now = Instant::from_nanos(1_000_000_000);
+        let server_addr: SocketAddr = "127.0.0.1:4433".parse().unwrap();
+        let mut handles = Vec::new();
+        for port in 0..8u16 {
+            let client_addr = SocketAddr::from(([127, 0, 0, 1], 6000 + port));
+            handles.push(client.connect(now, config.clone(), client_addr, server_addr, "localhost").expect("connect"));
+            exchange(now, &mut client, &mut server, client_addr);
+        }
+        // The server's stateless_reset_token parameter and its NEW_CONNECTION_IDs.
+        for h in &handles {
+            let n = client.slots[h.0].as_ref().unwrap().reset_tokens.len();
+            assert!(n > 1, "connection {h:?} indexed {n} reset tokens");
+        }
+        let indexed: usize = client.slots.iter().flatten().map(|s| s.reset_tokens.len()).sum();
+        assert_eq!(client.by_reset_token.len(), indexed);
+        check_reset_index(&client);
+        while client.poll_event().is_some() {}
+
+        let victim = handles[5];
+        let token = client.slots[victim.0].as_ref().unwrap().reset_tokens[1];
+        // A short-header datagram to a CID nobody routes, ending in the token.
+        let mut datagram = vec![0x40 | 0x13];
+        datagram.extend_from_slice(&[0xee; 30]);
+        datagram.extend_from_slice(&token);
+        let mut other = datagram.clone();
+        let last = other.len() - 1;
+        other[last] ^= 1;
+        let client_addr = SocketAddr::from(([127, 0, 0, 1], 6005));
+        client.handle_datagram(now, client_addr, server_addr, None, BytesMut::from(&other[..]));
+        assert!(client.poll_event().is_none(), "a datagram with an unknown token reset a connection");
+        client.handle_datagram(now, client_addr, server_addr, None, BytesMut::from(&datagram[..]));
+        let mut reset = Vec::new();
+        while let Some((h, e)) = client.poll_event() {
+            if e == Event::ConnectionLost(ConnectionError::Reset) {
+                reset.push(h);
+            }
+        }
+        assert_eq!(reset, vec![victim]);
+        assert!(client.connection(victim).is_none(), "a reset connection is forgotten at once");
+        assert!(!client.by_reset_token.contains_key(&token));
+        assert_eq!(client.connection_count(), 7);
+        check_reset_index(&client);
+    }
+
+    /// RFC 9002 §6.2.3 (issue 18, part 2): when the server's first flight is lost and the
+    /// client's next Initial arrives before the server's PTO, the server answers with its
+    /// unacknowledged CRYPTO data at once, not only with an ACK: the client then completes the
+    /// handshake without waiting for the server's (backed-off) PTO.
+    #[test]
+    fn server_resends_its_flight_when_the_client_initial_comes_again() {
+        let (mut client, mut server, config) = endpoints();
+        let t0 = Instant::from_nanos(1_000_000_000);
+        let server_addr: SocketAddr = "127.0.0.1:4433".parse().unwrap();
+        let client_addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+        let ch = client.connect(t0, config, client_addr, server_addr, "localhost").expect("connect");
+        let mut buf = Vec::new();
+        let mut drain = |ep: &mut Endpoint, now: Instant| {
+            let mut out = Vec::new();
+            loop {
+                buf.clear();
+                let Some(t) = ep.poll_transmit(now, &mut buf) else { break };
+                out.extend(buf[..t.len].chunks(t.segment_size.unwrap_or(t.len)).map(<[u8]>::to_vec));
+            }
+            out
+        };
+        for d in drain(&mut client, t0) {
+            server.handle_datagram(t0, server_addr, client_addr, None, BytesMut::from(&d[..]));
+        }
+        // The server's whole first flight is lost.
+        assert!(!drain(&mut server, t0).is_empty());
+        // The client's PTO: it sends its Initial again.
+        let pto = client.poll_timeout().expect("client PTO armed");
+        client.handle_timeout(pto);
+        let probes = drain(&mut client, pto);
+        assert!(!probes.is_empty());
+        // It reaches the server before the server's own PTO.
+        let t1 = t0 + Duration::from_millis(300);
+        assert!(server.poll_timeout().is_some_and(|t| t > t1));
+        for d in &probes {
+            server.handle_datagram(t1, server_addr, client_addr, None, BytesMut::from(&d[..]));
+        }
+        for d in drain(&mut server, t1) {
+            client.handle_datagram(t1, client_addr, server_addr, None, BytesMut::from(&d[..]));
+        }
+        let mut connected = false;
+        while let Some((h, e)) = client.poll_event() {
+            connected |= h == ch && e == Event::Connected;
+        }
+        assert!(connected, "the server answered the repeated Initial without its handshake data");
     }
 }

@@ -55,6 +55,9 @@ mod config;
 mod connection;
 mod endpoint;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz;
 mod path;
 mod shared;
 pub mod trace;

@@ -328,6 +328,9 @@ pub struct LinkSpec {
     /// Extra delay of a reordered packet, ms.
     #[serde(default = "default_reorder_delay")]
     pub reorder_delay_ms: f64,
+    /// Probability that a packet arrives twice (0..1).
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub duplicate: f64,
     /// Mark ECN-capable packets CE when more than this many packets are queued (RFC 3168 style
     /// step marking); no marking when absent.
     #[serde(default)]
@@ -336,6 +339,10 @@ pub struct LinkSpec {
 
 fn default_reorder_delay() -> f64 {
     5.0
+}
+
+fn is_zero_f64(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// A drop-tail queue limit: exactly one of the three.

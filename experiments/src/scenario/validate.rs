@@ -46,6 +46,7 @@ fn link(prefix: &str, l: &LinkSpec) -> Result<(), ValidationError> {
     finite_non_negative(&format!("{prefix}.reorder_delay_ms"), l.reorder_delay_ms)?;
     probability(&format!("{prefix}.loss"), l.loss)?;
     probability(&format!("{prefix}.reorder"), l.reorder)?;
+    probability(&format!("{prefix}.duplicate"), l.duplicate)?;
     if let Some(q) = &l.queue {
         let set = [q.packets.is_some(), q.bytes.is_some(), q.bdp.is_some()].iter().filter(|b| **b).count();
         if set != 1 {

@@ -1,6 +1,6 @@
 //! One direction of a link: a FIFO drop-tail queue in front of a serialiser of `rate_bps`, then
-//! a propagation delay with optional jitter and reordering, random loss on the wire, and ECN CE
-//! marking when the queue is longer than a threshold.
+//! a propagation delay with optional jitter and reordering, random loss and duplication on the
+//! wire, and ECN CE marking when the queue is longer than a threshold.
 //!
 //! The queue is kept as the departure times of the packets in it, so occupancy at any instant is
 //! exact without per-packet events. A rate change applies to packets that arrive after it; the
@@ -43,6 +43,9 @@ pub struct LinkParams {
     pub reorder: f64,
     /// Extra delay of a reordered packet.
     pub reorder_delay: Nanos,
+    /// Probability that a delivered packet arrives twice (a copy right after it, as from a
+    /// duplicating middlebox past the queue: the copy takes no queue slot or serialisation time).
+    pub duplicate: f64,
     /// Mark CE when more than this many packets are queued.
     pub ecn_threshold_packets: Option<u64>,
 }
@@ -57,6 +60,7 @@ impl Default for LinkParams {
             jitter: 0,
             reorder: 0.0,
             reorder_delay: 0,
+            duplicate: 0.0,
             ecn_threshold_packets: None,
         }
     }
@@ -83,6 +87,13 @@ pub struct LinkStats {
     pub ce_marked: u64,
     /// Largest queue seen, packets.
     pub max_queue_packets: u64,
+    /// Delivered packets that were duplicated (each counted once in `packets_delivered`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub duplicated: u64,
+}
+
+fn is_zero(x: &u64) -> bool {
+    *x == 0
 }
 
 /// What became of an offered packet.
@@ -94,6 +105,8 @@ pub enum Verdict {
         at: Nanos,
         /// Marked Congestion Experienced.
         ce: bool,
+        /// A copy arrives too, right after it.
+        duplicate: bool,
     },
     /// Dropped.
     Dropped,
@@ -203,9 +216,14 @@ impl Link {
         if self.params.reorder > 0.0 && self.rng.random_bool(self.params.reorder) {
             at += self.params.reorder_delay;
         }
+        // Drawn only when configured, so that scenarios without duplication keep their draws.
+        let duplicate = self.params.duplicate > 0.0 && self.rng.random_bool(self.params.duplicate);
+        if duplicate {
+            self.stats.duplicated += 1;
+        }
         self.stats.packets_delivered += 1;
         self.stats.bytes_delivered += bytes;
-        Verdict::Deliver { at, ce }
+        Verdict::Deliver { at, ce, duplicate }
     }
 
     /// Takes the link down at `now`: queued and in-flight packets are lost.
@@ -240,9 +258,9 @@ mod tests {
     fn serialisation_then_propagation() {
         // 12 Mbit/s: a 1500-byte packet takes 1 ms to serialise.
         let mut l = link(LinkParams { rate_bps: 12_000_000, delay: 10 * MS, ..Default::default() });
-        assert_eq!(l.offer(0, 1500, false), Verdict::Deliver { at: 11 * MS, ce: false });
+        assert_eq!(l.offer(0, 1500, false), Verdict::Deliver { at: 11 * MS, ce: false, duplicate: false });
         // The second queues behind the first.
-        assert_eq!(l.offer(0, 1500, false), Verdict::Deliver { at: 12 * MS, ce: false });
+        assert_eq!(l.offer(0, 1500, false), Verdict::Deliver { at: 12 * MS, ce: false, duplicate: false });
         assert_eq!(l.queue_packets(0), 2);
         assert_eq!(l.queue_packets(MS), 1);
         assert_eq!(l.queue_packets(2 * MS), 0);
@@ -329,7 +347,7 @@ mod tests {
             })
             .collect();
         assert_eq!(marks, [false, false, false, true, true, true]);
-        assert_eq!(l.offer(0, 1000, false), Verdict::Deliver { at: 7 * MS, ce: false });
+        assert_eq!(l.offer(0, 1000, false), Verdict::Deliver { at: 7 * MS, ce: false, duplicate: false });
     }
 
     #[test]
@@ -345,6 +363,23 @@ mod tests {
     }
 
     #[test]
+    fn duplication_rate_within_tolerance_and_copies_arrive_together() {
+        let params =
+            LinkParams { delay: 10 * MS, duplicate: 0.1, loss: LossModel::Bernoulli(0.1), ..Default::default() };
+        let mut l = link(params);
+        let n = 100_000;
+        for i in 0..n {
+            if let Verdict::Deliver { at, duplicate, .. } = l.offer(i, 100, false) {
+                // One arrival time for both copies; the network schedules the copy after it.
+                assert_eq!(at, i + 10 * MS, "duplicate {duplicate}");
+            }
+        }
+        let rate = l.stats.duplicated as f64 / l.stats.packets_delivered as f64;
+        assert!((rate - 0.1).abs() < 0.005, "measured {rate}");
+        assert_eq!(l.stats.packets_delivered + l.stats.dropped_loss, n);
+    }
+
+    #[test]
     fn down_drops_everything_until_up() {
         let mut l = link(LinkParams { rate_bps: 8_000_000, ..Default::default() });
         l.offer(0, 1000, false);
@@ -353,6 +388,6 @@ mod tests {
         assert_eq!(l.offer(0, 1000, false), Verdict::Dropped);
         assert_eq!(l.stats.dropped_down, 1);
         l.set_up();
-        assert_eq!(l.offer(0, 1000, false), Verdict::Deliver { at: MS, ce: false });
+        assert_eq!(l.offer(0, 1000, false), Verdict::Deliver { at: MS, ce: false, duplicate: false });
     }
 }

@@ -117,6 +117,7 @@ fn link_params(spec: &LinkSpec, rtt: Nanos) -> LinkParams {
         jitter: ms_to_nanos(spec.jitter_ms),
         reorder: spec.reorder,
         reorder_delay: ms_to_nanos(spec.reorder_delay_ms),
+        duplicate: spec.duplicate,
         ecn_threshold_packets: spec.ecn_threshold_packets,
     }
 }
@@ -222,11 +223,15 @@ impl Network {
         let ect = matches!(datagram.ecn, Some(EcnCodepoint::Ect0 | EcnCodepoint::Ect1));
         match link.offer(now, datagram.data.len() as u64, ect) {
             Verdict::Dropped => {}
-            Verdict::Deliver { at, ce } => {
+            Verdict::Deliver { at, ce, duplicate } => {
                 if ce {
                     datagram.ecn = Some(EcnCodepoint::Ce);
                 }
                 let generation = link.generation;
+                if duplicate {
+                    let copy = datagram.clone();
+                    self.events.push(at, NetworkEvent::Hop { datagram: copy, hop: hop + 1, generation });
+                }
                 self.events.push(at, NetworkEvent::Hop { datagram, hop: hop + 1, generation });
             }
         }

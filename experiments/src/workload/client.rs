@@ -64,6 +64,10 @@ pub struct ClientApp {
     next: usize,
     /// Time the connection became usable; plan times count from here.
     base: Option<Nanos>,
+    /// The peer's stream limit stopped the last request from starting: the next one waits for
+    /// MAX_STREAMS (an input to the connection, after which the driver calls `drive`), not for
+    /// a time.
+    blocked_on_streams: bool,
     open: BTreeMap<StreamId, usize>,
     /// Requests (record indexes) to issue again on a new connection.
     reissue: Vec<usize>,
@@ -82,6 +86,7 @@ impl ClientApp {
             plan,
             next: 0,
             base: None,
+            blocked_on_streams: false,
             open: BTreeMap::new(),
             reissue: Vec::new(),
             records: Vec::new(),
@@ -102,6 +107,12 @@ impl ClientApp {
 
     /// Next time a request is due by its plan (the driver wakes the app then).
     pub fn next_wakeup(&self) -> Option<Nanos> {
+        // A due request that found no stream would give a wake-up time in the past, on which
+        // the simulator would spin (issue 18: found by the chaos scenario, where flapping makes
+        // more than the 100 streams of the initial limit outstanding).
+        if self.blocked_on_streams {
+            return None;
+        }
         let base = self.base?;
         match self.plan.get(self.next)?.start {
             Start::At(t) => Some(base + t),
@@ -147,7 +158,11 @@ impl ClientApp {
             if !due {
                 break;
             }
-            let Some(stream) = conn.open_stream(Dir::Bi) else { break };
+            let Some(stream) = conn.open_stream(Dir::Bi) else {
+                self.blocked_on_streams = true;
+                break;
+            };
+            self.blocked_on_streams = false;
             let id = self.next as u64;
             let req = super::encode_request(id, &p);
             // The request is small next to the initial stream window: it fits at once.

@@ -50,6 +50,12 @@ impl Connection {
                 k.on_ack(path_id, ack.largest);
             }
         }
+        if space == SpaceId::Handshake && self.side.is_client() {
+            // RFC 9002 §6.2.2.1, A.6 PeerCompletedAddressValidation: the server has validated
+            // our address once it acknowledges a Handshake packet (merely receiving one does not
+            // tell us it got ours). Until then the client keeps its anti-deadlock PTO armed.
+            path.recovery.set_peer_completed_address_validation(now);
+        }
         self.apply_recovery_output(now, path_id, space, &mut out);
         self.recovery_out = out;
         if newly_acked && space == SpaceId::Data {
@@ -181,8 +187,14 @@ impl Connection {
             A::LostPackets { space, .. } => self.apply_recovery_output(now, path_id, space, &mut out),
             A::Probe { space, .. } | A::AntiDeadlock { space } => {
                 if space != SpaceId::Data {
-                    // RFC 9002 §6.2.4: probe with the unacknowledged handshake data.
-                    self.crypto[space.index()].requeue_unacked();
+                    // RFC 9002 §6.2.4: "When the PTO timer expires, and there is new or
+                    // previously sent unacknowledged data, it MUST be sent", and the sender
+                    // SHOULD also send from the other spaces with data in flight, coalesced: a
+                    // server with both Initial and Handshake data in flight does not know which
+                    // keys the client has. Probing the Handshake space with a PING while its
+                    // certificate flight was lost left the client waiting for the next PTO
+                    // (issue 18: quinn clients at 30% loss).
+                    self.requeue_handshake_crypto(path_id, Some(space));
                 }
                 if let Some(path) = self.paths.table.get_mut(&path_id) {
                     path.ping_pending |= space == SpaceId::Data;
@@ -191,5 +203,21 @@ impl Connection {
         }
         out.clear();
         self.recovery_out = out;
+    }
+
+    /// Queues again the unacknowledged CRYPTO data of `space` and of every other handshake space
+    /// with ack-eliciting packets in flight on `path_id`.
+    pub(super) fn requeue_handshake_crypto(&mut self, path_id: PathId, space: Option<SpaceId>) {
+        for other in [SpaceId::Initial, SpaceId::Handshake] {
+            let in_flight = self
+                .paths
+                .table
+                .get(&path_id)
+                .and_then(|p| p.recovery.space(other))
+                .is_some_and(|s| s.ack_eliciting_in_flight() > 0);
+            if Some(other) == space || in_flight {
+                self.crypto[other.index()].requeue_unacked();
+            }
+        }
     }
 }

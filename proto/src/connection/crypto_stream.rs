@@ -72,6 +72,11 @@ impl CryptoStream {
         }
     }
 
+    /// Whether some data sent is not acknowledged yet.
+    pub fn has_unacked(&self) -> bool {
+        self.next_offset > 0 && self.acked.gaps_in(0..self.next_offset).next().is_some()
+    }
+
     /// Resends everything not acknowledged (PTO probes before the handshake completes,
     /// RFC 9002 §6.2.4).
     pub fn requeue_unacked(&mut self) {

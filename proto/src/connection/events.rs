@@ -47,6 +47,12 @@ pub enum EndpointEvent {
     },
     /// Stop routing this CID here.
     RetiredLocalCid(ConnectionId),
+    /// The peer gave us a CID with this stateless reset token (RFC 9000 §10.3): a datagram
+    /// ending in it may be a reset for this connection.
+    NewPeerResetToken([u8; 16]),
+    /// A CID with this stateless reset token was retired or forgotten (the connection may still
+    /// hold the token under another CID).
+    RetiredPeerResetToken([u8; 16]),
     /// The connection left the handshake (the endpoint's count of handshakes in progress drops).
     HandshakeDone,
     /// The connection is fully gone: forget it.

@@ -59,7 +59,7 @@ use crate::config::{EndpointConfig, TransportConfig};
 use crate::crypto::{self, ResetKey, TlsSession, TokenKey};
 use crate::error::TransportError;
 use crate::packet::{PacketType, SpaceId};
-use crate::path::{CidState, PathData, PathId, PathInfo, Paths, Validation};
+use crate::path::{CidState, PathData, PathId, PathInfo, Paths, ResetTokenChange, Validation};
 use crate::recovery::{PathKind, RecoveryOutput, SentFrames};
 use crate::shared::{ConnectionId, Dir, EcnCodepoint, Side, StreamId};
 use crate::stream::{Chunk, ReadError, Streams, StreamsConfig, WriteError};
@@ -131,6 +131,9 @@ enum CloseFrame {
 
 /// Undecryptable packets buffered while waiting for keys (RFC 9001 §5.7).
 const MAX_BUFFERED_UNDECRYPTABLE: usize = 16;
+/// How many times a server resends its handshake CRYPTO data before a PTO (RFC 9002 §6.2.3: "a
+/// limited number of times per connection"); the anti-amplification limit bounds each.
+const MAX_EARLY_CRYPTO_RESENDS: u8 = 4;
 
 /// Parameters a new connection gets from its endpoint.
 #[derive(Debug)]
@@ -238,6 +241,9 @@ pub struct Connection {
     streams: Streams,
     datagrams: DatagramQueues,
     handshake_done_pending: bool,
+    /// CRYPTO data resent before a PTO because the client's Initials show it lacks ours
+    /// (RFC 9002 §6.2.3), limited per connection.
+    early_crypto_resends: u8,
     events: VecDeque<Event>,
     endpoint_events: VecDeque<EndpointEvent>,
     /// Idle timeout and keep-alive.
@@ -312,6 +318,7 @@ impl Connection {
             streams,
             datagrams: DatagramQueues::default(),
             handshake_done_pending: false,
+            early_crypto_resends: 0,
             events: VecDeque::new(),
             endpoint_events: VecDeque::new(),
             timers: IdleTimers {
@@ -672,6 +679,11 @@ impl Connection {
 
     /// The next event for the endpoint.
     pub(crate) fn poll_endpoint_event(&mut self) -> Option<EndpointEvent> {
+        match self.paths.cids.poll_reset_token_change() {
+            Some(ResetTokenChange::Added(token)) => return Some(EndpointEvent::NewPeerResetToken(token)),
+            Some(ResetTokenChange::Removed(token)) => return Some(EndpointEvent::RetiredPeerResetToken(token)),
+            None => {}
+        }
         self.endpoint_events.pop_front()
     }
 

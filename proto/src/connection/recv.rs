@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use bytes::{Bytes, BytesMut};
 
 use super::{Connection, CryptoStream};
-use super::{ConnectionError, Event, State, Validation, MAX_BUFFERED_UNDECRYPTABLE};
+use super::{ConnectionError, Event, State, Validation, MAX_BUFFERED_UNDECRYPTABLE, MAX_EARLY_CRYPTO_RESENDS};
 use crate::crypto;
 use crate::error::{TransportError, TransportErrorCode};
 use crate::frame::{self, Frame};
@@ -329,9 +329,36 @@ impl Connection {
             }
             self.discard_space(now, SpaceId::Initial);
         }
-        if self.side.is_client() && space == SpaceId::Handshake {
+        if self.side.is_server()
+            && space == SpaceId::Initial
+            && ack_eliciting
+            && self.crypto[SpaceId::Initial.index()].has_unacked()
+            && self.early_crypto_resends < MAX_EARLY_CRYPTO_RESENDS
+        {
+            // RFC 9002 §6.2.3: another ack-eliciting Initial from the client (a retransmitted
+            // ClientHello, or the PING of its anti-deadlock PTO) while our ServerHello is
+            // unacknowledged says the client does not have it: send our unacknowledged CRYPTO
+            // data now, a limited number of times, rather than at our next, backed-off PTO.
+            // quinn clients probe this way; waiting out our PTO backoff (1, 2, 4, 8 s...) left
+            // them silent for longer than their idle timeout at 30% loss (issue 18).
+            self.early_crypto_resends += 1;
+            self.requeue_handshake_crypto(PathId::ZERO, Some(SpaceId::Initial));
+        }
+        if self.side.is_server()
+            && space == SpaceId::Initial
+            && packet_dcid.len() >= 8
+            && self.paths.cids.path_of_local(&packet_dcid).is_some()
+        {
+            // RFC 9000 §8.1: "an endpoint MAY consider the peer address validated if the peer
+            // uses a connection ID chosen by the endpoint and the connection ID contains at
+            // least 64 bits of entropy". A client Initial sent to our own (random, 64-bit) CID
+            // proves it received our Initial: its address is real even while its Handshake
+            // packets keep getting lost. Without this, a genuine client on a 30%-loss path
+            // could still be unvalidated when `handshake_timeout` ends its handshake silently.
             if let Some(path) = self.paths.table.get_mut(&PathId::ZERO) {
-                path.recovery.set_peer_completed_address_validation(now);
+                if !path.is_validated() {
+                    path.validation = Validation::Validated;
+                }
             }
         }
         if address_changed && is_largest && !probing_only && space == SpaceId::Data && !zero_rtt {
@@ -347,6 +374,49 @@ impl Connection {
             }
         }
         Ok(true)
+    }
+
+    /// The frame handling of [`Connection::handle_packet`] for a 1-RTT payload that needs no
+    /// decryption: what [`crate::fuzz::handle_payload`] drives. The packet takes the next packet
+    /// number of `path_id` and is addressed to the path's first CID of ours.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn handle_plaintext_payload(&mut self, now: Instant, path_id: PathId, payload: Bytes) {
+        if matches!(self.state, State::Drained | State::Draining { .. }) || !self.space_keys_available(SpaceId::Data) {
+            return;
+        }
+        if let State::Closing { .. } = self.state {
+            self.close_pending = true;
+            return;
+        }
+        let Some(path) = self.paths.table.get(&path_id) else { return };
+        let pn =
+            path.recovery.space(SpaceId::Data).and_then(|s| s.ack_tracker().largest_received()).map_or(0, |l| l + 1);
+        let packet_dcid = self
+            .paths
+            .cids
+            .local
+            .get(&path_id)
+            .and_then(|l| l.iter().next().map(|(_, id)| id))
+            .unwrap_or(ConnectionId::EMPTY);
+        self.paths.scheduled = None;
+        let result = if payload.is_empty() {
+            // RFC 9000 §12.4: a packet without frames is a PROTOCOL_VIOLATION.
+            Err(TransportError::PROTOCOL_VIOLATION("packet without frames"))
+        } else {
+            self.process_payload(now, path_id, PacketType::OneRtt, &packet_dcid, payload)
+        };
+        match result {
+            Ok((ack_eliciting, _)) => {
+                if let Some(tracker) =
+                    self.paths.table.get_mut(&path_id).and_then(|p| p.recovery.ack_tracker_mut(SpaceId::Data))
+                {
+                    tracker.on_packet_received(now, pn, ack_eliciting, None);
+                }
+                self.timers.first_ack_eliciting_since_receive = None;
+                self.reset_idle_timer(now);
+            }
+            Err(e) => self.close_with_error(now, e),
+        }
     }
 
     fn handle_version_negotiation(&mut self, now: Instant, partial: &PartialDecode) {

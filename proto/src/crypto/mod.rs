@@ -50,6 +50,8 @@ pub use retry::{is_valid_retry, retry_integrity_tag};
 pub use session::{EncryptionLevel, KeyChange, TlsSession};
 pub use crate::shared::ResetToken;
 pub use token::{ResetKey, TokenKey, ValidToken};
+#[cfg(any(test, feature = "internals"))]
+pub use token::TokenError;
 
 #[cfg(test)]
 pub(crate) mod test_util {

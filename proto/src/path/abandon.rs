@@ -36,7 +36,7 @@ impl Paths {
             return Ok(AbandonReceived::Echo(path_id));
         }
         mp.abandoned.insert(path_id);
-        self.cids.remote.remove(&path_id);
+        self.cids.remove_remote(path_id);
         Ok(AbandonReceived::Done)
     }
 
@@ -67,7 +67,7 @@ impl Paths {
     /// RETIRE frames (RFC 10069 §3.3); the path ID is never used again; `send_code` queues our
     /// PATH_ABANDON.
     pub(crate) fn finish_abandon(&mut self, id: PathId, send_code: Option<u64>) {
-        self.cids.remote.remove(&id);
+        self.cids.remove_remote(id);
         if let Some(mp) = self.multipath.as_mut() {
             mp.abandoned.insert(id);
             if let Some(code) = send_code {

@@ -39,12 +39,40 @@ pub struct RemoteCids {
     to_retire: VecDeque<u64>,
     /// Our active_connection_id_limit.
     limit: u64,
+    /// Stateless reset tokens that came or went, oldest first, for the endpoint's index of
+    /// tokens (see [`CidState::poll_reset_token_change`]).
+    token_changes: VecDeque<ResetTokenChange>,
+}
+
+/// A stateless reset token (RFC 9000 §10.3) the peer gave us, or one that we no longer hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetTokenChange {
+    /// A CID with this token is now held.
+    Added([u8; 16]),
+    /// A CID with this token was retired or forgotten.
+    Removed([u8; 16]),
 }
 
 impl RemoteCids {
     /// Starts with the CID from the handshake (sequence 0).
     pub fn new(initial: IssuedCid, limit: u64) -> Self {
-        Self { active: initial, spare: VecDeque::new(), retire_prior_to: 0, to_retire: VecDeque::new(), limit }
+        let token_changes = initial.reset_token.map(ResetTokenChange::Added).into_iter().collect();
+        Self {
+            active: initial,
+            spare: VecDeque::new(),
+            retire_prior_to: 0,
+            to_retire: VecDeque::new(),
+            limit,
+            token_changes,
+        }
+    }
+
+    /// `cid` is no longer held: its sequence number is to be retired.
+    fn retire(&mut self, cid: IssuedCid) {
+        self.to_retire.push_back(cid.sequence);
+        if let Some(token) = cid.reset_token {
+            self.token_changes.push_back(ResetTokenChange::Removed(token));
+        }
     }
 
     /// The CID in use.
@@ -60,7 +88,10 @@ impl RemoteCids {
 
     /// Sets the reset token of the active CID (from the stateless_reset_token parameter).
     pub fn set_active_reset_token(&mut self, token: [u8; 16]) {
-        self.active.reset_token = Some(token);
+        if let Some(old) = self.active.reset_token.replace(token) {
+            self.token_changes.push_back(ResetTokenChange::Removed(old));
+        }
+        self.token_changes.push_back(ResetTokenChange::Added(token));
     }
 
     /// Handles NEW_CONNECTION_ID (RFC 9000 §19.15, §5.1.2).
@@ -77,6 +108,9 @@ impl RemoteCids {
             }
             let pos = self.spare.partition_point(|c| c.sequence < cid.sequence);
             self.spare.insert(pos, cid);
+            if let Some(token) = cid.reset_token {
+                self.token_changes.push_back(ResetTokenChange::Added(token));
+            }
         } else {
             // §5.1.2: a CID already below retire_prior_to is retired at once.
             self.to_retire.push_back(cid.sequence);
@@ -85,11 +119,11 @@ impl RemoteCids {
             self.retire_prior_to = retire_prior_to;
             while self.spare.front().is_some_and(|c| c.sequence < retire_prior_to) {
                 if let Some(c) = self.spare.pop_front() {
-                    self.to_retire.push_back(c.sequence);
+                    self.retire(c);
                 }
             }
             if self.active.sequence < retire_prior_to {
-                let old = self.active.sequence;
+                let old = self.active;
                 match self.spare.pop_front() {
                     Some(next) => self.active = next,
                     None => {
@@ -98,7 +132,7 @@ impl RemoteCids {
                         ))
                     }
                 }
-                self.to_retire.push_back(old);
+                self.retire(old);
             }
         }
         // §5.1.1: more active CIDs than our limit is CONNECTION_ID_LIMIT_ERROR.
@@ -117,8 +151,8 @@ impl RemoteCids {
     pub fn rotate(&mut self) -> bool {
         match self.spare.pop_front() {
             Some(next) => {
-                self.to_retire.push_back(self.active.sequence);
-                self.active = next;
+                let old = core::mem::replace(&mut self.active, next);
+                self.retire(old);
                 true
             }
             None => false,
@@ -130,8 +164,8 @@ impl RemoteCids {
     pub fn rotate_to(&mut self, sequence: u64) -> bool {
         let Some(pos) = self.spare.iter().position(|c| c.sequence == sequence) else { return false };
         let Some(next) = self.spare.remove(pos) else { return false };
-        self.to_retire.push_back(self.active.sequence);
-        self.active = next;
+        let old = core::mem::replace(&mut self.active, next);
+        self.retire(old);
         true
     }
 
@@ -300,6 +334,8 @@ pub struct CidState {
     /// The peer chose a zero-length CID in the handshake (RFC 9000 §5.1): it then cannot issue
     /// any (§19.15).
     pub peer_cid_empty: bool,
+    /// Reset tokens of path ID spaces forgotten as a whole ([`CidState::remove_remote`]).
+    forgotten_tokens: VecDeque<[u8; 16]>,
 }
 
 impl CidState {
@@ -319,7 +355,29 @@ impl CidState {
             issued: BTreeMap::new(),
             limit,
             peer_cid_empty: remote_initial.is_empty(),
+            forgotten_tokens: VecDeque::new(),
         }
+    }
+
+    /// Forgets the peer's CIDs of `path` without retiring them (an abandoned path, RFC 10069
+    /// §3.3).
+    pub fn remove_remote(&mut self, path: PathId) {
+        if let Some(r) = self.remote.remove(&path) {
+            let held = core::iter::once(&r.active).chain(r.spare.iter());
+            self.forgotten_tokens.extend(held.filter_map(|c| c.reset_token));
+        }
+    }
+
+    /// The next change to the set of stateless reset tokens the peer gave us: the endpoint
+    /// keeps an index from token to connection, so that an unroutable datagram is matched
+    /// against every connection's tokens in O(1) (RFC 9000 §10.3.1). A token reported removed
+    /// may still be held under another CID; the endpoint checks with
+    /// [`CidState::is_reset_token`].
+    pub fn poll_reset_token_change(&mut self) -> Option<ResetTokenChange> {
+        if let Some(token) = self.forgotten_tokens.pop_front() {
+            return Some(ResetTokenChange::Removed(token));
+        }
+        self.remote.values_mut().find_map(|r| r.token_changes.pop_front())
     }
 
     /// The peer's CIDs for `path`.

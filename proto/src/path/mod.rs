@@ -64,7 +64,7 @@ mod validation;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use cid::{CidState, IssuedCid};
+pub use cid::{CidState, IssuedCid, ResetTokenChange};
 pub use data::{PathData, PathInfo, PathStats, Validation};
 pub use event::{PathError, PathEvent};
 pub use failure::PathFailureDetection;

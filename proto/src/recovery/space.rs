@@ -78,7 +78,6 @@ impl<F> PacketSpace<F> {
     }
 
     /// Number of ack-eliciting packets in flight.
-    #[cfg(any(test, feature = "internals"))]
     pub fn ack_eliciting_in_flight(&self) -> u64 {
         self.ack_eliciting_in_flight
     }
