@@ -44,6 +44,38 @@ mod tests {
         assert_eq!(factory_by_name("CUBIC").unwrap().name(), "cubic");
     }
 
+    /// RFC 5681 §4.1 restart after idle: every loss-based controller drops a grown window back
+    /// to the restart window and keeps 3/4 of the old one as ssthresh; slow start then doubles
+    /// per round trip again. A window already below the restart window stays.
+    #[test]
+    fn loss_based_controllers_restart_after_idle() {
+        use crate::test_util::{ack_round, secs};
+        use crate::{initial_window, Instant, PathInfo, RttEstimates};
+        let rtt = RttEstimates::initial(core::time::Duration::from_millis(100));
+        let iw = initial_window(1200);
+        for name in ["newreno", "cubic", "lia", "olia", "balia"] {
+            let mut cc = factory_by_name(name)
+                .unwrap()
+                .build(Instant::ZERO, PathInfo { path_id: crate::PathId(0), max_datagram_size: 1200 });
+            let mut pn = 0;
+            for round in 0..4 {
+                let w = cc.window();
+                ack_round(&mut *cc, secs(round + 1), &mut pn, w, &rtt);
+            }
+            let grown = cc.window();
+            assert!(grown >= 8 * iw, "{name}: slow start grew the window to {grown}");
+            cc.on_restart_after_idle(secs(10), iw);
+            assert_eq!(cc.window(), iw, "{name}");
+            // ssthresh is still infinite (no loss yet), or at least 3/4 of the old window.
+            assert!(cc.metrics().ssthresh.is_none_or(|t| t >= grown / 4 * 3), "{name}: {:?}", cc.metrics());
+            // Slow start again: one round doubles the window.
+            ack_round(&mut *cc, secs(11), &mut pn, iw, &rtt);
+            assert_eq!(cc.window(), 2 * iw, "{name}");
+            cc.on_restart_after_idle(secs(20), 4 * iw);
+            assert_eq!(cc.window(), 2 * iw, "{name}: a window below the restart window stays");
+        }
+    }
+
     #[test]
     fn unknown_name_lists_valid_ones() {
         let err = factory_by_name("vegas").unwrap_err();

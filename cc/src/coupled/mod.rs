@@ -261,6 +261,14 @@ impl<R: CoupledRule> Controller for Coupled<R> {
         self.bytes_acked_since_loss = 0;
     }
 
+    fn on_restart_after_idle(&mut self, _now: Instant, restart_window: u64) {
+        // RFC 5681 §4.1 and RFC 2861 §3, as for Reno.
+        self.ssthresh = self.ssthresh.max(self.window / 4 * 3);
+        self.window = self.window.min(restart_window).max(self.min_window());
+        self.carry = 0.0;
+        self.before_reduction = None;
+    }
+
     fn on_persistent_congestion(&mut self, _now: Instant, _rtt: &RttEstimates) {
         self.window = self.min_window();
         self.carry = 0.0;

@@ -176,6 +176,10 @@ pub struct Transport {
     /// Path MTU discovery.
     #[serde(default = "default_true")]
     pub mtu_discovery: bool,
+    /// Restart a path's congestion window after idle (RFC 5681 §4.1,
+    /// `mpquic_proto::TransportConfig::restart_after_idle`); ECF's setup needs it.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub restart_after_idle: bool,
     /// When a multipath path counts as potentially failed (`mpquic_proto::PathFailureDetection`);
     /// unset fields keep proto's defaults.
     #[serde(default)]
@@ -216,6 +220,7 @@ impl Default for Transport {
             receive_window_bytes: None,
             initial_rtt_ms: None,
             mtu_discovery: true,
+            restart_after_idle: false,
             path_failure: PathFailure::default(),
         }
     }
