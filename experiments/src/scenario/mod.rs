@@ -158,6 +158,11 @@ pub struct Transport {
     /// Congestion controller name (`mpquic_cc::CONTROLLER_NAMES`).
     #[serde(default = "default_cc")]
     pub congestion_controller: String,
+    /// The controller of the single-path baselines (`baselines = true`), when it is not
+    /// `congestion_controller`: CoNEXT'17 compares multipath QUIC with OLIA against single-path
+    /// QUIC with CUBIC (papers.md §1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_congestion_controller: Option<String>,
     /// Packet scheduler name (`mpquic_scheduler::SCHEDULER_NAMES`) of multipath runs.
     #[serde(default = "default_scheduler")]
     pub scheduler: String,
@@ -214,6 +219,7 @@ impl Default for Transport {
     fn default() -> Self {
         Self {
             congestion_controller: default_cc(),
+            baseline_congestion_controller: None,
             scheduler: default_scheduler(),
             multipath: true,
             ecn: true,
@@ -463,6 +469,9 @@ impl Scenario {
         s.events.retain(|e| e.path == keep && e.action != Action::Handover);
         s.competing.retain(|c| s.paths[0].bottleneck.as_ref() == Some(&c.bottleneck));
         s.baselines = false;
+        if let Some(cc) = s.transport.baseline_congestion_controller.take() {
+            s.transport.congestion_controller = cc;
+        }
         s.name = format!("{}-only-{}", self.name, keep);
         s
     }
