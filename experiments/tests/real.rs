@@ -131,9 +131,9 @@ bytes = {BYTES}
         Command::new(BIN).args(["run", "--real", "--qlog", "off"]).arg(&file).arg("--out").arg(&out).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let s = summary(&out);
-    let runs = s["runs"].as_array().unwrap();
-    let run = runs.iter().find(|r| r["label"] == "redundant").expect("the multipath run");
-    let alone = runs.iter().find(|r| r["label"] == "redundant-only-fast").expect("the fast path alone");
+    let run = s["runs"].as_array().unwrap().iter().find(|r| r["label"] == "redundant").expect("the multipath run");
+    let baselines = s["baselines"].as_array().expect("baselines = true");
+    let alone = baselines.iter().find(|r| r["label"] == "redundant-only-fast").expect("the fast path alone");
     assert_eq!(run["app_bytes_received"], BYTES);
     assert_eq!(run["app_bytes_corrupt"], 0);
     let sent: Vec<u64> =
