@@ -3,22 +3,22 @@
 
 use std::sync::Arc;
 
-use crate::coupled::{BaliaRule, CoupledFactory, LiaRule, OliaRule};
+use crate::coupled::{BaliaRule, CoupledFactory, LiaRule, OliaMpQuicRule, OliaRule};
 use crate::{BbrFactory, ControllerFactory, CubicFactory, NewRenoFactory};
 
 /// The names [`factory_by_name`] accepts.
-pub const CONTROLLER_NAMES: &[&str] = &["newreno", "cubic", "bbr", "lia", "olia", "balia"];
+pub const CONTROLLER_NAMES: &[&str] = &["newreno", "cubic", "bbr", "lia", "olia", "balia", "olia-mpquic"];
 
 /// A controller name that [`factory_by_name`] does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown congestion controller {name:?}; valid names: newreno, cubic, bbr, lia, olia, balia")]
+#[error("unknown congestion controller {name:?}; valid names: newreno, cubic, bbr, lia, olia, balia, olia-mpquic")]
 pub struct UnknownController {
     /// The name asked for.
     pub name: String,
 }
 
 /// The factory for a controller name (case-insensitive): `newreno`, `cubic`, `bbr`, `lia`,
-/// `olia` or `balia`.
+/// `olia`, `balia` or `olia-mpquic`.
 pub fn factory_by_name(name: &str) -> Result<Arc<dyn ControllerFactory>, UnknownController> {
     let factory: Arc<dyn ControllerFactory> = match name.to_ascii_lowercase().as_str() {
         "newreno" => Arc::new(NewRenoFactory),
@@ -26,6 +26,7 @@ pub fn factory_by_name(name: &str) -> Result<Arc<dyn ControllerFactory>, Unknown
         "bbr" => Arc::new(BbrFactory),
         "lia" => Arc::new(CoupledFactory::<LiaRule>::default()),
         "olia" => Arc::new(CoupledFactory::<OliaRule>::default()),
+        "olia-mpquic" => Arc::new(CoupledFactory::<OliaMpQuicRule>::default()),
         "balia" => Arc::new(CoupledFactory::<BaliaRule>::default()),
         _ => return Err(UnknownController { name: name.to_owned() }),
     };

@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 pub use balia::{Balia, BaliaRule};
 pub use lia::{Lia, LiaRule};
-pub use olia::{Olia, OliaRule, OliaSets};
+pub use olia::{Olia, OliaMpQuic, OliaMpQuicRule, OliaRule, OliaSets};
 
 use crate::controller::{
     initial_window, minimum_window, AckedPacket, CongestionEvent, Controller, ControllerFactory, Metrics, PathInfo,
