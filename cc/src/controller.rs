@@ -170,6 +170,17 @@ pub trait Controller: Send + fmt::Debug {
         let _ = (now, bytes_in_flight);
     }
 
+    /// The path was idle (nothing in flight, nothing sent for longer than a probe timeout) and
+    /// is about to send again: restart from `restart_window` (RFC 5681 §4.1: RW = min(IW, cwnd)),
+    /// remembering the old window in the slow-start threshold (RFC 2861 §3: ssthresh at least
+    /// three quarters of cwnd), so that slow start climbs back quickly. The transport calls this
+    /// only when the option is on (RFC 9002 §7.8 leaves idle behaviour to the controller).
+    /// Controllers that manage idle periods themselves (BBR) keep the default, which does
+    /// nothing.
+    fn on_restart_after_idle(&mut self, now: Instant, restart_window: u64) {
+        let _ = (now, restart_window);
+    }
+
     /// The congestion window in bytes.
     fn window(&self) -> u64;
 

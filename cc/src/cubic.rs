@@ -261,6 +261,17 @@ impl Controller for Cubic {
         self.epoch_start = None;
     }
 
+    fn on_restart_after_idle(&mut self, _now: Instant, restart_window: u64) {
+        // RFC 5681 §4.1 and RFC 2861 §3: restart from min(IW, cwnd), ssthresh keeps 3/4 of the
+        // old window; slow start then climbs back and a new epoch (RFC 9438 §4.2) begins when it
+        // ends.
+        self.ssthresh = self.ssthresh.max(self.cwnd / 4 * 3);
+        self.cwnd = self.cwnd.min(restart_window).max(self.min_window());
+        self.cwnd_carry = 0.0;
+        self.epoch_start = None;
+        self.undo = None;
+    }
+
     fn on_persistent_congestion(&mut self, _now: Instant, _rtt: &RttEstimates) {
         // RFC 9438 §4.8 with RFC 9002 §7.6.2: collapse to the minimum window and start a new
         // epoch after slow start.

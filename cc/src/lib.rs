@@ -22,6 +22,7 @@
 //! | `bbr` | [`Bbr`] | draft-ietf-ccwg-bbr (BBRv3) |
 //! | `lia` | [`Lia`] | RFC 6356 |
 //! | `olia` | [`Olia`] | Khalili et al., CoNEXT'12 |
+//! | `olia-mpquic` | [`OliaMpQuic`] | OLIA with mp-quic's 0.85 backoff, to reproduce CoNEXT'17 |
 //! | `balia` | [`Balia`] | Peng et al., IEEE/ACM ToN 2016 |
 //!
 //! [`factory_by_name`] maps these names to factories for a command line; everywhere else a
@@ -126,7 +127,7 @@ pub use controller::{
     initial_window, minimum_window, AckedPacket, CongestionEvent, Controller, ControllerFactory, Metrics, PathInfo,
     PathSnapshot, Paths, RttEstimates, SentPacket,
 };
-pub use coupled::{Balia, Coupled, CoupledRule, Lia, Olia};
+pub use coupled::{Balia, Coupled, CoupledRule, Lia, Olia, OliaMpQuic};
 pub use cubic::{Cubic, CubicFactory};
 pub use mpquic_core::{Instant, PathId};
 pub use newreno::{NewReno, NewRenoFactory, NewRenoHyStartFactory};

@@ -128,6 +128,13 @@ impl Controller for NewReno {
         self.bytes_acked = 0;
     }
 
+    fn on_restart_after_idle(&mut self, _now: Instant, restart_window: u64) {
+        // RFC 5681 §4.1 and RFC 2861 §3: ssthresh keeps 3/4 of the old window.
+        self.ssthresh = self.ssthresh.max(self.window / 4 * 3);
+        self.window = self.window.min(restart_window).max(minimum_window(self.max_datagram_size));
+        self.bytes_acked = 0;
+    }
+
     fn on_persistent_congestion(&mut self, _now: Instant, _rtt: &RttEstimates) {
         // RFC 9002 §7.6.2: collapse to the minimum window; recovery ends.
         self.window = minimum_window(self.max_datagram_size);

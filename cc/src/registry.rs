@@ -4,17 +4,17 @@
 
 use std::sync::Arc;
 
-use crate::coupled::{BaliaRule, CoupledFactory, LiaRule, OliaRule};
+use crate::coupled::{BaliaRule, CoupledFactory, LiaRule, OliaMpQuicRule, OliaRule};
 use crate::{BbrFactory, ControllerFactory, CubicFactory, NewRenoFactory};
 
 /// The names [`factory_by_name`] accepts.
 pub const CONTROLLER_NAMES: &[&str] =
-    &["newreno", "cubic", "bbr", "lia", "olia", "balia", "newreno+hystart", "cubic+hystart"];
+    &["newreno", "cubic", "bbr", "lia", "olia", "balia", "olia-mpquic", "newreno+hystart", "cubic+hystart"];
 
 /// A controller name that [`factory_by_name`] does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown congestion controller {name:?}; valid names: newreno, cubic, bbr, lia, olia, balia, newreno+hystart, cubic+hystart"
+    "unknown congestion controller {name:?}; valid names: newreno, cubic, bbr, lia, olia, balia, olia-mpquic, newreno+hystart, cubic+hystart"
 )]
 pub struct UnknownController {
     /// The name asked for.
@@ -22,7 +22,7 @@ pub struct UnknownController {
 }
 
 /// The factory for a controller name (case-insensitive): `newreno`, `cubic`, `bbr`, `lia`,
-/// `olia` or `balia`; `newreno+hystart` and `cubic+hystart` leave slow start by HyStart++
+/// `olia`, `balia` or `olia-mpquic` (OLIA with mp-quic's 0.85 backoff); `newreno+hystart` and `cubic+hystart` leave slow start by HyStart++
 /// (RFC 9406) instead of at the first loss.
 pub fn factory_by_name(name: &str) -> Result<Arc<dyn ControllerFactory>, UnknownController> {
     let factory: Arc<dyn ControllerFactory> = match name.to_ascii_lowercase().as_str() {
@@ -31,6 +31,7 @@ pub fn factory_by_name(name: &str) -> Result<Arc<dyn ControllerFactory>, Unknown
         "bbr" => Arc::new(BbrFactory),
         "lia" => Arc::new(CoupledFactory::<LiaRule>::default()),
         "olia" => Arc::new(CoupledFactory::<OliaRule>::default()),
+        "olia-mpquic" => Arc::new(CoupledFactory::<OliaMpQuicRule>::default()),
         "balia" => Arc::new(CoupledFactory::<BaliaRule>::default()),
         "newreno+hystart" => Arc::new(crate::NewRenoHyStartFactory),
         "cubic+hystart" => Arc::new(CubicFactory { hystart: true }),
@@ -49,6 +50,38 @@ mod tests {
             assert_eq!(factory_by_name(name).unwrap().name(), *name);
         }
         assert_eq!(factory_by_name("CUBIC").unwrap().name(), "cubic");
+    }
+
+    /// RFC 5681 §4.1 restart after idle: every loss-based controller drops a grown window back
+    /// to the restart window and keeps 3/4 of the old one as ssthresh; slow start then doubles
+    /// per round trip again. A window already below the restart window stays.
+    #[test]
+    fn loss_based_controllers_restart_after_idle() {
+        use crate::test_util::{ack_round, secs};
+        use crate::{initial_window, Instant, PathInfo, RttEstimates};
+        let rtt = RttEstimates::initial(core::time::Duration::from_millis(100));
+        let iw = initial_window(1200);
+        for name in ["newreno", "cubic", "lia", "olia", "balia"] {
+            let mut cc = factory_by_name(name)
+                .unwrap()
+                .build(Instant::ZERO, PathInfo { path_id: crate::PathId(0), max_datagram_size: 1200 });
+            let mut pn = 0;
+            for round in 0..4 {
+                let w = cc.window();
+                ack_round(&mut *cc, secs(round + 1), &mut pn, w, &rtt);
+            }
+            let grown = cc.window();
+            assert!(grown >= 8 * iw, "{name}: slow start grew the window to {grown}");
+            cc.on_restart_after_idle(secs(10), iw);
+            assert_eq!(cc.window(), iw, "{name}");
+            // ssthresh is still infinite (no loss yet), or at least 3/4 of the old window.
+            assert!(cc.metrics().ssthresh.is_none_or(|t| t >= grown / 4 * 3), "{name}: {:?}", cc.metrics());
+            // Slow start again: one round doubles the window.
+            ack_round(&mut *cc, secs(11), &mut pn, iw, &rtt);
+            assert_eq!(cc.window(), 2 * iw, "{name}");
+            cc.on_restart_after_idle(secs(20), 4 * iw);
+            assert_eq!(cc.window(), 2 * iw, "{name}: a window below the restart window stays");
+        }
     }
 
     #[test]

@@ -115,6 +115,39 @@ fn multipath_client_downloads_over_two_paths() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `--path 127.0.0.2=...,backup` on `mpquic client`: the client marks its second path backup
+/// (RFC 10069 §3.3 PATH_STATUS_BACKUP), and the server, whose round-robin scheduler puts more than
+/// 1 MB on each path without the flag (the test above), keeps the download on path 0.
+#[test]
+fn a_backup_path_marked_on_the_client_command_line_carries_no_download() {
+    let dir = temp_dir("mp-backup");
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let data = pseudo_random(8 << 20, 10);
+    std::fs::write(root.join("big.bin"), &data).unwrap();
+    let server = start_server_on(&root, &["127.0.0.1", "127.0.0.2"], &["--scheduler", "roundrobin"]);
+    let output = Command::new(BIN)
+        .arg("client")
+        .arg(format!("https://127.0.0.1:{}/big.bin", server.port))
+        .arg("--output")
+        .arg(dir.join("out"))
+        .arg("--ca")
+        .arg(&server.ca)
+        .args(["--path", "127.0.0.1", "--path", &format!("127.0.0.2=127.0.0.2:{},backup", server.port)])
+        .output()
+        .expect("client runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "client failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(std::fs::read(dir.join("out/big.bin")).unwrap() == data, "content differs");
+    let rows = path_rows(&stdout);
+    assert_eq!(rows.len(), 2, "two paths in the statistics: {stdout}");
+    // Path 1 is validated and carries probes and ACKs, but (almost) no stream data.
+    assert!(rows[0].1 > 8 << 20, "{stdout}");
+    assert!(rows[1].1 < 64 << 10, "the backup path carried {} bytes: {stdout}", rows[1].1);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The records of the one `.sqlog` file in `dir` ending in `_<side>.sqlog`, once its trace has
 /// reached the `closed` state (the server writes its end after the client has gone).
 fn closed_trace(dir: &Path, side: &str) -> Vec<serde_json::Value> {

@@ -161,6 +161,21 @@ fn names_must_resolve() {
     assert!(e.contains("paths[0].bottleneck") && e.contains("core"), "{e}");
 }
 
+/// `baseline_congestion_controller`: the single-path baselines take it (CoNEXT'17: OLIA multipath
+/// against CUBIC single-path QUIC), the multipath run keeps its own; a bad name is refused.
+#[test]
+fn baselines_can_use_their_own_controller() {
+    let text =
+        format!("{BASE}\n[transport]\ncongestion_controller = \"olia\"\nbaseline_congestion_controller = \"cubic\"\n");
+    let s = Scenario::from_toml(&text, "t").unwrap();
+    assert_eq!(s.transport.congestion_controller, "olia");
+    let alone = s.single_path(0);
+    assert_eq!(alone.transport.congestion_controller, "cubic");
+    assert_eq!(alone.transport.baseline_congestion_controller, None);
+    let e = error_of(&text.replace("= \"cubic\"", "= \"vegas\""));
+    assert!(e.contains("transport.baseline_congestion_controller") && e.contains("cubic"), "{e}");
+}
+
 #[test]
 fn unknown_controller_lists_valid_names() {
     let e = error_of(&format!("{BASE}\n[transport]\ncongestion_controller = \"vegas\"\n"));

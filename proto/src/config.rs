@@ -48,6 +48,13 @@ pub struct TransportConfig {
     pub mtu_discovery_interval: Duration,
     /// Mark packets ECT(0) and validate ECN (RFC 9000 §13.4).
     pub ecn: bool,
+    /// Restart a path's congestion window after idle: when a path with nothing in flight sends
+    /// again after more than a probe timeout without sending, its controller drops back to
+    /// min(initial window, cwnd) (RFC 5681 §4.1, as Linux TCP does by default with
+    /// `tcp_slow_start_after_idle`). RFC 9002 §7.8 leaves idle behaviour to the controller; off by
+    /// default. ECF's evaluation (papers.md §2.2-2.4) counts these restarts
+    /// ([`crate::PathStats::congestion_window_restarts`]).
+    pub restart_after_idle: bool,
     /// Largest DATAGRAM frame we accept (RFC 9221 max_datagram_frame_size); `None` disables them.
     pub datagram_receive_buffer_bytes: Option<usize>,
     /// Bytes of outgoing datagrams queued before the oldest are dropped.
@@ -134,6 +141,7 @@ impl Default for TransportConfig {
             mtu_discovery_upper_bound: Some(1452),
             mtu_discovery_interval: Duration::from_secs(600),
             ecn: true,
+            restart_after_idle: false,
             datagram_receive_buffer_bytes: Some(MB as usize),
             datagram_send_buffer_bytes: MB as usize,
             keep_alive_interval: None,

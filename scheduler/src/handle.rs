@@ -17,7 +17,8 @@ use crate::PathId;
 pub struct RedundancyCap {
     /// At most this many redundant bytes over the connection's life; `None`: no absolute limit.
     pub max_bytes: Option<u64>,
-    /// At most this fraction of all stream bytes sent (originals and copies); `None`: no limit.
+    /// At most this fraction of the stream bytes sent (originals and re-injected copies, and
+    /// duplicates when they count); `None`: no limit.
     pub max_ratio: Option<f64>,
     /// Whether copies made by [`Decision::Duplicate`] count against the cap. When they do, a
     /// duplicate decision is cut down to its first path once the cap is reached.
@@ -98,7 +99,14 @@ impl RedundancyBudget {
             left = left.min(max.saturating_sub(used));
         }
         if let Some(ratio) = cap.max_ratio {
-            let allowed = (self.bytes_sent as f64 * ratio.clamp(0.0, 1.0)).floor() as u64;
+            // Duplicates outside the cap are outside its base too: a Redundant scheduler's copies
+            // must not buy room for re-injection.
+            let base = if cap.count_duplicates {
+                self.bytes_sent
+            } else {
+                self.bytes_sent.saturating_sub(self.duplicate_bytes)
+            };
+            let allowed = (base as f64 * ratio.clamp(0.0, 1.0)).floor() as u64;
             left = left.min(allowed.saturating_sub(used));
         }
         left
@@ -160,16 +168,28 @@ impl SchedulerHandle {
     }
 
     /// Ask the scheduler, then enforce the rules: only eligible paths, no path twice, duplicates
-    /// within the cap when they count.
+    /// within the cap when they count. A duplicate may also name usable paths whose window is
+    /// full (their copies wait for room), as long as one named path is eligible.
     pub fn schedule(&mut self, paths: &[PathView], conn: &ConnectionView) -> Decision {
         let is_eligible = |id: PathId| paths.iter().any(|p| p.path_id == id && eligible(p));
         match self.scheduler.schedule(paths, conn) {
             Decision::Send(id) if is_eligible(id) => Decision::Send(id),
             Decision::Send(_) => self.overrule(paths),
             Decision::Duplicate(set) => {
+                // The paths with room first (the packet goes out on one of them now), then the
+                // usable paths whose window is full: their copies wait in proto until it opens.
+                let is_usable = |id: PathId| paths.iter().any(|p| p.path_id == id && p.usable());
                 let mut kept = PathSet::new();
-                for id in set {
+                for &id in &set {
                     if is_eligible(id) && !kept.contains(&id) {
+                        kept.push(id);
+                    }
+                }
+                if kept.is_empty() {
+                    return self.overrule(paths);
+                }
+                for &id in &set {
+                    if is_usable(id) && !kept.contains(&id) {
                         kept.push(id);
                     }
                 }
@@ -178,7 +198,6 @@ impl SchedulerHandle {
                     kept.truncate(1);
                 }
                 match kept.len() {
-                    0 => self.overrule(paths),
                     1 => Decision::Send(kept[0]),
                     _ => Decision::Duplicate(kept),
                 }
@@ -289,6 +308,34 @@ mod tests {
         h.on_sent(1000, SentKind::Duplicate);
         assert_eq!(h.budget().remaining(), 0);
         assert_eq!(h.schedule(&paths, &ConnectionView::new(0)), Decision::Send(PathId(0)));
+    }
+
+    #[test]
+    fn duplicate_copies_may_wait_for_a_full_window() {
+        let mut paths = two_paths();
+        paths[1].bytes_in_flight = paths[1].cwnd;
+        let dup = Decision::Duplicate(PathSet::from_slice(&[PathId(1), PathId(0)]));
+        let mut h = SchedulerHandle::new(Box::new(Fixed(dup, None)), RedundancyCap::default());
+        // The eligible path comes first, the full one keeps its (later) copy.
+        assert_eq!(
+            h.schedule(&paths, &ConnectionView::new(0)),
+            Decision::Duplicate(PathSet::from_slice(&[PathId(0), PathId(1)]))
+        );
+        // A failed path gets no copy; with no path that has room, MinRTT overrules (and waits).
+        paths[1].potentially_failed = true;
+        assert_eq!(h.schedule(&paths, &ConnectionView::new(0)), Decision::Send(PathId(0)));
+        paths[0].bytes_in_flight = paths[0].cwnd;
+        assert_eq!(h.schedule(&paths, &ConnectionView::new(0)), Decision::no_path());
+    }
+
+    #[test]
+    fn duplicates_outside_the_cap_do_not_raise_it() {
+        let mut b = RedundancyBudget::new(RedundancyCap::ratio(0.1));
+        b.record(10_000, SentKind::Original);
+        b.record(90_000, SentKind::Duplicate);
+        assert_eq!(b.remaining(), 1_000, "10% of the 10 000 original bytes, not of 100 000");
+        b.record(400, SentKind::Reinjected);
+        assert_eq!(b.remaining(), 640);
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //! pins streams to paths) and [`Reinjecting`] (XLINK-style re-injection at the tail).
 //!
 //! Every built-in scheduler picks only paths for which [`eligible`] holds (validated, not
-//! abandoned, not potentially failed, room in the congestion window), and uses backup paths only
+//! abandoned, not potentially failed, room in the congestion window; [`Redundant`] also queues
+//! copies for usable paths whose window is full), and uses backup paths only
 //! when no available path can send; [`SchedulerHandle`], which proto holds, enforces eligibility
 //! for plug-ins too.
 //!

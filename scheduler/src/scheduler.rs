@@ -54,7 +54,9 @@ pub enum Decision {
     /// Send it on this path.
     Send(PathId),
     /// Send a copy on each of these paths (the first copy counts as the original, the others as
-    /// redundant bytes).
+    /// redundant bytes). The paths with room come first; a usable path whose window is full may
+    /// follow: its copy waits in proto until the window opens and is dropped if the data is
+    /// acknowledged first (as Linux's `mptcp_redundant` does).
     Duplicate(PathSet),
     /// Send nothing now.
     Wait(Wait),
@@ -118,8 +120,9 @@ pub enum PathEvent {
 /// One instance serves one connection, so it may keep state. Only [`Scheduler::schedule`] and
 /// [`Scheduler::name`] are required; the hooks default to doing nothing.
 ///
-/// Contract: a decision names only paths for which [`crate::eligible`] holds. proto (through
-/// [`crate::SchedulerHandle`]) enforces this for plug-ins too, dropping ineligible paths.
+/// Contract: a decision names only paths for which [`crate::eligible`] holds, except that a
+/// [`Decision::Duplicate`] may add usable paths whose window is full (their copies wait). proto
+/// (through [`crate::SchedulerHandle`]) enforces this for plug-ins too, dropping the others.
 pub trait Scheduler: fmt::Debug + Send {
     /// A short name for logs and results (`"minrtt"`).
     fn name(&self) -> &str;

@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 pub use balia::{Balia, BaliaRule};
 pub use lia::{Lia, LiaRule};
-pub use olia::{Olia, OliaRule, OliaSets};
+pub use olia::{Olia, OliaMpQuic, OliaMpQuicRule, OliaRule, OliaSets};
 
 use crate::controller::{
     initial_window, minimum_window, AckedPacket, CongestionEvent, Controller, ControllerFactory, Metrics, PathInfo,
@@ -259,6 +259,14 @@ impl<R: CoupledRule> Controller for Coupled<R> {
         self.carry = 0.0;
         self.bytes_acked_between_losses = self.bytes_acked_since_loss;
         self.bytes_acked_since_loss = 0;
+    }
+
+    fn on_restart_after_idle(&mut self, _now: Instant, restart_window: u64) {
+        // RFC 5681 §4.1 and RFC 2861 §3, as for Reno.
+        self.ssthresh = self.ssthresh.max(self.window / 4 * 3);
+        self.window = self.window.min(restart_window).max(self.min_window());
+        self.carry = 0.0;
+        self.before_reduction = None;
     }
 
     fn on_persistent_congestion(&mut self, _now: Instant, _rtt: &RttEstimates) {

@@ -90,6 +90,34 @@ impl CoupledRule for OliaRule {
     }
 }
 
+/// OLIA as mp-quic ran it in CoNEXT'17 (papers.md §1.2, §5.2): OLIA's increase, but on a
+/// congestion event the window is multiplied by quic-go's two-connection Reno beta,
+/// (2 - 1 + 0.7) / 2 = 0.85, instead of halved (qdeconinck/mp-quic `congestion/olia_sender.go`
+/// builds OLIA on quic-go's sender, whose `RenoBeta` emulates two flows). Only for reproducing
+/// that paper: it is far more aggressive than OLIA on lossy paths.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OliaMpQuicRule;
+
+/// An OLIA controller with mp-quic's backoff, for one path.
+pub type OliaMpQuic = Coupled<OliaMpQuicRule>;
+
+impl OliaMpQuicRule {
+    /// The multiplicative decrease: quic-go's Reno beta for two emulated connections.
+    pub const BETA: f64 = (2.0 - 1.0 + 0.7) / 2.0;
+}
+
+impl CoupledRule for OliaMpQuicRule {
+    const NAME: &'static str = "olia-mpquic";
+
+    fn increase(&self, view: &CoupledView<'_>, bytes_acked: u64) -> f64 {
+        OliaRule.increase(view, bytes_acked)
+    }
+
+    fn reduced_window(&self, view: &CoupledView<'_>) -> f64 {
+        view.this.window * Self::BETA
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +182,14 @@ mod tests {
     fn single_path_is_reno() {
         let snaps = snapshots(&[(12_000, 30, 5000)]);
         assert!(close(OliaRule.increase(&view_of(&snaps, 0), 12_000), 1000.0));
+    }
+
+    #[test]
+    fn mpquic_variant_backs_off_by_0_85_and_grows_like_olia() {
+        let snaps = snapshots(&[(20_000, 50, 5_000), (10_000, 100, 5_000)]);
+        let view = view_of(&snaps, 0);
+        assert!(close(OliaMpQuicRule.reduced_window(&view), 17_000.0));
+        assert!(close(OliaRule.reduced_window(&view), 10_000.0));
+        assert!(close(OliaMpQuicRule.increase(&view, 1000), OliaRule.increase(&view, 1000)));
     }
 }

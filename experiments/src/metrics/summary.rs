@@ -79,6 +79,9 @@ pub struct PathSummary {
     pub bytes_lost: u64,
     /// Congestion events of the server's controller on this path.
     pub congestion_events: u64,
+    /// Times the server restarted its congestion window on this path after idle
+    /// (`[transport] restart_after_idle`; ECF's "initial-window resets").
+    pub congestion_window_restarts: u64,
     /// Mean goodput of this path over the run, Mbit/s.
     pub mean_goodput_mbps: f64,
 }

@@ -324,11 +324,12 @@ impl<'a> Run<'a> {
             .map(|(p, spec)| {
                 let relay = emu.relays.get(p).cloned().unwrap_or_default();
                 let server_side = self.path_stats.values().filter(|(q, _)| *q == p).map(|(_, i)| &i.stats);
-                let (mut packets_lost, mut bytes_lost, mut congestion_events) = (0, 0, 0);
+                let (mut packets_lost, mut bytes_lost, mut congestion_events, mut restarts) = (0, 0, 0, 0);
                 for st in server_side {
                     packets_lost += st.packets_lost;
                     bytes_lost += st.bytes_lost;
                     congestion_events += st.congestion_events;
+                    restarts += st.congestion_window_restarts;
                 }
                 PathSummary {
                     name: spec.name.clone(),
@@ -338,6 +339,7 @@ impl<'a> Run<'a> {
                     packets_lost,
                     bytes_lost,
                     congestion_events,
+                    congestion_window_restarts: restarts,
                     mean_goodput_mbps: mbps(relay.to_client.bytes),
                 }
             })

@@ -58,6 +58,7 @@ struct PathCounters {
     packets_lost: u64,
     bytes_lost: u64,
     congestion_events: u64,
+    congestion_window_restarts: u64,
 }
 
 /// The last per-PathId stats seen on the server, to attribute deltas to the scenario path the
@@ -67,6 +68,7 @@ struct SeenStats {
     packets_lost: u64,
     bytes_lost: u64,
     congestion_events: u64,
+    congestion_window_restarts: u64,
 }
 
 pub(crate) fn transport_config(s: &Scenario) -> Result<TransportConfig, RunError> {
@@ -74,6 +76,7 @@ pub(crate) fn transport_config(s: &Scenario) -> Result<TransportConfig, RunError
         congestion_controller_factory: mpquic_cc::factory_by_name(&s.transport.congestion_controller)?,
         ecn: s.transport.ecn,
         pacing: s.transport.pacing,
+        restart_after_idle: s.transport.restart_after_idle,
         // Deterministic runs: no idle timeout shorter than the run.
         max_idle_timeout: Some(Duration::from_secs_f64(s.duration_s.max(30.0))),
         ..TransportConfig::default()
@@ -572,10 +575,13 @@ impl<'a> Sim<'a> {
             c.packets_lost += info.stats.packets_lost.saturating_sub(seen.packets_lost);
             c.bytes_lost += info.stats.bytes_lost.saturating_sub(seen.bytes_lost);
             c.congestion_events += info.stats.congestion_events.saturating_sub(seen.congestion_events);
+            c.congestion_window_restarts +=
+                info.stats.congestion_window_restarts.saturating_sub(seen.congestion_window_restarts);
             *seen = SeenStats {
                 packets_lost: info.stats.packets_lost,
                 bytes_lost: info.stats.bytes_lost,
                 congestion_events: info.stats.congestion_events,
+                congestion_window_restarts: info.stats.congestion_window_restarts,
             };
         }
         for (series, mut row) in self.series.iter_mut().zip(rows) {
@@ -625,6 +631,7 @@ impl<'a> Sim<'a> {
                 packets_lost: c.packets_lost,
                 bytes_lost: c.bytes_lost,
                 congestion_events: c.congestion_events,
+                congestion_window_restarts: c.congestion_window_restarts,
                 mean_goodput_mbps: if simulated_s > 0.0 {
                     c.delivered_down as f64 * 8.0 / simulated_s / 1e6
                 } else {

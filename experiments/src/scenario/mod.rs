@@ -158,6 +158,11 @@ pub struct Transport {
     /// Congestion controller name (`mpquic_cc::CONTROLLER_NAMES`).
     #[serde(default = "default_cc")]
     pub congestion_controller: String,
+    /// The controller of the single-path baselines (`baselines = true`), when it is not
+    /// `congestion_controller`: CoNEXT'17 compares multipath QUIC with OLIA against single-path
+    /// QUIC with CUBIC (papers.md §1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_congestion_controller: Option<String>,
     /// Packet scheduler name (`mpquic_scheduler::SCHEDULER_NAMES`) of multipath runs.
     #[serde(default = "default_scheduler")]
     pub scheduler: String,
@@ -181,6 +186,10 @@ pub struct Transport {
     /// the fq qdisc, quic-go of 2017).
     #[serde(default = "default_true")]
     pub pacing: bool,
+    /// Restart a path's congestion window after idle (RFC 5681 §4.1,
+    /// `mpquic_proto::TransportConfig::restart_after_idle`); ECF's setup needs it.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub restart_after_idle: bool,
     /// When a multipath path counts as potentially failed (`mpquic_proto::PathFailureDetection`);
     /// unset fields keep proto's defaults.
     #[serde(default)]
@@ -221,6 +230,7 @@ impl Default for Transport {
     fn default() -> Self {
         Self {
             congestion_controller: default_cc(),
+            baseline_congestion_controller: None,
             scheduler: default_scheduler(),
             multipath: true,
             ecn: true,
@@ -228,6 +238,7 @@ impl Default for Transport {
             initial_rtt_ms: None,
             mtu_discovery: true,
             pacing: true,
+            restart_after_idle: false,
             path_failure: PathFailure::default(),
             reconnect: false,
         }
@@ -478,6 +489,9 @@ impl Scenario {
         s.events.retain(|e| e.path == keep && e.action != Action::Handover);
         s.competing.retain(|c| s.paths[0].bottleneck.as_ref() == Some(&c.bottleneck));
         s.baselines = false;
+        if let Some(cc) = s.transport.baseline_congestion_controller.take() {
+            s.transport.congestion_controller = cc;
+        }
         s.name = format!("{}-only-{}", self.name, keep);
         s
     }

@@ -105,6 +105,11 @@ impl Scenario {
         if let Err(e) = mpquic_cc::factory_by_name(&self.transport.congestion_controller) {
             return Err(err("transport.congestion_controller", e.to_string()));
         }
+        if let Some(cc) = &self.transport.baseline_congestion_controller {
+            if let Err(e) = mpquic_cc::factory_by_name(cc) {
+                return Err(err("transport.baseline_congestion_controller", e.to_string()));
+            }
+        }
         if let Err(e) = mpquic_scheduler::factory_by_name(&self.transport.scheduler) {
             return Err(err("transport.scheduler", e.to_string()));
         }

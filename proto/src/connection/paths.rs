@@ -52,6 +52,7 @@ impl Connection {
             ack_eliciting_threshold: self.config.ack_eliciting_threshold,
             ecn: self.config.ecn,
             pacing: self.config.pacing,
+            restart_after_idle: self.config.restart_after_idle,
             max_datagram_size: u64::from(mtu),
         };
         let recovery = PathRecovery::new(id, kind, rc, controller);
@@ -510,17 +511,14 @@ impl Connection {
     }
 
     /// Queues copies of the stream data in `stream` (just sent on one path) for each path of
-    /// `to`: the scheduler's `Decision::Duplicate`.
+    /// `to`: the scheduler's `Decision::Duplicate`. A path whose window is full now sends its
+    /// copy once it has room, unless the data was acknowledged meanwhile ([`Self::write_copies`]
+    /// skips acknowledged bytes), as each subflow of Linux's `mptcp_redundant` walks the send
+    /// queue on its own.
     pub(super) fn queue_duplicates(&mut self, to: &[PathId], stream: &[StreamRange]) {
         for &q in to {
             for s in stream {
-                self.paths.copies.push(PendingCopy {
-                    to: q,
-                    id: s.id,
-                    range: s.offset..s.offset + s.len,
-                    fin: s.fin,
-                    kind: SentKind::Duplicate,
-                });
+                self.paths.copies.push_duplicate(q, s.id, s.offset..s.offset + s.len, s.fin);
             }
         }
     }

@@ -386,9 +386,11 @@ impl Connection {
             ecn,
             frames: frames.clone(),
         };
+        let restarts_before = path.recovery.idle_restarts();
         if let Err(p) = path.recovery.on_packet_sent(now, space, sent, app_limited) {
             tracing::warn!(pn = p.packet_number, "recovery refused a sent packet");
         }
+        path.stats.congestion_window_restarts += path.recovery.idle_restarts() - restarts_before;
         self.scratch_frames = frames;
         if let Some(traced) = traced {
             self.trace_packet_sent(now, path_id, space, pn, packet_len, dcid, &traced);

@@ -41,6 +41,10 @@ pub struct PathStats {
     pub stream_bytes_duplicated: u64,
     /// Congestion events (loss or ECN-CE).
     pub congestion_events: u64,
+    /// Congestion-window restarts after idle (RFC 5681 §4.1; only with
+    /// [`crate::TransportConfig::restart_after_idle`]): the "initial-window resets" ECF's
+    /// evaluation counts (papers.md §2.2).
+    pub congestion_window_restarts: u64,
     /// Packets received with the CE codepoint.
     pub ce_received: u64,
 }

@@ -69,4 +69,42 @@ impl Copies {
     pub fn push(&mut self, copy: PendingCopy) {
         self.queue.push_back(copy);
     }
+
+    /// Queues a duplicate of `range` of stream `id` for `to`, extending that path's last
+    /// duplicate when the range continues it. A path that lags behind (its window was full) thus
+    /// holds one range per stretch of in-order data rather than one entry per packet, and the
+    /// queue stays short however far it lags.
+    pub fn push_duplicate(&mut self, to: PathId, id: StreamId, range: Range<u64>, fin: bool) {
+        let last_for_path = self.queue.iter_mut().rev().find(|c| c.to == to);
+        if let Some(last) = last_for_path {
+            if last.kind == SentKind::Duplicate && last.id == id && last.range.end == range.start && !last.fin {
+                last.range.end = range.end;
+                last.fin = fin;
+                return;
+            }
+        }
+        self.queue.push_back(PendingCopy { to, id, range, fin, kind: SentKind::Duplicate });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contiguous_duplicates_merge_per_path() {
+        let mut c = Copies::default();
+        let s = StreamId(0);
+        c.push_duplicate(PathId(1), s, 0..1000, false);
+        c.push_duplicate(PathId(2), s, 0..1000, false);
+        c.push_duplicate(PathId(1), s, 1000..2000, false);
+        c.push_duplicate(PathId(2), s, 1000..2000, true);
+        // A gap (a retransmission elsewhere in the stream) starts a new entry.
+        c.push_duplicate(PathId(1), s, 5000..6000, false);
+        let got: Vec<_> = c.queue.iter().map(|c| (c.to, c.range.clone(), c.fin)).collect();
+        assert_eq!(got, vec![(PathId(1), 0..2000, false), (PathId(2), 0..2000, true), (PathId(1), 5000..6000, false)]);
+        // Nothing continues past a FIN.
+        c.push_duplicate(PathId(2), s, 2000..2000, true);
+        assert_eq!(c.queue.len(), 4);
+    }
 }

@@ -114,6 +114,20 @@ impl<F> PathRecovery<F> {
         }
         self.ecn.on_packet_sent(ecn);
         if in_flight {
+            // RFC 5681 §4.1: a sender that has sent nothing for longer than the retransmission
+            // timeout (here the probe timeout, RFC 9002 §6.2.1, without backoff) restarts from
+            // min(IW, cwnd) when it sends again. Only with nothing in flight: a path waiting for
+            // ACKs is not idle.
+            let idle_for = self.last_in_flight_sent.map(|t| time_sent.saturating_duration_since(t));
+            if self.config.restart_after_idle
+                && self.bytes_in_flight == 0
+                && idle_for.is_some_and(|d| d > self.rtt.pto_base() + self.peer_max_ack_delay)
+            {
+                let restart_window = mpquic_cc::initial_window(self.max_datagram_size);
+                self.controller.on_restart_after_idle(time_sent, restart_window);
+                self.idle_restarts += 1;
+            }
+            self.last_in_flight_sent = Some(time_sent);
             if ack_eliciting {
                 s.time_of_last_ack_eliciting_packet = Some(time_sent);
                 s.ack_eliciting_in_flight += 1;

@@ -80,6 +80,9 @@ pub struct RecoveryConfig {
     pub ecn: bool,
     /// Whether to pace (RFC 9002 §7.7).
     pub pacing: bool,
+    /// Restart the congestion window after an idle period longer than a probe timeout
+    /// (RFC 5681 §4.1; [`crate::TransportConfig::restart_after_idle`]).
+    pub restart_after_idle: bool,
     /// The path's initial maximum datagram size.
     pub max_datagram_size: u64,
 }
@@ -95,6 +98,7 @@ impl Default for RecoveryConfig {
             ack_eliciting_threshold: DEFAULT_ACK_ELICITING_THRESHOLD,
             ecn: true,
             pacing: true,
+            restart_after_idle: false,
             max_datagram_size: 1200,
         }
     }
@@ -169,6 +173,10 @@ pub struct PathRecovery<F> {
     path_id: PathId,
     bytes_acked: u64,
     bytes_acked_since_loss: u64,
+    /// When the last in-flight packet was sent (RFC 5681 §4.1's "last send").
+    last_in_flight_sent: Option<Instant>,
+    /// Congestion-window restarts after idle so far.
+    idle_restarts: u64,
 }
 
 /// A pacer with a full bucket of ten datagrams and no rate yet: the first packet sent sets
@@ -203,6 +211,8 @@ impl<F> PathRecovery<F> {
             path_id,
             bytes_acked: 0,
             bytes_acked_since_loss: 0,
+            last_in_flight_sent: None,
+            idle_restarts: 0,
             config,
         }
     }
@@ -210,6 +220,12 @@ impl<F> PathRecovery<F> {
     /// The RTT estimator.
     pub fn rtt(&self) -> &RttEstimator {
         &self.rtt
+    }
+
+    /// How many times the congestion window was restarted after idle
+    /// ([`RecoveryConfig::restart_after_idle`]).
+    pub fn idle_restarts(&self) -> u64 {
+        self.idle_restarts
     }
 
     /// The congestion controller.

@@ -22,6 +22,7 @@ enum Call {
     Congestion { sent_time: Instant, lost_bytes: u64, ecn: bool },
     Persistent,
     Spurious,
+    IdleRestart { at: Instant, window: u64 },
 }
 
 #[derive(Debug, Clone)]
@@ -33,6 +34,9 @@ struct Recorder {
 impl Controller for Recorder {
     fn on_packet_sent(&mut self, _now: Instant, packet: &mpquic_cc::SentPacket) {
         self.log.lock().unwrap().push(Call::Sent(packet.packet_number));
+    }
+    fn on_restart_after_idle(&mut self, now: Instant, restart_window: u64) {
+        self.log.lock().unwrap().push(Call::IdleRestart { at: now, window: restart_window });
     }
     fn on_ack(&mut self, _now: Instant, acked: &[AckedPacket], _rtt: &RttEstimates, _paths: Paths<'_>) {
         self.log.lock().unwrap().push(Call::Ack(acked.iter().map(|p| p.packet_number).collect()));
@@ -121,6 +125,40 @@ impl Harness {
     fn calls(&self) -> Vec<Call> {
         core::mem::take(&mut *self.log.lock().unwrap())
     }
+}
+
+/// RFC 5681 §4.1 with `restart_after_idle`: sending after more than a PTO with nothing in flight
+/// restarts the window (once, before the packet is counted); a path still waiting for ACKs, or
+/// idle for less than a PTO, does not restart; without the option nothing restarts.
+#[test]
+fn congestion_window_restarts_after_idle_only_when_enabled() {
+    let config = RecoveryConfig { ecn: false, restart_after_idle: true, ..RecoveryConfig::default() };
+    let mut h = Harness::with_config(PathKind::Additional, config);
+    h.send(at(0), 0);
+    h.ack(at(100), &[0..1]);
+    h.send(at(300), 1);
+    h.ack(at(400), &[1..2]);
+    h.calls();
+    // PTO = srtt 100 + 4 * rttvar 37.5 + max_ack_delay 25 = 275 ms (RFC 9002 §6.2.1); 200 ms
+    // after the last send is less: no restart.
+    h.send(at(500), 2);
+    assert_eq!(h.r.idle_restarts(), 0);
+    // Nothing in flight is required: packet 2 is outstanding, so 3 does not restart.
+    h.send(at(1500), 3);
+    assert_eq!(h.r.idle_restarts(), 0);
+    h.ack(at(1600), &[2..4]);
+    h.calls();
+    h.send(at(5000), 4);
+    assert_eq!(h.r.idle_restarts(), 1);
+    let calls = h.calls();
+    assert!(matches!(calls.first(), Some(Call::IdleRestart { at: t, window: 12_000 }) if *t == at(5000)), "{calls:?}");
+
+    let mut h = Harness::new(PathKind::Additional);
+    h.send(at(0), 0);
+    h.ack(at(100), &[0..1]);
+    h.send(at(5000), 1);
+    assert_eq!(h.r.idle_restarts(), 0);
+    assert!(!h.calls().iter().any(|c| matches!(c, Call::IdleRestart { .. })));
 }
 
 #[test]
