@@ -1,4 +1,5 @@
-//! CUBIC (RFC 9438), with HyStart++ (RFC 9406) as an option.
+//! CUBIC (RFC 9438), with HyStart++ (RFC 9406) as an option, and the emulation of N
+//! connections of Chromium's QUIC CUBIC (and so of quic-go's, which ported it) as another.
 //!
 //! The RFC counts windows in segments; QUIC counts bytes. We keep every window in bytes and
 //! convert each formula by one factor of the maximum datagram size (MSS below): W_cubic(t) in
@@ -63,6 +64,8 @@ pub struct Cubic {
     app_limited_since: Option<Instant>,
     undo: Option<Saved>,
     hystart: Option<HyStart>,
+    /// How many CUBIC flows this one emulates (1: RFC 9438).
+    emulated_flows: u32,
 }
 
 impl Cubic {
@@ -84,7 +87,31 @@ impl Cubic {
             app_limited_since: None,
             undo: None,
             hystart: None,
+            emulated_flows: 1,
         }
+    }
+
+    /// Emulates `flows` CUBIC connections (at least 1), as Chromium's QUIC CUBIC does with its
+    /// `num_connections` and quic-go (2017, the stack of the CoNEXT'17 paper) with 2: the window
+    /// is multiplied by β_N = (N − 1 + β_cubic)/N on loss (0.85 for two flows, 0.7 for one),
+    /// fast convergence keeps (N − 1 + 0.85)/N of it (RFC 9438 §4.7's (1 + β)/2 for one), and
+    /// the Reno-friendly estimate grows by α_N = 3·N²·(1 − β_N)/(1 + β_N) (RFC 9438 §4.3 for
+    /// N flows), or by N segments per round trip once it passed the old window.
+    pub fn with_emulated_flows(mut self, flows: u32) -> Self {
+        self.emulated_flows = flows.max(1);
+        self
+    }
+
+    /// β for the emulated flows: β_cubic for one (RFC 9438 §4.6).
+    pub fn beta(&self) -> f64 {
+        let n = f64::from(self.emulated_flows);
+        (n - 1.0 + BETA_CUBIC) / n
+    }
+
+    /// The share of the window that fast convergence keeps as W_max (RFC 9438 §4.7).
+    fn beta_last_max(&self) -> f64 {
+        let n = f64::from(self.emulated_flows);
+        (n - 1.0 + (1.0 + BETA_CUBIC) / 2.0) / n
     }
 
     /// Enables or disables HyStart++ (RFC 9406) in slow start.
@@ -95,7 +122,7 @@ impl Cubic {
 
     /// A factory building CUBIC controllers (HyStart++ when `hystart`).
     pub fn factory(hystart: bool) -> Arc<dyn ControllerFactory> {
-        Arc::new(CubicFactory { hystart })
+        Arc::new(CubicFactory { hystart, ..CubicFactory::default() })
     }
 
     /// W_cubic(t) in bytes (RFC 9438 §4.2, Figure 1), `t` after the start of the epoch.
@@ -128,11 +155,15 @@ impl Cubic {
     }
 
     fn alpha(&self) -> f64 {
-        // RFC 9438 §4.3: once W_est reaches cwnd_prior, grow like Reno (α = 1).
+        let n = f64::from(self.emulated_flows);
+        // RFC 9438 §4.3: once W_est reaches cwnd_prior, grow like Reno (α = 1 per flow).
         if self.w_est >= self.cwnd_prior {
-            1.0
-        } else {
+            n
+        } else if self.emulated_flows == 1 {
             ALPHA_CUBIC
+        } else {
+            let beta = self.beta();
+            3.0 * n * n * (1.0 - beta) / (1.0 + beta)
         }
     }
 
@@ -252,10 +283,10 @@ impl Controller for Cubic {
         }
         let cwnd = self.cwnd as f64;
         // RFC 9438 §4.7: fast convergence releases bandwidth when the plateau keeps dropping.
-        self.w_max = if cwnd < self.w_max { cwnd * (1.0 + BETA_CUBIC) / 2.0 } else { cwnd };
+        self.w_max = if cwnd < self.w_max { cwnd * self.beta_last_max() } else { cwnd };
         self.cwnd_prior = cwnd;
         // RFC 9438 §4.6: ssthresh = cwnd·β_cubic, never below the minimum window.
-        self.ssthresh = ((cwnd * BETA_CUBIC) as u64).max(self.min_window());
+        self.ssthresh = ((cwnd * self.beta()) as u64).max(self.min_window());
         self.cwnd = self.ssthresh;
         self.cwnd_carry = 0.0;
         self.epoch_start = None;
@@ -275,7 +306,7 @@ impl Controller for Cubic {
     fn on_persistent_congestion(&mut self, _now: Instant, _rtt: &RttEstimates) {
         // RFC 9438 §4.8 with RFC 9002 §7.6.2: collapse to the minimum window and start a new
         // epoch after slow start.
-        self.ssthresh = ((self.cwnd as f64 * BETA_CUBIC) as u64).max(self.min_window());
+        self.ssthresh = ((self.cwnd as f64 * self.beta()) as u64).max(self.min_window());
         self.cwnd = self.min_window();
         self.cwnd_carry = 0.0;
         self.epoch_start = None;
@@ -335,18 +366,28 @@ impl Controller for Cubic {
 pub struct CubicFactory {
     /// Enable HyStart++ (RFC 9406) in every controller built.
     pub hystart: bool,
+    /// Emulate this many flows ([`Cubic::with_emulated_flows`]); 0 and 1 mean one (RFC 9438).
+    pub emulated_flows: u32,
+}
+
+impl CubicFactory {
+    /// quic-go's CUBIC as of 2017, the single-path baseline of the CoNEXT'17 MPQUIC paper:
+    /// Chromium's CUBIC emulating two connections (backoff 0.85), with a delay-based slow-start
+    /// exit (Chromium's HybridSlowStart there, HyStart++ here).
+    pub const QUIC_GO: Self = Self { hystart: true, emulated_flows: 2 };
 }
 
 impl ControllerFactory for CubicFactory {
     fn build(&self, _now: Instant, path: PathInfo) -> Box<dyn Controller> {
-        Box::new(Cubic::new(path.max_datagram_size).with_hystart(self.hystart))
+        Box::new(Cubic::new(path.max_datagram_size).with_hystart(self.hystart).with_emulated_flows(self.emulated_flows))
     }
 
     fn name(&self) -> &str {
-        if self.hystart {
-            "cubic+hystart"
-        } else {
-            "cubic"
+        match (self.hystart, self.emulated_flows) {
+            (false, 0 | 1) => "cubic",
+            (true, 0 | 1) => "cubic+hystart",
+            (true, 2) => "cubic-quicgo",
+            _ => "cubic-emulating-flows",
         }
     }
 }
@@ -369,6 +410,24 @@ mod tests {
         cc.ssthresh = w * MDS;
         cc.on_congestion_event(Instant::from_nanos(1), &loss(Instant::ZERO), &rtt(100), single());
         cc
+    }
+
+    /// Chromium's N-connection emulation, as quic-go (2017) ran it with N = 2: backoff 0.85,
+    /// fast convergence to 0.925 of the window, and a Reno-friendly α of 3·4·0.15/1.85.
+    #[test]
+    fn two_emulated_flows_back_off_by_0_85() {
+        let mut cc = Cubic::new(MDS).with_emulated_flows(2);
+        cc.cwnd = 100 * MDS;
+        cc.ssthresh = 100 * MDS;
+        cc.on_congestion_event(Instant::from_nanos(1), &loss(Instant::ZERO), &rtt(100), single());
+        assert_eq!(cc.window(), 85 * MDS, "β = (2 - 1 + 0.7) / 2");
+        assert_eq!(cc.w_max(), 100.0 * MDS as f64);
+        cc.on_congestion_event(secs(1), &loss(Instant::from_nanos(5)), &rtt(100), single());
+        assert!((cc.w_max() - 85.0 * 0.925 * MDS as f64).abs() < 1.0, "fast convergence: {}", cc.w_max());
+        assert!((cc.alpha() - 3.0 * 4.0 * 0.15 / 1.85).abs() < 1e-9);
+        // One flow is RFC 9438's CUBIC.
+        let one = after_loss_at(100).with_emulated_flows(1);
+        assert_eq!((one.beta(), one.alpha()), (BETA_CUBIC, ALPHA_CUBIC));
     }
 
     #[test]
@@ -488,6 +547,7 @@ mod tests {
         ack_round(&mut cc, Instant::from_nanos(10), &mut pn, 5 * MDS, &rtt(50));
         assert_eq!(cc.window(), initial_window(MDS) + 5 * MDS);
         assert_eq!(cc.metrics().state, "slow_start");
-        assert_eq!(CubicFactory { hystart: true }.name(), "cubic+hystart");
+        assert_eq!(CubicFactory { hystart: true, emulated_flows: 1 }.name(), "cubic+hystart");
+        assert_eq!(CubicFactory::QUIC_GO.name(), "cubic-quicgo");
     }
 }

@@ -1,5 +1,6 @@
 //! Names to factories, for the command-line edge only (`--cc newreno|cubic|bbr|lia|olia|balia`,
-//! and `newreno+hystart` / `cubic+hystart` for slow start with HyStart++, RFC 9406).
+//! `newreno+hystart` / `cubic+hystart` for slow start with HyStart++, RFC 9406, and two
+//! controllers of the CoNEXT'17 paper's stacks: `olia-mpquic` and `cubic-quicgo`).
 //! Everywhere else a controller is a value: an `Arc<dyn ControllerFactory>`.
 
 use std::sync::Arc;
@@ -8,13 +9,23 @@ use crate::coupled::{BaliaRule, CoupledFactory, LiaRule, OliaMpQuicRule, OliaRul
 use crate::{BbrFactory, ControllerFactory, CubicFactory, NewRenoFactory};
 
 /// The names [`factory_by_name`] accepts.
-pub const CONTROLLER_NAMES: &[&str] =
-    &["newreno", "cubic", "bbr", "lia", "olia", "balia", "olia-mpquic", "newreno+hystart", "cubic+hystart"];
+pub const CONTROLLER_NAMES: &[&str] = &[
+    "newreno",
+    "cubic",
+    "bbr",
+    "lia",
+    "olia",
+    "balia",
+    "olia-mpquic",
+    "newreno+hystart",
+    "cubic+hystart",
+    "cubic-quicgo",
+];
 
 /// A controller name that [`factory_by_name`] does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown congestion controller {name:?}; valid names: newreno, cubic, bbr, lia, olia, balia, olia-mpquic, newreno+hystart, cubic+hystart"
+    "unknown congestion controller {name:?}; valid names: newreno, cubic, bbr, lia, olia, balia, olia-mpquic, newreno+hystart, cubic+hystart, cubic-quicgo"
 )]
 pub struct UnknownController {
     /// The name asked for.
@@ -22,8 +33,9 @@ pub struct UnknownController {
 }
 
 /// The factory for a controller name (case-insensitive): `newreno`, `cubic`, `bbr`, `lia`,
-/// `olia`, `balia` or `olia-mpquic` (OLIA with mp-quic's 0.85 backoff); `newreno+hystart` and `cubic+hystart` leave slow start by HyStart++
-/// (RFC 9406) instead of at the first loss.
+/// `olia`, `balia`; `newreno+hystart` and `cubic+hystart` leave slow start by HyStart++ (RFC
+/// 9406) instead of at the first loss; `olia-mpquic` is OLIA with mp-quic's 0.85 backoff and
+/// `cubic-quicgo` quic-go's CUBIC of 2017 ([`CubicFactory::QUIC_GO`]: two emulated flows).
 pub fn factory_by_name(name: &str) -> Result<Arc<dyn ControllerFactory>, UnknownController> {
     let factory: Arc<dyn ControllerFactory> = match name.to_ascii_lowercase().as_str() {
         "newreno" => Arc::new(NewRenoFactory),
@@ -34,7 +46,8 @@ pub fn factory_by_name(name: &str) -> Result<Arc<dyn ControllerFactory>, Unknown
         "olia-mpquic" => Arc::new(CoupledFactory::<OliaMpQuicRule>::default()),
         "balia" => Arc::new(CoupledFactory::<BaliaRule>::default()),
         "newreno+hystart" => Arc::new(crate::NewRenoHyStartFactory),
-        "cubic+hystart" => Arc::new(CubicFactory { hystart: true }),
+        "cubic+hystart" => Arc::new(CubicFactory { hystart: true, emulated_flows: 1 }),
+        "cubic-quicgo" => Arc::new(CubicFactory::QUIC_GO),
         _ => return Err(UnknownController { name: name.to_owned() }),
     };
     Ok(factory)

@@ -302,3 +302,27 @@ fn a_csv_row_the_scenario_rejects_names_its_line() {
     let e = Matrix::load(&dir.join("m.toml")).unwrap_err().to_string();
     assert!(e.contains("csv.columns.rate") && e.contains("line 5") && e.contains("speed"), "{e}");
 }
+
+/// Without a terminal (a CI log, `2> file`) indicatif draws no bar, so `mpquic matrix` prints
+/// plain progress lines instead; the last one counts every cell. `--quiet` prints none.
+#[test]
+fn matrix_progress_is_printed_without_a_terminal() {
+    let dir = setup("matrix-progress", MATRIX);
+    let out = dir.join("out");
+    let run = |quiet: bool| {
+        let mut cmd = std::process::Command::new(common::BIN);
+        cmd.arg("matrix").arg(dir.join("m.toml")).arg("--out").arg(&out).args(["--jobs", "2"]);
+        if quiet {
+            cmd.arg("--quiet");
+        }
+        let output = cmd.output().expect("mpquic runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let quiet = run(true);
+    assert!(!quiet.contains("cells,"), "--quiet printed progress: {quiet}");
+    std::fs::remove_dir_all(&out).unwrap();
+    let said = run(false);
+    assert!(said.lines().any(|l| l.starts_with("8/8 cells, ")), "no final progress line in:\n{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

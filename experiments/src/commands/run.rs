@@ -28,8 +28,8 @@ pub struct RunArgs {
     /// `backup`, `blest`, `ecf`, ...).
     #[arg(long)]
     scheduler: Option<String>,
-    /// Overrides the scenario's congestion controller (`newreno|cubic|bbr|lia|olia|balia`, or
-    /// `newreno+hystart` / `cubic+hystart`).
+    /// Overrides the scenario's congestion controller (`newreno|cubic|bbr|lia|olia|balia`,
+    /// `newreno+hystart` / `cubic+hystart`, or `olia-mpquic` / `cubic-quicgo`).
     #[arg(long)]
     cc: Option<String>,
     /// Overrides the size of a `bulk` or `files` workload, bytes.

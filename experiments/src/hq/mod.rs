@@ -39,7 +39,7 @@ pub struct CommonArgs {
     pub keylog: Option<PathBuf>,
     /// Congestion controller for every path: cubic (the default, as in quinn and Linux), newreno,
     /// bbr, lia, olia or balia; newreno+hystart and cubic+hystart leave slow start by HyStart++
-    /// (RFC 9406).
+    /// (RFC 9406); olia-mpquic and cubic-quicgo behave like the CoNEXT'17 paper's stacks.
     #[arg(long, value_name = "NAME", default_value = "cubic")]
     pub cc: String,
     /// Packet scheduler of multipath connections: minrtt, roundrobin, weighted:W1,W2,...,

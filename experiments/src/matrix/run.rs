@@ -21,6 +21,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -267,6 +270,9 @@ pub fn run_cells(matrix: &Matrix, settings: &RunSettings, range: Range<usize>) -
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_position(reused as u64);
+    // indicatif draws nothing when stderr is not a terminal (CI logs, `2> file`, a pipe): there
+    // a plain line every 10 s says how far the matrix is.
+    let lines = PlainProgress::new(settings.progress && !std::io::stderr().is_terminal(), cells.len(), reused);
 
     // Same-key duplicates advance the bar with their first.
     let weight: BTreeMap<&str, u64> = cells.iter().fold(BTreeMap::new(), |mut m, c| {
@@ -297,7 +303,9 @@ pub fn run_cells(matrix: &Matrix, settings: &RunSettings, range: Range<usize>) -
                     if result.error.is_some() {
                         bar.set_message(format!("(last failure: cell {})", cell.index));
                     }
-                    bar.inc(weight.get(cell.key.as_str()).copied().unwrap_or(1));
+                    let step = weight.get(cell.key.as_str()).copied().unwrap_or(1);
+                    bar.inc(step);
+                    lines.advance(step, result.error.is_some());
                     if let Ok(mut v) = finished.lock() {
                         v.push(result);
                     }
@@ -306,6 +314,7 @@ pub fn run_cells(matrix: &Matrix, settings: &RunSettings, range: Range<usize>) -
         }
     });
     bar.finish_and_clear();
+    lines.finish();
     if let Some(e) = first_error.into_inner().ok().flatten() {
         return Err(e);
     }
@@ -321,4 +330,59 @@ pub fn run_cells(matrix: &Matrix, settings: &RunSettings, range: Range<usize>) -
         })
         .collect();
     Ok(CellsOutcome { results, ran, reused, stale_rerun, stale_reused })
+}
+
+/// Progress as plain stderr lines, at most one every [`PlainProgress::EVERY`], for when no
+/// progress bar can be drawn.
+struct PlainProgress {
+    enabled: bool,
+    total: usize,
+    /// Cells recorded by an earlier run, done before this one started.
+    reused: usize,
+    started: Instant,
+    /// Cells done, cells failed, and when the last line was printed.
+    state: Mutex<(usize, usize, Instant)>,
+}
+
+impl PlainProgress {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn new(enabled: bool, total: usize, reused: usize) -> Self {
+        let now = Instant::now();
+        if enabled && reused < total {
+            eprintln!("{reused}/{total} cells done (reused), running the rest");
+        }
+        Self { enabled, total, reused, started: now, state: Mutex::new((reused, 0, now)) }
+    }
+
+    fn advance(&self, cells: u64, failed: bool) {
+        if !self.enabled {
+            return;
+        }
+        let Ok(mut state) = self.state.lock() else { return };
+        state.0 += usize::try_from(cells).unwrap_or(usize::MAX);
+        state.1 += usize::from(failed);
+        if state.2.elapsed() >= Self::EVERY {
+            state.2 = Instant::now();
+            self.print(state.0, state.1);
+        }
+    }
+
+    fn finish(&self) {
+        if let (true, Ok(state)) = (self.enabled, self.state.lock()) {
+            self.print(state.0, state.1);
+        }
+    }
+
+    fn print(&self, done: usize, failed: usize) {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let ran = done.saturating_sub(self.reused);
+        let eta = if ran > 0 && done < self.total {
+            format!(", about {:.0} s left", elapsed * (self.total - done) as f64 / ran as f64)
+        } else {
+            String::new()
+        };
+        let failed = if failed > 0 { format!(", {failed} failed") } else { String::new() };
+        eprintln!("{done}/{} cells, {elapsed:.0} s elapsed{eta}{failed}", self.total);
+    }
 }
