@@ -437,13 +437,26 @@ pub(crate) async fn handshake(
     server: SocketAddr,
     first: Option<&PathSpec>,
 ) -> anyhow::Result<Connection> {
+    let (connecting, remote0) = start_connect(endpoint, config, host, server, first)?;
+    connecting.await.with_context(|| format!("handshake with {remote0}"))
+}
+
+/// Starts a connection to `server` (from `first`'s local address and to its remote, when
+/// given); returns it with the address it goes to.
+fn start_connect(
+    endpoint: &Endpoint,
+    config: &ClientConfig,
+    host: &str,
+    server: SocketAddr,
+    first: Option<&PathSpec>,
+) -> anyhow::Result<(mpquic_io::Connecting, SocketAddr)> {
     let remote0 = first.and_then(|p| p.remote).unwrap_or(server);
     let connecting = match first {
         Some(p) => endpoint.connect_from(config.clone(), p.local, remote0, host),
         None => endpoint.connect_with(config.clone(), remote0, host),
     }
     .with_context(|| format!("connecting to {remote0}"))?;
-    connecting.await.with_context(|| format!("handshake with {remote0}"))
+    Ok((connecting, remote0))
 }
 
 /// Connects to `server` like [`handshake`], but hands the connection over at once when it can
@@ -456,12 +469,7 @@ pub(crate) async fn connect_0rtt(
     server: SocketAddr,
     first: Option<&PathSpec>,
 ) -> anyhow::Result<Connection> {
-    let remote0 = first.and_then(|p| p.remote).unwrap_or(server);
-    let connecting = match first {
-        Some(p) => endpoint.connect_from(config.clone(), p.local, remote0, host),
-        None => endpoint.connect_with(config.clone(), remote0, host),
-    }
-    .with_context(|| format!("connecting to {remote0}"))?;
+    let (connecting, remote0) = start_connect(endpoint, config, host, server, first)?;
     match connecting.into_0rtt() {
         Ok(conn) => Ok(conn),
         Err(connecting) => tokio::time::timeout(Duration::from_secs(10), connecting)

@@ -680,14 +680,7 @@ impl Connection {
             &self.handshake_ids.original_dst_cid,
             self.handshake_ids.retry_src_cid.as_ref(),
         )?;
-        self.streams.set_peer_limits(crate::stream::PeerLimits {
-            initial_max_data: params.initial_max_data.into_inner(),
-            initial_max_stream_data_bidi_local: params.initial_max_stream_data_bidi_local.into_inner(),
-            initial_max_stream_data_bidi_remote: params.initial_max_stream_data_bidi_remote.into_inner(),
-            initial_max_stream_data_uni: params.initial_max_stream_data_uni.into_inner(),
-            initial_max_streams_bidi: params.initial_max_streams_bidi.into_inner(),
-            initial_max_streams_uni: params.initial_max_streams_uni.into_inner(),
-        });
+        self.streams.set_peer_limits(super::zero_rtt::peer_limits(&params));
         if let (Side::Client, Some(pa)) = (self.side, params.preferred_address.as_ref()) {
             // RFC 9000 §9.6: the preferred address's CID is the server's sequence number 1.
             let cid = crate::path::IssuedCid {

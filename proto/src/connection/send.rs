@@ -406,19 +406,25 @@ impl Connection {
         Some(())
     }
 
-    /// Writes the stream data of a 0-RTT packet (RFC 9001 §4.6.1); returns whether it wrote any.
-    fn write_0rtt_frames(
+    /// Fills the packet up to `limit` with STREAM frames of the streams' next chunks, records
+    /// them in `frames` and in `path_id`'s statistics; returns the stream bytes written.
+    fn write_stream_frames(
         &mut self,
         path_id: PathId,
         buf: &mut Vec<u8>,
         limit: usize,
         frames: &mut super::SentFrames,
-    ) -> bool {
+    ) -> u64 {
         let mut stream_bytes = 0u64;
-        while limit.saturating_sub(buf.len()) >= 8 {
-            let Some(chunk) = self.streams.next_stream_chunk(limit - buf.len()) else { break };
+        loop {
+            let room = limit.saturating_sub(buf.len());
+            if room < 8 {
+                break;
+            }
+            let Some(chunk) = self.streams.next_stream_chunk(room) else { break };
             let len = chunk.data.len();
             encode_stream_header(buf, chunk.id, chunk.offset, Some(len), chunk.fin);
+            debug_assert!(stream_header_len(chunk.id, chunk.offset, Some(len)) + len <= room);
             buf.extend_from_slice(&chunk.data);
             stream_bytes += len as u64;
             frames.stream.push(crate::recovery::StreamRange {
@@ -431,6 +437,18 @@ impl Connection {
         if let Some(path) = self.paths.table.get_mut(&path_id) {
             path.stats.stream_bytes_sent += stream_bytes;
         }
+        stream_bytes
+    }
+
+    /// Writes the stream data of a 0-RTT packet (RFC 9001 §4.6.1); returns whether it wrote any.
+    fn write_0rtt_frames(
+        &mut self,
+        path_id: PathId,
+        buf: &mut Vec<u8>,
+        limit: usize,
+        frames: &mut super::SentFrames,
+    ) -> bool {
+        let stream_bytes = self.write_stream_frames(path_id, buf, limit, frames);
         self.zero_rtt.stream_bytes += stream_bytes;
         !frames.stream.is_empty()
     }
@@ -562,7 +580,6 @@ impl Connection {
         // new data: they were decided first.
         self.write_copies(path_id, buf, limit, frames);
         // Stream data last, filling the packet, on the path the scheduler picks.
-        let mut stream_bytes = 0u64;
         let allowed = self.stream_data_allowed(now, path_id);
         // Decision::Duplicate: this packet's stream data also goes on the other paths named.
         let duplicate_to: smallvec::SmallVec<[PathId; 4]> = match &self.paths.scheduled {
@@ -570,30 +587,7 @@ impl Connection {
             _ => smallvec::SmallVec::new(),
         };
         let first_range = frames.stream.len();
-        loop {
-            let room = limit.saturating_sub(buf.len());
-            if !allowed {
-                break;
-            }
-            if room < 8 {
-                break;
-            }
-            let Some(chunk) = self.streams.next_stream_chunk(room) else { break };
-            let len = chunk.data.len();
-            encode_stream_header(buf, chunk.id, chunk.offset, Some(len), chunk.fin);
-            debug_assert!(stream_header_len(chunk.id, chunk.offset, Some(len)) + len <= room);
-            buf.extend_from_slice(&chunk.data);
-            stream_bytes += len as u64;
-            frames.stream.push(crate::recovery::StreamRange {
-                id: chunk.id,
-                offset: chunk.offset,
-                len: len as u64,
-                fin: chunk.fin,
-            });
-        }
-        if let Some(path) = self.paths.table.get_mut(&path_id) {
-            path.stats.stream_bytes_sent += stream_bytes;
-        }
+        let stream_bytes = if allowed { self.write_stream_frames(path_id, buf, limit, frames) } else { 0 };
         if stream_bytes > 0 {
             // The next packet of stream data gets a fresh decision.
             self.paths.scheduled = None;
