@@ -39,24 +39,7 @@ fn quinn_server_config(tls: Arc<rustls::ServerConfig>) -> quinn::ServerConfig {
 fn quinn_server(tls: Arc<rustls::ServerConfig>) -> (quinn::Endpoint, SocketAddr) {
     let ep = quinn::Endpoint::server(quinn_server_config(tls), "127.0.0.1:0".parse().unwrap()).expect("quinn server");
     let addr = ep.local_addr().unwrap();
-    let server = ep.clone();
-    tokio::spawn(async move {
-        while let Some(incoming) = server.accept().await {
-            tokio::spawn(async move {
-                let Ok(conn) = incoming.await else { return };
-                while let Ok((mut send, mut recv)) = conn.accept_bi().await {
-                    tokio::spawn(async move {
-                        let Ok(req) = recv.read_to_end(1024).await else { return };
-                        let Some((seed, len)) = parse_request(&req) else { return };
-                        if send.write_all(&payload(seed, len)).await.is_ok() {
-                            let _ = send.finish();
-                            let _ = send.stopped().await;
-                        }
-                    });
-                }
-            });
-        }
-    });
+    serve_quinn(ep.clone(), false);
     (ep, addr)
 }
 

@@ -166,6 +166,35 @@ pub fn serve(server: Endpoint) -> Arc<std::sync::Mutex<Vec<mpquic_io::Connection
     conns
 }
 
+/// Serves the tests' download protocol on every connection a quinn endpoint accepts; with
+/// `retry`, a client whose address is not validated gets a Retry first.
+pub fn serve_quinn(server: quinn::Endpoint, retry: bool) {
+    tokio::spawn(async move {
+        while let Some(incoming) = server.accept().await {
+            if retry && !incoming.remote_address_validated() {
+                incoming.retry().expect("retry");
+                continue;
+            }
+            tokio::spawn(async move {
+                let Ok(conn) = incoming.await else { return };
+                while let Ok((send, recv)) = conn.accept_bi().await {
+                    tokio::spawn(answer_quinn(send, recv));
+                }
+            });
+        }
+    });
+}
+
+/// Answers one request of the download protocol on a quinn stream.
+async fn answer_quinn(mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+    let Ok(req) = recv.read_to_end(1024).await else { return };
+    let Some((seed, len)) = parse_request(&req) else { return };
+    if send.write_all(&payload(seed, len)).await.is_ok() {
+        let _ = send.finish();
+        let _ = send.stopped().await;
+    }
+}
+
 /// The path `id` in `paths`.
 pub fn path_of(paths: &[mpquic_io::PathInfo], id: mpquic_io::PathId) -> mpquic_io::PathInfo {
     paths.iter().find(|p| p.id == id).cloned().unwrap_or_else(|| panic!("no path {id}: {paths:?}"))
