@@ -58,6 +58,20 @@ mod tests {
         assert_eq!(MinRtt.schedule(&paths, &conn), Decision::Send(PathId(2)));
     }
 
+    /// A path whose rate-based controller has used up its rate is skipped like a full one (BBR
+    /// keeps its window above what is in flight); a window-based pacer's wait is not.
+    #[test]
+    fn a_rate_limited_path_is_skipped_like_a_full_one() {
+        let mut paths = vec![path(0, 10), path(1, 40)];
+        let conn = ConnectionView::new(10_000);
+        paths[0].next_send_in = Duration::from_micros(300);
+        assert_eq!(MinRtt.schedule(&paths, &conn), Decision::Send(PathId(0)), "a pacer's wait alone");
+        paths[0].rate_limited = true;
+        assert_eq!(MinRtt.schedule(&paths, &conn), Decision::Send(PathId(1)));
+        paths[1].rate_limited = true;
+        assert_eq!(MinRtt.schedule(&paths, &conn), Decision::no_path(), "both rates used up: wait");
+    }
+
     #[test]
     fn backup_only_when_no_available_can_send() {
         let mut paths = vec![path(0, 40), path(1, 10)];

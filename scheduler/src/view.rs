@@ -45,6 +45,12 @@ pub struct PathView {
     pub bytes_in_flight: u64,
     /// How long until the pacer lets this path send; `Duration::ZERO` means now.
     pub next_send_in: Duration,
+    /// The path's congestion controller sets its own sending rate (BBR) and the pacer is holding
+    /// the next packet: the rate, not the window, is what is used up. Such a controller keeps
+    /// its window above what is in flight (BBR: twice the estimated BDP), so the window alone
+    /// would never tell a scheduler that the path is busy. Linux MPTCP treats a subflow that
+    /// its pacing throttles the same way (temporarily unavailable).
+    pub rate_limited: bool,
     /// Fraction of packets declared lost, in `0.0..=1.0` (the transport chooses the window).
     pub loss_rate: f64,
     /// Largest UDP payload the path can carry (RFC 9000 §14 max_datagram_size), in bytes.
@@ -72,6 +78,7 @@ impl PathView {
             cwnd: 12_000,
             bytes_in_flight: 0,
             next_send_in: Duration::ZERO,
+            rate_limited: false,
             loss_rate: 0.0,
             mtu: 1200,
             bytes_sent: 0,
@@ -168,13 +175,15 @@ impl ConnectionView {
 }
 
 /// The one eligibility rule every built-in scheduler applies before picking a path: validated,
-/// not abandoned, not potentially failed, and with room in its congestion window.
+/// not abandoned, not potentially failed, with room in its congestion window, and, for a
+/// rate-based controller, with its rate not used up ([`PathView::rate_limited`]).
 ///
 /// Backup status does not make a path ineligible: whether a backup path may be used is each
-/// scheduler's policy (see [`preferred_eligible`]). Pacing does not either: proto holds the
-/// packet until the pacer allows it ([`PathView::next_send_in`]).
+/// scheduler's policy (see [`preferred_eligible`]). The pacer of a window-based controller
+/// does not either: it paces at 1.25 x window / RTT, proto holds the packet until the pacer
+/// allows it ([`PathView::next_send_in`]), and the window fills first.
 pub fn eligible(path: &PathView) -> bool {
-    path.usable() && !path.window_full()
+    path.usable() && !path.window_full() && !path.rate_limited
 }
 
 /// The eligible paths of the preferred class: the eligible available paths while any available

@@ -893,6 +893,7 @@ fn path_view(p: &PathData, now: Instant) -> mpquic_scheduler::PathView {
     v.cwnd = p.recovery.congestion_window();
     v.bytes_in_flight = p.recovery.bytes_in_flight();
     v.next_send_in = p.pacing_release.map_or(core::time::Duration::ZERO, |t| t.saturating_duration_since(now));
+    v.rate_limited = !v.next_send_in.is_zero() && p.recovery.rate_based();
     v.mtu = p.mtu();
     v.bytes_sent = p.stats.bytes_sent;
     v.loss_rate =

@@ -296,6 +296,12 @@ impl<F> PathRecovery<F> {
         self.pacer.next_send_time(now, bytes)
     }
 
+    /// Whether the controller sets its own pacing rate (a rate-based controller such as BBR),
+    /// rather than the pacer deriving one from the window.
+    pub fn rate_based(&self) -> bool {
+        self.controller.pacing_rate().is_some()
+    }
+
     /// The pacing rate in bytes per second: the controller's own (BBR) if it sets one, else
     /// N * congestion_window / smoothed_rtt with N = 1.25 (RFC 9002 §7.7), so that pacing
     /// never holds the sender below its window.
