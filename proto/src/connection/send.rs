@@ -340,7 +340,6 @@ impl Connection {
         }
         if let Some(size) = mtu_probe {
             target = target.max(header_start + size - tag_len);
-            frames.mtu_probe = Some(size as u16);
         }
         let padded = target > buf.len();
         if padded {
@@ -384,6 +383,8 @@ impl Connection {
             in_flight,
             largest_acked: largest_acked_in_ack,
             ecn,
+            // RFC 9000 §14.4: recovery keeps a lost probe out of congestion control.
+            mtu_probe: mtu_probe.is_some(),
             frames: frames.clone(),
         };
         if let Err(p) = path.recovery.on_packet_sent(now, space, sent, app_limited) {
