@@ -90,7 +90,8 @@ pub struct PacketHeaderInfo {
 pub enum DropReason {
     /// The header could not be parsed.
     HeaderParseError,
-    /// The Destination Connection ID belongs to no path of this connection.
+    /// The Destination Connection ID belongs to no path of this connection, or a client got a
+    /// long header whose Source Connection ID is not the one the server chose (RFC 9000 §7.2).
     UnknownConnectionId,
     /// The keys to open it are not (or no longer) available.
     KeyUnavailable,

@@ -2,10 +2,43 @@
 
 mod common;
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
-use common::{Link, Pair};
+use common::{forge_server_initial, long_header_cids, Link, Pair};
 use mpquic_proto::{Event, TransportConfig};
+
+/// CONNECTION_CLOSE (0x1c) with NO_ERROR, frame type 0 and no reason.
+const CONNECTION_CLOSE: [u8; 4] = [0x1c, 0x00, 0x00, 0x00];
+
+/// Sets a tamper that appends, to the server's first datagram, a forged server Initial (packet
+/// number 1000, carrying CONNECTION_CLOSE) built by `forge` from the client's first DCID and
+/// SCID and the server's SCID, as an attacker who saw both first flights could. Returns a flag
+/// that tells whether the forged packet went out.
+fn coalesce_forged_initial(
+    pair: &mut Pair,
+    forge: impl Fn(&[u8], &[u8], &[u8]) -> Vec<u8> + 'static,
+) -> Rc<Cell<bool>> {
+    let forged = Rc::new(Cell::new(false));
+    let flag = forged.clone();
+    let mut client_ids = None;
+    pair.tamper = Some(Box::new(move |to_server, d| {
+        if to_server {
+            client_ids = client_ids.take().or_else(|| long_header_cids(d));
+            return;
+        }
+        if flag.get() {
+            return;
+        }
+        let (Some((original_dcid, client_scid)), Some((_, server_scid))) = (&client_ids, long_header_cids(d)) else {
+            return;
+        };
+        d.extend_from_slice(&forge(original_dcid, client_scid, &server_scid));
+        flag.set(true);
+    }));
+    forged
+}
 
 #[test]
 fn handshake_completes() {
@@ -99,4 +132,18 @@ fn handshakes_complete_at_30_percent_loss_both_ways() {
         }
     }
     assert!(failed.is_empty(), "{} of 200 handshakes failed: {failed:?}", failed.len());
+}
+
+/// RFC 9000 §7.2: once the client processed the server's first Initial, it discards later
+/// packets with another Source Connection ID. Without that, a forged CONNECTION_CLOSE from
+/// another SCID, coalesced after the server's real Initial, ended the handshake.
+#[test]
+fn client_discards_packets_from_another_source_cid() {
+    let mut pair = Pair::new(90, TransportConfig::default());
+    let forged = coalesce_forged_initial(&mut pair, |original_dcid, client_scid, _server_scid| {
+        forge_server_initial(original_dcid, client_scid, &[0xaa; 8], &[], 1000, &CONNECTION_CLOSE)
+    });
+    let (c, _s) = pair.connect_default();
+    assert!(forged.get(), "the forged Initial was not sent");
+    assert!(pair.client.connection(c).unwrap().error().is_none());
 }

@@ -133,6 +133,20 @@ impl Connection {
             _ => {}
         }
         let (Some(space), Some(packet_type)) = (partial.space(), partial.packet_type()) else { return Ok(false) };
+        // RFC 9000 §7.2: once the client has processed the server's first Initial, it discards
+        // any later packet whose Source Connection ID differs from the one chosen there. (A
+        // Retry's SCID only replaced our DCID, §17.2.5.2; `peer_cid` is set by the first Initial
+        // processed after it.)
+        if let (Side::Client, Some(expected), ProtectedHeader::Long { src_cid, .. }) =
+            (self.side, self.handshake_ids.peer_cid, partial.header())
+        {
+            if *src_cid != expected {
+                self.stats.packets_dropped += 1;
+                let length = partial.packet().len() as u64;
+                self.trace_drop(now, Some(path_id), length, DropReason::UnknownConnectionId);
+                return Ok(false);
+            }
+        }
         if let State::Closing { .. } = self.state {
             // RFC 9000 §10.2.1: answer with CONNECTION_CLOSE (rate-limited to one per datagram).
             self.close_pending = true;
