@@ -147,3 +147,17 @@ fn client_discards_packets_from_another_source_cid() {
     assert!(forged.get(), "the forged Initial was not sent");
     assert!(pair.client.connection(c).unwrap().error().is_none());
 }
+
+/// RFC 9000 §17.2.2: a client discards a server Initial with a non-empty Token field (or
+/// closes with PROTOCOL_VIOLATION; discarding keeps a forged packet from ending the
+/// connection). The forged Initial has the server's own SCID and a token.
+#[test]
+fn client_discards_server_initial_with_token() {
+    let mut pair = Pair::new(91, TransportConfig::default());
+    let forged = coalesce_forged_initial(&mut pair, |original_dcid, client_scid, server_scid| {
+        forge_server_initial(original_dcid, client_scid, server_scid, b"token", 1000, &CONNECTION_CLOSE)
+    });
+    let (c, _s) = pair.connect_default();
+    assert!(forged.get(), "the forged Initial was not sent");
+    assert!(pair.client.connection(c).unwrap().error().is_none());
+}

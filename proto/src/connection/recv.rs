@@ -147,6 +147,14 @@ impl Connection {
                 return Ok(false);
             }
         }
+        // RFC 9000 §17.2.2: a server's Initial has an empty Token field; a client discards one
+        // that has a token (the other choice, closing with PROTOCOL_VIOLATION, would let anyone
+        // who saw our Initial end the handshake).
+        if self.side.is_client() && packet_type == PacketType::Initial && !partial.token().is_empty() {
+            self.stats.packets_dropped += 1;
+            self.trace_drop(now, Some(path_id), partial.packet().len() as u64, DropReason::Unsupported);
+            return Ok(false);
+        }
         if let State::Closing { .. } = self.state {
             // RFC 9000 §10.2.1: answer with CONNECTION_CLOSE (rate-limited to one per datagram).
             self.close_pending = true;
