@@ -492,9 +492,16 @@ impl Connection {
         self.new_tokens.received.drain(..)
     }
 
-    /// Whether `token` is the stateless reset token of a CID the peer gave us (RFC 9000 §10.3.1).
-    pub fn is_stateless_reset(&self, token: &[u8; 16]) -> bool {
-        self.paths.cids.is_reset_token(token)
+    /// Whether `tail`, the last 16 bytes of a datagram, is the stateless reset token of a CID
+    /// we send to (RFC 9000 §10.3.1: not of a spare or retired one; compared in constant time).
+    pub fn is_stateless_reset(&self, tail: &[u8; 16]) -> bool {
+        self.paths.cids.is_stateless_reset(tail)
+    }
+
+    /// Whether `token` is the stateless reset token of any CID the peer gave us, used or not:
+    /// the endpoint's index of tokens covers them all.
+    pub(crate) fn holds_reset_token(&self, token: &[u8; 16]) -> bool {
+        self.paths.cids.holds_reset_token(token)
     }
 
     /// The CIDs we issued that the endpoint routes to us.

@@ -92,15 +92,13 @@ impl Connection {
                 break;
             }
         }
-        if !any_authenticated && reset_candidate && self.paths.cids.is_reset_token(&tail) {
-            // RFC 9000 §10.3.1: a stateless reset ends the connection without another packet.
+        if !any_authenticated && reset_candidate && self.paths.cids.is_stateless_reset(&tail) {
+            // RFC 9000 §10.3.1: on a stateless reset the endpoint MUST enter the draining period
+            // and not send any further packets on this connection. Draining (rather than
+            // forgetting the connection at once) keeps its CIDs routed for three PTOs, so that
+            // late packets are dropped instead of drawing stateless resets of our own.
             tracing::debug!("stateless reset received");
-            if !self.is_closed() {
-                self.events.push_back(Event::ConnectionLost(ConnectionError::Reset));
-                self.error = Some(ConnectionError::Reset);
-                self.trace_closed(now, false);
-            }
-            self.set_drained(now);
+            self.enter_draining(now, ConnectionError::Reset);
         }
     }
 

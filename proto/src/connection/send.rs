@@ -224,7 +224,7 @@ impl Connection {
         let header_start = buf.len();
         let tag_len = self.tag_len(space)?;
         let dcid_path = if space == SpaceId::Data { path_id } else { PathId::ZERO };
-        let dcid = self.paths.cids.active_remote(dcid_path)?;
+        let dcid = self.paths.cids.use_remote(dcid_path)?;
         let mp = self.paths.mp_version();
         let path = self.paths.table.get_mut(&path_id)?;
         let pn = path.recovery.next_packet_number(space);
@@ -692,7 +692,7 @@ impl Connection {
         pad_to: Option<usize>,
     ) {
         let header_start = buf.len();
-        let Some(dcid) = self.paths.cids.active_remote(path_id) else { return };
+        let Some(dcid) = self.paths.cids.use_remote(path_id) else { return };
         let Some(path) = self.paths.table.get_mut(&path_id) else { return };
         let pn = path.recovery.next_packet_number(space);
         let _ = path.recovery.skip_packet_number(space, pn);
