@@ -154,8 +154,8 @@ impl Connection {
             return Ok(false);
         }
         if let State::Closing { .. } = self.state {
-            // RFC 9000 §10.2.1: answer with CONNECTION_CLOSE (rate-limited to one per datagram).
-            self.close_pending = true;
+            // RFC 9000 §10.2.1: answer with CONNECTION_CLOSE, at a limited rate.
+            self.on_packet_while_closing();
             return Ok(false);
         }
         let zero_rtt = packet_type == PacketType::ZeroRtt;
@@ -405,7 +405,7 @@ impl Connection {
             return;
         }
         if let State::Closing { .. } = self.state {
-            self.close_pending = true;
+            self.on_packet_while_closing();
             return;
         }
         let Some(path) = self.paths.table.get(&path_id) else { return };

@@ -644,7 +644,12 @@ impl Connection {
             (p.remote, p.local)
         };
         let start = buf.len();
-        let mtu = self.paths.table.get(&path_id).map_or(1200, |p| usize::from(p.mtu()));
+        let (mtu, budget) = self.paths.table.get(&path_id).map_or((1200, 0), |p| {
+            (usize::from(p.mtu()), usize::try_from(p.amplification_budget()).unwrap_or(usize::MAX))
+        });
+        // RFC 9000 §8.1: the anti-amplification limit holds for CONNECTION_CLOSE too (§10.2.1
+        // answers come from packets received, which raise the budget).
+        let max_len = mtu.min(budget);
         let spaces: smallvec::SmallVec<[SpaceId; 3]> = [SpaceId::Initial, SpaceId::Handshake, SpaceId::Data]
             .into_iter()
             .filter(|&s| self.space_keys_available(s) && (s != SpaceId::Data || self.handshake_complete))
@@ -655,10 +660,22 @@ impl Connection {
         for (i, &space) in spaces.iter().enumerate() {
             let is_last = i + 1 == spaces.len();
             let pad_to = (is_last && has_initial && self.side == Side::Client).then_some(start + MIN_INITIAL_DATAGRAM);
-            self.write_close_packet(now, path_id, space, &close, buf, start + mtu, pad_to);
+            let packet_start = buf.len();
+            self.write_close_packet(now, path_id, space, &close, buf, start + max_len, pad_to);
+            if buf.len() - start > max_len {
+                // Over the budget: this packet stays unsent, and so do the later ones.
+                buf.truncate(packet_start);
+                break;
+            }
         }
         let len = buf.len() - start;
-        (len > 0).then_some(Transmit { path: path_id, src: local, dst: remote, ecn: None, segment_size: None, len })
+        if len == 0 {
+            return None;
+        }
+        if let Some(path) = self.paths.table.get_mut(&path_id).filter(|p| !p.is_validated()) {
+            path.amplification_sent += len as u64;
+        }
+        Some(Transmit { path: path_id, src: local, dst: remote, ecn: None, segment_size: None, len })
     }
 
     /// The path that carries CONNECTION_CLOSE. RFC 10069 §3.4: it "can go on
