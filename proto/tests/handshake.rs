@@ -6,8 +6,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{forge_server_initial, long_header_cids, Link, Pair};
-use mpquic_proto::{Event, TransportConfig};
+use common::{forge_initial, long_header_cids, Link, Pair};
+use mpquic_proto::{Event, Side, TransportConfig};
 
 /// CONNECTION_CLOSE (0x1c) with NO_ERROR, frame type 0 and no reason.
 const CONNECTION_CLOSE: [u8; 4] = [0x1c, 0x00, 0x00, 0x00];
@@ -141,7 +141,7 @@ fn handshakes_complete_at_30_percent_loss_both_ways() {
 fn client_discards_packets_from_another_source_cid() {
     let mut pair = Pair::new(90, TransportConfig::default());
     let forged = coalesce_forged_initial(&mut pair, |original_dcid, client_scid, _server_scid| {
-        forge_server_initial(original_dcid, client_scid, &[0xaa; 8], &[], 1000, &CONNECTION_CLOSE)
+        forge_initial(Side::Server, original_dcid, client_scid, &[0xaa; 8], &[], 1000, &CONNECTION_CLOSE)
     });
     let (c, _s) = pair.connect_default();
     assert!(forged.get(), "the forged Initial was not sent");
@@ -155,9 +155,45 @@ fn client_discards_packets_from_another_source_cid() {
 fn client_discards_server_initial_with_token() {
     let mut pair = Pair::new(91, TransportConfig::default());
     let forged = coalesce_forged_initial(&mut pair, |original_dcid, client_scid, server_scid| {
-        forge_server_initial(original_dcid, client_scid, server_scid, b"token", 1000, &CONNECTION_CLOSE)
+        forge_initial(Side::Server, original_dcid, client_scid, server_scid, b"token", 1000, &CONNECTION_CLOSE)
     });
     let (c, _s) = pair.connect_default();
     assert!(forged.get(), "the forged Initial was not sent");
     assert!(pair.client.connection(c).unwrap().error().is_none());
+}
+
+/// RFC 9000 §14.1: a server discards every Initial packet in a datagram under 1200 bytes, not
+/// only the first one (which the endpoint checks). A forged client Initial with
+/// CONNECTION_CLOSE in a small datagram, arriving while the handshake runs, used to end it.
+#[test]
+fn server_discards_initial_in_small_datagram_during_handshake() {
+    let mut pair = Pair::new(92, TransportConfig::default());
+    let captured = Rc::new(Cell::new(None::<(Vec<u8>, Vec<u8>)>));
+    let capture = captured.clone();
+    pair.tamper = Some(Box::new(move |to_server, d| {
+        if to_server {
+            let ids = capture.take().or_else(|| long_header_cids(d));
+            capture.set(ids);
+        }
+    }));
+    let config = pair.client_config(TransportConfig::default());
+    let c = pair.connect(config);
+    assert!(pair.drive_until(Duration::from_secs(1), |p| p.server.connection_count() > 0));
+    let (original_dcid, client_scid) = captured.take().expect("the client's first Initial");
+    let forged =
+        forge_initial(Side::Client, &original_dcid, &original_dcid, &client_scid, &[], 1000, &CONNECTION_CLOSE);
+    assert!(forged.len() < 1200);
+    let (now, client_addr, server_addr) = (pair.now, pair.client_addr, pair.server_addr);
+    pair.server.handle_datagram(now, server_addr, client_addr, None, bytes::BytesMut::from(&forged[..]));
+    let (mut client_up, mut server_up) = (false, false);
+    pair.drive_until(Duration::from_secs(5), |p| {
+        while let Some((h, e)) = p.client.poll_event() {
+            client_up |= h == c && e == Event::Connected;
+        }
+        while let Some((_, e)) = p.server.poll_event() {
+            server_up |= e == Event::Connected;
+        }
+        client_up && server_up
+    });
+    assert!(client_up && server_up, "the handshake did not complete");
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
 
+use super::send::MIN_INITIAL_DATAGRAM;
 use super::{Connection, CryptoStream};
 use super::{ConnectionError, Event, State, Validation, MAX_BUFFERED_UNDECRYPTABLE, MAX_EARLY_CRYPTO_RESENDS};
 use crate::crypto;
@@ -81,6 +82,16 @@ impl Connection {
                 }
             };
             remaining = rest;
+            // RFC 9000 §14.1: a server MUST discard an Initial packet carried in a datagram
+            // smaller than 1200 bytes, every one of them (the endpoint checks the first).
+            if self.side.is_server()
+                && datagram_len < MIN_INITIAL_DATAGRAM as u64
+                && partial.packet_type() == Some(PacketType::Initial)
+            {
+                self.stats.packets_dropped += 1;
+                self.trace_drop(now, Some(path_id), length, DropReason::HeaderParseError);
+                continue;
+            }
             match self.handle_packet(now, path_id, local, remote, ecn, partial) {
                 Ok(authenticated) => any_authenticated |= authenticated,
                 Err(e) => {

@@ -16,7 +16,7 @@ use crate::Instant;
 /// Most datagrams batched into one [`Transmit`] (GSO segments).
 pub const MAX_GSO_SEGMENTS: usize = 10;
 /// RFC 9000 §14.1: datagrams carrying Initial packets are padded to at least this size.
-const MIN_INITIAL_DATAGRAM: usize = 1200;
+pub(super) const MIN_INITIAL_DATAGRAM: usize = 1200;
 /// Below this many free bytes a packet is not worth starting.
 const MIN_PACKET_ROOM: usize = 48;
 

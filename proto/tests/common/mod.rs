@@ -536,11 +536,12 @@ pub fn long_header_cids(d: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((dcid, scid))
 }
 
-/// A server's Initial packet as anyone who saw the client's first Initial can build one: packet
-/// number `pn`, `frames` (padded to at least 20 bytes with PADDING so that header protection
-/// has its sample), protected with the server's Initial keys for the client's first DCID
+/// An Initial packet of side `from` as anyone who saw the client's first Initial can build one:
+/// packet number `pn`, `frames` (padded to at least 20 bytes with PADDING so that header
+/// protection has its sample), protected with `from`'s Initial keys for the client's first DCID
 /// `original_dcid` (RFC 9001 §5.2).
-pub fn forge_server_initial(
+pub fn forge_initial(
+    from: mpquic_proto::Side,
     original_dcid: &[u8],
     dcid: &[u8],
     scid: &[u8],
@@ -549,7 +550,7 @@ pub fn forge_server_initial(
     frames: &[u8],
 ) -> Vec<u8> {
     use mpquic_proto::packet::{encode_long_header, LongType};
-    let keys = mpquic_proto::crypto::initial_keys(original_dcid, mpquic_proto::Side::Server);
+    let keys = mpquic_proto::crypto::initial_keys(original_dcid, from);
     let dcid = mpquic_proto::ConnectionId::new(dcid).expect("dcid");
     let scid = mpquic_proto::ConnectionId::new(scid).expect("scid");
     let mut buf = Vec::new();
