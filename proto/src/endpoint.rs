@@ -137,6 +137,8 @@ pub struct Endpoint {
     token_key: Arc<TokenKey>,
     handshakes: Handshakes,
     live: usize,
+    /// Client: the latest NEW_TOKEN token per server name, for the next connection attempt
+    /// only (RFC 9000 §8.1.3).
     tokens: HashMap<String, Bytes>,
     /// Connections that may have something to send: touched (a datagram, a command, a deadline)
     /// since `poll_transmit` last found nothing. Polling costs O(busy connections), not O(all).
@@ -300,7 +302,9 @@ impl Endpoint {
         let dst_cid = self.random_cid(16);
         let params = local_transport_parameters(&config.transport, &self.config, local_cid);
         let tls = TlsSession::client(config.crypto.clone(), server_name, &params)?;
-        let token = self.tokens.get(server_name).cloned().unwrap_or_default();
+        // RFC 9000 §8.1.3: a client SHOULD NOT reuse a NEW_TOKEN token for different
+        // connection attempts (reuse lets observers link them): it is taken, not copied.
+        let token = self.tokens.remove(server_name).unwrap_or_default();
         let seed = self.rng.random();
         let conn = Connection::new(
             now,

@@ -303,3 +303,44 @@ fn closing_server_respects_the_anti_amplification_limit() {
     sent += drain_transmits(&mut pair.server, now).iter().map(Vec::len).sum::<usize>();
     assert!(sent <= 3 * received, "sent {sent} bytes for {received} received");
 }
+
+/// RFC 9000 §8.1.3: a NEW_TOKEN token spares the next connection the Retry round trip of a
+/// server that requires address validation, and a client SHOULD NOT reuse it for different
+/// connection attempts. After a first connection (with a Retry), a second one presents the
+/// token and gets no Retry; a third, started at the same moment, has no token left and does.
+#[test]
+fn new_token_skips_retry_once() {
+    let mut pair = Pair::with_server_config(28, TransportConfig::default(), |s| s.retry = true);
+    // The Destination CIDs of the Retry packets the server sends (RFC 9000 §17.2.5).
+    let retried = std::rc::Rc::new(std::cell::RefCell::new(Vec::<Vec<u8>>::new()));
+    let record = retried.clone();
+    pair.tamper = Some(Box::new(move |to_server, d| {
+        if !to_server && d.first().is_some_and(|b| b & 0xb0 == 0xb0) {
+            record.borrow_mut().extend(common::long_header_cids(d).map(|(dcid, _)| dcid));
+        }
+    }));
+    pair.connect_default();
+    assert_eq!(retried.borrow().len(), 1, "the first connection is retried");
+    // Let the server's NEW_TOKEN arrive.
+    pair.drive_until(Duration::from_millis(300), |_| false);
+
+    let second = pair.connect(pair.client_config(TransportConfig::default()));
+    let third = pair.connect(pair.client_config(TransportConfig::default()));
+    let mut connected = Vec::new();
+    pair.drive_until(Duration::from_secs(5), |p| {
+        while let Some((h, e)) = p.client.poll_event() {
+            if e == Event::Connected {
+                connected.push(h);
+            }
+        }
+        connected.contains(&second) && connected.contains(&third)
+    });
+    assert!(connected.contains(&second) && connected.contains(&third), "connected: {connected:?}");
+    let retried_cids = |pair: &mut Pair, h| {
+        let conn = pair.client.connection(h).unwrap();
+        conn.local_cids().filter(|cid| retried.borrow().iter().any(|r| r[..] == cid[..])).count()
+    };
+    assert_eq!(retried_cids(&mut pair, second), 0, "the connection with the token was retried");
+    assert_eq!(retried_cids(&mut pair, third), 1, "the connection without a token was not retried");
+    assert_eq!(retried.borrow().len(), 2);
+}
