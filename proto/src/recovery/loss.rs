@@ -325,8 +325,10 @@ impl<F> PathRecovery<F> {
         self.controller.on_congestion_event(now, &event, &rtt, paths);
         self.bytes_acked_since_loss = 0;
         if stats.persistent_congestion {
+            // RFC 9002 §5.2: min_rtt restarts from the newest sample.
+            self.rtt.on_persistent_congestion();
             // RFC 9002 §7.6.2: collapse the window to the minimum.
-            self.controller.on_persistent_congestion(now, &rtt);
+            self.controller.on_persistent_congestion(now, &self.rtt.to_estimates());
         }
         true
     }

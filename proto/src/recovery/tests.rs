@@ -323,6 +323,26 @@ fn persistent_congestion_rfc_example() {
     assert_eq!(calls[1], Call::Persistent);
 }
 
+/// RFC 9002 §5.2: once persistent congestion is established, min_rtt is the newest sample (here
+/// 200 ms), not the 10 ms of a path that is gone.
+#[test]
+fn persistent_congestion_resets_min_rtt() {
+    let mut h = Harness::new(PathKind::Additional);
+    h.r.set_peer_max_ack_delay(at(0), ms(0));
+    h.send(at(0), 0);
+    h.ack(at(10), &[0..1]);
+    assert_eq!(h.r.rtt().min(), ms(10));
+    h.r.rtt.force(ms(1000), ms(0), ms(1000), at(10));
+    for (pn, t) in [(1, 2000), (2, 3000), (3, 4000), (4, 5000), (5, 6000), (6, 8000), (7, 12_000)] {
+        h.send(at(t), pn);
+    }
+    let s = h.ack(at(12_200), &[7..8]);
+    assert_eq!(h.lost(), vec![1, 2, 3, 4, 5, 6]);
+    assert!(s.persistent_congestion);
+    assert_eq!(h.r.rtt().min(), ms(200));
+    assert_eq!(h.r.rtt().latest(), ms(200));
+}
+
 #[test]
 fn acknowledged_packet_between_losses_prevents_persistent_congestion() {
     let (h, s) = rfc_example(true);
