@@ -930,6 +930,13 @@ impl Connection {
         }
     }
 
+    /// RFC 9001 §6.6: how many packets one 1-RTT key may seal (the AEAD's confidentiality
+    /// limit), lowered by [`TransportConfig::confidentiality_limit_packets`].
+    fn confidentiality_limit(&self) -> u64 {
+        let aead = self.one_rtt.as_ref().map_or(u64::MAX, |k| k.local().confidentiality_limit());
+        self.config.confidentiality_limit_packets.map_or(aead, |cap| cap.min(aead))
+    }
+
     /// RFC 9001 §6.6: the integrity limit of the AEAD protecting `space` (or of the negotiated
     /// suite once keys are gone), lowered by [`TransportConfig::integrity_limit_packets`].
     fn integrity_limit(&self, space: SpaceId) -> u64 {

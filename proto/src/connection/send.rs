@@ -5,6 +5,7 @@
 use bytes::{BufMut, Bytes};
 
 use super::{CloseFrame, Connection, PathData, State, Transmit, Validation};
+use crate::error::TransportError;
 use crate::frame::{self, encode_stream_header, stream_header_len, Frame};
 use crate::packet::{self, LongType, SpaceId};
 use crate::path::PathId;
@@ -17,6 +18,11 @@ use crate::Instant;
 pub const MAX_GSO_SEGMENTS: usize = 10;
 /// RFC 9000 §14.1: datagrams carrying Initial packets are padded to at least this size.
 pub(super) const MIN_INITIAL_DATAGRAM: usize = 1200;
+/// 1-RTT packets kept back from the confidentiality limit (RFC 9001 §6.6): a connection whose
+/// keys could not be updated closes this many packets before the limit, as §6.6 recommends
+/// ("before reaching a state where key updates are not possible"), so that its CONNECTION_CLOSE
+/// packets, and the closing state's answers (doubling intervals, §10.2.1), fit under it.
+const CONFIDENTIALITY_RESERVE: u64 = 64;
 /// Below this many free bytes a packet is not worth starting.
 const MIN_PACKET_ROOM: usize = 48;
 
@@ -29,14 +35,31 @@ impl Connection {
             State::Closing { .. } => return self.poll_close_transmit(now, buf),
             _ => {}
         }
+        let confidentiality_limit = self.confidentiality_limit();
         if self.handshake_confirmed {
             let interval = self.config.key_update_interval_packets;
             if let Some(keys) = self.one_rtt.as_mut() {
-                if keys.update_due(interval) && keys.can_initiate_update() && keys.initiate_update(&mut self.tls) {
+                if keys.update_due(interval, confidentiality_limit)
+                    && keys.can_initiate_update()
+                    && keys.initiate_update(&mut self.tls)
+                {
                     self.stats.key_updates += 1;
                 }
             }
             self.trace_local_key_update(now);
+        }
+        // RFC 9001 §6.6: the keys could not be updated in time; close with AEAD_LIMIT_REACHED
+        // while a few packets are left under the limit, rather than seal past it.
+        let sealed = self.one_rtt.as_ref().map(|k| k.sent_in_phase());
+        if let Some(sealed) = sealed.filter(|&n| n >= confidentiality_limit.saturating_sub(CONFIDENTIALITY_RESERVE)) {
+            self.close_with_error(
+                now,
+                TransportError::AEAD_LIMIT_REACHED(format!(
+                    "{sealed} packets sealed with one 1-RTT key, which could not be updated (limit \
+                     {confidentiality_limit})"
+                )),
+            );
+            return self.poll_close_transmit(now, buf);
         }
         self.plan_reinjection(now);
         let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.table.keys().copied().collect();
@@ -650,9 +673,12 @@ impl Connection {
         // RFC 9000 §8.1: the anti-amplification limit holds for CONNECTION_CLOSE too (§10.2.1
         // answers come from packets received, which raise the budget).
         let max_len = mtu.min(budget);
+        // RFC 9001 §6.6: a 1-RTT key at its confidentiality limit seals nothing more.
+        let one_rtt_usable = self.one_rtt.as_ref().is_none_or(|k| k.sent_in_phase() < self.confidentiality_limit());
         let spaces: smallvec::SmallVec<[SpaceId; 3]> = [SpaceId::Initial, SpaceId::Handshake, SpaceId::Data]
             .into_iter()
             .filter(|&s| self.space_keys_available(s) && (s != SpaceId::Data || self.handshake_complete))
+            .filter(|&s| s != SpaceId::Data || one_rtt_usable)
             // Paths other than 0 exist only in 1-RTT.
             .filter(|&s| s == SpaceId::Data || path_id == PathId::ZERO)
             .collect();
