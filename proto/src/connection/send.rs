@@ -264,7 +264,7 @@ impl Connection {
         frames.clear();
         let mut ack_eliciting = false;
         let mut largest_acked_in_ack = None;
-        let mut challenge_padding = false;
+        let mut validation_padding = false;
         // A client's application data before 1-RTT keys goes in 0-RTT packets (RFC 9001 §4.6.1),
         // which carry stream data and PING only here: RFC 9000 §12.5 forbids ACK, CRYPTO,
         // HANDSHAKE_DONE, NEW_TOKEN, PATH_RESPONSE and RETIRE_CONNECTION_ID in them.
@@ -309,7 +309,7 @@ impl Connection {
         if space == SpaceId::Data && !zero_rtt {
             let written = path.write_validation_frames(now, buf, payload_limit);
             ack_eliciting |= written.ack_eliciting;
-            challenge_padding = written.challenge;
+            validation_padding = written.pad_to_1200;
         }
 
         // DPLPMTUD probe: a packet of exactly the probe size, PING + PADDING (RFC 9000 §14.4).
@@ -358,7 +358,9 @@ impl Connection {
         if let Some(p) = pad_to {
             target = target.max(p.saturating_sub(tag_len));
         }
-        if challenge_padding {
+        // RFC 9000 §8.2.1, §8.2.2: PATH_CHALLENGE and PATH_RESPONSE datagrams are expanded to
+        // 1200 bytes; `limit` holds the anti-amplification budget.
+        if validation_padding {
             target = target.max((header_start + MIN_INITIAL_DATAGRAM).min(limit).saturating_sub(tag_len));
         }
         if let Some(size) = mtu_probe {
