@@ -61,6 +61,7 @@ fn outstanding() -> (PathRecovery<u64>, RecoveryOutput<u64>) {
             in_flight: true,
             largest_acked: None,
             ecn: None,
+            mtu_probe: false,
             frames: pn,
         };
         recovery.on_packet_sent(sent_time(pn), SpaceId::Data, packet, false).expect("sent in order");

@@ -66,13 +66,18 @@ pub struct TransportConfig {
     /// Builds one congestion controller per path (default: CUBIC without HyStart++, as in quinn,
     /// Linux, the scenario files and the `mpquic` commands).
     pub congestion_controller_factory: Arc<dyn ControllerFactory>,
-    /// Initiate a key update after this many 1-RTT packets sent with one key phase (RFC 9001 §6);
-    /// also bounded by the AEAD confidentiality limit.
+    /// Initiate a key update after this many 1-RTT packets sent with one key phase (RFC 9001 §6),
+    /// or at half the confidentiality limit if that comes first (§6.6).
     pub key_update_interval_packets: u64,
     /// Close with AEAD_LIMIT_REACHED once this many received packets failed authentication, when
     /// lower than the AEAD's integrity limit (RFC 9001 §6.6: 2^52 for AES-GCM, 2^36 for
     /// ChaCha20-Poly1305, counted over the connection and all its keys). `None`: the AEAD's limit.
     pub integrity_limit_packets: Option<u64>,
+    /// Seal at most this many packets with one 1-RTT key, when lower than the AEAD's
+    /// confidentiality limit (RFC 9001 §6.6: 2^23 for AES-GCM, 2^62 for ChaCha20-Poly1305). A
+    /// key update starts at half the limit; a connection that could not update by the time the
+    /// limit is near closes with AEAD_LIMIT_REACHED. `None`: the AEAD's limit.
+    pub confidentiality_limit_packets: Option<u64>,
     /// Packets that may be reordered before one is declared lost (RFC 9002 kPacketThreshold).
     pub packet_threshold: u64,
     /// Multiple of the RTT after which a packet is declared lost (RFC 9002 kTimeThreshold).
@@ -149,6 +154,7 @@ impl Default for TransportConfig {
             congestion_controller_factory: Cubic::factory(false),
             key_update_interval_packets: 1 << 23,
             integrity_limit_packets: None,
+            confidentiality_limit_packets: None,
             packet_threshold: 3,
             time_threshold: 9.0 / 8.0,
             persistent_congestion_threshold: 3,

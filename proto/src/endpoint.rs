@@ -137,6 +137,8 @@ pub struct Endpoint {
     token_key: Arc<TokenKey>,
     handshakes: Handshakes,
     live: usize,
+    /// Client: the latest NEW_TOKEN token per server name, for the next connection attempt
+    /// only (RFC 9000 §8.1.3).
     tokens: HashMap<String, Bytes>,
     /// Connections that may have something to send: touched (a datagram, a command, a deadline)
     /// since `poll_transmit` last found nothing. Polling costs O(busy connections), not O(all).
@@ -300,7 +302,9 @@ impl Endpoint {
         let dst_cid = self.random_cid(16);
         let params = local_transport_parameters(&config.transport, &self.config, local_cid);
         let tls = TlsSession::client(config.crypto.clone(), server_name, &params)?;
-        let token = self.tokens.get(server_name).cloned().unwrap_or_default();
+        // RFC 9000 §8.1.3: a client SHOULD NOT reuse a NEW_TOKEN token for different
+        // connection attempts (reuse lets observers link them): it is taken, not copied.
+        let token = self.tokens.remove(server_name).unwrap_or_default();
         let seed = self.rng.random();
         let conn = Connection::new(
             now,
@@ -684,7 +688,7 @@ impl Endpoint {
                 }
                 EndpointEvent::RetiredPeerResetToken(token) => {
                     // The peer may have given the same token with another CID still held.
-                    if !slot.conn.is_stateless_reset(&token) {
+                    if !slot.conn.holds_reset_token(&token) {
                         slot.reset_tokens.retain(|t| *t != token);
                         if self.by_reset_token.get(&token) == Some(&h) {
                             self.by_reset_token.remove(&token);
@@ -987,7 +991,7 @@ mod tests {
     fn check_reset_index(ep: &Endpoint) {
         for (token, h) in &ep.by_reset_token {
             let slot = ep.slots[h.0].as_ref().expect("a reset token maps to a removed connection");
-            assert!(slot.conn.is_stateless_reset(token), "indexed token not held by its connection");
+            assert!(slot.conn.holds_reset_token(token), "indexed token not held by its connection");
             assert!(slot.reset_tokens.contains(token));
         }
     }
@@ -1017,18 +1021,29 @@ mod tests {
         while client.poll_event().is_some() {}
 
         let victim = handles[5];
-        let token = client.slots[victim.0].as_ref().unwrap().reset_tokens[1];
-        // A short-header datagram to a CID nobody routes, ending in the token.
-        let mut datagram = vec![0x40 | 0x13];
-        datagram.extend_from_slice(&[0xee; 30]);
-        datagram.extend_from_slice(&token);
-        let mut other = datagram.clone();
-        let last = other.len() - 1;
-        other[last] ^= 1;
+        // RFC 9000 §10.3.1: of the tokens indexed, only the one of the CID the client sends to
+        // counts; the spare CIDs' tokens (from NEW_CONNECTION_ID) must not match.
+        let slot = client.slots[victim.0].as_ref().unwrap();
+        let (used, spare): (Vec<[u8; 16]>, Vec<[u8; 16]>) =
+            slot.reset_tokens.iter().partition(|t| slot.conn.is_stateless_reset(t));
+        assert_eq!(used.len(), 1, "tokens that count: {used:?}");
+        assert!(!spare.is_empty());
+        let token = used[0];
+        // A short-header datagram to a CID nobody routes, ending in `tail`.
+        let datagram = |tail: &[u8; 16]| {
+            let mut d = vec![0x40 | 0x13];
+            d.extend_from_slice(&[0xee; 30]);
+            d.extend_from_slice(tail);
+            BytesMut::from(&d[..])
+        };
+        let mut other = token;
+        other[15] ^= 1;
         let client_addr = SocketAddr::from(([127, 0, 0, 1], 6005));
-        client.handle_datagram(now, client_addr, server_addr, None, BytesMut::from(&other[..]));
+        client.handle_datagram(now, client_addr, server_addr, None, datagram(&other));
         assert!(client.poll_event().is_none(), "a datagram with an unknown token reset a connection");
-        client.handle_datagram(now, client_addr, server_addr, None, BytesMut::from(&datagram[..]));
+        client.handle_datagram(now, client_addr, server_addr, None, datagram(&spare[0]));
+        assert!(client.poll_event().is_none(), "the token of an unused CID reset a connection");
+        client.handle_datagram(now, client_addr, server_addr, None, datagram(&token));
         let mut reset = Vec::new();
         while let Some((h, e)) = client.poll_event() {
             if e == Event::ConnectionLost(ConnectionError::Reset) {
@@ -1036,7 +1051,13 @@ mod tests {
             }
         }
         assert_eq!(reset, vec![victim]);
-        assert!(client.connection(victim).is_none(), "a reset connection is forgotten at once");
+        // RFC 9000 §10.3.1: the connection drains, sending nothing, and is forgotten after it.
+        let conn = client.connection(victim).expect("a reset connection drains");
+        assert!(conn.is_closed() && !conn.is_drained());
+        let deadline = conn.poll_timeout().expect("draining timer");
+        assert!(conn.poll_transmit(now, &mut Vec::new()).is_none(), "a reset connection sent a packet");
+        client.handle_timeout(deadline);
+        assert!(client.connection(victim).is_none(), "a reset connection is forgotten after draining");
         assert!(!client.by_reset_token.contains_key(&token));
         assert_eq!(client.connection_count(), 7);
         check_reset_index(&client);

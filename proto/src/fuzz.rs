@@ -221,6 +221,7 @@ pub fn ack_ranges_into_recovery(ops: &[RecoveryOp]) -> Result<(), String> {
                         in_flight: *ack_eliciting,
                         largest_acked: None,
                         ecn: None,
+                        mtu_probe: false,
                         frames: (space, pn),
                     };
                     if recovery.on_packet_sent(now, space, packet, false).is_ok() {

@@ -88,9 +88,11 @@ pub struct PacketHeaderInfo {
 /// Why a received packet was dropped (qlog `packet_dropped` triggers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DropReason {
-    /// The header could not be parsed.
+    /// The header could not be parsed, or the packet breaks a size rule (a server got an
+    /// Initial in a datagram under 1200 bytes, RFC 9000 §14.1).
     HeaderParseError,
-    /// The Destination Connection ID belongs to no path of this connection.
+    /// The Destination Connection ID belongs to no path of this connection, or a client got a
+    /// long header whose Source Connection ID is not the one the server chose (RFC 9000 §7.2).
     UnknownConnectionId,
     /// The keys to open it are not (or no longer) available.
     KeyUnavailable,

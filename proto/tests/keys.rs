@@ -1,6 +1,7 @@
 //! Packet protection rules of RFC 9001 that end a connection: a peer updating 1-RTT keys twice
 //! without waiting (§6.2, KEY_UPDATE_ERROR) and too many packets failing authentication (§6.6,
-//! AEAD_LIMIT_REACHED), in every packet number space.
+//! AEAD_LIMIT_REACHED), in every packet number space, and too many packets sealed with one key
+//! (§6.6, AEAD_LIMIT_REACHED).
 
 mod common;
 
@@ -152,4 +153,30 @@ fn failed_1rtt_packets_count_toward_the_integrity_limit() {
         }
         other => panic!("the client did not close with AEAD_LIMIT_REACHED: {other:?}"),
     }
+}
+
+/// RFC 9001 §6.6: an endpoint MUST NOT seal more packets with one key than the AEAD's
+/// confidentiality limit, and SHOULD close with AEAD_LIMIT_REACHED before key updates become
+/// impossible. With a limit of 150 packets per key, the client updates its keys at 75 packets;
+/// the next update has to wait until the old keys are dropped, three PTOs after the server
+/// followed (RFC 9001 §6.1, §6.5), and a bulk upload sends the 86 packets that leave 64 under
+/// the limit sooner than that: the client closes instead of sealing on.
+#[test]
+fn confidentiality_limit_closes_when_keys_cannot_be_updated() {
+    let mut pair = Pair::new(74, TransportConfig::default());
+    let transport = TransportConfig { confidentiality_limit_packets: Some(150), ..TransportConfig::default() };
+    let config = pair.client_config(transport);
+    let (c, _s) = pair.connect_with(config);
+    pair.drive_until(Duration::from_millis(200), |_| false);
+    let conn = pair.client.connection(c).unwrap();
+    let stream = conn.open_stream(Dir::Uni).unwrap();
+    let written = conn.write(stream, &[7; 1_000_000]).unwrap();
+    assert!(written > 300_000, "flow control let only {written} bytes through");
+    match lost(&mut pair, true, Duration::from_secs(10)) {
+        Some(ConnectionError::TransportError(e)) => assert_eq!(e.code, TransportErrorCode::AEAD_LIMIT_REACHED, "{e}"),
+        other => panic!("the client did not close with AEAD_LIMIT_REACHED: {other:?}"),
+    }
+    let stats = pair.client.connection(c).unwrap().stats();
+    assert_eq!(stats.key_updates, 1, "{stats:?}");
+    assert!(stats.datagrams_sent < 2 * 150, "{stats:?}");
 }

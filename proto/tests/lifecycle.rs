@@ -231,3 +231,116 @@ fn icmp_packet_too_big_lowers_the_datagram_size_but_never_below_1200() {
     assert_eq!(conn.path(mpquic_proto::PathId::ZERO).unwrap().mtu, 1372);
     assert!(!conn.is_closed());
 }
+
+/// Every datagram `ep` wants to send now.
+fn drain_transmits(ep: &mut mpquic_proto::Endpoint, now: mpquic_proto::Instant) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    while let Some(t) = ep.poll_transmit(now, &mut buf) {
+        let seg = t.segment_size.unwrap_or(t.len).max(1);
+        out.extend(buf[..t.len].chunks(seg).map(<[u8]>::to_vec));
+        buf.clear();
+    }
+    out
+}
+
+/// RFC 9000 §10.2.1: while closing, CONNECTION_CLOSE answers packets at a limited rate (here
+/// the 1st, 2nd, 4th, 8th, ... packet received), not every one of them.
+#[test]
+fn closing_answers_incoming_packets_at_a_decreasing_rate() {
+    let mut pair = Pair::new(26, TransportConfig::default());
+    let (c, s) = pair.connect_default();
+    pair.drive_until(Duration::from_millis(200), |_| false);
+    let now = pair.now;
+    // The server sends a burst of stream data that reaches the client only after it closed.
+    let server = pair.server.connection(s).unwrap();
+    let id = server.open_stream(Dir::Uni).unwrap();
+    server.write(id, &[7; 100_000]).unwrap();
+    let burst = drain_transmits(&mut pair.server, now);
+    assert!(burst.len() >= 8, "only {} datagrams in the burst", burst.len());
+    pair.client.connection(c).unwrap().close(now, VarInt::from_u32(1), Bytes::new());
+    assert_eq!(drain_transmits(&mut pair.client, now).len(), 1, "the first CONNECTION_CLOSE");
+    let mut answers = Vec::new();
+    for (i, d) in burst.iter().enumerate() {
+        pair.client.handle_datagram(now, pair.client_addr, pair.server_addr, None, BytesMut::from(&d[..]));
+        if !drain_transmits(&mut pair.client, now).is_empty() {
+            answers.push(i + 1);
+        }
+    }
+    let expected: Vec<usize> = [1, 2, 4, 8, 16, 32, 64].into_iter().filter(|&n| n <= burst.len()).collect();
+    assert_eq!(answers, expected, "packets answered with CONNECTION_CLOSE of {}", burst.len());
+}
+
+/// RFC 9000 §8.1: a server closing before the client's address is validated stays within
+/// three times the bytes received, CONNECTION_CLOSE included. Its certificate chain is long
+/// enough for the first flight to use the whole budget.
+#[test]
+fn closing_server_respects_the_anti_amplification_limit() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("certificate");
+    let cert_der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
+    let key_der = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).expect("key");
+    let mut big =
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("tls13")
+            .with_no_client_auth()
+            .with_single_cert(vec![cert_der; 12], key_der)
+            .expect("server config");
+    big.alpn_protocols = vec![common::ALPN.to_vec()];
+    let mut pair = Pair::with_server_config(27, TransportConfig::default(), |sc| sc.crypto = std::sync::Arc::new(big));
+    let config = pair.client_config(TransportConfig::default());
+    pair.connect(config);
+    let now = pair.now;
+    let first = drain_transmits(&mut pair.client, now);
+    let received: usize = first.iter().map(Vec::len).sum();
+    for d in &first {
+        pair.server.handle_datagram(now, pair.server_addr, pair.client_addr, None, BytesMut::from(&d[..]));
+    }
+    let mut sent: usize = drain_transmits(&mut pair.server, now).iter().map(Vec::len).sum();
+    assert!(sent > 3 * received - 200, "the first flight used {sent} of {} bytes", 3 * received);
+    let h = pair.server.handles().next().expect("the server's connection");
+    pair.server.connection(h).unwrap().close(now, VarInt::from_u32(1), Bytes::new());
+    sent += drain_transmits(&mut pair.server, now).iter().map(Vec::len).sum::<usize>();
+    assert!(sent <= 3 * received, "sent {sent} bytes for {received} received");
+}
+
+/// RFC 9000 §8.1.3: a NEW_TOKEN token spares the next connection the Retry round trip of a
+/// server that requires address validation, and a client SHOULD NOT reuse it for different
+/// connection attempts. After a first connection (with a Retry), a second one presents the
+/// token and gets no Retry; a third, started at the same moment, has no token left and does.
+#[test]
+fn new_token_skips_retry_once() {
+    let mut pair = Pair::with_server_config(28, TransportConfig::default(), |s| s.retry = true);
+    // The Destination CIDs of the Retry packets the server sends (RFC 9000 §17.2.5).
+    let retried = std::rc::Rc::new(std::cell::RefCell::new(Vec::<Vec<u8>>::new()));
+    let record = retried.clone();
+    pair.tamper = Some(Box::new(move |to_server, d| {
+        if !to_server && d.first().is_some_and(|b| b & 0xb0 == 0xb0) {
+            record.borrow_mut().extend(common::long_header_cids(d).map(|(dcid, _)| dcid));
+        }
+    }));
+    pair.connect_default();
+    assert_eq!(retried.borrow().len(), 1, "the first connection is retried");
+    // Let the server's NEW_TOKEN arrive.
+    pair.drive_until(Duration::from_millis(300), |_| false);
+
+    let second = pair.connect(pair.client_config(TransportConfig::default()));
+    let third = pair.connect(pair.client_config(TransportConfig::default()));
+    let mut connected = Vec::new();
+    pair.drive_until(Duration::from_secs(5), |p| {
+        while let Some((h, e)) = p.client.poll_event() {
+            if e == Event::Connected {
+                connected.push(h);
+            }
+        }
+        connected.contains(&second) && connected.contains(&third)
+    });
+    assert!(connected.contains(&second) && connected.contains(&third), "connected: {connected:?}");
+    let retried_cids = |pair: &mut Pair, h| {
+        let conn = pair.client.connection(h).unwrap();
+        conn.local_cids().filter(|cid| retried.borrow().iter().any(|r| r[..] == cid[..])).count()
+    };
+    assert_eq!(retried_cids(&mut pair, second), 0, "the connection with the token was retried");
+    assert_eq!(retried_cids(&mut pair, third), 1, "the connection without a token was not retried");
+    assert_eq!(retried.borrow().len(), 2);
+}

@@ -313,3 +313,28 @@ fn flow_control_credit_travels_on_every_path() {
     assert!(paths_of.len() >= 3, "a 3 MB upload through a 256 KB window needs credit updates: {paths_of:?}");
     assert!(paths_of.values().all(|p| p.len() == 2), "every MAX_DATA value on both paths: {paths_of:?}");
 }
+
+/// RFC 9000 §8.2.2: a datagram carrying PATH_RESPONSE is expanded to at least 1200 bytes, as
+/// one carrying PATH_CHALLENGE is (§8.2.1), when the anti-amplification limit allows it. Both
+/// sides answer a challenge when the second path is validated.
+#[test]
+fn path_response_datagrams_are_expanded_to_1200_bytes() {
+    let mp = TransportConfig { initial_max_path_id: Some(2), ..TransportConfig::default() };
+    let (transport, log) = traced(mp, true);
+    let _ = two_paths(12, transport, Link::default(), Link::default());
+    let responses: Vec<(Side, u64)> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(side, _, r)| match r {
+            Rec::Sent { len, frames, .. } if frames.iter().any(|f| matches!(f, Frame::PathResponse(_))) => {
+                Some((*side, *len))
+            }
+            _ => None,
+        })
+        .collect();
+    for side in [Side::Client, Side::Server] {
+        assert!(responses.iter().any(|(s, _)| *s == side), "{side:?} sent no PATH_RESPONSE: {responses:?}");
+    }
+    assert!(responses.iter().all(|&(_, len)| len >= 1200), "{responses:?}");
+}

@@ -110,9 +110,13 @@ pub struct ConnectionStats {
 enum State {
     Handshake,
     Established,
-    /// We sent CONNECTION_CLOSE; answer further packets with it until `deadline`.
+    /// We sent CONNECTION_CLOSE; answer further packets with it until `deadline`, but only
+    /// the packets that bring the count received while closing to `answer_at` (which then
+    /// doubles: RFC 9000 §10.2.1 asks to limit the rate of these answers).
     Closing {
         deadline: Instant,
+        received: u64,
+        answer_at: u64,
     },
     /// The peer closed; send nothing until `deadline`.
     Draining {
@@ -492,9 +496,16 @@ impl Connection {
         self.new_tokens.received.drain(..)
     }
 
-    /// Whether `token` is the stateless reset token of a CID the peer gave us (RFC 9000 §10.3.1).
-    pub fn is_stateless_reset(&self, token: &[u8; 16]) -> bool {
-        self.paths.cids.is_reset_token(token)
+    /// Whether `tail`, the last 16 bytes of a datagram, is the stateless reset token of a CID
+    /// we send to (RFC 9000 §10.3.1: not of a spare or retired one; compared in constant time).
+    pub fn is_stateless_reset(&self, tail: &[u8; 16]) -> bool {
+        self.paths.cids.is_stateless_reset(tail)
+    }
+
+    /// Whether `token` is the stateless reset token of any CID the peer gave us, used or not:
+    /// the endpoint's index of tokens covers them all.
+    pub(crate) fn holds_reset_token(&self, token: &[u8; 16]) -> bool {
+        self.paths.cids.holds_reset_token(token)
     }
 
     /// The CIDs we issued that the endpoint routes to us.
@@ -691,7 +702,7 @@ impl Connection {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Drained => return None,
-            State::Closing { deadline } | State::Draining { deadline } => return Some(deadline),
+            State::Closing { deadline, .. } | State::Draining { deadline } => return Some(deadline),
             _ => {}
         }
         let mut t = self.timers.idle_deadline;
@@ -739,7 +750,7 @@ impl Connection {
         self.paths.scheduled = None;
         match self.state {
             State::Drained => return,
-            State::Closing { deadline } | State::Draining { deadline } => {
+            State::Closing { deadline, .. } | State::Draining { deadline } => {
                 if now >= deadline {
                     self.set_drained(now);
                 }
@@ -826,11 +837,24 @@ impl Connection {
 
     fn enter_closing(&mut self, now: Instant) {
         let deadline = now + 3 * self.max_pto();
-        self.state = State::Closing { deadline };
+        self.state = State::Closing { deadline, received: 0, answer_at: 1 };
         self.trace_closed(now, true);
         self.trace_state(now, ConnectionStateTrace::Closing);
         self.close_pending = true;
         self.emit_handshake_done_if_needed();
+    }
+
+    /// A packet arrived while closing. RFC 9000 §10.2.1: an endpoint SHOULD limit the rate at
+    /// which it answers with CONNECTION_CLOSE, "for instance, wait for a progressively
+    /// increasing number of received packets": the 1st, 2nd, 4th, 8th, ... packet is answered.
+    fn on_packet_while_closing(&mut self) {
+        if let State::Closing { received, answer_at, .. } = &mut self.state {
+            *received += 1;
+            if *received >= *answer_at {
+                *answer_at = answer_at.saturating_mul(2);
+                self.close_pending = true;
+            }
+        }
     }
 
     fn enter_draining(&mut self, now: Instant, error: ConnectionError) {
@@ -904,6 +928,13 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// RFC 9001 §6.6: how many packets one 1-RTT key may seal (the AEAD's confidentiality
+    /// limit), lowered by [`TransportConfig::confidentiality_limit_packets`].
+    fn confidentiality_limit(&self) -> u64 {
+        let aead = self.one_rtt.as_ref().map_or(u64::MAX, |k| k.local().confidentiality_limit());
+        self.config.confidentiality_limit_packets.map_or(aead, |cap| cap.min(aead))
     }
 
     /// RFC 9001 §6.6: the integrity limit of the AEAD protecting `space` (or of the negotiated

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
 
+use super::send::MIN_INITIAL_DATAGRAM;
 use super::{Connection, CryptoStream};
 use super::{ConnectionError, Event, State, Validation, MAX_BUFFERED_UNDECRYPTABLE, MAX_EARLY_CRYPTO_RESENDS};
 use crate::crypto;
@@ -81,6 +82,16 @@ impl Connection {
                 }
             };
             remaining = rest;
+            // RFC 9000 §14.1: a server MUST discard an Initial packet carried in a datagram
+            // smaller than 1200 bytes, every one of them (the endpoint checks the first).
+            if self.side.is_server()
+                && datagram_len < MIN_INITIAL_DATAGRAM as u64
+                && partial.packet_type() == Some(PacketType::Initial)
+            {
+                self.stats.packets_dropped += 1;
+                self.trace_drop(now, Some(path_id), length, DropReason::HeaderParseError);
+                continue;
+            }
             match self.handle_packet(now, path_id, local, remote, ecn, partial) {
                 Ok(authenticated) => any_authenticated |= authenticated,
                 Err(e) => {
@@ -92,15 +103,13 @@ impl Connection {
                 break;
             }
         }
-        if !any_authenticated && reset_candidate && self.paths.cids.is_reset_token(&tail) {
-            // RFC 9000 §10.3.1: a stateless reset ends the connection without another packet.
+        if !any_authenticated && reset_candidate && self.paths.cids.is_stateless_reset(&tail) {
+            // RFC 9000 §10.3.1: on a stateless reset the endpoint MUST enter the draining period
+            // and not send any further packets on this connection. Draining (rather than
+            // forgetting the connection at once) keeps its CIDs routed for three PTOs, so that
+            // late packets are dropped instead of drawing stateless resets of our own.
             tracing::debug!("stateless reset received");
-            if !self.is_closed() {
-                self.events.push_back(Event::ConnectionLost(ConnectionError::Reset));
-                self.error = Some(ConnectionError::Reset);
-                self.trace_closed(now, false);
-            }
-            self.set_drained(now);
+            self.enter_draining(now, ConnectionError::Reset);
         }
     }
 
@@ -133,9 +142,31 @@ impl Connection {
             _ => {}
         }
         let (Some(space), Some(packet_type)) = (partial.space(), partial.packet_type()) else { return Ok(false) };
+        // RFC 9000 §7.2: once the client has processed the server's first Initial, it discards
+        // any later packet whose Source Connection ID differs from the one chosen there. (A
+        // Retry's SCID only replaced our DCID, §17.2.5.2; `peer_cid` is set by the first Initial
+        // processed after it.)
+        if let (Side::Client, Some(expected), ProtectedHeader::Long { src_cid, .. }) =
+            (self.side, self.handshake_ids.peer_cid, partial.header())
+        {
+            if *src_cid != expected {
+                self.stats.packets_dropped += 1;
+                let length = partial.packet().len() as u64;
+                self.trace_drop(now, Some(path_id), length, DropReason::UnknownConnectionId);
+                return Ok(false);
+            }
+        }
+        // RFC 9000 §17.2.2: a server's Initial has an empty Token field; a client discards one
+        // that has a token (the other choice, closing with PROTOCOL_VIOLATION, would let anyone
+        // who saw our Initial end the handshake).
+        if self.side.is_client() && packet_type == PacketType::Initial && !partial.token().is_empty() {
+            self.stats.packets_dropped += 1;
+            self.trace_drop(now, Some(path_id), partial.packet().len() as u64, DropReason::Unsupported);
+            return Ok(false);
+        }
         if let State::Closing { .. } = self.state {
-            // RFC 9000 §10.2.1: answer with CONNECTION_CLOSE (rate-limited to one per datagram).
-            self.close_pending = true;
+            // RFC 9000 §10.2.1: answer with CONNECTION_CLOSE, at a limited rate.
+            self.on_packet_while_closing();
             return Ok(false);
         }
         let zero_rtt = packet_type == PacketType::ZeroRtt;
@@ -385,7 +416,7 @@ impl Connection {
             return;
         }
         if let State::Closing { .. } = self.state {
-            self.close_pending = true;
+            self.on_packet_while_closing();
             return;
         }
         let Some(path) = self.paths.table.get(&path_id) else { return };

@@ -5,6 +5,7 @@
 use bytes::{BufMut, Bytes};
 
 use super::{CloseFrame, Connection, PathData, State, Transmit, Validation};
+use crate::error::TransportError;
 use crate::frame::{self, encode_stream_header, stream_header_len, Frame};
 use crate::packet::{self, LongType, SpaceId};
 use crate::path::PathId;
@@ -16,7 +17,12 @@ use crate::Instant;
 /// Most datagrams batched into one [`Transmit`] (GSO segments).
 pub const MAX_GSO_SEGMENTS: usize = 10;
 /// RFC 9000 §14.1: datagrams carrying Initial packets are padded to at least this size.
-const MIN_INITIAL_DATAGRAM: usize = 1200;
+pub(super) const MIN_INITIAL_DATAGRAM: usize = 1200;
+/// 1-RTT packets kept back from the confidentiality limit (RFC 9001 §6.6): a connection whose
+/// keys could not be updated closes this many packets before the limit, as §6.6 recommends
+/// ("before reaching a state where key updates are not possible"), so that its CONNECTION_CLOSE
+/// packets, and the closing state's answers (doubling intervals, §10.2.1), fit under it.
+const CONFIDENTIALITY_RESERVE: u64 = 64;
 /// Below this many free bytes a packet is not worth starting.
 const MIN_PACKET_ROOM: usize = 48;
 
@@ -29,14 +35,31 @@ impl Connection {
             State::Closing { .. } => return self.poll_close_transmit(now, buf),
             _ => {}
         }
+        let confidentiality_limit = self.confidentiality_limit();
         if self.handshake_confirmed {
             let interval = self.config.key_update_interval_packets;
             if let Some(keys) = self.one_rtt.as_mut() {
-                if keys.update_due(interval) && keys.can_initiate_update() && keys.initiate_update(&mut self.tls) {
+                if keys.update_due(interval, confidentiality_limit)
+                    && keys.can_initiate_update()
+                    && keys.initiate_update(&mut self.tls)
+                {
                     self.stats.key_updates += 1;
                 }
             }
             self.trace_local_key_update(now);
+        }
+        // RFC 9001 §6.6: the keys could not be updated in time; close with AEAD_LIMIT_REACHED
+        // while a few packets are left under the limit, rather than seal past it.
+        let sealed = self.one_rtt.as_ref().map(|k| k.sent_in_phase());
+        if let Some(sealed) = sealed.filter(|&n| n >= confidentiality_limit.saturating_sub(CONFIDENTIALITY_RESERVE)) {
+            self.close_with_error(
+                now,
+                TransportError::AEAD_LIMIT_REACHED(format!(
+                    "{sealed} packets sealed with one 1-RTT key, which could not be updated (limit \
+                     {confidentiality_limit})"
+                )),
+            );
+            return self.poll_close_transmit(now, buf);
         }
         self.plan_reinjection(now);
         let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.table.keys().copied().collect();
@@ -224,7 +247,7 @@ impl Connection {
         let header_start = buf.len();
         let tag_len = self.tag_len(space)?;
         let dcid_path = if space == SpaceId::Data { path_id } else { PathId::ZERO };
-        let dcid = self.paths.cids.active_remote(dcid_path)?;
+        let dcid = self.paths.cids.use_remote(dcid_path)?;
         let mp = self.paths.mp_version();
         let path = self.paths.table.get_mut(&path_id)?;
         let pn = path.recovery.next_packet_number(space);
@@ -241,7 +264,7 @@ impl Connection {
         frames.clear();
         let mut ack_eliciting = false;
         let mut largest_acked_in_ack = None;
-        let mut challenge_padding = false;
+        let mut validation_padding = false;
         // A client's application data before 1-RTT keys goes in 0-RTT packets (RFC 9001 §4.6.1),
         // which carry stream data and PING only here: RFC 9000 §12.5 forbids ACK, CRYPTO,
         // HANDSHAKE_DONE, NEW_TOKEN, PATH_RESPONSE and RETIRE_CONNECTION_ID in them.
@@ -286,7 +309,7 @@ impl Connection {
         if space == SpaceId::Data && !zero_rtt {
             let written = path.write_validation_frames(now, buf, payload_limit);
             ack_eliciting |= written.ack_eliciting;
-            challenge_padding = written.challenge;
+            validation_padding = written.pad_to_1200;
         }
 
         // DPLPMTUD probe: a packet of exactly the probe size, PING + PADDING (RFC 9000 §14.4).
@@ -335,12 +358,13 @@ impl Connection {
         if let Some(p) = pad_to {
             target = target.max(p.saturating_sub(tag_len));
         }
-        if challenge_padding {
+        // RFC 9000 §8.2.1, §8.2.2: PATH_CHALLENGE and PATH_RESPONSE datagrams are expanded to
+        // 1200 bytes; `limit` holds the anti-amplification budget.
+        if validation_padding {
             target = target.max((header_start + MIN_INITIAL_DATAGRAM).min(limit).saturating_sub(tag_len));
         }
         if let Some(size) = mtu_probe {
             target = target.max(header_start + size - tag_len);
-            frames.mtu_probe = Some(size as u16);
         }
         let padded = target > buf.len();
         if padded {
@@ -384,6 +408,8 @@ impl Connection {
             in_flight,
             largest_acked: largest_acked_in_ack,
             ecn,
+            // RFC 9000 §14.4: recovery keeps a lost probe out of congestion control.
+            mtu_probe: mtu_probe.is_some(),
             frames: frames.clone(),
         };
         let restarts_before = path.recovery.idle_restarts();
@@ -639,10 +665,18 @@ impl Connection {
             (p.remote, p.local)
         };
         let start = buf.len();
-        let mtu = self.paths.table.get(&path_id).map_or(1200, |p| usize::from(p.mtu()));
+        let (mtu, budget) = self.paths.table.get(&path_id).map_or((1200, 0), |p| {
+            (usize::from(p.mtu()), usize::try_from(p.amplification_budget()).unwrap_or(usize::MAX))
+        });
+        // RFC 9000 §8.1: the anti-amplification limit holds for CONNECTION_CLOSE too (§10.2.1
+        // answers come from packets received, which raise the budget).
+        let max_len = mtu.min(budget);
+        // RFC 9001 §6.6: a 1-RTT key at its confidentiality limit seals nothing more.
+        let one_rtt_usable = self.one_rtt.as_ref().is_none_or(|k| k.sent_in_phase() < self.confidentiality_limit());
         let spaces: smallvec::SmallVec<[SpaceId; 3]> = [SpaceId::Initial, SpaceId::Handshake, SpaceId::Data]
             .into_iter()
             .filter(|&s| self.space_keys_available(s) && (s != SpaceId::Data || self.handshake_complete))
+            .filter(|&s| s != SpaceId::Data || one_rtt_usable)
             // Paths other than 0 exist only in 1-RTT.
             .filter(|&s| s == SpaceId::Data || path_id == PathId::ZERO)
             .collect();
@@ -650,10 +684,22 @@ impl Connection {
         for (i, &space) in spaces.iter().enumerate() {
             let is_last = i + 1 == spaces.len();
             let pad_to = (is_last && has_initial && self.side == Side::Client).then_some(start + MIN_INITIAL_DATAGRAM);
-            self.write_close_packet(now, path_id, space, &close, buf, start + mtu, pad_to);
+            let packet_start = buf.len();
+            self.write_close_packet(now, path_id, space, &close, buf, start + max_len, pad_to);
+            if buf.len() - start > max_len {
+                // Over the budget: this packet stays unsent, and so do the later ones.
+                buf.truncate(packet_start);
+                break;
+            }
         }
         let len = buf.len() - start;
-        (len > 0).then_some(Transmit { path: path_id, src: local, dst: remote, ecn: None, segment_size: None, len })
+        if len == 0 {
+            return None;
+        }
+        if let Some(path) = self.paths.table.get_mut(&path_id).filter(|p| !p.is_validated()) {
+            path.amplification_sent += len as u64;
+        }
+        Some(Transmit { path: path_id, src: local, dst: remote, ecn: None, segment_size: None, len })
     }
 
     /// The path that carries CONNECTION_CLOSE. RFC 10069 §3.4: it "can go on
@@ -687,7 +733,7 @@ impl Connection {
         pad_to: Option<usize>,
     ) {
         let header_start = buf.len();
-        let Some(dcid) = self.paths.cids.active_remote(path_id) else { return };
+        let Some(dcid) = self.paths.cids.use_remote(path_id) else { return };
         let Some(path) = self.paths.table.get_mut(&path_id) else { return };
         let pn = path.recovery.next_packet_number(space);
         let _ = path.recovery.skip_packet_number(space, pn);

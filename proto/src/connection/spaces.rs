@@ -190,10 +190,16 @@ impl OneRttKeys {
         }
     }
 
-    /// Whether the confidentiality limit calls for an update (§6.6), or `interval` packets passed.
-    pub fn update_due(&self, interval: u64) -> bool {
-        let limit = self.current.local.confidentiality_limit().min(interval);
-        self.sent_in_phase >= limit
+    /// Whether an update is due: `interval` packets passed, or half of `confidentiality_limit`
+    /// (RFC 9001 §6.6: an endpoint MUST initiate a key update before the limit is reached;
+    /// starting at half leaves the other half for the update to become possible, §6.1).
+    pub fn update_due(&self, interval: u64, confidentiality_limit: u64) -> bool {
+        self.sent_in_phase >= interval.min(confidentiality_limit / 2)
+    }
+
+    /// Packets sealed with the current keys (RFC 9001 §6.6 counts them per key).
+    pub fn sent_in_phase(&self) -> u64 {
+        self.sent_in_phase
     }
 
     /// When the previous keys are to be dropped.

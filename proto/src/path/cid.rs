@@ -12,7 +12,7 @@ use super::{PathId, Paths};
 use crate::crypto::ResetKey;
 use crate::error::TransportError;
 use crate::frame;
-use crate::shared::ConnectionId;
+use crate::shared::{ConnectionId, ResetToken};
 
 /// A CID the peer issued, with its sequence number and stateless reset token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,9 @@ pub struct IssuedCid {
 pub struct RemoteCids {
     /// The one in use.
     active: IssuedCid,
+    /// We sent a packet to `active` (RFC 9000 §10.3.1: only the tokens of CIDs we used may
+    /// match a stateless reset).
+    active_used: bool,
     /// Spare ones, ascending by sequence.
     pub(super) spare: VecDeque<IssuedCid>,
     /// Everything below this sequence number is retired (retire_prior_to, RFC 9000 §19.15).
@@ -59,6 +62,7 @@ impl RemoteCids {
         let token_changes = initial.reset_token.map(ResetTokenChange::Added).into_iter().collect();
         Self {
             active: initial,
+            active_used: false,
             spare: VecDeque::new(),
             retire_prior_to: 0,
             to_retire: VecDeque::new(),
@@ -78,6 +82,20 @@ impl RemoteCids {
     /// The CID in use.
     pub fn active(&self) -> IssuedCid {
         self.active
+    }
+
+    /// The CID in use, to send a packet to now: from now on its stateless reset token counts
+    /// (RFC 9000 §10.3.1).
+    pub fn use_active(&mut self) -> ConnectionId {
+        self.active_used = true;
+        self.active.id
+    }
+
+    /// Makes `next` the CID in use and retires the old one.
+    fn switch_active(&mut self, next: IssuedCid) {
+        let old = core::mem::replace(&mut self.active, next);
+        self.active_used = false;
+        self.retire(old);
     }
 
     /// Replaces the handshake CID (the server's chosen SCID replaces our random Initial DCID,
@@ -123,16 +141,14 @@ impl RemoteCids {
                 }
             }
             if self.active.sequence < retire_prior_to {
-                let old = self.active;
                 match self.spare.pop_front() {
-                    Some(next) => self.active = next,
+                    Some(next) => self.switch_active(next),
                     None => {
                         return Err(TransportError::PROTOCOL_VIOLATION(
                             "retire_prior_to retires every connection ID we have",
                         ))
                     }
                 }
-                self.retire(old);
             }
         }
         // §5.1.1: more active CIDs than our limit is CONNECTION_ID_LIMIT_ERROR.
@@ -151,8 +167,7 @@ impl RemoteCids {
     pub fn rotate(&mut self) -> bool {
         match self.spare.pop_front() {
             Some(next) => {
-                let old = core::mem::replace(&mut self.active, next);
-                self.retire(old);
+                self.switch_active(next);
                 true
             }
             None => false,
@@ -164,8 +179,7 @@ impl RemoteCids {
     pub fn rotate_to(&mut self, sequence: u64) -> bool {
         let Some(pos) = self.spare.iter().position(|c| c.sequence == sequence) else { return false };
         let Some(next) = self.spare.remove(pos) else { return false };
-        let old = core::mem::replace(&mut self.active, next);
-        self.retire(old);
+        self.switch_active(next);
         true
     }
 
@@ -186,9 +200,18 @@ impl RemoteCids {
         !self.to_retire.is_empty()
     }
 
-    /// Whether `token` is the reset token of any CID we hold (RFC 9000 §10.3.1).
-    pub fn is_reset_token(&self, token: &[u8; 16]) -> bool {
+    /// Whether `token` is the reset token of any CID we hold, used or spare: the endpoint's
+    /// index of tokens keeps every one of them (see [`CidState::poll_reset_token_change`]).
+    pub fn holds_reset_token(&self, token: &[u8; 16]) -> bool {
         core::iter::once(&self.active).chain(self.spare.iter()).any(|c| c.reset_token.as_ref() == Some(token))
+    }
+
+    /// Whether `tail`, the last 16 bytes of a datagram, is the reset token of the CID we send
+    /// to. RFC 9000 §10.3.1: only tokens of CIDs we used and did not retire count (a spare
+    /// CID's token must not end the connection), compared in constant time.
+    pub fn is_stateless_reset(&self, tail: &[u8; 16]) -> bool {
+        let matches = self.active.reset_token.is_some_and(|t| ResetToken(t).constant_time_eq(tail));
+        self.active_used & matches
     }
 }
 
@@ -297,12 +320,30 @@ mod tests {
         r.on_new_cid(issued(2), 1).unwrap();
         assert_eq!(r.active().sequence, 1);
         assert_eq!(r.pop_retire(), Some(0));
-        assert!(r.is_reset_token(&[2; 16]));
+        assert!(r.holds_reset_token(&[2; 16]));
         // A repeated frame is harmless; a changed one is a violation.
         r.on_new_cid(issued(2), 1).unwrap();
         let mut changed = issued(2);
         changed.id = cid(99);
         assert_eq!(r.on_new_cid(changed, 1).unwrap_err().code, TransportErrorCode::PROTOCOL_VIOLATION);
+    }
+
+    /// RFC 9000 §10.3.1: only the token of a CID we sent to, and did not retire, is a stateless
+    /// reset.
+    #[test]
+    fn stateless_reset_matches_only_used_cids() {
+        let mut r = RemoteCids::new(issued(0), 4);
+        r.on_new_cid(issued(1), 0).unwrap();
+        assert!(r.holds_reset_token(&[0; 16]) && r.holds_reset_token(&[1; 16]));
+        assert!(!r.is_stateless_reset(&[0; 16]), "no packet was sent to the CID yet");
+        assert_eq!(r.use_active(), cid(1));
+        assert!(r.is_stateless_reset(&[0; 16]));
+        assert!(!r.is_stateless_reset(&[1; 16]), "the spare CID was never used");
+        assert!(r.rotate());
+        assert!(!r.is_stateless_reset(&[0; 16]), "the CID was retired");
+        assert!(!r.is_stateless_reset(&[1; 16]), "no packet was sent to the new CID yet");
+        r.use_active();
+        assert!(r.is_stateless_reset(&[1; 16]));
     }
 
     #[test]
@@ -372,7 +413,7 @@ impl CidState {
     /// keeps an index from token to connection, so that an unroutable datagram is matched
     /// against every connection's tokens in O(1) (RFC 9000 §10.3.1). A token reported removed
     /// may still be held under another CID; the endpoint checks with
-    /// [`CidState::is_reset_token`].
+    /// [`CidState::holds_reset_token`].
     pub fn poll_reset_token_change(&mut self) -> Option<ResetTokenChange> {
         if let Some(token) = self.forgotten_tokens.pop_front() {
             return Some(ResetTokenChange::Removed(token));
@@ -423,9 +464,22 @@ impl CidState {
         }
     }
 
-    /// Whether `token` belongs to any CID the peer gave us.
-    pub fn is_reset_token(&self, token: &[u8; 16]) -> bool {
-        self.remote.values().any(|r| r.is_reset_token(token))
+    /// Whether `token` belongs to any CID the peer gave us, used or not (for the endpoint's
+    /// index of tokens).
+    pub fn holds_reset_token(&self, token: &[u8; 16]) -> bool {
+        self.remote.values().any(|r| r.holds_reset_token(token))
+    }
+
+    /// Whether `tail`, the last 16 bytes of a datagram, is the stateless reset token of a CID
+    /// we send to on some path (RFC 9000 §10.3.1; [`RemoteCids::is_stateless_reset`]). Every
+    /// path's token is compared, so the time taken does not tell which one matched.
+    pub fn is_stateless_reset(&self, tail: &[u8; 16]) -> bool {
+        self.remote.values().fold(false, |found, r| found | r.is_stateless_reset(tail))
+    }
+
+    /// The CID to send to on `path` now, marked used ([`RemoteCids::use_active`]).
+    pub fn use_remote(&mut self, path: PathId) -> Option<ConnectionId> {
+        self.remote.get_mut(&path).map(RemoteCids::use_active)
     }
 
     /// Whether any RETIRE frame is owed.

@@ -2,8 +2,10 @@
 //!
 //! The search starts from the base PLPMTU of 1200 bytes (RFC 9000 §14) and binary-searches up to
 //! the configured upper bound (bounded by the peer's max_udp_payload_size). A probe is a packet
-//! of exactly the probed size made of PING and PADDING; it is not counted as congestion loss
-//! (RFC 8899 §4.4). Three lost probes of one size end the search below it (MAX_PROBES, §5.1.2).
+//! of exactly the probed size made of PING and PADDING; its loss is not counted as congestion
+//! (RFC 9000 §14.4, RFC 8899 §4.4): the sent packet is marked `SentPacket::mtu_probe`, which
+//! recovery keeps out of congestion events and persistent congestion. Three lost probes of one
+//! size end the search below it (MAX_PROBES, §5.1.2).
 //! Black-hole detection (§4.3): when packets larger than the base keep getting lost while smaller
 //! ones get through, the path falls back to the base size and searches again later.
 

@@ -17,9 +17,10 @@ use crate::Instant;
 pub(crate) struct ValidationFramesWritten {
     /// Any frame at all (both kinds are ack-eliciting).
     pub ack_eliciting: bool,
-    /// A PATH_CHALLENGE: RFC 9000 §8.2.1 wants its datagram padded to 1200 bytes (within the
-    /// anti-amplification budget), which also checks the path's MTU.
-    pub challenge: bool,
+    /// A PATH_CHALLENGE or PATH_RESPONSE: RFC 9000 §8.2.1 and §8.2.2 want the datagram
+    /// expanded to 1200 bytes (within the anti-amplification budget), which checks that the
+    /// path carries datagrams of that size in both directions.
+    pub pad_to_1200: bool,
 }
 
 impl PathData {
@@ -41,13 +42,14 @@ impl PathData {
             Frame::PathResponse(token).encode(buf);
             self.path_responses.remove(0);
             written.ack_eliciting = true;
+            written.pad_to_1200 = true;
         }
         if let Validation::Pending { token, sent: None, deadline } = self.validation {
             if buf.len() + FRAME_LEN <= limit {
                 Frame::PathChallenge(token).encode(buf);
                 self.validation = Validation::Pending { token, sent: Some(now), deadline };
                 written.ack_eliciting = true;
-                written.challenge = true;
+                written.pad_to_1200 = true;
             }
         }
         written

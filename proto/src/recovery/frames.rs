@@ -44,8 +44,6 @@ pub struct SentFrames {
     pub mp_control: SmallVec<[MpControl; 1]>,
     /// NEW_TOKEN.
     pub new_token: bool,
-    /// The packet was a DPLPMTUD probe of this size.
-    pub mtu_probe: Option<u16>,
 }
 
 impl SentFrames {
@@ -60,7 +58,6 @@ impl SentFrames {
         self.path_acks.clear();
         self.mp_control.clear();
         self.new_token = false;
-        self.mtu_probe = None;
     }
 }
 

@@ -76,8 +76,14 @@ pub enum LossDetectionAction {
 #[derive(Debug, Default)]
 struct LossStats {
     count: usize,
+    /// Bytes of every lost in-flight packet, DPLPMTUD probes included: they leave bytes in
+    /// flight all the same.
     in_flight_bytes: u64,
-    /// Send time of the newest lost in-flight packet (RFC 9002 B.8 sent_time_of_last_loss).
+    /// Bytes of the lost in-flight packets that count as congestion: all but DPLPMTUD probes
+    /// (RFC 9000 §14.4).
+    congestion_bytes: u64,
+    /// Send time of the newest lost in-flight packet that counts as congestion (RFC 9002 B.8
+    /// sent_time_of_last_loss); `None` when only probes were lost.
     newest_lost_time_sent: Option<Instant>,
     persistent_congestion: bool,
     /// Lost packets that were sent with an ECN codepoint.
@@ -326,15 +332,17 @@ impl<F> PathRecovery<F> {
         let rtt = self.rtt.to_estimates();
         let event = CongestionEvent {
             sent_time,
-            lost_bytes: stats.in_flight_bytes,
+            lost_bytes: stats.congestion_bytes,
             ecn: false,
             bytes_in_flight: self.bytes_in_flight,
         };
         self.controller.on_congestion_event(now, &event, &rtt, paths);
         self.bytes_acked_since_loss = 0;
         if stats.persistent_congestion {
+            // RFC 9002 §5.2: min_rtt restarts from the newest sample.
+            self.rtt.on_persistent_congestion();
             // RFC 9002 §7.6.2: collapse the window to the minimum.
-            self.controller.on_persistent_congestion(now, &rtt);
+            self.controller.on_persistent_congestion(now, &self.rtt.to_estimates());
         }
         true
     }
@@ -544,15 +552,22 @@ fn detect_and_remove_lost_packets<F>(
                             if p.ack_eliciting {
                                 s.ack_eliciting_in_flight -= 1;
                             }
-                            stats.newest_lost_time_sent =
-                                Some(stats.newest_lost_time_sent.map_or(p.time_sent, |t| t.max(p.time_sent)));
+                            // RFC 9000 §14.4: the loss of a DPLPMTUD probe SHOULD NOT trigger a
+                            // congestion control reaction (RFC 8899 §4.4).
+                            if !p.mtu_probe {
+                                stats.congestion_bytes += p.size;
+                                stats.newest_lost_time_sent =
+                                    Some(stats.newest_lost_time_sent.map_or(p.time_sent, |t| t.max(p.time_sent)));
+                            }
                         }
                         if p.ecn.is_some() {
                             stats.ecn_marked += 1;
                         }
                         // RFC 9002 §7.6.2: only ack-eliciting packets sent after the first RTT
-                        // sample count toward persistent congestion.
-                        if p.ack_eliciting && first_sample.is_some_and(|t| p.time_sent > t) {
+                        // sample count toward persistent congestion; RFC 9000 §14.4: a lost
+                        // probe is no sign of congestion, so it neither starts nor extends a run
+                        // (it is not acknowledged either, so it does not end one).
+                        if p.ack_eliciting && !p.mtu_probe && first_sample.is_some_and(|t| p.time_sent > t) {
                             match run_start {
                                 None => run_start = Some(p.time_sent),
                                 Some(start) => {

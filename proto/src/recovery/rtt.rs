@@ -77,6 +77,15 @@ impl RttEstimator {
         self.smoothed_rtt = (7 * self.smoothed_rtt + adjusted_rtt) / 8;
     }
 
+    /// Persistent congestion was established: RFC 9002 §5.2, min_rtt SHOULD be set to the
+    /// newest RTT sample, since the path may have changed (a route, a queue that will not
+    /// drain) and an old minimum would stay below every RTT from now on.
+    pub fn on_persistent_congestion(&mut self) {
+        if self.has_sample() {
+            self.min_rtt = self.latest_rtt;
+        }
+    }
+
     /// Sets every estimate at once (tests reproducing RFC examples with round numbers).
     #[cfg(test)]
     pub(crate) fn force(&mut self, smoothed: Duration, rttvar: Duration, latest: Duration, first_sample_time: Instant) {

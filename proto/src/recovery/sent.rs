@@ -36,6 +36,10 @@ pub struct SentPacket<F> {
     pub largest_acked: Option<u64>,
     /// The ECN codepoint the packet was sent with (RFC 9000 §13.4.2 validation).
     pub ecn: Option<EcnCodepoint>,
+    /// The packet was a DPLPMTUD probe. RFC 9000 §14.4: its loss is not a reliable sign of
+    /// congestion, so recovery keeps it out of congestion events and of persistent
+    /// congestion (RFC 8899 §4.4 and §3 item 7), while it still counts in bytes in flight.
+    pub mtu_probe: bool,
     /// The connection's own frame bookkeeping.
     pub frames: F,
 }
@@ -302,6 +306,7 @@ mod tests {
             in_flight: true,
             largest_acked: None,
             ecn: None,
+            mtu_probe: false,
             frames: (),
         }
     }

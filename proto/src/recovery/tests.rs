@@ -96,9 +96,26 @@ impl Harness {
             in_flight: ack_eliciting,
             largest_acked: None,
             ecn,
+            mtu_probe: false,
             frames: pn,
         };
         self.r.on_packet_sent(now, space, p, false).unwrap();
+    }
+
+    /// Sends a DPLPMTUD probe of 1452 bytes in the application space.
+    fn send_mtu_probe(&mut self, now: Instant, pn: u64) {
+        let p = SentPacket {
+            packet_number: pn,
+            time_sent: now,
+            size: 1452,
+            ack_eliciting: true,
+            in_flight: true,
+            largest_acked: None,
+            ecn: None,
+            mtu_probe: true,
+            frames: pn,
+        };
+        self.r.on_packet_sent(now, SpaceId::Data, p, false).unwrap();
     }
 
     fn send(&mut self, now: Instant, pn: u64) {
@@ -344,12 +361,88 @@ fn persistent_congestion_rfc_example() {
     assert_eq!(calls[1], Call::Persistent);
 }
 
+/// RFC 9002 §5.2: once persistent congestion is established, min_rtt is the newest sample (here
+/// 200 ms), not the 10 ms of a path that is gone.
+#[test]
+fn persistent_congestion_resets_min_rtt() {
+    let mut h = Harness::new(PathKind::Additional);
+    h.r.set_peer_max_ack_delay(at(0), ms(0));
+    h.send(at(0), 0);
+    h.ack(at(10), &[0..1]);
+    assert_eq!(h.r.rtt().min(), ms(10));
+    h.r.rtt.force(ms(1000), ms(0), ms(1000), at(10));
+    for (pn, t) in [(1, 2000), (2, 3000), (3, 4000), (4, 5000), (5, 6000), (6, 8000), (7, 12_000)] {
+        h.send(at(t), pn);
+    }
+    let s = h.ack(at(12_200), &[7..8]);
+    assert_eq!(h.lost(), vec![1, 2, 3, 4, 5, 6]);
+    assert!(s.persistent_congestion);
+    assert_eq!(h.r.rtt().min(), ms(200));
+    assert_eq!(h.r.rtt().latest(), ms(200));
+}
+
 #[test]
 fn acknowledged_packet_between_losses_prevents_persistent_congestion() {
     let (h, s) = rfc_example(true);
     assert_eq!(h.lost(), vec![2, 3, 4, 6, 7, 8]);
     assert!(!s.persistent_congestion);
     assert!(!h.calls().contains(&Call::Persistent));
+}
+
+/// RFC 9000 §14.4: the loss of a DPLPMTUD probe is no congestion signal; it still leaves bytes
+/// in flight.
+#[test]
+fn lost_mtu_probe_is_not_congestion() {
+    let mut h = Harness::new(PathKind::Additional);
+    h.send_mtu_probe(at(0), 0);
+    for pn in 1..4 {
+        h.send(at(pn), pn);
+    }
+    h.calls();
+    let s = h.ack(at(85), &[3..4]);
+    assert_eq!(h.lost(), vec![0]);
+    assert!(!s.congestion_event && !s.persistent_congestion);
+    assert_eq!(h.calls(), vec![Call::Ack(vec![3])]);
+    assert_eq!(h.r.bytes_in_flight(), 2000);
+
+    // A probe lost with an ordinary packet: only the ordinary one is the congestion event, by
+    // its size and send time, though the probe was sent later.
+    h.send(at(100), 4);
+    h.send_mtu_probe(at(101), 5);
+    for pn in 6..9 {
+        h.send(at(pn + 100), pn);
+    }
+    h.calls();
+    let s = h.ack(at(190), &[8..9]);
+    assert_eq!(h.lost(), vec![1, 2, 4, 5]);
+    assert!(s.congestion_event);
+    assert_eq!(h.calls()[0], Call::Congestion { sent_time: at(100), lost_bytes: 3000, ecn: false });
+}
+
+/// RFC 9002 §7.6 with RFC 9000 §14.4: lost probes spanning more than the persistent
+/// congestion duration do not establish persistent congestion. The RFC 9002 §7.6.3 example,
+/// with packets 5 to 8 sent as probes: the ordinary losses (3 and 4) span one second only.
+#[test]
+fn lost_mtu_probes_do_not_establish_persistent_congestion() {
+    let mut h = Harness::new(PathKind::Additional);
+    h.r.set_peer_max_ack_delay(at(0), ms(0));
+    h.send(at(0), 1);
+    h.send(at(1000), 2);
+    h.ack(at(1200), &[1..2]);
+    h.r.rtt.force(ms(1000), ms(0), ms(1000), at(1200));
+    h.send(at(2000), 3);
+    h.send(at(3000), 4);
+    for (pn, t) in [(5, 4000), (6, 5000), (7, 6000), (8, 8000)] {
+        h.send_mtu_probe(at(t), pn);
+    }
+    h.send(at(12_000), 9);
+    h.calls();
+    let s = h.ack(at(12_200), &[9..10]);
+    assert_eq!(h.lost(), vec![2, 3, 4, 5, 6, 7, 8]);
+    assert!(!s.persistent_congestion);
+    let calls = h.calls();
+    assert_eq!(calls[0], Call::Congestion { sent_time: at(3000), lost_bytes: 3000, ecn: false });
+    assert!(!calls.contains(&Call::Persistent));
 }
 
 #[test]
@@ -396,6 +489,7 @@ fn ack_of_ack_prunes_receiver_state() {
         in_flight: false,
         largest_acked: Some(5),
         ecn: None,
+        mtu_probe: false,
         frames: 0,
     };
     h.r.on_packet_sent(at(1), SpaceId::Data, p, false).unwrap();
@@ -487,7 +581,7 @@ proptest! {
                         pn += 1;
                     }
                     let p = SentPacket { packet_number: pn, time_sent: now, size: 100 + a, ack_eliciting: flag || op == 0,
-                        in_flight: flag || op == 0, largest_acked: None, ecn: None, frames: pn };
+                        in_flight: flag || op == 0, largest_acked: None, ecn: None, mtu_probe: false, frames: pn };
                     if p.in_flight { sent_in_flight += p.size; }
                     h.r.on_packet_sent(now, SpaceId::Data, p, false).unwrap();
                 }

@@ -522,3 +522,44 @@ pub fn bulk(
     assert!(ok, "transfer incomplete: {} of {} bytes", got.len(), data.len());
     got
 }
+
+/// The Destination and Source Connection IDs of a datagram starting with a long header, if it
+/// does and is long enough.
+pub fn long_header_cids(d: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    if d.first()? & 0x80 == 0 {
+        return None;
+    }
+    let dcid_len = usize::from(*d.get(5)?);
+    let dcid = d.get(6..6 + dcid_len)?.to_vec();
+    let scid_len = usize::from(*d.get(6 + dcid_len)?);
+    let scid = d.get(7 + dcid_len..7 + dcid_len + scid_len)?.to_vec();
+    Some((dcid, scid))
+}
+
+/// An Initial packet of side `from` as anyone who saw the client's first Initial can build one:
+/// packet number `pn`, `frames` (padded to at least 20 bytes with PADDING so that header
+/// protection has its sample), protected with `from`'s Initial keys for the client's first DCID
+/// `original_dcid` (RFC 9001 §5.2).
+pub fn forge_initial(
+    from: mpquic_proto::Side,
+    original_dcid: &[u8],
+    dcid: &[u8],
+    scid: &[u8],
+    token: &[u8],
+    pn: u64,
+    frames: &[u8],
+) -> Vec<u8> {
+    use mpquic_proto::packet::{encode_long_header, LongType};
+    let keys = mpquic_proto::crypto::initial_keys(original_dcid, from);
+    let dcid = mpquic_proto::ConnectionId::new(dcid).expect("dcid");
+    let scid = mpquic_proto::ConnectionId::new(scid).expect("scid");
+    let mut buf = Vec::new();
+    let layout = encode_long_header(&mut buf, LongType::Initial, 1, &dcid, &scid, token, pn, 4);
+    buf.extend_from_slice(frames);
+    buf.resize(buf.len().max(layout.header_len + 20), 0);
+    buf.resize(buf.len() + keys.packet.local.tag_len(), 0);
+    layout.set_length(&mut buf).expect("length");
+    keys.packet.local.encrypt_packet(PathId::ZERO, pn, &mut buf, layout.header_len).expect("seal");
+    keys.header.local.apply(&mut buf, layout.pn_offset).expect("header protection");
+    buf
+}
