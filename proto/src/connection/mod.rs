@@ -110,13 +110,16 @@ pub struct ConnectionStats {
 enum State {
     Handshake,
     Established,
-    /// We sent CONNECTION_CLOSE; answer further packets with it until `deadline`, but only
-    /// the packets that bring the count received while closing to `answer_at` (which then
-    /// doubles: RFC 9000 §10.2.1 asks to limit the rate of these answers).
+    /// We sent `frame` (CONNECTION_CLOSE); answer further packets with it until `deadline`,
+    /// but only the packets that bring the count received while closing to `answer_at` (which
+    /// then doubles: RFC 9000 §10.2.1 asks to limit the rate of these answers). `answer_pending`:
+    /// the next transmit is that answer.
     Closing {
         deadline: Instant,
+        frame: CloseFrame,
         received: u64,
         answer_at: u64,
+        answer_pending: bool,
     },
     /// The peer closed; send nothing until `deadline`.
     Draining {
@@ -218,9 +221,6 @@ pub struct Connection {
     rng: ChaCha20Rng,
     state: State,
     error: Option<ConnectionError>,
-    close_frame: Option<CloseFrame>,
-    /// A CONNECTION_CLOSE should go out (first time, or in answer to a packet while closing).
-    close_pending: bool,
     tls: TlsSession,
     /// Initial, Handshake keys; `None` before they exist and after discard.
     initial_keys: Option<crypto::Keys>,
@@ -291,8 +291,6 @@ impl Connection {
             rng,
             state: State::Handshake,
             error: None,
-            close_frame: None,
-            close_pending: false,
             tls: p.tls,
             initial_keys: Some(crypto::initial_keys(&p.initial_dst_cid, p.side)),
             handshake_keys: None,
@@ -622,8 +620,7 @@ impl Connection {
             return;
         }
         self.error = Some(ConnectionError::LocallyClosed);
-        self.close_frame = Some(CloseFrame::Application { code: error_code.into_inner(), reason });
-        self.enter_closing(now);
+        self.enter_closing(now, CloseFrame::Application { code: error_code.into_inner(), reason });
     }
 
     /// Starts a 1-RTT key update now (RFC 9001 §6), if one is allowed: the handshake is
@@ -835,12 +832,11 @@ impl Connection {
         self.paths.max_pto()
     }
 
-    fn enter_closing(&mut self, now: Instant) {
+    fn enter_closing(&mut self, now: Instant, frame: CloseFrame) {
         let deadline = now + 3 * self.max_pto();
-        self.state = State::Closing { deadline, received: 0, answer_at: 1 };
+        self.state = State::Closing { deadline, frame, received: 0, answer_at: 1, answer_pending: true };
         self.trace_closed(now, true);
         self.trace_state(now, ConnectionStateTrace::Closing);
-        self.close_pending = true;
         self.emit_handshake_done_if_needed();
     }
 
@@ -848,11 +844,11 @@ impl Connection {
     /// which it answers with CONNECTION_CLOSE, "for instance, wait for a progressively
     /// increasing number of received packets": the 1st, 2nd, 4th, 8th, ... packet is answered.
     fn on_packet_while_closing(&mut self) {
-        if let State::Closing { received, answer_at, .. } = &mut self.state {
+        if let State::Closing { received, answer_at, answer_pending, .. } = &mut self.state {
             *received += 1;
             if *received >= *answer_at {
                 *answer_at = answer_at.saturating_mul(2);
-                self.close_pending = true;
+                *answer_pending = true;
             }
         }
     }
@@ -869,7 +865,6 @@ impl Connection {
         }
         self.state = State::Draining { deadline };
         self.trace_state(now, ConnectionStateTrace::Draining);
-        self.close_pending = false;
         self.emit_handshake_done_if_needed();
     }
 
@@ -882,8 +877,7 @@ impl Connection {
         let ce = ConnectionError::TransportError(error.clone());
         self.events.push_back(Event::ConnectionLost(ce.clone()));
         self.error = Some(ce);
-        self.close_frame = Some(CloseFrame::Transport(error));
-        self.enter_closing(now);
+        self.enter_closing(now, CloseFrame::Transport(error));
     }
 
     fn set_drained(&mut self, now: Instant) {

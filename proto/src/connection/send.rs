@@ -654,11 +654,11 @@ impl Connection {
 
     /// While closing (RFC 9000 §10.2.1), sends CONNECTION_CLOSE in every space we have keys for.
     fn poll_close_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
-        if !self.close_pending {
+        let State::Closing { frame, answer_pending, .. } = &mut self.state else { return None };
+        if !core::mem::take(answer_pending) {
             return None;
         }
-        self.close_pending = false;
-        let close = self.close_frame.clone()?;
+        let close = frame.clone();
         let path_id = self.close_path()?;
         let (remote, local) = {
             let p = self.paths.table.get(&path_id)?;
