@@ -471,11 +471,7 @@ impl<F> PathRecovery<F> {
     /// connection can send its frames on another path. Timers are cancelled.
     pub fn abandon(&mut self, out: &mut Vec<SentPacket<F>>) {
         for s in self.spaces.iter_mut().flatten() {
-            s.sent.drain(|p| out.push(p));
-            s.bytes_in_flight = 0;
-            s.ack_eliciting_in_flight = 0;
-            s.loss_time = None;
-            s.time_of_last_ack_eliciting_packet = None;
+            s.forget_in_flight(|p| out.push(p));
         }
         self.bytes_in_flight = 0;
         self.loss_detection_timer = None;

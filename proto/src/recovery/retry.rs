@@ -10,15 +10,7 @@ impl<F> PathRecovery<F> {
     /// sample, keeping the packet-number sequence: after a Retry the client sends its first
     /// flight again, with higher packet numbers.
     pub fn restart_space(&mut self, now: Instant, space: SpaceId) {
-        let Some(s) = self.spaces[space.index()].as_mut() else { return };
-        self.bytes_in_flight -= s.bytes_in_flight;
-        s.sent.drain(drop);
-        s.bytes_in_flight = 0;
-        s.ack_eliciting_in_flight = 0;
-        s.loss_time = None;
-        s.time_of_last_ack_eliciting_packet = None;
-        self.pto_count = 0;
-        self.set_loss_detection_timer(now);
+        self.forget_space(now, space, drop);
     }
 }
 
@@ -29,13 +21,13 @@ impl<F> PathRecovery<F> {
     /// 0-RTT rejected (RFC 9001 §4.6.2) or a Retry (RFC 9000 §17.2.5.3). The caller sends their
     /// frames again.
     pub fn take_sent_packets(&mut self, now: Instant, space: SpaceId, out: &mut Vec<super::SentPacket<F>>) {
+        self.forget_space(now, space, |p| out.push(p));
+    }
+
+    /// Empties `space` through `f` (see `PacketSpace::forget_in_flight`) and re-arms the timers.
+    fn forget_space(&mut self, now: Instant, space: SpaceId, f: impl FnMut(super::SentPacket<F>)) {
         let Some(s) = self.spaces[space.index()].as_mut() else { return };
-        self.bytes_in_flight -= s.bytes_in_flight;
-        s.sent.drain(|p| out.push(p));
-        s.bytes_in_flight = 0;
-        s.ack_eliciting_in_flight = 0;
-        s.loss_time = None;
-        s.time_of_last_ack_eliciting_packet = None;
+        self.bytes_in_flight -= s.forget_in_flight(f);
         self.pto_count = 0;
         self.set_loss_detection_timer(now);
     }

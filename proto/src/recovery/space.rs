@@ -77,6 +77,17 @@ impl<F> PacketSpace<F> {
         self.time_of_last_ack_eliciting_packet
     }
 
+    /// Hands every packet in flight to `f` and forgets it, with the space's in-flight counts
+    /// and loss timers, without declaring anything lost; the packet-number sequence continues.
+    /// Returns the bytes that were in flight.
+    pub(super) fn forget_in_flight(&mut self, f: impl FnMut(super::SentPacket<F>)) -> u64 {
+        self.sent.drain(f);
+        self.ack_eliciting_in_flight = 0;
+        self.loss_time = None;
+        self.time_of_last_ack_eliciting_packet = None;
+        core::mem::take(&mut self.bytes_in_flight)
+    }
+
     /// Number of ack-eliciting packets in flight.
     pub fn ack_eliciting_in_flight(&self) -> u64 {
         self.ack_eliciting_in_flight
