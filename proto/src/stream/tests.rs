@@ -546,7 +546,24 @@ fn run(sc: &Scenario) -> Stats {
     let mut now = Instant::ZERO;
     let mut progressed_at_first_completion = None;
 
-    for step in 0..200_000u64 {
+    // Liveness, not speed: the run fails when nothing moves for `STALL_STEPS` (a deadlock), not
+    // because a slow scenario needs many steps (a one-byte send buffer moves one byte per round
+    // trip, so six 10 KB streams through 28% loss take about 200,000 steps).
+    const STALL_STEPS: u64 = 20_000;
+    let mut last_progress = (0u64, 0usize, 0usize);
+    let mut last_progress_step = 0;
+    for step in 0..5_000_000u64 {
+        let progress = (received.iter().sum::<u64>(), opened.len(), tx_finished);
+        if progress != last_progress {
+            (last_progress, last_progress_step) = (progress, step);
+        } else if step - last_progress_step > STALL_STEPS {
+            let incomplete = complete.iter().filter(|&&c| !c).count();
+            panic!(
+                "no progress for {STALL_STEPS} steps at step {step}: {incomplete} streams incomplete, \
+                 {tx_finished} finished at sender, {} bytes unacknowledged",
+                tx.unacked_buffered()
+            );
+        }
         now += MS;
         // Sender application: open what the peer allows, write what flow control allows.
         while opened.len() < sc.streams {
@@ -720,6 +737,25 @@ fn lossy_exchange_with_stream_limit_reissue() {
     assert!(stats.data_blocked_frames > 0, "{stats:?}");
 }
 
+/// The case proptest shrank a stall to under `scripts/stress-suite.sh` (issue 18, part 6): one
+/// stream at a time and a one-byte send buffer through 28% loss.
+#[test]
+fn lossy_exchange_one_stream_at_a_time_through_a_one_byte_send_buffer() {
+    let sc = Scenario {
+        seed: 0,
+        streams: 6,
+        max_len: 10862,
+        fixed_len: false,
+        loss: 0.28097319300954954,
+        dup: 0.0,
+        max_delay: 5,
+        receiver_limit: 1,
+        send_buffer_limit: 1,
+        read_every: 1,
+    };
+    run(&sc);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
     #[test]
@@ -734,6 +770,9 @@ proptest! {
         send_buffer_limit in 1u64..200_000,
         read_every in 1u64..30,
     ) {
+        // A small send buffer moves a few bytes per round trip: bound the bytes by what it can
+        // move in a few thousand round trips, so that the case tests liveness in seconds.
+        let max_len = max_len.min(send_buffer_limit as usize * 2000 / streams);
         let sc = Scenario {
             seed, streams, max_len, fixed_len: false, loss, dup, max_delay, receiver_limit, send_buffer_limit, read_every,
         };
