@@ -30,7 +30,7 @@ fn tls() -> &'static Tls {
         let cert = params.self_signed(&key).expect("self-signed certificate");
         let cert_der = rustls::pki_types::CertificateDer::from(cert.der().to_vec());
         let key_der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).expect("key");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(mpquic_proto::quic_crypto_provider());
         let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .expect("TLS 1.3")

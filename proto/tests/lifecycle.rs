@@ -280,7 +280,7 @@ fn closing_server_respects_the_anti_amplification_limit() {
     let cert_der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
     let key_der = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).expect("key");
     let mut big =
-        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(mpquic_proto::quic_crypto_provider()))
             .with_protocol_versions(&[&rustls::version::TLS13])
             .expect("tls13")
             .with_no_client_auth()

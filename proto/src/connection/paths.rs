@@ -600,7 +600,7 @@ mod tests {
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("certificate");
         let der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
         let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).expect("key");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(crate::quic_crypto_provider());
         let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .expect("tls13")

@@ -29,7 +29,7 @@ pub fn tls() -> Tls {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("certificate");
     let cert_der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
     let key_der = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).expect("key");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(mpquic_proto::quic_crypto_provider());
     let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .expect("tls13")
