@@ -88,6 +88,12 @@ pub(crate) fn transport_config(s: &Scenario) -> Result<TransportConfig, RunError
         t.receive_window = w;
         t.max_receive_window = t.max_receive_window.max(w);
     }
+    if let Some(w) = s.transport.stream_receive_window_bytes {
+        t.stream_receive_window = w;
+        t.max_stream_receive_window = t.max_stream_receive_window.max(w);
+        t.receive_window = t.receive_window.max(w);
+        t.max_receive_window = t.max_receive_window.max(w);
+    }
     if let Some(rtt) = s.transport.initial_rtt_ms {
         t.initial_rtt = Duration::from_nanos(ms_to_nanos(rtt));
     }

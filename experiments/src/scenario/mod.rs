@@ -175,6 +175,10 @@ pub struct Transport {
     /// Connection receive window (initial_max_data), bytes; auto-tuning may grow it.
     #[serde(default)]
     pub receive_window_bytes: Option<u64>,
+    /// Initial receive window of each stream (initial_max_stream_data_*), bytes; auto-tuning
+    /// may grow it. The connection window grows to at least this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_receive_window_bytes: Option<u64>,
     /// Initial RTT estimate before the first sample, ms (RFC 9002: 333).
     #[serde(default)]
     pub initial_rtt_ms: Option<f64>,
@@ -235,6 +239,7 @@ impl Default for Transport {
             multipath: true,
             ecn: true,
             receive_window_bytes: None,
+            stream_receive_window_bytes: None,
             initial_rtt_ms: None,
             mtu_discovery: true,
             pacing: true,
