@@ -109,3 +109,56 @@ fn random_path_churn_keeps_both_ends_consistent() {
 fn regression_abandoning_path_zero_keeps_cid_frames_legal() {
     churn(1000);
 }
+
+/// The last path left must recover when its link does (found as seed 1002 once proto's stream
+/// window became 2 MiB): path 1 is opened on a dead link, path 0 is abandoned, and the link
+/// comes back after path 1's first validation attempt has failed (RFC 9000 §8.2.4: after
+/// max(3 PTO, 6 initial RTTs)). Abandoning path 1 would end the connection, so proto validates
+/// it again, and the upload completes on it.
+#[test]
+fn last_path_is_validated_again_when_its_link_returns() {
+    let mut pair = Pair::new(7, mp());
+    let cfg = pair.client_config(mp());
+    let (c, s) = pair.connect_with(cfg);
+    let data = payload(7, 256 << 10);
+    let mut upload = Upload::start(&mut pair, c);
+    let second: SocketAddr = "127.0.0.2:40000".parse().unwrap();
+    let dead = Link { loss: 1.0, ..Link::default() };
+    pair.path_links.insert((second, pair.server_addr), (dead, dead));
+    // A path can be opened once the handshake is confirmed and the server's CIDs for it came.
+    let mut path = None;
+    pair.drive_until(Duration::from_secs(2), |p| {
+        let (now, server) = (p.now, p.server_addr);
+        path = p.client.connection(c).unwrap().open_path(now, Some(second), server).ok();
+        path.is_some() || upload.step(p, c, s, &data)
+    });
+    let path = path.expect("path 1 opened");
+    let now = pair.now;
+    pair.client.connection(c).unwrap().abandon_path(now, PathId::ZERO, 0).unwrap();
+    let (mut failed, mut healed_at) = (false, None);
+    let ok = pair.drive_until(Duration::from_secs(20), |p| {
+        while let Some((_, e)) = p.client.poll_event() {
+            assert!(!matches!(e, Event::ConnectionLost(_)), "client lost the connection: {e:?}");
+            failed |= e == Event::Path(mpquic_proto::PathEvent::ValidationFailed(path));
+        }
+        while let Some((_, e)) = p.server.poll_event() {
+            assert!(!matches!(e, Event::ConnectionLost(_)), "server lost the connection: {e:?}");
+        }
+        // Heal the link once the first validation has failed.
+        if failed && healed_at.is_none() {
+            p.path_links.insert((second, p.server_addr), (Link::default(), Link::default()));
+            healed_at = Some(p.now);
+        }
+        upload.step(p, c, s, &data)
+    });
+    assert!(failed, "the first validation of path 1 did not fail on the dead link");
+    assert!(
+        ok,
+        "upload incomplete after the link returned at {healed_at:?}: {} of {} bytes",
+        upload.got.len(),
+        data.len()
+    );
+    assert!(upload.got == data, "content differs");
+    let info = pair.client.connection(c).unwrap().paths();
+    assert!(info.iter().any(|i| i.id == path && i.validated && !i.abandoned), "{info:?}");
+}

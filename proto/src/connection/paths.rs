@@ -302,10 +302,23 @@ impl Connection {
             return false;
         }
         self.path_event(now, PathEvent::ValidationFailed(id));
-        // RFC 10069 §3.1: a path that fails validation is abandoned (its ID is consumed).
-        if id != PathId::ZERO && self.paths.is_multipath() && self.paths.usable().filter(|p| *p != id).count() > 0 {
+        let others = self.paths.usable().filter(|p| *p != id).count();
+        if id != PathId::ZERO && self.paths.is_multipath() && others > 0 {
+            // RFC 10069 §3.1: a path that fails validation is abandoned (its ID is consumed).
             let code = self.paths.mp_version().unwrap_or_default().codes().path_unstable_or_poor;
             self.abandon_locally(now, id, Some(code));
+        } else if others == 0 && self.paths.is_multipath() {
+            // The last path left (the application abandoned the others while this one was
+            // being validated): abandoning it would end the connection, so validate it again
+            // with a new challenge, and let the idle timeout (RFC 9000 §10.1) decide when to give
+            // up. A link that was down for a second comes back; a path stuck unvalidated would
+            // never send again.
+            let mut token = [0u8; 8];
+            rand::RngCore::fill_bytes(&mut self.rng, &mut token);
+            let validation = self.paths.new_path_validation(now, token, self.config.initial_rtt);
+            if let Some(path) = self.paths.table.get_mut(&id) {
+                path.validation = validation;
+            }
         }
         true
     }
