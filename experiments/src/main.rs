@@ -71,6 +71,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // After SIGINT, SIGTERM or SIGHUP the cleanup handler is removing the namespaces and
+            // child processes and exits with 130; an error met meanwhile is its consequence.
+            while mpquic_experiments::real::interrupted() {
+                std::thread::park();
+            }
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

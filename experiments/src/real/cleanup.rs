@@ -5,7 +5,18 @@
 //! process groups, deletes the registered namespaces and exits with status 130.
 
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
+
+/// Set by the handler when a signal arrived: from then on the handler owns the exit status.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether SIGINT, SIGTERM or SIGHUP arrived; the handler is then removing everything and exits
+/// with status 130, so an error the main thread meets meanwhile (a child it waited for was just
+/// killed) is a consequence, not a failure to report.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 
 /// Namespaces alive now.
 static NAMESPACES: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -25,7 +36,8 @@ pub(super) fn add_namespace(name: &str) {
 pub(super) fn delete_namespace(name: &str) -> Result<(), String> {
     lock(&NAMESPACES).retain(|n| n != name);
     let out = Command::new("ip").args(["netns", "del", name]).output().map_err(|e| format!("running ip: {e}"))?;
-    if out.status.success() {
+    // Gone already is deleted: the signal handler and the namespace's owner may both delete it.
+    if out.status.success() || !std::path::Path::new("/run/netns").join(name).exists() {
         Ok(())
     } else {
         Err(format!("ip netns del {name}: {}", String::from_utf8_lossy(&out.stderr).trim()))
@@ -75,6 +87,7 @@ pub(super) fn install_interrupt_handler() -> Result<(), String> {
                             _ = term.recv() => "SIGTERM",
                             _ = hup.recv() => "SIGHUP",
                         };
+                        INTERRUPTED.store(true, Ordering::SeqCst);
                         let removed = remove_all();
                         eprintln!("interrupted ({name}): removed {removed}");
                         std::process::exit(130);

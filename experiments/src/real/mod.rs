@@ -37,6 +37,7 @@ use crate::metrics::{Comparison, ComparisonPath};
 use crate::runner::{run_scenario_with, Mode, Report, RunError, RunOptions};
 use crate::scenario::{Scenario, Workload};
 pub use addresses::{distinct_servers, AddressPlan, MAX_LOOPBACK_PATHS};
+pub use cleanup::interrupted;
 pub use netns::{netns_available, path_ip, EmulatedLinks, NAMESPACE_PREFIX};
 pub use one::Side;
 
