@@ -126,6 +126,13 @@ impl Connection {
         Ok(next)
     }
 
+    /// A validation starting now, with a fresh unpredictable challenge (RFC 9000 §8.2.1).
+    fn new_validation(&mut self, now: Instant) -> crate::path::Validation {
+        let mut token = [0u8; 8];
+        rand::RngCore::fill_bytes(&mut self.rng, &mut token);
+        self.paths.new_path_validation(now, token, self.config.initial_rtt)
+    }
+
     /// Creates a path and starts validating it. `server_side` paths are limited by
     /// anti-amplification until validated (RFC 9000 §8.1, RFC 10069 §3.1).
     pub(super) fn create_path(
@@ -137,9 +144,7 @@ impl Connection {
         kind: PathKind,
         server_side: bool,
     ) {
-        let mut token = [0u8; 8];
-        rand::RngCore::fill_bytes(&mut self.rng, &mut token);
-        let validation = self.paths.new_path_validation(now, token, self.config.initial_rtt);
+        let validation = self.new_validation(now);
         self.add_path(now, id, kind, local, remote, validation);
         if let Some(path) = self.paths.table.get_mut(&id) {
             path.anti_amplification = server_side;
@@ -313,9 +318,7 @@ impl Connection {
             // with a new challenge, and let the idle timeout (RFC 9000 §10.1) decide when to give
             // up. A link that was down for a second comes back; a path stuck unvalidated would
             // never send again.
-            let mut token = [0u8; 8];
-            rand::RngCore::fill_bytes(&mut self.rng, &mut token);
-            let validation = self.paths.new_path_validation(now, token, self.config.initial_rtt);
+            let validation = self.new_validation(now);
             if let Some(path) = self.paths.table.get_mut(&id) {
                 path.validation = validation;
             }
