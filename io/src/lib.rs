@@ -3,8 +3,8 @@
 //! [`Endpoint`], [`Connection`], [`SendStream`] / [`RecvStream`].
 //!
 //! This crate holds all the `unsafe` code of the workspace (in [`udp`], one `setns` call in
-//! [`netns`] to make sockets and devices inside another network namespace, and the TUNSETIFF
-//! ioctl of [`tun`]).
+//! [`netns`] to make sockets and devices inside another network namespace, the TUNSETIFF
+//! ioctl of [`tun`], and one `sched_setscheduler` call in [`realtime`]).
 //!
 //! ```no_run
 //! # async fn demo(client_config: mpquic_proto::ClientConfig) -> Result<(), Box<dyn std::error::Error>> {
@@ -23,6 +23,7 @@ mod driver;
 mod endpoint;
 pub mod netns;
 mod path;
+pub mod realtime;
 mod shared;
 mod stream;
 pub mod tun;

@@ -119,9 +119,10 @@ fn print_stats(stats: &EmulatorStats) {
         );
     }
     say!(
-        "  releases more than 1 ms late: {}; latest: {:.3} ms",
+        "  releases more than 1 ms late: {}; latest: {:.3} ms; priority: {}",
         stats.late_wakeups,
-        stats.max_lateness_us as f64 / 1e3
+        stats.max_lateness_us as f64 / 1e3,
+        if stats.realtime { "real-time (SCHED_FIFO)" } else { "normal (SCHED_FIFO needs root)" }
     );
 }
 

@@ -88,7 +88,11 @@ impl IpEmulator {
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("mpquic-ip-emulator".into())
-            .spawn(move || Forwarder::new(net, pairs, event_times, thread_shared).run())
+            .spawn(move || {
+                let realtime = super::realtime();
+                thread_shared.stats.lock().unwrap_or_else(|p| p.into_inner()).realtime = realtime;
+                Forwarder::new(net, pairs, event_times, thread_shared).run()
+            })
             .map_err(EmulatorError::Thread)?;
         Ok(Self { shared, thread: Some(thread) })
     }

@@ -49,6 +49,18 @@ use crate::metrics::LinkSummary;
 use crate::scenario::Scenario;
 use crate::sim::{Nanos, Network};
 
+/// Asks for real-time priority for the calling emulator thread (see
+/// [`mpquic_io::realtime`]: a late release is link capacity lost); whether it got it.
+fn realtime() -> bool {
+    match mpquic_io::realtime::make_current_thread_realtime() {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!(error = %e, "the emulator runs at normal priority");
+            false
+        }
+    }
+}
+
 /// Why the emulator could not start.
 #[derive(Debug, Error)]
 pub enum EmulatorError {
@@ -202,6 +214,8 @@ impl Emulator {
         let thread = std::thread::Builder::new()
             .name("mpquic-emulator".into())
             .spawn(move || {
+                let realtime = realtime();
+                thread_shared.stats.lock().unwrap_or_else(|p| p.into_inner()).realtime = realtime;
                 let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                     Ok(rt) => rt,
                     Err(e) => {

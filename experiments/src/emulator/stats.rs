@@ -71,4 +71,7 @@ pub struct EmulatorStats {
     pub late_wakeups: u64,
     /// Largest lateness of a release, µs.
     pub max_lateness_us: u64,
+    /// Whether the emulator's thread runs with real-time priority (`SCHED_FIFO`, which needs
+    /// root or `CAP_SYS_NICE`); without it, releases are late more often on a busy machine.
+    pub realtime: bool,
 }

@@ -146,6 +146,8 @@ pub struct EmulatorSummary {
     pub late_releases: u64,
     /// Largest lateness of a release, ms.
     pub max_release_lateness_ms: f64,
+    /// Whether the emulator ran with real-time priority (`SCHED_FIFO`; needs root).
+    pub realtime: bool,
 }
 
 /// The result of one run of one scenario with one seed.

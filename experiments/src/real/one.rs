@@ -382,6 +382,7 @@ impl<'a> Run<'a> {
                 relays: emu.relays,
                 late_releases: emu.late_wakeups,
                 max_release_lateness_ms: emu.max_lateness_us as f64 / 1e3,
+                realtime: emu.realtime,
             }),
         };
         RunOutput { summary, series: self.series, qlog_files: Vec::new() }
