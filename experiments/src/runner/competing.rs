@@ -132,7 +132,7 @@ impl Competitor {
     }
 
     /// The endpoints' timer deadlines.
-    pub(super) fn timeouts(&self) -> [Option<Instant>; 2] {
+    pub(super) fn timeouts(&mut self) -> [Option<Instant>; 2] {
         [self.client.poll_timeout(), self.server.poll_timeout()]
     }
 

@@ -264,7 +264,7 @@ impl<'a> Sim<'a> {
             self.server_touched = false;
             let competing = self
                 .competitors
-                .iter()
+                .iter_mut()
                 .flat_map(|c| c.timeouts().into_iter().map(pending).chain([c.wakeup()]))
                 .flatten()
                 .min();

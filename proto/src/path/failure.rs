@@ -6,9 +6,26 @@
 
 use std::time::Duration;
 
-use super::{PathId, Paths};
+use super::{PathData, PathId, Paths};
 use crate::packet::SpaceId;
 use crate::Instant;
+
+/// [`Paths::failure_deadline`] of `path`, multipath being negotiated.
+fn failure_deadline_of(path: &PathData, cfg: &PathFailureDetection, max_ack_delay: Duration) -> Option<Instant> {
+    if path.abandoned_at.is_some() || path.failed_since.is_some() || !path.is_validated() {
+        return None;
+    }
+    let due = path.recovery.first_unacked_eliciting_sent(SpaceId::Data)?;
+    // A path that just recovered gets a whole timeout again: packets it carried while failed
+    // may be old, and an ACK has just shown that the path works.
+    let due = path.recovered_at.map_or(due, |t| due.max(t));
+    let rtt = path.recovery.rtt();
+    // The latest sample too: when a queue builds up (bufferbloat), the smoothed RTT lags
+    // behind the RTT the next packets see, and the path would flap failed/recovered.
+    let base = rtt.smoothed().max(rtt.latest());
+    let timeout = base.mul_f64(cfg.rtt_factor) + 4 * rtt.rttvar() + max_ack_delay;
+    Some(due + timeout.max(cfg.min_timeout))
+}
 
 impl Paths {
     /// When `id` counts as failed if nothing is acknowledged before: the first ack-eliciting
@@ -25,29 +42,18 @@ impl Paths {
         max_ack_delay: Duration,
     ) -> Option<Instant> {
         self.multipath.as_ref()?;
-        let path = self.table.get(&id)?;
-        if path.abandoned_at.is_some() || path.failed_since.is_some() || !path.is_validated() {
-            return None;
-        }
-        let due = path.recovery.first_unacked_eliciting_sent(SpaceId::Data)?;
-        // A path that just recovered gets a whole timeout again: packets it carried while failed
-        // may be old, and an ACK has just shown that the path works.
-        let due = path.recovered_at.map_or(due, |t| due.max(t));
-        let rtt = path.recovery.rtt();
-        // The latest sample too: when a queue builds up (bufferbloat), the smoothed RTT lags
-        // behind the RTT the next packets see, and the path would flap failed/recovered.
-        let base = rtt.smoothed().max(rtt.latest());
-        let timeout = base.mul_f64(cfg.rtt_factor) + 4 * rtt.rttvar() + max_ack_delay;
-        Some(due + timeout.max(cfg.min_timeout))
+        failure_deadline_of(self.table.get(&id)?, cfg, max_ack_delay)
     }
 
     /// The earliest failure-detection or abandon deadline over all paths.
     pub(crate) fn failure_timeout(&self, cfg: &PathFailureDetection, max_ack_delay: Duration) -> Option<Instant> {
         let abandon = cfg.abandon_after;
+        let multipath = self.multipath.is_some();
         self.table
             .values()
             .filter_map(|p| {
-                let detect = self.failure_deadline(p.id, cfg, max_ack_delay);
+                // One walk of the table: each path's deadline from the path itself.
+                let detect = if multipath { failure_deadline_of(p, cfg, max_ack_delay) } else { None };
                 let give_up = abandon.and_then(|d| p.failed_since.map(|t| t + d));
                 [detect, give_up].into_iter().flatten().min()
             })
