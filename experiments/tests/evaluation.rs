@@ -292,7 +292,8 @@ fn healthy_paths_are_not_marked_failed() {
     use mpquic_experiments::runner::{run_once_with, QlogOptions};
     let count = |s: &Scenario, name: &str| {
         let dir = common::temp_dir(name);
-        let r = run_once_with(s, s.seed, Some(&QlogOptions { dir: dir.clone(), packets: false })).unwrap().summary;
+        let r =
+            run_once_with(s, s.seed, Some(&QlogOptions { dir: dir.to_path_buf(), packets: false })).unwrap().summary;
         assert!(r.completed, "{name}: {:?}", r.error);
         let mut events = 0;
         for f in std::fs::read_dir(&dir).unwrap() {

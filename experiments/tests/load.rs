@@ -20,7 +20,8 @@ fn rss_kib(pid: u32) -> u64 {
 #[test]
 fn a_hundred_multipath_connections_at_a_capped_rate() {
     let port = free_port_on("127.0.0.1");
-    let log = temp_dir("load-server").with_extension("log");
+    let dir = temp_dir("load-server");
+    let log = dir.join("server.log");
     let mut server = Command::new(BIN)
         .args(["perf", "server", "--listen", &format!("127.0.0.1:{port}"), "--listen", &format!("127.0.0.2:{port}")])
         // The server sends the data: round-robin gives each path half of it.

@@ -36,7 +36,7 @@ group_by = ["transport.scheduler"]
 "#;
 
 /// A directory holding `tiny.toml` and `m.toml` (the matrix text given).
-fn setup(name: &str, matrix: &str) -> PathBuf {
+fn setup(name: &str, matrix: &str) -> common::TempDir {
     let dir = common::temp_dir(name);
     std::fs::write(dir.join("tiny.toml"), TEMPLATE).unwrap();
     std::fs::write(dir.join("m.toml"), matrix).unwrap();

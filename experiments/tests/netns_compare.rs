@@ -263,7 +263,7 @@ down = {{ rate_mbps = 10.0, delay_ms = 20.0, queue = {{ bdp = 1.0 }} }}
     )
 }
 
-fn write_scenario(name: &str, text: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+fn write_scenario(name: &str, text: &str) -> (common::TempDir, std::path::PathBuf) {
     let dir = temp_dir(name);
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(&file, text).unwrap();
@@ -484,7 +484,7 @@ fn clear_errors_without_root_mptcp_or_tun() {
     let copy = dir.join("mpquic");
     std::fs::copy(BIN, &copy).unwrap();
     // The output directory is made before the check: the directory is writable for nobody.
-    for (p, mode) in [(&dir, 0o777), (&copy, 0o755), (&file, 0o644)] {
+    for (p, mode) in [(dir.path(), 0o777), (copy.as_path(), 0o755), (file.as_path(), 0o644)] {
         std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
     }
     let reachable = Command::new("/bin/sh")

@@ -13,6 +13,8 @@ use common::{free_port_on, temp_dir, wait_for_output, BIN};
 struct PerfServer {
     child: Child,
     port: u16,
+    /// Holds the server's log; removed after `drop` has stopped the process.
+    _dir: common::TempDir,
 }
 
 impl Drop for PerfServer {
@@ -24,7 +26,8 @@ impl Drop for PerfServer {
 
 fn start(ips: &[&str]) -> PerfServer {
     let port = free_port_on(ips[0]);
-    let log = temp_dir("perf-server").with_extension(format!("{port}.log"));
+    let dir = temp_dir(&format!("perf-server-{port}"));
+    let log = dir.join("server.log");
     let mut child = Command::new(BIN)
         .args(["perf", "server"])
         .args(ips.iter().flat_map(|ip| ["--listen".to_string(), format!("{ip}:{port}")]))
@@ -34,7 +37,7 @@ fn start(ips: &[&str]) -> PerfServer {
         .expect("perf server starts");
     let needles: Vec<String> = ips.iter().map(|ip| format!("listening on {ip}:{port}")).collect();
     wait_for_output(&mut child, &log, &needles.iter().map(String::as_str).collect::<Vec<_>>());
-    PerfServer { child, port }
+    PerfServer { child, port, _dir: dir }
 }
 
 fn client(server: &PerfServer, args: &[&str]) -> Output {

@@ -58,7 +58,7 @@ fn named<'a>(records: &'a [Value], name: &'a str) -> impl Iterator<Item = &'a Va
 fn traces_follow_the_schema_and_agree_with_the_run() {
     let dir = common::temp_dir("qlog-schema");
     let s = two_paths("");
-    let out = run_once_with(&s, 1, Some(&QlogOptions { dir: dir.clone(), packets: true })).unwrap();
+    let out = run_once_with(&s, 1, Some(&QlogOptions { dir: dir.to_path_buf(), packets: true })).unwrap();
     let summary = out.summary;
     assert!(summary.completed, "{:?}", summary.error);
     let (client, server) = traces(&dir);
@@ -141,7 +141,7 @@ fn traces_follow_the_schema_and_agree_with_the_run() {
 fn a_failed_path_shows_in_the_trace() {
     let dir = common::temp_dir("qlog-failure");
     let s = two_paths("[[events]]\nat_s = 0.4\naction = \"set\"\npath = \"fast\"\nloss = 1.0");
-    let out = run_once_with(&s, 1, Some(&QlogOptions { dir: dir.clone(), packets: false })).unwrap();
+    let out = run_once_with(&s, 1, Some(&QlogOptions { dir: dir.to_path_buf(), packets: false })).unwrap();
     assert!(out.summary.completed, "{:?}", out.summary.error);
     let (_, server) = traces(&dir);
     let failed = named(&server, "quic:path_updated")
@@ -159,7 +159,7 @@ fn same_seed_gives_identical_traces() {
     let s = two_paths("");
     let run = |name: &str| {
         let dir = common::temp_dir(name);
-        run_once_with(&s, 7, Some(&QlogOptions { dir: dir.clone(), packets: true })).unwrap();
+        run_once_with(&s, 7, Some(&QlogOptions { dir: dir.to_path_buf(), packets: true })).unwrap();
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| {
@@ -215,7 +215,8 @@ fn every_event_and_field_is_in_the_documented_schema() {
         [("doc-plain", ""), ("doc-failure", "[[events]]\nat_s = 0.4\naction = \"set\"\npath = \"fast\"\nloss = 1.0")]
     {
         let dir = common::temp_dir(name);
-        let out = run_once_with(&two_paths(extra), 1, Some(&QlogOptions { dir: dir.clone(), packets: true })).unwrap();
+        let out =
+            run_once_with(&two_paths(extra), 1, Some(&QlogOptions { dir: dir.to_path_buf(), packets: true })).unwrap();
         assert!(out.summary.completed, "{:?}", out.summary.error);
         let (client, server) = traces(&dir);
         for r in client[1..].iter().chain(&server[1..]) {

@@ -44,7 +44,7 @@ down = { rate_mbps = 10.0, delay_ms = 20.0, queue = { bdp = 1.0 } }
 
 /// A fresh directory with the scenario `NAME.toml`: the two paths above and `workload` (the
 /// keys of its `[workload]` table).
-fn two_path_scenario(name: &str, workload: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+fn two_path_scenario(name: &str, workload: &str) -> (common::TempDir, std::path::PathBuf) {
     let dir = temp_dir(name);
     let file = dir.join(format!("{name}.toml"));
     let text = format!("name = \"{name}\"\nduration_s = 30.0\n{TWO_PATHS}\n[workload]\n{workload}\n");

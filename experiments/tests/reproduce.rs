@@ -35,7 +35,7 @@ kind = "bulk"
 bytes = 200_000
 "#;
 
-fn paper_dir(claims: &str) -> PathBuf {
+fn paper_dir(claims: &str) -> common::TempDir {
     let root = temp_dir("reproduce-papers");
     let dir = root.join("toy");
     std::fs::create_dir_all(&dir).unwrap();

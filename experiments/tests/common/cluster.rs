@@ -50,7 +50,7 @@ group_by = ["row", "transport.scheduler"]
 pub const ROWS: &str = "row,rate\nslow,4\nfast,8.5\n";
 
 /// A folder with `shared/tiny.toml`, `shared/rows.csv` and `m/m.toml`; returns the matrix file.
-pub fn setup(name: &str) -> (PathBuf, PathBuf) {
+pub fn setup(name: &str) -> (common::TempDir, PathBuf) {
     let dir = common::temp_dir(name);
     std::fs::create_dir_all(dir.join("shared")).unwrap();
     std::fs::create_dir_all(dir.join("m")).unwrap();
