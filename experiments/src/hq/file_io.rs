@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, IoSlice, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::mpsc;
 
 /// Bytes a reader reads at once, and that a writer gathers before one `writev`.
@@ -27,19 +27,19 @@ impl FileReader {
         let mut file = File::open(path)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         std::thread::Builder::new().name("hq-read".into()).spawn(move || loop {
-            let mut buf = BytesMut::zeroed(CHUNK_BYTES);
-            let n = match file.read(&mut buf) {
+            // Read into spare capacity: File reads into uninitialised memory, so no chunk is
+            // zeroed first (1 GiB of memset on the server's core, otherwise).
+            let mut buf = Vec::with_capacity(CHUNK_BYTES);
+            match (&mut file).take(CHUNK_BYTES as u64).read_to_end(&mut buf) {
                 Ok(0) => return,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(_) => {}
                 Err(e) => {
                     let _ = tx.blocking_send(Err(e));
                     return;
                 }
-            };
-            buf.truncate(n);
+            }
             // The task dropped the reader (stream reset, connection lost): stop reading.
-            if tx.blocking_send(Ok(buf.freeze())).is_err() {
+            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
                 return;
             }
         })?;
@@ -135,4 +135,49 @@ fn write_all_vectored(file: &mut File, chunks: &[Bytes]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    /// Files of every size around the chunk boundary come back whole, in chunks of at most
+    /// [`CHUNK_BYTES`], and a written file holds exactly the chunks written.
+    #[test]
+    fn files_round_trip_in_chunks() {
+        let dir = std::env::temp_dir().join(format!("mpquic-file-io-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for len in [0, 1, CHUNK_BYTES - 1, CHUNK_BYTES, CHUNK_BYTES + 1, 3 * CHUNK_BYTES + 17] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let src = dir.join(format!("src-{len}"));
+            std::fs::write(&src, &data).unwrap();
+            let dst = dir.join(format!("dst-{len}"));
+            runtime().block_on(async {
+                let mut reader = FileReader::open(&src).unwrap();
+                let mut writer = FileWriter::create(&dst).unwrap();
+                let mut chunks = 0;
+                while let Some(chunk) = reader.next().await {
+                    let chunk = chunk.unwrap();
+                    assert!(!chunk.is_empty() && chunk.len() <= CHUNK_BYTES, "{len}: chunk of {}", chunk.len());
+                    chunks += 1;
+                    writer.write(chunk).await.unwrap();
+                }
+                writer.finish().await.unwrap();
+                assert_eq!(chunks, len.div_ceil(CHUNK_BYTES), "{len} bytes");
+            });
+            assert!(std::fs::read(&dst).unwrap() == data, "{len} bytes changed on the way");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A missing file is an error at open, not a panic on the thread.
+    #[test]
+    fn missing_file_is_an_error() {
+        let err = FileReader::open(Path::new("/nonexistent/mpquic/file")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
 }
