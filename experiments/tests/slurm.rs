@@ -75,15 +75,17 @@ fn wait_for(id: &str) {
     );
 }
 
-/// A matrix run locally and emitted as a Slurm job of `per_task` cells per task.
-fn emitted(name: &str, per_task: &str) -> (PathBuf, PathBuf, PathBuf) {
+/// A matrix run locally and emitted as a Slurm job of `per_task` cells per task: the folder
+/// (removed when its guard drops, so the caller keeps it), the matrix file, the local run's
+/// output and the emitted job.
+fn emitted(name: &str, per_task: &str) -> (common::TempDir, PathBuf, PathBuf, PathBuf) {
     let (dir, m) = setup(name);
     let local = dir.join("local");
     ok(&["matrix", s(&m), "--out", s(&local), "--jobs", "2", "--quiet"]);
     let job = dir.join("job");
     // A hung task ends after 10 minutes instead of holding the test forever.
     ok(&["matrix", s(&m), "--emit-slurm", s(&job), "--cells-per-task", per_task, "--sbatch-option=--time=10"]);
-    (m, local, job)
+    (dir, m, local, job)
 }
 
 fn same_outputs(collected: &Path, local: &Path) {
@@ -102,7 +104,7 @@ fn a_job_array_collects_into_the_bytes_of_a_local_run() {
     if !slurm_here() {
         return;
     }
-    let (m, local, job) = emitted("slurm-whole", "3");
+    let (_dir, m, local, job) = emitted("slurm-whole", "3");
     // `--wait`: sbatch returns when every task has ended, with a failure if one failed.
     slurm("sbatch", &["--wait", s(&job.join("job.sbatch"))]);
     for t in 0..3 {
@@ -121,7 +123,7 @@ fn a_killed_task_is_named_and_its_resubmission_completes_the_matrix() {
     if !slurm_here() {
         return;
     }
-    let (m, local, job) = emitted("slurm-killed", "2");
+    let (_dir, m, local, job) = emitted("slurm-killed", "2");
     // Held, so that task 1 is killed before it can run, whatever the machine's speed.
     let id = slurm("sbatch", &["--hold", "--parsable", s(&job.join("job.sbatch"))]);
     let id = id.split(';').next().unwrap().to_owned();
