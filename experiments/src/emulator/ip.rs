@@ -89,8 +89,7 @@ impl IpEmulator {
         let thread = std::thread::Builder::new()
             .name("mpquic-ip-emulator".into())
             .spawn(move || {
-                let realtime = super::realtime();
-                thread_shared.stats.lock().unwrap_or_else(|p| p.into_inner()).realtime = realtime;
+                super::enter_realtime(&thread_shared.stats);
                 Forwarder::new(net, pairs, event_times, thread_shared).run()
             })
             .map_err(EmulatorError::Thread)?;

@@ -50,15 +50,17 @@ use crate::scenario::Scenario;
 use crate::sim::{Nanos, Network};
 
 /// Asks for real-time priority for the calling emulator thread (see
-/// [`mpquic_io::realtime`]: a late release is link capacity lost); whether it got it.
-fn realtime() -> bool {
-    match mpquic_io::realtime::make_current_thread_realtime() {
+/// [`mpquic_io::realtime`]: a late release is link capacity lost) and records in `stats`
+/// whether it got it.
+fn enter_realtime(stats: &Mutex<EmulatorStats>) {
+    let realtime = match mpquic_io::realtime::make_current_thread_realtime() {
         Ok(()) => true,
         Err(e) => {
             tracing::debug!(error = %e, "the emulator runs at normal priority");
             false
         }
-    }
+    };
+    stats.lock().unwrap_or_else(|p| p.into_inner()).realtime = realtime;
 }
 
 /// Why the emulator could not start.
@@ -214,8 +216,7 @@ impl Emulator {
         let thread = std::thread::Builder::new()
             .name("mpquic-emulator".into())
             .spawn(move || {
-                let realtime = realtime();
-                thread_shared.stats.lock().unwrap_or_else(|p| p.into_inner()).realtime = realtime;
+                enter_realtime(&thread_shared.stats);
                 let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                     Ok(rt) => rt,
                     Err(e) => {
