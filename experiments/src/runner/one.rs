@@ -174,6 +174,13 @@ struct Sim<'a> {
     /// A datagram reached the client (server) since its deadline was last asked.
     client_touched: bool,
     server_touched: bool,
+    /// Something reached the client (server) since its application last ran: a datagram, a
+    /// deadline, an event, a transmit. Only then, or at the application's own wake-up time, is
+    /// it run: running it through [`Endpoint::connection`] queues the connection to be polled
+    /// for transmits and its deadline to be read again, which for an untouched endpoint is
+    /// wasted work on every event of the other one.
+    client_app_due: bool,
+    server_app_due: bool,
     /// Competing flows (`[[competing]]`).
     competitors: Vec<Competitor>,
     /// Application bytes of the connection and of each competing flow when the shared window
@@ -233,6 +240,8 @@ impl<'a> Sim<'a> {
             datagrams_sent: 0,
             client_touched: false,
             server_touched: false,
+            client_app_due: true,
+            server_app_due: true,
             competitors,
             window_open: None,
             window_close: None,
@@ -323,10 +332,12 @@ impl<'a> Sim<'a> {
             let client_timeout = if self.client_touched { self.client.poll_timeout() } else { client_timeout };
             if client_timeout.is_some_and(|x| x <= t) {
                 self.client.handle_timeout(t);
+                self.client_app_due = true;
             }
             let server_timeout = if self.server_touched { self.server.poll_timeout() } else { server_timeout };
             if server_timeout.is_some_and(|x| x <= t) {
                 self.server.handle_timeout(t);
+                self.server_app_due = true;
             }
         }
         self.sample();
@@ -373,8 +384,11 @@ impl<'a> Sim<'a> {
         for c in &mut self.competitors {
             c.drive(self.now);
         }
-        if let Some(conn) = self.client.connection(self.ch) {
-            self.client_app.drive(self.now, conn);
+        let wakes = |t: Option<Nanos>| t.is_some_and(|t| t <= self.now);
+        if std::mem::take(&mut self.client_app_due) || wakes(self.client_app.next_wakeup()) {
+            if let Some(conn) = self.client.connection(self.ch) {
+                self.client_app.drive(self.now, conn);
+            }
         }
         if let Some(h) = self.server.accept() {
             if self.sh.is_some() {
@@ -382,9 +396,10 @@ impl<'a> Sim<'a> {
                 self.server_app = ServerApp::new(&self.s.workload);
             }
             self.sh = Some(h);
+            self.server_app_due = true;
         }
-        if let Some(sh) = self.sh {
-            if let Some(conn) = self.server.connection(sh) {
+        if std::mem::take(&mut self.server_app_due) || wakes(self.server_app.next_wakeup()) {
+            if let Some(conn) = self.sh.and_then(|sh| self.server.connection(sh)) {
                 self.server_app.drive(self.now, conn);
             }
         }
@@ -392,6 +407,7 @@ impl<'a> Sim<'a> {
 
     fn drain_events(&mut self) {
         while let Some((h, e)) = self.client.poll_event() {
+            self.client_app_due = true;
             match e {
                 Event::Connected if h == self.ch => {
                     self.handshake_done.get_or_insert(self.now);
@@ -407,6 +423,7 @@ impl<'a> Sim<'a> {
             }
         }
         while let Some((h, e)) = self.server.poll_event() {
+            self.server_app_due = true;
             if let Event::ConnectionLost(err) = e {
                 if self.reconnects == 0 || Some(h) == self.sh {
                     self.error.get_or_insert(format!("server: {err}"));
@@ -461,6 +478,7 @@ impl<'a> Sim<'a> {
                 self.reconnected = true;
                 self.confirmed = false;
                 self.client_app.reconnect();
+                self.client_app_due = true;
             }
             Err(e) => self.error = Some(format!("client: reconnecting: {e}")),
         }
@@ -469,7 +487,7 @@ impl<'a> Sim<'a> {
     /// Multipath: the client opens a path per scenario path once the handshake is confirmed
     /// (RFC 10069 §3.1); an attempt that finds no CID yet is retried.
     fn open_paths(&mut self) {
-        if !self.confirmed {
+        if !self.confirmed || self.opened.iter().all(|&o| o) {
             return;
         }
         let now = instant(self.now);
@@ -514,6 +532,11 @@ impl<'a> Sim<'a> {
                 self.buf.clear();
                 let ep = if from_client { &mut self.client } else { &mut self.server };
                 let Some(t) = ep.poll_transmit(now, &mut self.buf) else { break };
+                if from_client {
+                    self.client_app_due = true;
+                } else {
+                    self.server_app_due = true;
+                }
                 let (path, src, direction) = if from_client {
                     let p = self.client_path(&t);
                     (p, self.s.paths[p].client, Direction::Up)
@@ -546,10 +569,12 @@ impl<'a> Sim<'a> {
         match d.direction {
             Direction::Up => {
                 self.server_touched = true;
+                self.server_app_due = true;
                 self.server.handle_datagram(now, d.dst, d.src, d.ecn, d.data)
             }
             Direction::Down => {
                 self.client_touched = true;
+                self.client_app_due = true;
                 self.counters[d.path].delivered_down += d.data.len() as u64;
                 self.client.handle_datagram(now, d.dst, d.src, d.ecn, d.data)
             }
