@@ -26,6 +26,9 @@ pub struct SpeedSample {
     pub wall_s: f64,
     /// CPU time of the thread that ran it, s (`None` where the OS does not tell).
     pub cpu_s: Option<f64>,
+    /// UDP datagrams the two endpoints sent (each one built, sealed, carried through the link
+    /// model, opened and processed).
+    pub datagrams: u64,
 }
 
 impl SpeedSample {
@@ -37,6 +40,12 @@ impl SpeedSample {
     /// Simulated time over CPU time.
     pub fn cpu_ratio(&self) -> Option<f64> {
         self.cpu_s.map(|c| self.simulated_s / c.max(1e-9))
+    }
+
+    /// CPU time per simulated datagram, µs: the cost of one packet's whole life in the
+    /// simulator, sender and receiver together.
+    pub fn cpu_us_per_datagram(&self) -> Option<f64> {
+        self.cpu_s.filter(|_| self.datagrams > 0).map(|c| c * 1e6 / self.datagrams as f64)
     }
 }
 
@@ -53,6 +62,8 @@ pub struct SpeedReport {
     pub median_wall_ratio: f64,
     /// Median of simulated / CPU time.
     pub median_cpu_ratio: Option<f64>,
+    /// Median CPU time per simulated datagram, µs.
+    pub median_cpu_us_per_datagram: Option<f64>,
     /// 1-, 5- and 15-minute load averages when the measurement ended (Linux `/proc/loadavg`).
     pub load_average: Option<[f64; 3]>,
     /// Every repetition gave the same summary.
@@ -96,7 +107,12 @@ pub fn measure(scenario: &Scenario, seed: u64, repeat: usize) -> Result<SpeedRep
         let out = run_once(scenario, seed)?;
         let wall_s = t0.elapsed().as_secs_f64();
         let cpu_s = cpu0.zip(thread_cpu_s()).map(|(a, b)| b - a);
-        samples.push(SpeedSample { simulated_s: out.summary.simulated_s, wall_s, cpu_s });
+        samples.push(SpeedSample {
+            simulated_s: out.summary.simulated_s,
+            wall_s,
+            cpu_s,
+            datagrams: out.datagrams_sent,
+        });
         match &first {
             None => first = Some(out.summary),
             Some(f) => deterministic &= *f == out.summary,
@@ -104,11 +120,13 @@ pub fn measure(scenario: &Scenario, seed: u64, repeat: usize) -> Result<SpeedRep
     }
     let median_wall_ratio = median(samples.iter().map(SpeedSample::wall_ratio).collect());
     let cpu: Option<Vec<f64>> = samples.iter().map(SpeedSample::cpu_ratio).collect();
+    let per_datagram: Option<Vec<f64>> = samples.iter().map(SpeedSample::cpu_us_per_datagram).collect();
     Ok(SpeedReport {
         scenario: scenario.name.clone(),
         seed,
         median_wall_ratio,
         median_cpu_ratio: cpu.map(median),
+        median_cpu_us_per_datagram: per_datagram.map(median),
         load_average: load_average(),
         deterministic,
         completed: first.is_some_and(|f| f.completed),
@@ -135,9 +153,13 @@ mod tests {
         assert_eq!(r.samples.len(), 2);
         assert!(r.completed && r.deterministic, "{r:?}");
         assert!(r.samples.iter().all(|x| x.simulated_s > 0.0 && x.wall_s > 0.0));
+        // 200 kB in packets of at most 1500 bytes, plus their acknowledgements.
+        assert!(r.samples.iter().all(|x| x.datagrams > 200_000 / 1500), "{r:?}");
+        assert_eq!(r.samples[0].datagrams, r.samples[1].datagrams, "same seed, same packets");
         assert!(r.median_wall_ratio > 0.0);
         if cfg!(target_os = "linux") {
             assert!(r.median_cpu_ratio.is_some(), "Linux tells a thread's CPU time");
+            assert!(r.median_cpu_us_per_datagram.is_some_and(|us| us > 0.0), "{r:?}");
         }
     }
 }

@@ -37,16 +37,19 @@ pub fn run(args: BenchArgs) -> Result<()> {
     for (i, s) in report.samples.iter().enumerate() {
         let cpu = s.cpu_s.map_or("cpu ?".to_owned(), |c| format!("cpu {c:.3} s"));
         let ratio = s.cpu_ratio().map_or(String::new(), |r| format!(", {r:.1}x per CPU second"));
+        let per = s.cpu_us_per_datagram().map_or(String::new(), |us| format!(", {us:.2} µs CPU per datagram"));
         say!(
-            "  run {}: simulated {:.3} s, wall {:.3} s, {cpu}: {:.1}x real time{ratio}",
+            "  run {}: simulated {:.3} s, wall {:.3} s, {cpu}: {:.1}x real time{ratio}; {} datagrams{per}",
             i + 1,
             s.simulated_s,
             s.wall_s,
-            s.wall_ratio()
+            s.wall_ratio(),
+            s.datagrams
         );
     }
     let cpu = report.median_cpu_ratio.map_or(String::new(), |r| format!(", {r:.1}x per CPU second"));
-    say!("median: {:.1}x real time{cpu}", report.median_wall_ratio);
+    let per = report.median_cpu_us_per_datagram.map_or(String::new(), |us| format!(", {us:.2} µs CPU per datagram"));
+    say!("median: {:.1}x real time{cpu}{per}", report.median_wall_ratio);
     if let Some([a, b, c]) = report.load_average {
         say!("load average at the end: {a:.2} {b:.2} {c:.2}");
     }

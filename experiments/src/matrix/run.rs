@@ -164,7 +164,12 @@ fn memoized(memo: &RunMemo, scenario: &Scenario, seed: u64) -> Result<RunOutput,
         return Ok(out);
     }
     // A matrix keeps no time series: the memo holds summaries only.
-    let out = RunOutput { summary: run_once(scenario, seed)?.summary, series: Vec::new(), qlog_files: Vec::new() };
+    let out = RunOutput {
+        summary: run_once(scenario, seed)?.summary,
+        series: Vec::new(),
+        qlog_files: Vec::new(),
+        datagrams_sent: 0,
+    };
     if let Ok(mut m) = memo.lock() {
         m.insert(key, out.clone());
     }

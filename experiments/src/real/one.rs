@@ -385,6 +385,6 @@ impl<'a> Run<'a> {
                 realtime: emu.realtime,
             }),
         };
-        RunOutput { summary, series: self.series, qlog_files: Vec::new() }
+        RunOutput { summary, series: self.series, qlog_files: Vec::new(), datagrams_sent: 0 }
     }
 }

@@ -36,6 +36,9 @@ pub struct RunOutput {
     pub series: Vec<PathSeries>,
     /// The qlog traces written, client and server (empty without qlog).
     pub qlog_files: Vec<std::path::PathBuf>,
+    /// UDP datagrams the endpoints sent, both directions (the simulator's unit of work; 0 where
+    /// not counted).
+    pub datagrams_sent: u64,
 }
 
 /// proto's clock for simulated time 0 (any fixed value works; 1 s keeps `Instant::ZERO` apart).
@@ -724,6 +727,6 @@ impl<'a> Sim<'a> {
         } else {
             summary.competing = self.competitors.iter().map(|c| c.summary(self.now, 0.0)).collect();
         }
-        RunOutput { summary, series: self.series, qlog_files: Vec::new() }
+        RunOutput { summary, series: self.series, qlog_files: Vec::new(), datagrams_sent: self.datagrams_sent }
     }
 }
