@@ -178,10 +178,12 @@ struct Sim<'a> {
     client_touched: bool,
     server_touched: bool,
     /// Something reached the client (server) since its application last ran: a datagram, a
-    /// deadline, an event, a transmit. Only then, or at the application's own wake-up time, is
-    /// it run: running it through [`Endpoint::connection`] queues the connection to be polled
-    /// for transmits and its deadline to be read again, which for an untouched endpoint is
-    /// wasted work on every event of the other one.
+    /// deadline or an event. Only then, or at the application's own wake-up time, is it run:
+    /// running it through [`Endpoint::connection`] queues the connection to be polled for
+    /// transmits and its deadline to be read again, which for an untouched endpoint is wasted
+    /// work on every event of the other one. Sending frees no room for the application: proto's
+    /// send buffer counts bytes until they are acknowledged, so a blocked write waits for an
+    /// ACK, and a read for data, both of which arrive as datagrams.
     client_app_due: bool,
     server_app_due: bool,
     /// Competing flows (`[[competing]]`).
@@ -535,11 +537,6 @@ impl<'a> Sim<'a> {
                 self.buf.clear();
                 let ep = if from_client { &mut self.client } else { &mut self.server };
                 let Some(t) = ep.poll_transmit(now, &mut self.buf) else { break };
-                if from_client {
-                    self.client_app_due = true;
-                } else {
-                    self.server_app_due = true;
-                }
                 let (path, src, direction) = if from_client {
                     let p = self.client_path(&t);
                     (p, self.s.paths[p].client, Direction::Up)
