@@ -330,16 +330,27 @@ async fn jitter_keeps_order_and_reordering_lets_datagrams_overtake() {
     let quiet = Duration::from_millis(300);
     let (_, j, r) =
         tokio::join!(send, receive(&setup.servers[0], setup.t0, quiet), receive(&setup.servers[1], setup.t0, quiet));
-    setup.stop();
+    let stats = setup.stop();
     assert_eq!((j.len(), r.len()), (100, 100));
     assert!(j.windows(2).all(|w| w[0].seq < w[1].seq), "jitter keeps FIFO order");
     assert!(j.iter().all(|a| a.one_way >= Duration::from_millis(10)));
     let spread = j.iter().map(|a| a.one_way).max().unwrap() - j.iter().map(|a| a.one_way).min().unwrap();
     assert!(spread >= Duration::from_millis(2), "jitter spreads the delays ({spread:?})");
+    // How many the link held back comes from its own count: a delay measured at the receiver
+    // also holds the time the receiving task waited for a CPU, which on a loaded machine was
+    // up to 100 ms (the suite under load counted 47 of 100 "held back" that way).
+    let held = link(&stats, "p1.up").reordered;
     let overtaken = r.windows(2).filter(|w| w[0].seq > w[1].seq).count();
-    let held = r.iter().filter(|a| a.one_way >= Duration::from_millis(30)).count();
-    println!("jitter spread {spread:?}; reordering: {overtaken} inversions, {held} held back by 20 ms");
-    assert!(overtaken >= 10 && (15..=45).contains(&held), "{overtaken} inversions, {held} held");
+    println!("jitter spread {spread:?}; reordering: {held} held back by 20 ms, {overtaken} inversions");
+    // Binomial(100, 0.3): 30 +- 4.6.
+    assert!((15..=45).contains(&held), "{held} held back");
+    // Each held packet is overtaken by the ones sent in the next 20 ms, unless the sender
+    // itself stalled that long.
+    assert!(overtaken >= 10, "{overtaken} inversions");
+    assert!(
+        r.iter().filter(|a| a.one_way >= Duration::from_millis(30)).count() as u64 >= held,
+        "every held packet arrives at least 10 + 20 ms after it was sent"
+    );
 }
 
 #[tokio::test]

@@ -90,6 +90,9 @@ pub struct LinkStats {
     /// Delivered packets that were duplicated (each counted once in `packets_delivered`).
     #[serde(skip_serializing_if = "is_zero")]
     pub duplicated: u64,
+    /// Delivered packets held back by the reorder delay, so that later ones overtake them.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reordered: u64,
 }
 
 fn is_zero(x: &u64) -> bool {
@@ -215,6 +218,7 @@ impl Link {
         self.last_arrival = at;
         if self.params.reorder > 0.0 && self.rng.random_bool(self.params.reorder) {
             at += self.params.reorder_delay;
+            self.stats.reordered += 1;
         }
         // Drawn only when configured, so that scenarios without duplication keep their draws.
         let duplicate = self.params.duplicate > 0.0 && self.rng.random_bool(self.params.duplicate);
@@ -360,6 +364,25 @@ mod tests {
             assert!(at >= i * MS + 10 * MS && at <= i * MS + 15 * MS);
             last = at;
         }
+    }
+
+    #[test]
+    fn reordered_packets_are_counted_and_held_back_by_the_delay() {
+        let params = LinkParams { delay: 10 * MS, reorder: 0.25, reorder_delay: 20 * MS, ..Default::default() };
+        let mut l = link(params);
+        let n = 10_000;
+        let mut held = 0;
+        for i in 0..n {
+            let Verdict::Deliver { at, .. } = l.offer(i * MS, 100, false) else { panic!() };
+            match at - i * MS {
+                d if d == 10 * MS => {}
+                d if d == 30 * MS => held += 1,
+                d => panic!("delay {d} ns"),
+            }
+        }
+        assert_eq!(l.stats.reordered, held);
+        let rate = held as f64 / n as f64;
+        assert!((rate - 0.25).abs() < 0.02, "measured {rate}");
     }
 
     #[test]
