@@ -91,8 +91,12 @@ fn a_64_mib_download_over_two_paths_uses_both() {
     assert_eq!(u(&r["paths_per_connection"]), 2);
     let paths = r["paths"].as_array().unwrap();
     assert_eq!(paths.iter().map(|p| u(&p["id"])).collect::<Vec<_>>(), [0, 1]);
+    // Both paths carry stream data, each far more than the control traffic of the other. Not
+    // half each: the second path starts after its validation and in slow start, while the first
+    // one already runs, and how long that takes depends on the machine's load. CI, beside the
+    // stress suite, saw 64.3 MB on the first path and 4.5 MB on the second.
     for p in paths {
-        assert!(u(&p["bytes_received"]) > 8 << 20, "each path carries a real share: {paths:?}");
+        assert!(u(&p["bytes_received"]) > 1 << 20, "each path carries stream data: {paths:?}");
     }
 }
 
