@@ -724,7 +724,8 @@ impl Endpoint {
                 EndpointEvent::Drained => drained = true,
             }
         }
-        if let Some(name) = slot.server_name.clone() {
+        // Borrowed, not cloned: this runs after every call into a client connection.
+        if let Some(name) = slot.server_name.as_ref() {
             for token in slot.conn.take_new_tokens() {
                 self.tokens.insert(name.clone(), token);
             }

@@ -772,7 +772,7 @@ impl Connection {
         if let Some(k) = self.one_rtt.as_mut() {
             k.on_timeout(now);
         }
-        let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.table.keys().copied().collect();
+        let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.table.keys().collect();
         for id in ids {
             self.path_timeouts(now, id);
         }

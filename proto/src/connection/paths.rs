@@ -342,7 +342,7 @@ impl Connection {
         if !self.paths.is_multipath() {
             return;
         }
-        let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.table.keys().copied().collect();
+        let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.table.keys().collect();
         for id in ids {
             if self.paths.failure_due(now, id, &self.config.path_failure, self.peer_max_ack_delay()) {
                 self.mark_path_failed(now, id);

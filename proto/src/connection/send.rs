@@ -62,7 +62,7 @@ impl Connection {
             return self.poll_close_transmit(now, buf);
         }
         self.plan_reinjection(now);
-        let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.table.keys().copied().collect();
+        let ids: smallvec::SmallVec<[PathId; 4]> = self.paths.table.keys().collect();
         let n = ids.len();
         for i in 0..n {
             let id = ids[(self.paths.next_send_path as usize + i) % n];

@@ -45,19 +45,27 @@ impl Paths {
         failure_deadline_of(self.table.get(&id)?, cfg, max_ack_delay)
     }
 
-    /// The earliest failure-detection or abandon deadline over all paths.
+    /// The earliest failure-detection or abandon deadline over all paths. Read on every
+    /// `poll_timeout`, so one plain walk of the table, and none at all for a single-path
+    /// connection that never abandons.
     pub(crate) fn failure_timeout(&self, cfg: &PathFailureDetection, max_ack_delay: Duration) -> Option<Instant> {
-        let abandon = cfg.abandon_after;
         let multipath = self.multipath.is_some();
-        self.table
-            .values()
-            .filter_map(|p| {
-                // One walk of the table: each path's deadline from the path itself.
-                let detect = if multipath { failure_deadline_of(p, cfg, max_ack_delay) } else { None };
-                let give_up = abandon.and_then(|d| p.failed_since.map(|t| t + d));
-                [detect, give_up].into_iter().flatten().min()
-            })
-            .min()
+        if !multipath && cfg.abandon_after.is_none() {
+            return None;
+        }
+        let mut earliest: Option<Instant> = None;
+        let mut consider = |t: Instant| earliest = Some(earliest.map_or(t, |e| e.min(t)));
+        for p in self.table.values() {
+            if multipath {
+                if let Some(t) = failure_deadline_of(p, cfg, max_ack_delay) {
+                    consider(t);
+                }
+            }
+            if let (Some(after), Some(since)) = (cfg.abandon_after, p.failed_since) {
+                consider(since + after);
+            }
+        }
+        earliest
     }
 
     /// Whether `id` is to be marked potentially failed now: `consecutive_ptos` PTOs in a row,

@@ -179,7 +179,8 @@ impl Paths {
         frames: &mut SentFrames,
     ) {
         let mp = self.mp_version().unwrap_or_default();
-        for (&other, path) in self.table.iter_mut() {
+        for path in self.table.values_mut() {
+            let other = path.id;
             if other == path_id || !(any_path || path.abandoned_at.is_some()) {
                 continue;
             }

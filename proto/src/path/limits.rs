@@ -69,7 +69,8 @@ impl Paths {
     /// one), or why there is none: the peer's limit (PATHS_BLOCKED is then owed) or no CID yet.
     pub(crate) fn next_path_id(&mut self) -> Result<PathId, super::PathError> {
         let Some(mp) = self.multipath.as_mut() else { return Err(super::PathError::MultipathNotNegotiated) };
-        let next = self.table.keys().chain(mp.abandoned.iter()).max().and_then(|p| p.next()).unwrap_or(PathId(1));
+        let next =
+            self.table.keys().chain(mp.abandoned.iter().copied()).max().and_then(|p| p.next()).unwrap_or(PathId(1));
         if next > mp.peer_max_path_id {
             // RFC 10069 §4.8: PATHS_BLOCKED tells the peer we would open more.
             mp.paths_blocked = Some(mp.peer_max_path_id);

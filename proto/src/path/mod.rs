@@ -46,6 +46,7 @@
 //! | `reinjection.rs` | copies of in-flight stream data for another path |
 //! | `icmp.rs` | ICMP errors about datagrams we sent |
 //! | `event.rs` | [`PathEvent`] and [`PathError`] for the application |
+//! | `table.rs` | the path table: [`PathData`] by [`PathId`], in ID order |
 
 mod abandon;
 mod cid;
@@ -59,9 +60,9 @@ mod migration;
 mod mtud;
 mod reinjection;
 mod status;
+mod table;
 mod validation;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub use cid::{CidState, IssuedCid, ResetTokenChange};
@@ -77,6 +78,7 @@ pub(crate) use migration::NewNetworkPath;
 pub use mpquic_core::{PathId, PathStatus};
 pub use mtud::MtuDiscovery;
 pub(crate) use reinjection::{Copies, PendingCopy};
+pub(crate) use table::PathTable;
 pub(crate) use validation::ValidationTimeout;
 
 use crate::frame::MultipathVersion;
@@ -86,7 +88,7 @@ use crate::packet::SpaceId;
 #[derive(Debug)]
 pub(crate) struct Paths {
     /// The path table.
-    pub table: BTreeMap<PathId, PathData>,
+    pub table: PathTable,
     /// Connection IDs of every path, both directions.
     pub cids: CidState,
     /// Multipath state, once negotiated (RFC 10069 §2).
@@ -111,7 +113,7 @@ impl Paths {
     /// No paths yet; the connection inserts path 0 right away.
     pub fn new(cids: CidState, scheduler: mpquic_scheduler::SchedulerHandle) -> Self {
         Self {
-            table: BTreeMap::new(),
+            table: PathTable::default(),
             cids,
             multipath: None,
             next_send_path: 0,
@@ -125,7 +127,7 @@ impl Paths {
 
     /// Adds a path to the table.
     pub fn insert(&mut self, path: PathData) {
-        self.table.insert(path.id, path);
+        self.table.insert(path);
     }
 
     /// One path.

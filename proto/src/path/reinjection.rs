@@ -20,11 +20,11 @@
 //! [`crate::PathStats`] and in the scheduler's redundancy budget.
 
 use core::ops::Range;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use mpquic_scheduler::SentKind;
 
-use super::{PathData, PathId};
+use super::PathId;
 use crate::shared::StreamId;
 
 /// A copy of stream data waiting to go out on `to`.
@@ -56,7 +56,7 @@ impl Copies {
     }
 
     /// Drops the copies for paths that can no longer carry them (they were only copies).
-    pub fn retain_for(&mut self, table: &BTreeMap<PathId, PathData>) {
+    pub fn retain_for(&mut self, table: &super::PathTable) {
         self.queue.retain(|c| table.get(&c.to).is_some_and(|p| p.abandoned_at.is_none()));
     }
 
