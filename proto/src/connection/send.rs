@@ -410,7 +410,8 @@ impl Connection {
             ecn,
             // RFC 9000 §14.4: recovery keeps a lost probe out of congestion control.
             mtu_probe: mtu_probe.is_some(),
-            frames: frames.clone(),
+            // Moved, not cloned: the scratch record starts empty again (its vectors are inline).
+            frames: core::mem::take(&mut frames),
         };
         let restarts_before = path.recovery.idle_restarts();
         if let Err(p) = path.recovery.on_packet_sent(now, space, sent, app_limited) {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use rand::RngCore;
 
-use super::{PathId, Paths};
+use super::{PathId, PathMap, Paths};
 use crate::crypto::ResetKey;
 use crate::error::TransportError;
 use crate::frame;
@@ -363,9 +363,9 @@ mod tests {
 #[derive(Debug)]
 pub struct CidState {
     /// CIDs we issued, per path ID.
-    pub local: BTreeMap<PathId, LocalCids>,
+    pub local: PathMap<LocalCids>,
     /// CIDs the peer issued, per path ID.
-    pub remote: BTreeMap<PathId, RemoteCids>,
+    pub remote: PathMap<RemoteCids>,
     /// NEW_CONNECTION_ID / PATH_NEW_CONNECTION_ID frames to (re)send.
     pub new_cids_pending: VecDeque<(PathId, u64)>,
     /// What we issued, to build those frames: (path, sequence) -> (CID, reset token).
@@ -382,9 +382,9 @@ pub struct CidState {
 impl CidState {
     /// Path 0's CIDs from the handshake.
     pub fn new(local_initial: ConnectionId, remote_initial: ConnectionId, limit: u64) -> Self {
-        let mut local = BTreeMap::new();
+        let mut local = PathMap::default();
         local.insert(PathId::ZERO, LocalCids::new(local_initial));
-        let mut remote = BTreeMap::new();
+        let mut remote = PathMap::default();
         remote.insert(
             PathId::ZERO,
             RemoteCids::new(IssuedCid { sequence: 0, id: remote_initial, reset_token: None }, limit),
@@ -445,7 +445,7 @@ impl CidState {
     /// Handles (PATH_)NEW_CONNECTION_ID for `path`.
     pub fn on_new_cid(&mut self, path: PathId, cid: IssuedCid, retire_prior_to: u64) -> Result<(), TransportError> {
         // CIDs must be unique across the whole connection (RFC 10069 §4.5).
-        for (p, r) in &self.remote {
+        for (p, r) in self.remote.iter() {
             if *p != path && (r.active().id == cid.id || r.spare.iter().any(|c| c.id == cid.id)) {
                 return Err(TransportError::PROTOCOL_VIOLATION("connection ID issued for two path IDs"));
             }
@@ -594,7 +594,7 @@ impl Paths {
                 rng.fill_bytes(&mut bytes[..local_cid_len]);
                 let Some(id) = ConnectionId::new(&bytes[..local_cid_len]) else { return };
                 let token = reset_key.token(&id).0;
-                let sequence = self.cids.local.entry(path).or_insert_with(|| LocalCids::empty(0)).issue(id);
+                let sequence = self.cids.local.get_or_insert_with(path, || LocalCids::empty(0)).issue(id);
                 self.cids.issued.insert((path, sequence), (id, token));
                 self.cids.new_cids_pending.push_back((path, sequence));
                 issued(path, sequence, id, token);

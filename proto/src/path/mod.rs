@@ -78,7 +78,7 @@ pub(crate) use migration::NewNetworkPath;
 pub use mpquic_core::{PathId, PathStatus};
 pub use mtud::MtuDiscovery;
 pub(crate) use reinjection::{Copies, PendingCopy};
-pub(crate) use table::PathTable;
+pub(crate) use table::{PathMap, PathTable};
 pub(crate) use validation::ValidationTimeout;
 
 use crate::frame::MultipathVersion;
@@ -127,7 +127,7 @@ impl Paths {
 
     /// Adds a path to the table.
     pub fn insert(&mut self, path: PathData) {
-        self.table.insert(path);
+        self.table.insert(path.id, path);
     }
 
     /// One path.
