@@ -6,13 +6,12 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::io::{self, IoSliceMut};
+use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::BytesMut;
 use mpquic_proto as proto;
 use tokio::time::Sleep;
 
@@ -49,8 +48,8 @@ pub(crate) struct Driver {
     shared: Arc<Shared>,
     timer: Pin<Box<Sleep>>,
     timer_deadline: Option<proto::Instant>,
-    /// Receive buffers, zeroed once and reused for every batch.
-    recv_bufs: Vec<Vec<u8>>,
+    /// Where received datagrams live (they are slices of it until dropped).
+    arena: udp::RecvArena,
     meta: Vec<RecvMeta>,
     outgoing: VecDeque<Outgoing>,
     pool: Vec<Vec<u8>>,
@@ -62,12 +61,11 @@ impl Driver {
         // Without GRO a buffer holds one datagram; we never accept more than 64 KiB anyway.
         let recv_buf_len =
             if shared.sockets.iter().any(|s| s.capabilities().gro) { udp::RECV_BUFFER_BYTES } else { 4096 };
-        let recv_bufs = (0..BATCH_SIZE).map(|_| vec![0u8; recv_buf_len]).collect();
         Self {
             shared,
             timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
             timer_deadline: None,
-            recv_bufs,
+            arena: udp::RecvArena::new(recv_buf_len),
             meta: vec![RecvMeta::default(); BATCH_SIZE],
             outgoing: VecDeque::new(),
             pool: Vec::new(),
@@ -98,28 +96,18 @@ impl Driver {
                 }
                 Poll::Ready(Ok(())) => {}
             }
-            let mut slices: Vec<IoSliceMut<'_>> =
-                self.recv_bufs.iter_mut().map(|b| IoSliceMut::new(&mut b[..])).collect();
-            let result = socket.try_recv(&mut slices, &mut self.meta);
-            drop(slices);
-            match result {
-                Ok(n) => {
+            match socket.try_recv_arena(&mut self.arena, &mut self.meta) {
+                Ok((n, mut batch)) => {
                     let now = st.now();
-                    // One allocation per batch, exactly as large as what arrived: datagrams
-                    // become slices of it (stream data read later still points into it), and
-                    // the receive buffers are reused without zeroing them again.
-                    let total: usize = self.meta[..n].iter().map(|m| m.len).sum();
-                    let mut arena = BytesMut::with_capacity(total);
-                    for i in 0..n {
-                        arena.extend_from_slice(&self.recv_bufs[i][..self.meta[i].len]);
-                    }
+                    // The messages back to back: datagrams become slices of the arena (stream
+                    // data read later still points into it), with no copy after the kernel's.
                     for i in 0..n {
                         let m = self.meta[i];
                         if m.len == 0 {
                             continue;
                         }
                         let local = SocketAddr::new(m.dst_ip.unwrap_or(local_ip), local_port);
-                        let mut data = arena.split_to(m.len);
+                        let mut data = batch.split_to(m.len.min(batch.len()));
                         let stride = m.stride.max(1);
                         while !data.is_empty() {
                             let datagram = data.split_to(stride.min(data.len()));

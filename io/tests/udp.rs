@@ -6,7 +6,7 @@ use std::io::IoSliceMut;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use mpquic_io::udp::{IcmpKind, RecvMeta, SocketConfig, Transmit, UdpSocket, BATCH_SIZE, RECV_BUFFER_BYTES};
+use mpquic_io::udp::{IcmpKind, RecvArena, RecvMeta, SocketConfig, Transmit, UdpSocket, BATCH_SIZE, RECV_BUFFER_BYTES};
 use mpquic_proto::EcnCodepoint;
 
 mod common;
@@ -227,5 +227,94 @@ async fn portable_path_and_disabled_gso_still_deliver() {
         let got = recv_datagrams(&b, 3).await;
         let lens: Vec<usize> = got.iter().map(|(_, d)| d.len()).collect();
         assert_eq!(lens, vec![1000, 1000, 500], "{config:?}");
+    }
+}
+
+/// Sends `count` datagrams numbered from `first` (sizes cycle through 200 to 1400 bytes, each
+/// byte the datagram's number) and receives them into `arena`; returns the datagrams' bytes
+/// and the most messages one call returned.
+async fn arena_exchange(
+    a: &UdpSocket,
+    b: &UdpSocket,
+    arena: &mut RecvArena,
+    first: usize,
+    count: usize,
+) -> (Vec<bytes::Bytes>, usize) {
+    let payload = |i: usize| vec![(i % 251) as u8; 200 + (i * 97) % 1201];
+    let sent: Vec<Vec<u8>> = (first..first + count).map(payload).collect();
+    let transmits: Vec<Transmit<'_>> = sent
+        .iter()
+        .map(|d| Transmit { dst: b.local_addr(), src_ip: None, ecn: None, segment_size: None, contents: d })
+        .collect();
+    a.send(&transmits).await.unwrap();
+    let mut got = Vec::new();
+    let mut most = 0;
+    let mut meta = [RecvMeta::default(); BATCH_SIZE];
+    while got.len() < count {
+        let Ok(r) = tokio::time::timeout(Duration::from_secs(5), b.recv_arena(arena, &mut meta)).await else {
+            panic!("{} of datagrams {first}.. arrived; b: {:?}", got.len(), b.stats());
+        };
+        let (n, mut batch) = r.expect("recv");
+        most = most.max(n);
+        for m in &meta[..n] {
+            let mut message = batch.split_to(m.len).freeze();
+            while !message.is_empty() {
+                got.push(message.split_to(m.stride.min(message.len())));
+            }
+        }
+        assert!(batch.is_empty(), "the batch holds exactly the messages' bytes");
+    }
+    for (i, (g, s)) in got.iter().zip(&sent).enumerate() {
+        assert_eq!(&g[..], &s[..], "datagram {} changed on the way", first + i);
+    }
+    (got, most)
+}
+
+/// Receiving into an arena: every datagram arrives whole and in order, with several messages
+/// per call moved together; the arena is reused while nothing holds its datagrams, new ones are
+/// made while datagrams are held, and those come back once the datagrams are dropped. The
+/// portable path gives the same bytes.
+#[tokio::test]
+async fn arena_receive_keeps_datagrams_and_reuses_storage() {
+    let big = SocketConfig { recv_buffer_bytes: 8 << 20, ..cfg() };
+    for config in [big.clone(), SocketConfig { portable: true, ..big }] {
+        let a = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &config).unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &config).unwrap();
+        let slot = if b.capabilities().gro { RECV_BUFFER_BYTES } else { 4096 };
+        let mut arena = RecvArena::new(slot);
+        // About 8 MiB in exchanges of 64 datagrams (the portable socket keeps the default receive
+        // buffer), each exchange's datagrams dropped after it: two arenas are enough (an
+        // exchange still holds its datagrams when the arena runs out under it), then reused;
+        // the second half of the rounds goes through the arenas twice more.
+        const N: usize = 64;
+        let mut next = 0;
+        let mut most = 0;
+        let mut after_half = 0;
+        for round in 0..160 {
+            let (_, m) = arena_exchange(&a, &b, &mut arena, next, N).await;
+            most = most.max(m);
+            next += N;
+            if round == 79 {
+                after_half = arena.allocations();
+            }
+        }
+        assert!(most > 1, "{config:?}: one message per call, nothing to move together");
+        assert!(after_half <= 2, "{config:?}: {after_half} arenas for datagrams that were dropped");
+        assert_eq!(arena.allocations(), after_half, "{config:?}: the arenas were not reused");
+        // About 8 MiB kept: new arenas.
+        let mut held = Vec::new();
+        for _ in 0..160 {
+            held.extend(arena_exchange(&a, &b, &mut arena, next, N).await.0);
+            next += N;
+        }
+        let while_held = arena.allocations();
+        assert!(while_held >= 4, "{config:?}: {while_held} arenas for 8 MiB of held datagrams");
+        // Dropped: the retired arenas are reused.
+        drop(held);
+        for _ in 0..160 {
+            arena_exchange(&a, &b, &mut arena, next, N).await;
+            next += N;
+        }
+        assert_eq!(arena.allocations(), while_held, "{config:?}: freed arenas were not reused");
     }
 }

@@ -13,6 +13,7 @@
 
 #[cfg(target_os = "linux")]
 mod addr;
+mod arena;
 #[cfg(target_os = "linux")]
 mod cmsg;
 #[cfg(target_os = "linux")]
@@ -31,8 +32,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::task::{Context, Poll};
 
+use bytes::BytesMut;
 use mpquic_proto::EcnCodepoint;
 use tokio::io::Interest;
+
+pub use arena::RecvArena;
 
 /// Most messages per `sendmmsg` / `recvmmsg` call.
 pub const BATCH_SIZE: usize = 32;
@@ -351,21 +355,99 @@ impl UdpSocket {
         }
         #[cfg(target_os = "linux")]
         {
-            // A pending ICMP error surfaces once as the error of the next receive; read the
-            // details from the error queue and receive again.
-            for _ in 0..4 {
-                match self.io.try_io(Interest::READABLE, || recv::recv(&self.io, &self.state, bufs, meta)) {
-                    Err(e) if e.kind() != io::ErrorKind::WouldBlock && self.caps.recverr => {
-                        tracing::debug!(error = %e, "receive reported a socket error");
-                        self.drain_errors();
-                    }
-                    r => return r,
-                }
-            }
-            Err(io::ErrorKind::WouldBlock.into())
+            // SAFETY: IoSliceMut is guaranteed ABI-compatible with iovec on Unix; the iovecs
+            // borrow `bufs` for the call, and each points to initialised, writable bytes.
+            let iovs = unsafe { std::slice::from_raw_parts_mut(bufs.as_mut_ptr().cast::<libc::iovec>(), bufs.len()) };
+            self.recv_iovecs(iovs, meta)
         }
         #[cfg(not(target_os = "linux"))]
         unreachable!("portable is always set off Linux")
+    }
+
+    /// Receives a batch into `arena` (see [`RecvArena`]): returns how many `meta` entries were
+    /// used, as [`UdpSocket::try_recv`] does, and the bytes of those messages back to back in
+    /// their order (an entry whose `len` is 0 has none). Cut them apart with `split_to(len)`.
+    pub fn try_recv_arena(&self, arena: &mut RecvArena, meta: &mut [RecvMeta]) -> io::Result<(usize, BytesMut)> {
+        let slots = arena.prepare(meta.len().min(BATCH_SIZE));
+        let slot = arena.slot_len();
+        let buf = arena.buf();
+        debug_assert!(buf.is_empty() && buf.capacity() >= slots * slot);
+        let n = if self.portable {
+            // Safe code needs initialised buffers; the portable path is not the fast one.
+            buf.resize(slots * slot, 0);
+            let mut bufs: Vec<IoSliceMut<'_>> = buf.chunks_mut(slot).map(IoSliceMut::new).collect();
+            let r = fallback::recv(&self.io, &self.state, &mut bufs, meta);
+            drop(bufs);
+            let n = r.inspect_err(|_| buf.clear())?;
+            let mut end = 0;
+            for (i, m) in meta[..n].iter().enumerate() {
+                let len = m.len.min(slot);
+                buf.copy_within(i * slot..i * slot + len, end);
+                end += len;
+            }
+            buf.truncate(end);
+            n
+        } else {
+            #[cfg(target_os = "linux")]
+            {
+                self.recv_into_spare(buf, slots, slot, meta)?
+            }
+            #[cfg(not(target_os = "linux"))]
+            unreachable!("portable is always set off Linux")
+        };
+        let len = buf.len();
+        Ok((n, buf.split_to(len)))
+    }
+
+    /// [`UdpSocket::try_recv_arena`] on Linux: `slots` slots of `slot` bytes in the spare
+    /// capacity of the empty `buf`, then the messages moved together and `buf`'s length set to
+    /// their total.
+    #[cfg(target_os = "linux")]
+    fn recv_into_spare(
+        &self,
+        buf: &mut BytesMut,
+        slots: usize,
+        slot: usize,
+        meta: &mut [RecvMeta],
+    ) -> io::Result<usize> {
+        let slots = slots.min(buf.capacity() / slot).min(BATCH_SIZE);
+        let base = buf.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+        let mut iovs = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; BATCH_SIZE];
+        for (i, iov) in iovs[..slots].iter_mut().enumerate() {
+            // SAFETY: slot i lies within the spare capacity (slots * slot <= capacity).
+            *iov = libc::iovec { iov_base: unsafe { base.add(i * slot) }.cast(), iov_len: slot };
+        }
+        let n = self.recv_iovecs(&mut iovs[..slots], meta)?;
+        let mut end = 0;
+        for (i, m) in meta[..n].iter().enumerate() {
+            let len = m.len.min(slot);
+            if len > 0 && i * slot != end {
+                // SAFETY: both ranges lie within the spare capacity; the kernel wrote `len`
+                // bytes at slot i; `end <= i * slot`, and `copy` allows the overlap.
+                unsafe { std::ptr::copy(base.add(i * slot), base.add(end), len) };
+            }
+            end += len;
+        }
+        // SAFETY: bytes 0..end are the messages' bytes, written by the kernel and moved above.
+        unsafe { buf.set_len(end) };
+        Ok(n)
+    }
+
+    /// `recvmmsg` into `iovs`, reading the error queue when a pending ICMP error interrupts.
+    #[cfg(target_os = "linux")]
+    fn recv_iovecs(&self, iovs: &mut [libc::iovec], meta: &mut [RecvMeta]) -> io::Result<usize> {
+        // A pending ICMP error surfaces once as the error of the next receive; read the
+        // details from the error queue and receive again.
+        for _ in 0..4 {
+            match self.io.try_io(Interest::READABLE, || recv::recv(&self.io, &self.state, iovs, meta)) {
+                Err(e) if e.kind() != io::ErrorKind::WouldBlock && self.caps.recverr => {
+                    tracing::debug!(error = %e, "receive reported a socket error");
+                    self.drain_errors();
+                }
+                r => return r,
+            }
+        }
+        Err(io::ErrorKind::WouldBlock.into())
     }
 
     #[cfg(target_os = "linux")]
@@ -417,6 +499,17 @@ impl UdpSocket {
             }
         }
         Ok(())
+    }
+
+    /// Waits for datagrams and receives a batch into `arena` (see [`UdpSocket::try_recv_arena`]).
+    pub async fn recv_arena(&self, arena: &mut RecvArena, meta: &mut [RecvMeta]) -> io::Result<(usize, BytesMut)> {
+        loop {
+            self.io.readable().await?;
+            match self.try_recv_arena(arena, meta) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                r => return r,
+            }
+        }
     }
 
     /// Waits for datagrams and receives a batch (see [`UdpSocket::try_recv`]).

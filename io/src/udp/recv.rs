@@ -4,7 +4,6 @@
 //! IPV6_PKTINFO).
 
 use std::io;
-use std::io::IoSliceMut;
 use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
@@ -16,17 +15,20 @@ use super::addr::{self, canonical_ip};
 use super::cmsg::{self, ControlBuffer};
 use super::{RecvMeta, SocketState, BATCH_SIZE};
 
-/// Receives up to `min(bufs.len(), meta.len(), BATCH_SIZE)` messages into `bufs[i]` described
+/// Receives up to `min(iovs.len(), meta.len(), BATCH_SIZE)` messages into `iovs[i]` described
 /// by `meta[i]`; returns how many entries were used (an entry with `len` 0 carries nothing).
 /// `WouldBlock` when none is queued.
+///
+/// Each `iovs[i]` must point to `iov_len` bytes that may be written (they need not be
+/// initialised: only the kernel writes them).
 pub(crate) fn recv(
     socket: &impl AsRawFd,
     state: &SocketState,
-    bufs: &mut [IoSliceMut<'_>],
+    iovs: &mut [libc::iovec],
     meta: &mut [RecvMeta],
 ) -> io::Result<usize> {
     let fd = socket.as_raw_fd();
-    let n = bufs.len().min(meta.len()).min(BATCH_SIZE);
+    let n = iovs.len().min(meta.len()).min(BATCH_SIZE);
     if n == 0 {
         return Ok(0);
     }
@@ -39,8 +41,7 @@ pub(crate) fn recv(
         let hdr = &mut hdrs[i].msg_hdr;
         hdr.msg_name = &mut names[i] as *mut _ as *mut libc::c_void;
         hdr.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        // IoSliceMut is guaranteed ABI-compatible with iovec on Unix.
-        hdr.msg_iov = &mut bufs[i] as *mut IoSliceMut<'_> as *mut libc::iovec;
+        hdr.msg_iov = &mut iovs[i];
         hdr.msg_iovlen = 1;
         hdr.msg_control = controls[i].0.as_mut_ptr().cast();
         hdr.msg_controllen = cmsg::CONTROL_LEN as _;
