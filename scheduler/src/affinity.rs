@@ -80,6 +80,10 @@ impl<S: Scheduler> Scheduler for StreamAffinity<S> {
         self.inner.on_path_change(path_id, event);
     }
 
+    fn reinjects(&self) -> bool {
+        self.inner.reinjects()
+    }
+
     fn reinject(&mut self, paths: &[PathView], conn: &ConnectionView) -> Option<Reinjection> {
         self.inner.reinject(paths, conn)
     }

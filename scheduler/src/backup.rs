@@ -41,6 +41,11 @@ impl BackupPriority {
 }
 
 impl Scheduler for BackupPriority {
+    /// Never re-injects: proto need not ask ([`Scheduler::reinjects`]).
+    fn reinjects(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &str {
         "backup"
     }

@@ -110,6 +110,11 @@ impl Default for Blest {
 }
 
 impl Scheduler for Blest {
+    /// Never re-injects: proto need not ask ([`Scheduler::reinjects`]).
+    fn reinjects(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &str {
         "blest"
     }

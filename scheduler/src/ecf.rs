@@ -85,6 +85,11 @@ fn secs(d: Duration) -> f64 {
 }
 
 impl Scheduler for Ecf {
+    /// Never re-injects: proto need not ask ([`Scheduler::reinjects`]).
+    fn reinjects(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &str {
         "ecf"
     }

@@ -211,6 +211,12 @@ impl SchedulerHandle {
         MinRtt::pick(paths).map_or(Decision::no_path(), |p| Decision::Send(p.path_id))
     }
 
+    /// Whether the scheduler may ever re-inject ([`Scheduler::reinjects`]); when not,
+    /// [`SchedulerHandle::poll_reinjection`] always answers `None`.
+    pub fn reinjects(&self) -> bool {
+        self.scheduler.reinjects()
+    }
+
     /// Ask the scheduler for a re-injection and bound it: `to` eligible and not `from`, at most the
     /// bytes in flight on `from` and the redundancy budget left. `None` when nothing may be sent.
     pub fn poll_reinjection(&mut self, paths: &[PathView], conn: &ConnectionView) -> Option<Reinjection> {

@@ -26,6 +26,11 @@ impl MinRtt {
 }
 
 impl Scheduler for MinRtt {
+    /// Never re-injects: proto need not ask ([`Scheduler::reinjects`]).
+    fn reinjects(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &str {
         "minrtt"
     }

@@ -30,6 +30,11 @@ impl Redundant {
 }
 
 impl Scheduler for Redundant {
+    /// Never re-injects: proto need not ask ([`Scheduler::reinjects`]).
+    fn reinjects(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &str {
         "redundant"
     }

@@ -109,6 +109,22 @@ mod tests {
         assert!(factory_by_name("minrtt+reinject+reinject").is_err());
     }
 
+    /// Only the `+reinject` variants say they may re-inject (proto skips asking the others), and
+    /// stream affinity passes the answer of the scheduler it wraps through.
+    #[test]
+    fn only_reinjecting_schedulers_ask_to_be_asked() {
+        use crate::Scheduler as _;
+        for &name in SCHEDULER_NAMES {
+            let name = if name.starts_with("weighted") { "weighted:0=2" } else { name };
+            let base = name.strip_suffix("+reinject").unwrap_or(name);
+            for (n, expect) in [(base.to_string(), false), (format!("{base}+reinject"), true)] {
+                let s = factory_by_name(&n).unwrap().build();
+                assert_eq!(s.reinjects(), expect, "{n}");
+                assert_eq!(crate::StreamAffinity::new(s).reinjects(), expect, "{n} with stream affinity");
+            }
+        }
+    }
+
     #[test]
     fn weights_parse() {
         assert!(factory_by_name("weighted:0=3,1=1").is_ok());

@@ -27,6 +27,11 @@ impl RoundRobin {
 }
 
 impl Scheduler for RoundRobin {
+    /// Never re-injects: proto need not ask ([`Scheduler::reinjects`]).
+    fn reinjects(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &str {
         "roundrobin"
     }

@@ -52,6 +52,11 @@ impl Weighted {
 }
 
 impl Scheduler for Weighted {
+    /// Never re-injects: proto need not ask ([`Scheduler::reinjects`]).
+    fn reinjects(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &str {
         "weighted"
     }

@@ -483,7 +483,7 @@ impl Connection {
         }
         // Copies for a path that can no longer carry them are dropped: they were only copies.
         self.paths.copies.retain_for(&self.paths.table);
-        if !self.paths.copies.is_empty() || self.streams.has_stream_data() {
+        if !self.paths.copies.is_empty() || self.streams.has_stream_data() || !self.paths.scheduler.reinjects() {
             return;
         }
         let (views, conn) = self.scheduler_inputs(now);
