@@ -96,7 +96,7 @@ impl Connection {
             if let Some((offset, len)) = f.crypto {
                 self.crypto[space.index()].on_acked(offset, len);
             }
-            for cf in &f.control {
+            for cf in f.control() {
                 self.streams.on_control_acked(cf);
             }
             for &(path, largest) in &f.path_acks {
@@ -151,19 +151,19 @@ impl Connection {
         if let Some((offset, len)) = f.crypto {
             self.crypto[space.index()].on_lost(offset, len);
         }
-        for cf in &f.control {
+        for cf in f.control() {
             self.streams.on_control_lost(cf);
         }
         if f.handshake_done {
             self.handshake_done_pending = true;
         }
-        self.paths.requeue_control_frames(&f.mp_control);
-        for &key in &f.new_cids {
+        self.paths.requeue_control_frames(f.mp_control());
+        for &key in f.new_cids() {
             if self.paths.cids.issued.contains_key(&key) && !self.paths.cids.new_cids_pending.contains(&key) {
                 self.paths.cids.new_cids_pending.push_back(key);
             }
         }
-        for &(path, seq) in &f.retire_cids {
+        for &(path, seq) in f.retire_cids() {
             if let Some(r) = self.paths.cids.remote_mut(path) {
                 r.requeue_retire(seq);
             }

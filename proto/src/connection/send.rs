@@ -410,7 +410,7 @@ impl Connection {
             ecn,
             // RFC 9000 §14.4: recovery keeps a lost probe out of congestion control.
             mtu_probe: mtu_probe.is_some(),
-            // Moved, not cloned: the scratch record starts empty again (its vectors are inline).
+            // Moved, not cloned: the scratch record starts empty again.
             frames: core::mem::take(&mut frames),
         };
         let restarts_before = path.recovery.idle_restarts();
@@ -541,7 +541,7 @@ impl Connection {
                 break;
             }
             f.encode_with(v, buf);
-            frames.new_cids.push((path, seq));
+            frames.rare_mut().new_cids.push((path, seq));
             self.paths.cids.new_cids_pending.pop_front();
         }
         while self.paths.cids.has_pending_retire() && buf.len() + 16 <= limit {
@@ -549,7 +549,7 @@ impl Connection {
             let r = frame::RetireConnectionId { path_id: path, sequence: seq };
             let f = if mpv.is_some() { Frame::PathRetireConnectionId(r) } else { Frame::RetireConnectionId(r) };
             f.encode_with(mpv.unwrap_or_default(), buf);
-            frames.retire_cids.push((path, seq));
+            frames.rare_mut().retire_cids.push((path, seq));
         }
         self.paths.write_control_frames(buf, limit, frames);
         if let Some(token) = &self.new_tokens.pending {
@@ -578,7 +578,7 @@ impl Connection {
                     break;
                 }
                 f.encode(buf);
-                frames.control.push(cf);
+                frames.rare_mut().control.push(cf);
                 path.credit_copies.remove(0);
             }
         }
@@ -590,7 +590,7 @@ impl Connection {
                 break;
             }
             f.encode(buf);
-            frames.control.push(cf);
+            frames.rare_mut().control.push(cf);
             self.copy_credit(path_id, cf);
         }
         // Datagrams (RFC 9221 §5: not retransmitted).

@@ -152,7 +152,7 @@ impl Paths {
                 return;
             }
             f.encode_with(v, buf);
-            frames.mp_control.push(c);
+            frames.rare_mut().mp_control.push(c);
             mp.pending.pop_front();
         }
         if let Some(blocked) = mp.paths_blocked {
