@@ -94,13 +94,18 @@ impl Connection {
             if max_len < MIN_PACKET_ROOM {
                 break;
             }
-            let spaces: smallvec::SmallVec<[SpaceId; 3]> = [SpaceId::Initial, SpaceId::Handshake, SpaceId::Data]
-                .into_iter()
-                .filter(|&s| (datagrams == 0 || s == SpaceId::Data) && self.wants_to_send(now, path_id, s))
-                .collect();
-            if spaces.is_empty() {
+            let mut wanted = [SpaceId::Data; 3];
+            let mut n = 0;
+            for s in [SpaceId::Initial, SpaceId::Handshake, SpaceId::Data] {
+                if (datagrams == 0 || s == SpaceId::Data) && self.wants_to_send(now, path_id, s) {
+                    wanted[n] = s;
+                    n += 1;
+                }
+            }
+            if n == 0 {
                 break;
             }
+            let spaces = &wanted[..n];
             let mut has_initial = false;
             let mut long_header = false;
             for (i, &space) in spaces.iter().enumerate() {

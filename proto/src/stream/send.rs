@@ -65,6 +65,13 @@ pub struct SendStream {
     /// Unacknowledged data, contiguous from `buf_offset` to `write_offset`, each chunk with its
     /// offset.
     buf: VecDeque<(u64, Bytes)>,
+    /// Chunks ever removed from the front of `buf`.
+    popped: u64,
+    /// The chunk the last [`SendStream::slice`] read, counted as `popped` + index: new data is
+    /// read in order, so the next read is usually in that chunk or the one after, and the
+    /// binary search over `buf` (thousands of chunks when the application writes small pieces)
+    /// is skipped.
+    slice_hint: core::cell::Cell<u64>,
     /// Everything below this offset is acknowledged and freed.
     buf_offset: u64,
     /// End of the data written by the application.
@@ -100,6 +107,8 @@ impl SendStream {
         Self {
             state: SendState::Ready,
             buf: VecDeque::new(),
+            popped: 0,
+            slice_hint: core::cell::Cell::new(0),
             buf_offset: 0,
             write_offset: 0,
             unsent: 0,
@@ -185,6 +194,7 @@ impl SendStream {
         self.reset = Some((error_code, self.unsent));
         self.state = SendState::ResetSent;
         let freed = self.buffered();
+        self.popped += self.buf.len() as u64;
         self.buf.clear();
         self.buf_offset = self.write_offset;
         self.acked.clear();
@@ -222,7 +232,7 @@ impl SendStream {
 
     /// The data starting at `offset`, up to `max_len` bytes and the end of its chunk.
     fn slice(&self, offset: u64, max_len: usize) -> Bytes {
-        let idx = self.buf.partition_point(|(o, b)| o + b.len() as u64 <= offset);
+        let idx = self.chunk_index(offset);
         match self.buf.get(idx) {
             Some((o, b)) if *o <= offset => {
                 let start = (offset - o) as usize;
@@ -231,6 +241,20 @@ impl SendStream {
             }
             _ => Bytes::new(),
         }
+    }
+
+    /// The index in `buf` of the chunk holding `offset` (or where it would be): the hinted chunk
+    /// or the one after when either holds it, else a binary search.
+    fn chunk_index(&self, offset: u64) -> usize {
+        let holds = |i: usize| self.buf.get(i).is_some_and(|(o, b)| *o <= offset && offset < o + b.len() as u64);
+        let hint = self.slice_hint.get().checked_sub(self.popped).map(|h| h as usize);
+        let idx = match hint {
+            Some(h) if holds(h) => h,
+            Some(h) if holds(h + 1) => h + 1,
+            _ => self.buf.partition_point(|(o, b)| o + b.len() as u64 <= offset),
+        };
+        self.slice_hint.set(self.popped + idx as u64);
+        idx
     }
 
     /// The next lost data to send again, sized for a frame of at most `max_frame_len` bytes.
@@ -381,6 +405,7 @@ impl SendStream {
                 let chunk_end = *o + b.len() as u64;
                 if chunk_end <= new_front {
                     self.buf.pop_front();
+                    self.popped += 1;
                 } else {
                     if *o < new_front {
                         let skip = (new_front - *o) as usize;
@@ -476,6 +501,43 @@ mod tests {
         assert_eq!(s.state(), SendState::DataRecvd);
         assert!(s.is_done());
         assert_eq!(s.buffered(), 0);
+    }
+
+    /// Data written in many small chunks comes out byte for byte in order, whether the read
+    /// follows the previous one (the hinted chunk or the next), jumps back for a retransmission,
+    /// or continues after acknowledged chunks left the front of the buffer.
+    #[test]
+    fn small_chunks_read_in_order_across_acks_and_retransmissions() {
+        let mut s = SendStream::new(1 << 20);
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let (mut written, mut i) = (0, 0);
+        while written < data.len() {
+            i += 1;
+            let end = (written + 1 + (i * 37) % 300).min(data.len());
+            s.write(Bytes::copy_from_slice(&data[written..end]));
+            written = end;
+        }
+        let mut sent = Vec::new();
+        let check = |c: &SendChunk| {
+            let o = c.offset as usize;
+            assert_eq!(&c.data[..], &data[o..o + c.data.len()], "bytes at {o}");
+        };
+        while let Some(c) = s.poll_new(ID, 500, u64::MAX) {
+            check(&c);
+            sent.push((c.offset, c.data.len() as u64));
+            if sent.len() % 10 == 0 {
+                // Acknowledge everything sent but the last frame (chunks leave the front), and
+                // lose an older frame still outstanding (the next read jumps back).
+                let (o, l) = sent[sent.len() - 2];
+                s.on_ack(0, o + l - 1, false);
+                let (lo, ll) = sent[sent.len() - 1];
+                s.on_lost(lo, ll, false);
+                let r = s.poll_retransmit(ID, 500).expect("the lost frame goes again");
+                check(&r);
+                assert_eq!(r.offset, lo);
+            }
+        }
+        assert_eq!(s.unsent, data.len() as u64, "everything was sent");
     }
 
     #[test]
