@@ -16,7 +16,9 @@ use crate::shared::{Shared, State};
 use crate::udp::{Capabilities, IcmpError, IoStatsSnapshot, SocketConfig, UdpSocket};
 
 /// An endpoint configuration whose randomness (CIDs, tokens) and secrets (stateless reset and
-/// address-validation keys) come from the operating system's generator.
+/// address-validation keys) come from the operating system's generator, batching up to the
+/// kernel's 64 UDP GSO segments per transmit (and at most `MAX_GSO_BYTES`; a socket without
+/// GSO sends them one by one).
 pub fn random_endpoint_config() -> EndpointConfig {
     use ring::rand::SecureRandom;
     let rng = ring::rand::SystemRandom::new();
@@ -32,6 +34,7 @@ pub fn random_endpoint_config() -> EndpointConfig {
     if secret != [0u8; 32] {
         config.static_secret = secret;
     }
+    config.max_gso_segments = crate::udp::KERNEL_MAX_GSO_SEGMENTS;
     config
 }
 

@@ -64,7 +64,7 @@ pub mod trace;
 
 pub use coding::{UnexpectedEnd, VarInt, VarIntBoundsExceeded};
 pub use config::{AckPathPolicy, ClientConfig, EndpointConfig, ServerConfig, TransportConfig};
-pub use connection::{Connection, ConnectionStats, Event, SendDatagramError, Transmit, ZeroRttStatus};
+pub use connection::{Connection, ConnectionStats, Event, SendDatagramError, Transmit, ZeroRttStatus, MAX_GSO_BYTES};
 pub use crypto::{
     check_client_config, check_server_config, client_config_for_quic, quic_crypto_provider, server_config_for_quic,
     TlsConfigError,

@@ -218,3 +218,32 @@ fn bulk_sends_are_paced_over_the_round_trip() {
     assert!(unpaced >= 4 * paced, "unpaced burst {unpaced}, paced {paced}");
     eprintln!("largest burst: paced {paced}, unpaced {unpaced} datagrams; window {window_datagrams} datagrams");
 }
+
+/// GSO batching follows the endpoint's `max_gso_segments`: the default stops at 10 datagrams per
+/// transmit; an endpoint allowed 64 sends batches of more than 10 once its window allows (pacing
+/// off), and no transmit ever exceeds `MAX_GSO_BYTES`, the most a GSO super-buffer may carry.
+#[test]
+fn gso_batches_follow_the_endpoint_setting() {
+    for segments in [10, 64] {
+        let transport = TransportConfig { pacing: false, ..TransportConfig::default() };
+        let mut pair = Pair::new(31, transport.clone());
+        let config =
+            mpquic_proto::EndpointConfig { max_gso_segments: segments, ..mpquic_proto::EndpointConfig::with_seed(32) };
+        pair.client = mpquic_proto::Endpoint::new(std::sync::Arc::new(config), None);
+        let cfg = pair.client_config(transport);
+        let (c, s) = pair.connect_with(cfg);
+        let data = payload(9, 3_000_000);
+        let got = common::bulk(&mut pair, c, s, &data, Duration::from_secs(30), |_, _| {});
+        assert!(got == data, "{segments} segments: the upload changed on the way");
+        assert!(pair.largest_transmit_bytes <= mpquic_proto::MAX_GSO_BYTES, "{} bytes", pair.largest_transmit_bytes);
+        if segments == 10 {
+            assert_eq!(pair.largest_client_transmit, 10, "the default batches 10 datagrams");
+        } else {
+            assert!(
+                pair.largest_client_transmit > 10 && pair.largest_client_transmit <= segments,
+                "{} datagrams in the largest batch",
+                pair.largest_client_transmit
+            );
+        }
+    }
+}

@@ -38,6 +38,9 @@ use tokio::io::Interest;
 
 pub use arena::RecvArena;
 
+/// Most segments the kernel takes in one GSO send (`UDP_MAX_SEGMENTS` in the kernel).
+pub(crate) const KERNEL_MAX_GSO_SEGMENTS: usize = 64;
+
 /// Most messages per `sendmmsg` / `recvmmsg` call.
 pub const BATCH_SIZE: usize = 32;
 

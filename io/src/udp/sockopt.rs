@@ -7,10 +7,7 @@ use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, RawFd};
 
-use super::{Capabilities, SocketConfig};
-
-/// Most segments the kernel takes in one GSO send (`UDP_MAX_SEGMENTS` in the kernel).
-const KERNEL_MAX_GSO_SEGMENTS: usize = 64;
+use super::{Capabilities, SocketConfig, KERNEL_MAX_GSO_SEGMENTS};
 
 fn setsockopt<T: Copy>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: T) -> io::Result<()> {
     // SAFETY: `value` is a live T and the length passed is its size; the kernel copies it.

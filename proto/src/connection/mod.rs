@@ -53,6 +53,7 @@ use rand_chacha::ChaCha20Rng;
 
 pub use datagrams::SendDatagramError;
 pub use events::{ConnectionError, EndpointEvent, Event};
+pub use send::MAX_GSO_BYTES;
 pub use zero_rtt::ZeroRttStatus;
 
 use crate::config::{EndpointConfig, TransportConfig};

@@ -14,8 +14,9 @@ use crate::shared::Side;
 use crate::stream::ControlFrame;
 use crate::Instant;
 
-/// Most datagrams batched into one [`Transmit`] (GSO segments).
-pub const MAX_GSO_SEGMENTS: usize = 10;
+/// Most bytes batched into one [`Transmit`]: a UDP GSO super-buffer is one UDP datagram for
+/// the kernel, whose payload cannot exceed 65,507 bytes over IPv4 (RFC 768, RFC 791).
+pub const MAX_GSO_BYTES: usize = 65_000;
 /// RFC 9000 §14.1: datagrams carrying Initial packets are padded to at least this size.
 pub(super) const MIN_INITIAL_DATAGRAM: usize = 1200;
 /// 1-RTT packets kept back from the confidentiality limit (RFC 9001 §6.6): a connection whose
@@ -145,8 +146,13 @@ impl Connection {
                 Some(seg) if dg_len < seg => break,
                 _ => {}
             }
-            // Keep batching only full-size 1-RTT datagrams (GSO needs equal segments).
-            if long_header || dg_len < mtu || datagrams >= MAX_GSO_SEGMENTS {
+            // Keep batching only full-size 1-RTT datagrams (GSO needs equal segments), up to the
+            // endpoint's segment count and the kernel's size limit.
+            if long_header
+                || dg_len < mtu
+                || datagrams >= self.endpoint_config.max_gso_segments
+                || buf.len() - start + mtu > MAX_GSO_BYTES
+            {
                 break;
             }
         }

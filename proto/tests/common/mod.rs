@@ -147,6 +147,10 @@ pub struct Pair {
     pub bleach_ecn: bool,
     /// The most datagrams the client sent at one instant of virtual time (a burst).
     pub largest_client_burst: u64,
+    /// The most datagrams of one client transmit (GSO segments), and the most bytes of any
+    /// transmit of either endpoint.
+    pub largest_client_transmit: usize,
+    pub largest_transmit_bytes: usize,
     client_burst: (Instant, u64),
     /// Rewrites datagrams on the way (towards the server?, bytes): an attacker on the path.
     pub tamper: Option<Tamper>,
@@ -185,6 +189,8 @@ impl Pair {
             ecn_sent: Default::default(),
             bleach_ecn: false,
             largest_client_burst: 0,
+            largest_client_transmit: 0,
+            largest_transmit_bytes: 0,
             client_burst: (Instant::ZERO, 0),
             tamper: None,
         }
@@ -211,6 +217,10 @@ impl Pair {
                 let seg = t.segment_size.unwrap_or(t.len).max(1);
                 let (src, dst) = (t.src.unwrap_or(if to_server { self.client_addr } else { self.server_addr }), t.dst);
                 let chunks: Vec<Vec<u8>> = self.buf[..t.len].chunks(seg).map(<[u8]>::to_vec).collect();
+                self.largest_transmit_bytes = self.largest_transmit_bytes.max(t.len);
+                if to_server {
+                    self.largest_client_transmit = self.largest_client_transmit.max(chunks.len());
+                }
                 for chunk in chunks {
                     self.datagrams_sent += 1;
                     if to_server {
