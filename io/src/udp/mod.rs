@@ -256,6 +256,21 @@ pub struct UdpSocket {
 /// ICMP errors kept until read; older ones beyond this are dropped.
 const MAX_QUEUED_ICMP: usize = 64;
 
+/// Moves the messages of `meta`, message `i` written at `i * slot`, down so that each follows the
+/// one before, through `move_down(from, to, len)` (called only when a message moves); returns
+/// the bytes of all of them.
+fn pack(meta: &[RecvMeta], slot: usize, mut move_down: impl FnMut(usize, usize, usize)) -> usize {
+    let mut end = 0;
+    for (i, m) in meta.iter().enumerate() {
+        let len = m.len.min(slot);
+        if len > 0 && i * slot != end {
+            move_down(i * slot, end, len);
+        }
+        end += len;
+    }
+    end
+}
+
 impl UdpSocket {
     /// Binds a socket to `addr` and sets it up. Must be called inside a tokio runtime.
     pub fn bind(addr: SocketAddr, config: &SocketConfig) -> io::Result<Self> {
@@ -382,12 +397,7 @@ impl UdpSocket {
             let r = fallback::recv(&self.io, &self.state, &mut bufs, meta);
             drop(bufs);
             let n = r.inspect_err(|_| buf.clear())?;
-            let mut end = 0;
-            for (i, m) in meta[..n].iter().enumerate() {
-                let len = m.len.min(slot);
-                buf.copy_within(i * slot..i * slot + len, end);
-                end += len;
-            }
+            let end = pack(&meta[..n], slot, |from, to, len| buf.copy_within(from..from + len, to));
             buf.truncate(end);
             n
         } else {
@@ -421,16 +431,11 @@ impl UdpSocket {
             *iov = libc::iovec { iov_base: unsafe { base.add(i * slot) }.cast(), iov_len: slot };
         }
         let n = self.recv_iovecs(&mut iovs[..slots], meta)?;
-        let mut end = 0;
-        for (i, m) in meta[..n].iter().enumerate() {
-            let len = m.len.min(slot);
-            if len > 0 && i * slot != end {
-                // SAFETY: both ranges lie within the spare capacity; the kernel wrote `len`
-                // bytes at slot i; `end <= i * slot`, and `copy` allows the overlap.
-                unsafe { std::ptr::copy(base.add(i * slot), base.add(end), len) };
-            }
-            end += len;
-        }
+        let end = pack(&meta[..n], slot, |from, to, len| {
+            // SAFETY: both ranges lie within the spare capacity (`from` is a slot's start, `len`
+            // at most a slot); the kernel wrote `len` bytes at `from`; `copy` allows overlap.
+            unsafe { std::ptr::copy(base.add(from), base.add(to), len) };
+        });
         // SAFETY: bytes 0..end are the messages' bytes, written by the kernel and moved above.
         unsafe { buf.set_len(end) };
         Ok(n)

@@ -256,8 +256,6 @@ pub struct Connection {
     /// Packets that arrived before their keys.
     undecryptable: VecDeque<(SocketAddr, Option<SocketAddr>, Option<EcnCodepoint>, bytes::BytesMut)>,
     recovery_out: RecoveryOutput<SentFrames>,
-    /// Scratch space for frames of the packet being built.
-    scratch_frames: SentFrames,
     stats: ConnectionStats,
     /// Raw frame bytes to put verbatim into the next 1-RTT packet (conformance tests only).
     raw_frames: Option<(SpaceId, Bytes)>,
@@ -332,7 +330,6 @@ impl Connection {
             },
             undecryptable: VecDeque::new(),
             recovery_out: RecoveryOutput::default(),
-            scratch_frames: SentFrames::default(),
             stats: ConnectionStats::default(),
             raw_frames: None,
             tracer,

@@ -271,8 +271,9 @@ impl Connection {
             buf.truncate(header_start);
             return None;
         }
-        let mut frames = core::mem::take(&mut self.scratch_frames);
-        frames.clear();
+        // The frames of this packet, moved into its `SentPacket` once sealed (its common parts
+        // are inline: a fresh record allocates nothing).
+        let mut frames = super::SentFrames::default();
         let mut ack_eliciting = false;
         let mut largest_acked_in_ack = None;
         let mut validation_padding = false;
@@ -360,7 +361,6 @@ impl Connection {
         }
         if buf.len() == payload_start {
             buf.truncate(header_start);
-            self.scratch_frames = frames;
             return None;
         }
         // Padding: to the probe size, to 1200 for Initial datagrams, and enough for the header
@@ -388,7 +388,6 @@ impl Connection {
         if !sealed {
             tracing::error!("packet protection failed");
             buf.truncate(header_start);
-            self.scratch_frames = frames;
             return None;
         }
         if space == SpaceId::Data {
@@ -421,15 +420,13 @@ impl Connection {
             ecn,
             // RFC 9000 §14.4: recovery keeps a lost probe out of congestion control.
             mtu_probe: mtu_probe.is_some(),
-            // Moved, not cloned: the scratch record starts empty again.
-            frames: core::mem::take(&mut frames),
+            frames,
         };
         let restarts_before = path.recovery.idle_restarts();
         if let Err(p) = path.recovery.on_packet_sent(now, space, sent, app_limited) {
             tracing::warn!(pn = p.packet_number, "recovery refused a sent packet");
         }
         path.stats.congestion_window_restarts += path.recovery.idle_restarts() - restarts_before;
-        self.scratch_frames = frames;
         if let Some(traced) = traced {
             self.trace_packet_sent(now, path_id, space, pn, packet_len, dcid, &traced);
         }

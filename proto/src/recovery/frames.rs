@@ -57,16 +57,6 @@ pub struct RareFrames {
 }
 
 impl SentFrames {
-    /// Empties the record.
-    pub fn clear(&mut self) {
-        self.stream.clear();
-        self.crypto = None;
-        self.handshake_done = false;
-        self.new_token = false;
-        self.path_acks.clear();
-        self.rare = None;
-    }
-
     /// The rare frames, to add to (allocated on first use).
     pub fn rare_mut(&mut self) -> &mut RareFrames {
         self.rare.get_or_insert_with(Box::default)
@@ -117,7 +107,7 @@ mod tests {
     use crate::recovery::SentPacket;
 
     /// A packet with only stream data and ACKs allocates nothing; the rare frames are read back
-    /// through the accessors once added, and `clear` forgets them. The record stays small: every
+    /// through the accessors once added. The record stays small: every
     /// sent packet is stored and moved several times (288 bytes before the rare frames were
     /// boxed).
     #[test]
@@ -132,8 +122,6 @@ mod tests {
         f.rare_mut().mp_control.push(MpControl::MaxPathId(PathId(4)));
         assert_eq!(f.new_cids(), [(PathId(2), 3)]);
         assert_eq!(f.mp_control(), [MpControl::MaxPathId(PathId(4))]);
-        f.clear();
-        assert!(f.rare.is_none() && f.stream.is_empty() && f.path_acks.is_empty());
         let size = core::mem::size_of::<SentPacket<SentFrames>>();
         assert!(size <= 192, "SentPacket grew to {size} bytes (184 when the rare frames were boxed)");
     }
