@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::runner::{run_once, RunError};
+use crate::runner::{run_once_with, QlogOptions, RunError};
 use crate::scenario::Scenario;
 
 /// The benchmark scenario shipped as `experiments/scenarios/speed_2path.toml`.
@@ -29,6 +29,8 @@ pub struct SpeedSample {
     /// UDP datagrams the two endpoints sent (each one built, sealed, carried through the link
     /// model, opened and processed).
     pub datagrams: u64,
+    /// Bytes of qlog the run wrote (0 with qlog off).
+    pub qlog_bytes: u64,
 }
 
 impl SpeedSample {
@@ -56,6 +58,9 @@ pub struct SpeedReport {
     pub scenario: String,
     /// Seed of every repetition.
     pub seed: u64,
+    /// What the runs traced: `off`, `events` (state changes, metrics, losses, path events) or
+    /// `packets` (also every packet with its frames).
+    pub qlog: &'static str,
     /// Each repetition, in order.
     pub samples: Vec<SpeedSample>,
     /// Median of simulated / wall-clock time.
@@ -96,22 +101,31 @@ pub fn load_average() -> Option<[f64; 3]> {
     Some([it.next()??, it.next()??, it.next()??])
 }
 
-/// Runs `scenario` with `seed` `repeat` times (at least once) and times each run.
-pub fn measure(scenario: &Scenario, seed: u64, repeat: usize) -> Result<SpeedReport, RunError> {
+/// Runs `scenario` with `seed` `repeat` times (at least once) and times each run, each writing
+/// its qlog traces where `qlog` says (the same files every time: same seed, same names). The
+/// time to write them counts: it is what a run with that qlog setting costs.
+pub fn measure(
+    scenario: &Scenario,
+    seed: u64,
+    repeat: usize,
+    qlog: Option<&QlogOptions>,
+) -> Result<SpeedReport, RunError> {
     let mut samples = Vec::new();
     let mut first = None;
     let mut deterministic = true;
     for _ in 0..repeat.max(1) {
         let cpu0 = thread_cpu_s();
         let t0 = Instant::now();
-        let out = run_once(scenario, seed)?;
+        let out = run_once_with(scenario, seed, qlog)?;
         let wall_s = t0.elapsed().as_secs_f64();
         let cpu_s = cpu0.zip(thread_cpu_s()).map(|(a, b)| b - a);
+        let qlog_bytes = out.qlog_files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
         samples.push(SpeedSample {
             simulated_s: out.summary.simulated_s,
             wall_s,
             cpu_s,
             datagrams: out.datagrams_sent,
+            qlog_bytes,
         });
         match &first {
             None => first = Some(out.summary),
@@ -124,6 +138,11 @@ pub fn measure(scenario: &Scenario, seed: u64, repeat: usize) -> Result<SpeedRep
     Ok(SpeedReport {
         scenario: scenario.name.clone(),
         seed,
+        qlog: match qlog {
+            None => "off",
+            Some(q) if q.packets => "packets",
+            Some(_) => "events",
+        },
         median_wall_ratio,
         median_cpu_ratio: cpu.map(median),
         median_cpu_us_per_datagram: per_datagram.map(median),
@@ -149,7 +168,7 @@ mod tests {
     fn a_short_run_is_timed_and_deterministic() {
         let mut s = Scenario::from_toml(SPEED_TOML, "speed").unwrap();
         s.workload = crate::scenario::Workload::Bulk { bytes: 200_000 };
-        let r = measure(&s, 1, 2).unwrap();
+        let r = measure(&s, 1, 2, None).unwrap();
         assert_eq!(r.samples.len(), 2);
         assert!(r.completed && r.deterministic, "{r:?}");
         assert!(r.samples.iter().all(|x| x.simulated_s > 0.0 && x.wall_s > 0.0));
@@ -157,6 +176,8 @@ mod tests {
         assert!(r.samples.iter().all(|x| x.datagrams > 200_000 / 1500), "{r:?}");
         assert_eq!(r.samples[0].datagrams, r.samples[1].datagrams, "same seed, same packets");
         assert!(r.median_wall_ratio > 0.0);
+        assert_eq!(r.qlog, "off");
+        assert!(r.samples.iter().all(|x| x.qlog_bytes == 0), "{r:?}");
         if cfg!(target_os = "linux") {
             assert!(r.median_cpu_ratio.is_some(), "Linux tells a thread's CPU time");
             // A run this short may read no CPU time at all (the kernel updates a running thread's
@@ -167,5 +188,25 @@ mod tests {
                 assert!((us - cpu * 1e6 / x.datagrams as f64).abs() < 1e-9, "{x:?}");
             }
         }
+    }
+
+    #[test]
+    fn traced_runs_write_their_qlog_and_count_its_bytes() {
+        let mut s = Scenario::from_toml(SPEED_TOML, "speed").unwrap();
+        s.workload = crate::scenario::Workload::Bulk { bytes: 100_000 };
+        let dir = std::env::temp_dir().join(format!("mpquic-speed-qlog-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut sizes = Vec::new();
+        for packets in [false, true] {
+            let q = QlogOptions { dir: dir.clone(), packets };
+            let r = measure(&s, 1, 1, Some(&q)).unwrap();
+            assert_eq!(r.qlog, if packets { "packets" } else { "events" });
+            let on_disk: u64 = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
+            assert!(r.completed && r.samples[0].qlog_bytes > 0, "{r:?}");
+            assert_eq!(r.samples[0].qlog_bytes, on_disk, "both sides' files, as written");
+            sizes.push(on_disk);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(sizes[1] > 2 * sizes[0], "packets log every packet: {sizes:?}");
     }
 }

@@ -8,6 +8,8 @@ use clap::Args;
 use mpquic_experiments::scenario::Scenario;
 use mpquic_experiments::speed;
 
+use super::QlogMode;
+
 /// Arguments of `mpquic bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -23,6 +25,14 @@ pub struct BenchArgs {
     /// Also write the measurements as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Trace each run as `mpquic run --qlog` does (its default is `packets`), to measure what
+    /// tracing costs; the time to write the files counts.
+    #[arg(long, value_enum, default_value_t = QlogMode::Off)]
+    qlog: QlogMode,
+    /// Directory of the traces with `--qlog events|packets` (default: a fresh directory in the
+    /// system's temporary directory, deleted afterwards).
+    #[arg(long, value_name = "DIR")]
+    qlog_dir: Option<PathBuf>,
 }
 
 /// Runs the benchmark and prints one line per run and the medians.
@@ -32,14 +42,28 @@ pub fn run(args: BenchArgs) -> Result<()> {
         None => Scenario::from_toml(speed::SPEED_TOML, "<builtin speed_2path.toml>")?,
     };
     let seed = args.seed.unwrap_or(scenario.seed);
-    let report = speed::measure(&scenario, seed, args.repeat).context("running the benchmark")?;
-    say!("{} (seed {seed}), {} runs", report.scenario, report.samples.len());
+    let temporary =
+        args.qlog_dir.is_none().then(|| std::env::temp_dir().join(format!("mpquic-bench-qlog-{}", std::process::id())));
+    let dir = args.qlog_dir.clone().or_else(|| temporary.clone()).unwrap_or_default();
+    let qlog = args.qlog.options(dir);
+    if let Some(q) = &qlog {
+        std::fs::create_dir_all(&q.dir).with_context(|| format!("creating {}", q.dir.display()))?;
+    }
+    let measured = speed::measure(&scenario, seed, args.repeat, qlog.as_ref());
+    if let (Some(dir), Some(_)) = (&temporary, &qlog) {
+        // The traces were only written to be paid for.
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let report = measured.context("running the benchmark")?;
+    say!("{} (seed {seed}), {} runs, qlog {}", report.scenario, report.samples.len(), report.qlog);
     for (i, s) in report.samples.iter().enumerate() {
         let cpu = s.cpu_s.map_or("cpu ?".to_owned(), |c| format!("cpu {c:.3} s"));
         let ratio = s.cpu_ratio().map_or(String::new(), |r| format!(", {r:.1}x per CPU second"));
         let per = s.cpu_us_per_datagram().map_or(String::new(), |us| format!(", {us:.2} µs CPU per datagram"));
+        let traced =
+            if s.qlog_bytes > 0 { format!("; {:.1} MB of qlog", s.qlog_bytes as f64 / 1e6) } else { String::new() };
         say!(
-            "  run {}: simulated {:.3} s, wall {:.3} s, {cpu}: {:.1}x real time{ratio}; {} datagrams{per}",
+            "  run {}: simulated {:.3} s, wall {:.3} s, {cpu}: {:.1}x real time{ratio}; {} datagrams{per}{traced}",
             i + 1,
             s.simulated_s,
             s.wall_s,

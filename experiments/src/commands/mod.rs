@@ -12,6 +12,24 @@ pub mod reproduce;
 pub mod run;
 pub mod server;
 
+/// How much a simulator run traces (`mpquic run --qlog`, `mpquic bench --qlog`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QlogMode {
+    /// No traces.
+    Off,
+    /// State changes, recovery metrics, losses and path events.
+    Events,
+    /// Everything, each packet with its frames.
+    Packets,
+}
+
+impl QlogMode {
+    /// The runner's trace settings, with the files in `dir` (`None` when off).
+    pub fn options(self, dir: std::path::PathBuf) -> Option<mpquic_experiments::runner::QlogOptions> {
+        (self != Self::Off).then(|| mpquic_experiments::runner::QlogOptions { dir, packets: self == Self::Packets })
+    }
+}
+
 /// Runs an async command on a multi-threaded tokio runtime.
 pub fn block_on(f: impl std::future::Future<Output = Result<()>>) -> Result<()> {
     tokio::runtime::Runtime::new().context("starting the tokio runtime")?.block_on(f)

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+
+use super::QlogMode;
 use mpquic_experiments::scenario::{Scenario, Workload};
 use mpquic_experiments::{output, real, runner};
 
@@ -55,17 +57,6 @@ pub struct RunArgs {
     qlog: QlogMode,
 }
 
-/// How much `mpquic run` traces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum QlogMode {
-    /// No traces.
-    Off,
-    /// State changes, recovery metrics, losses and path events.
-    Events,
-    /// Everything, each packet with its frames.
-    Packets,
-}
-
 /// Runs the scenario and writes its outputs.
 pub fn run(args: RunArgs) -> Result<()> {
     let mut scenario = match &args.scenario {
@@ -91,8 +82,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     // The traces are written while the runs go: clear the completion marker first, so that a
     // failed run never leaves a directory that looks complete.
     output::prepare(&args.out).with_context(|| format!("preparing {}", args.out.display()))?;
-    let qlog = (args.qlog != QlogMode::Off)
-        .then(|| runner::QlogOptions { dir: args.out.join("qlog"), packets: args.qlog == QlogMode::Packets });
+    let qlog = args.qlog.options(args.out.join("qlog"));
     let started = std::time::Instant::now();
     let _ = RUN_STARTED.set(started);
     let runs = args.repetitions.unwrap_or(scenario.repetitions) as usize

@@ -29,7 +29,16 @@ pub struct Hex<'a>(pub &'a [u8]);
 
 impl Serialize for Hex<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        // Every packet record carries a connection ID: encoded on the stack (a CID is at most
+        // 20 bytes, RFC 9000 §17.2) rather than through `fmt`, two digits at a time.
+        let mut buf = [0u8; 64];
+        match buf.get_mut(..2 * self.0.len()) {
+            Some(out) => {
+                hex::encode_to_slice(self.0, out).map_err(serde::ser::Error::custom)?;
+                s.serialize_str(std::str::from_utf8(out).map_err(serde::ser::Error::custom)?)
+            }
+            None => s.serialize_str(&hex::encode(self.0)),
+        }
     }
 }
 
@@ -58,7 +67,13 @@ pub struct PathTuple(pub u32);
 
 impl Serialize for PathTuple {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!("p{}", self.0))
+        // In every path-scoped record: built on the stack rather than through `fmt`.
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(self.0);
+        let mut buf = [b'p'; 11];
+        let out = &mut buf[..1 + digits.len()];
+        out[1..].copy_from_slice(digits.as_bytes());
+        s.serialize_str(std::str::from_utf8(out).map_err(serde::ser::Error::custom)?)
     }
 }
 
@@ -634,5 +649,25 @@ fn serialize_reason<M: SerializeMap>(m: &mut M, reason: &[u8]) -> Result<(), M::
     match std::str::from_utf8(reason) {
         Ok(text) => m.serialize_entry("reason", text),
         Err(_) => m.serialize_entry("reason_bytes", &Hex(reason)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_and_tuple_ids_serialise_as_their_display_strings() {
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        // Empty, a CID's sizes, the stack buffer's limit, and longer (the heap fallback).
+        for n in [0, 1, 8, 20, 31, 32, 33, 256] {
+            let hex = Hex(&bytes[..n]);
+            let want: String = bytes[..n].iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(hex.to_string(), want);
+            assert_eq!(serde_json::to_string(&hex).unwrap(), format!("\"{want}\""), "{n} bytes");
+        }
+        for id in [0, 7, 10, 12_345, u32::MAX] {
+            assert_eq!(serde_json::to_string(&PathTuple(id)).unwrap(), format!("\"p{id}\""));
+        }
     }
 }
