@@ -2,8 +2,9 @@
 //! per second of CPU time, over repeated runs of one scenario (issue 6: a 2-path 50 + 20 Mbit/s
 //! bulk transfer must run at least 20x faster than real time).
 //!
-//! Wall-clock time depends on what else the machine runs; the CPU time of the running thread
-//! (Linux `/proc/thread-self/schedstat`) much less, so both are reported, with the load average.
+//! Wall-clock time depends on what else the machine runs; the process's CPU time (`getrusage`,
+//! every thread: the simulator's and, with qlog, the trace writer's) much less, so both are
+//! reported, with the load average.
 //! Each repetition runs the same seed, so each must give the same summary: a repetition that does
 //! not is reported as a determinism failure.
 
@@ -24,7 +25,8 @@ pub struct SpeedSample {
     pub simulated_s: f64,
     /// Wall-clock time, s.
     pub wall_s: f64,
-    /// CPU time of the thread that ran it, s (`None` where the OS does not tell).
+    /// CPU time of the process while it ran (the simulator and, with qlog, the thread writing
+    /// the traces), s (`None` where the OS does not tell).
     pub cpu_s: Option<f64>,
     /// UDP datagrams the two endpoints sent (each one built, sealed, carried through the link
     /// model, opened and processed).
@@ -87,11 +89,12 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// CPU time the calling thread has used so far, s.
-pub fn thread_cpu_s() -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
-    Some(ns as f64 / 1e9)
+/// CPU time (user + system) the process has used so far, every thread counted, s.
+pub fn process_cpu_s() -> Option<f64> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let u = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let s = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    Some(s(u.user_time()) + s(u.system_time()))
 }
 
 /// The load averages of `/proc/loadavg`.
@@ -114,11 +117,11 @@ pub fn measure(
     let mut first = None;
     let mut deterministic = true;
     for _ in 0..repeat.max(1) {
-        let cpu0 = thread_cpu_s();
+        let cpu0 = process_cpu_s();
         let t0 = Instant::now();
         let out = run_once_with(scenario, seed, qlog)?;
         let wall_s = t0.elapsed().as_secs_f64();
-        let cpu_s = cpu0.zip(thread_cpu_s()).map(|(a, b)| b - a);
+        let cpu_s = cpu0.zip(process_cpu_s()).map(|(a, b)| b - a);
         let qlog_bytes = out.qlog_files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
         samples.push(SpeedSample {
             simulated_s: out.summary.simulated_s,

@@ -21,6 +21,7 @@
 //! client and server traces of one simulated run share that epoch. Nothing here reads a clock,
 //! so a deterministic run gives byte-identical traces.
 
+mod background;
 mod schema;
 
 use std::collections::BTreeMap;
@@ -57,6 +58,8 @@ struct Shared {
     /// `None`: each connection's creation.
     epoch: Option<Instant>,
     packets: bool,
+    /// Each trace written on a thread of its own ([`QlogFactory::in_background`]).
+    background: bool,
     state: Mutex<FactoryState>,
 }
 
@@ -64,6 +67,8 @@ struct Shared {
 struct FactoryState {
     files: Vec<PathBuf>,
     error: Option<String>,
+    /// The thread writing the traces, once one was opened ([`QlogFactory::in_background`]).
+    thread: Option<background::WriterThread>,
 }
 
 impl QlogFactory {
@@ -91,8 +96,36 @@ impl QlogFactory {
                 title: title.to_owned(),
                 epoch,
                 packets,
+                background: false,
                 state: Mutex::default(),
             }),
+        }
+    }
+
+    /// Writes each trace on a thread of its own (see `background.rs`): the connections' thread
+    /// only copies the events. Call [`QlogFactory::wait`] once the connections are gone, before
+    /// reading [`QlogFactory::error`].
+    pub fn in_background(self) -> Self {
+        let s = &self.shared;
+        Self {
+            shared: Arc::new(Shared {
+                dir: s.dir.clone(),
+                prefix: s.prefix.clone(),
+                title: s.title.clone(),
+                epoch: s.epoch,
+                packets: s.packets,
+                background: true,
+                state: Mutex::default(),
+            }),
+        }
+    }
+
+    /// Waits until every trace written in the background is complete: each ends when its
+    /// connection's tracer is dropped, so this blocks while a traced connection still exists.
+    pub fn wait(&self) {
+        let thread = self.shared.lock().thread.take();
+        if thread.is_some_and(|t| !t.finish()) {
+            self.shared.record_error("the qlog writer thread panicked".to_owned());
         }
     }
 
@@ -133,6 +166,22 @@ impl TracerFactory for QlogFactory {
         };
         let epoch = s.epoch.unwrap_or(info.created);
         match QlogWriter::new(BufWriter::new(file), info, epoch, &s.title, s.packets) {
+            Ok(mut w) if s.background => {
+                w.report_to = Some((s.clone(), path.clone()));
+                let mut state = s.lock();
+                if state.thread.is_none() {
+                    match background::WriterThread::spawn("qlog writer") {
+                        Ok(t) => state.thread = Some(t),
+                        Err(e) => {
+                            state.error.get_or_insert(format!("starting the qlog writer thread: {e}"));
+                            return None;
+                        }
+                    }
+                }
+                let tracer = state.thread.as_mut()?.open(w);
+                state.files.push(path);
+                Some(Box::new(tracer))
+            }
             Ok(mut w) => {
                 w.report_to = Some((s.clone(), path.clone()));
                 s.lock().files.push(path);

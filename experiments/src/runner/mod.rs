@@ -171,6 +171,7 @@ impl QlogOptions {
 /// could not be written, else lists the traces in `out`.
 pub(crate) fn collect_qlog(factory: Option<QlogFactory>, out: &mut RunOutput) -> Result<(), RunError> {
     if let Some(f) = factory {
+        f.wait();
         if let Some(error) = f.error() {
             return Err(RunError::Qlog(error));
         }

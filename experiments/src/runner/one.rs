@@ -134,7 +134,18 @@ pub fn run_once(scenario: &Scenario, seed: u64) -> Result<RunOutput, RunError> {
 /// Runs `scenario` once with `seed`, writing qlog traces of the connection (client and server)
 /// when `qlog` says where. Competing flows are not traced.
 pub fn run_once_with(scenario: &Scenario, seed: u64, qlog: Option<&QlogOptions>) -> Result<RunOutput, RunError> {
-    let factory = qlog.map(|q| q.factory(scenario, seed, Some(instant(0))));
+    // With a core to spare, the traces are written on a thread of their own (qlog/background.rs;
+    // the simulator's endpoints, and with them the tracers, are gone when the run returns, which
+    // `collect_qlog` waits for). Real mode writes in place.
+    let spare_core = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let factory = qlog.map(|q| {
+        let f = q.factory(scenario, seed, Some(instant(0)));
+        if spare_core {
+            f.in_background()
+        } else {
+            f
+        }
+    });
     let mut out = Sim::new(scenario, seed, factory.clone())?.run()?;
     collect_qlog(factory, &mut out)?;
     Ok(out)
