@@ -9,7 +9,7 @@
 //! [`ServerConfig::handshake_timeout`]; total connections are capped, and per-connection
 //! buffered packets too (inside [`Connection`]).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -27,6 +27,7 @@ use crate::error::TransportErrorCode;
 use crate::packet::{self, LongType, PartialDecode, ProtectedHeader};
 use crate::path::PathId;
 use crate::shared::{ConnectionId, EcnCodepoint, Side};
+use crate::timer_heap::TimerHeap;
 use crate::Instant;
 
 /// Identifies a connection of an [`Endpoint`].
@@ -65,7 +66,8 @@ struct Slot {
     cids: Vec<ConnectionId>,
     /// Every stateless reset token `by_reset_token` may map here, likewise.
     reset_tokens: Vec<[u8; 16]>,
-    /// The connection's deadline as entered in [`Endpoint::timers`].
+    /// The connection's deadline as entered in [`Endpoint::timers`] (`None` also while a due
+    /// entry has been taken out by `handle_timeout` and not entered again).
     deadline: Option<Instant>,
     /// In [`Endpoint::transmit_queue`].
     queued_transmit: bool,
@@ -153,8 +155,9 @@ pub struct Endpoint {
     transmit_queue: VecDeque<usize>,
     /// Connections that may have application events, likewise.
     event_queue: VecDeque<usize>,
-    /// Every connection's deadline, earliest first.
-    timers: BTreeSet<(Instant, usize)>,
+    /// Every connection's deadline, earliest first; an entry counts only while it equals its
+    /// slot's `deadline` (see [`TimerHeap`]).
+    timers: TimerHeap,
     /// Connections whose deadline may have moved since it was entered in `timers`: touched by
     /// a datagram, a transmit, a timeout or a caller of [`Endpoint::connection`]. Their
     /// deadlines are read again only when a timer decision needs them ([`Endpoint::poll_timeout`]
@@ -193,7 +196,7 @@ impl Endpoint {
             tokens: HashMap::new(),
             transmit_queue: VecDeque::new(),
             event_queue: VecDeque::new(),
-            timers: BTreeSet::new(),
+            timers: TimerHeap::default(),
             dirty: Vec::new(),
             dropped_datagrams: 0,
         }
@@ -291,13 +294,17 @@ impl Endpoint {
         if deadline == slot.deadline {
             return;
         }
-        if let Some(old) = slot.deadline {
-            self.timers.remove(&(old, idx));
-        }
         slot.deadline = deadline;
         if let Some(new) = deadline {
-            self.timers.insert((new, idx));
+            let slots = &self.slots;
+            let current = || slots.iter().enumerate().filter_map(|(i, s)| Some((s.as_ref()?.deadline?, i))).collect();
+            self.timers.enter(new, idx, slots.len(), current);
         }
+    }
+
+    /// Whether `at` is the deadline of the connection in slot `idx`.
+    fn timer_is_current(slots: &[Option<Slot>], at: Instant, idx: usize) -> bool {
+        slots.get(idx).and_then(Option::as_ref).is_some_and(|s| s.deadline == Some(at))
     }
 
     /// Re-reads the deadlines of the connections touched since the last timer decision.
@@ -744,10 +751,8 @@ impl Endpoint {
     }
 
     fn remove(&mut self, h: ConnectionHandle) {
+        // Its timer entry, if any, is stale from now on and skipped.
         let Some(mut slot) = self.slots.get_mut(h.0).and_then(Option::take) else { return };
-        if let Some(d) = slot.deadline {
-            self.timers.remove(&(d, h.0));
-        }
         // Stale entries of the transmit and event queues are skipped (or poll a later
         // connection in the same slot once more, which is harmless).
         while let Some(e) = slot.conn.poll_event() {
@@ -822,7 +827,8 @@ impl Endpoint {
     /// The earliest deadline of any connection.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         self.flush_dirty();
-        self.timers.first().map(|(t, _)| *t)
+        let slots = &self.slots;
+        self.timers.earliest(|at, idx| Self::timer_is_current(slots, at, idx))
     }
 
     /// Handles every connection deadline that passed.
@@ -830,7 +836,16 @@ impl Endpoint {
         self.flush_dirty();
         // The connections due now, each handled once (a deadline that stays in the past waits
         // for the next call).
-        let due: Vec<usize> = self.timers.iter().take_while(|(t, _)| *t <= now).map(|(_, i)| *i).collect();
+        let slots = &self.slots;
+        let due = self.timers.take_due(now, |at, idx| Self::timer_is_current(slots, at, idx));
+        // Taken out of the heap: each is entered again, with its new deadline or the same one
+        // (a deadline that stays in the past waits for the next call).
+        for &idx in &due {
+            if let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) {
+                slot.deadline = None;
+            }
+            self.mark_timer_stale(idx);
+        }
         for idx in due {
             let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else { continue };
             if let Some(handshake) = slot.handshake.as_mut().filter(|hs| hs.deadline.is_some_and(|d| d <= now)) {
@@ -1152,9 +1167,12 @@ mod tests {
         let (mut client, mut server, config) = endpoints();
         let server_addr: SocketAddr = "127.0.0.1:4433".parse().unwrap();
         let mut now = Instant::from_nanos(1_000_000_000);
-        let check = |ep: &mut Endpoint, what: &str| {
+        let mut most_entries = 0;
+        let mut check = |ep: &mut Endpoint, what: &str| {
             let expected = deadline_of_connections(ep);
             assert_eq!(ep.poll_timeout(), expected, "{what}");
+            // Stale entries stay until they surface.
+            most_entries = most_entries.max(ep.timers.len());
         };
         for port in 0..3u16 {
             let client_addr = SocketAddr::from(([127, 0, 0, 1], 6000 + port));
@@ -1200,5 +1218,6 @@ mod tests {
         }
         assert_eq!(connected, 3, "every handshake completed despite the losses");
         assert!(sent > 50, "{sent} datagrams");
+        assert!(most_entries > 3 * 3, "stale entries piled up and were skipped: at most {most_entries}");
     }
 }

@@ -60,6 +60,7 @@ mod error;
 pub mod fuzz;
 mod path;
 mod shared;
+mod timer_heap;
 pub mod trace;
 
 pub use coding::{UnexpectedEnd, VarInt, VarIntBoundsExceeded};
