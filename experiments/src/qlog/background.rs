@@ -4,10 +4,12 @@
 //! byte-for-byte what a writer on the connection's thread would have written.
 //!
 //! Why: with every packet traced (`mpquic run`'s default), turning events into JSON and writing
-//! them cost more than simulating the packets (speed_2path: 0.14 s of simulation, 0.15 s of
-//! tracing, 42 MB of qlog). On a second core the two overlap. The queue between them is
-//! bounded, so a writer that falls behind (one core, a slow disk) slows the connection down
-//! instead of buffering the trace in memory.
+//! them cost as much as simulating the packets (speed_2path: 0.14 s of simulation, 0.13 s of
+//! tracing, 42 MB of qlog). On a second core the two overlap: 22.7x -> 32x real time
+//! (README.md, Benchmarks), for about 6% more CPU in all. The queue between them is short and
+//! bounded: a writer that falls behind (one core, a slow disk) slows the connection down
+//! instead of buffering the trace in memory, and the events the writer reads are still in the
+//! cache (16 batches of 1024 were slower, with drops to 27x).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,9 +23,10 @@ use mpquic_proto::{ConnectionError, ConnectionId, Instant, PathId};
 use super::QlogWriter;
 
 /// Events handed to the thread at once: one channel operation per batch, not per event.
-const BATCH: usize = 1024;
+/// (Measured against 128, 256 and 1024 with `mpquic bench --qlog packets`.)
+const BATCH: usize = 512;
 /// Batches in flight before the connection's thread waits for the writer.
-const QUEUED_BATCHES: usize = 16;
+const QUEUED_BATCHES: usize = 2;
 
 /// A [`TraceEvent`] that owns what the original borrows.
 #[derive(Debug)]
