@@ -150,9 +150,9 @@ impl Batch {
 
 /// What a tracer sends the thread.
 enum Message {
-    /// A new trace under the next number: its writer, where to say that writing it failed,
-    /// and where to return the batches once written.
-    Open(Box<dyn WriteEvents>, Arc<AtomicBool>, SyncSender<Batch>),
+    /// A new trace, its number first: its writer, where to say that writing it failed, and
+    /// where to return the batches once written.
+    Open(usize, Box<dyn WriteEvents>, Arc<AtomicBool>, SyncSender<Batch>),
     /// Events of trace `n`.
     Events(usize, Batch),
     /// Trace `n` is complete: its writer is dropped, which flushes the file.
@@ -193,16 +193,13 @@ impl WriterThread {
         Ok(Self { to_writer, opened: 0, thread })
     }
 
-    /// Hands `writer` to the thread; returns the tracer that feeds it.
-    pub(super) fn open<W: Write + Send + 'static>(&mut self, writer: QlogWriter<W>) -> Forwarder {
-        let packets = writer.packets;
+    /// A number and a way to the thread for the next trace. Opening it can wait for the
+    /// thread (the queue is bounded), so a caller holding a lock the thread may take (the
+    /// factory's, to report an error) reserves under it and opens after releasing it.
+    pub(super) fn reserve(&mut self) -> Reserved {
         let id = self.opened;
         self.opened += 1;
-        let failed = Arc::new(AtomicBool::new(false));
-        let (give_back, written) = sync_channel(QUEUED_BATCHES + 1);
-        let opened = self.to_writer.send(Message::Open(Box::new(writer), failed.clone(), give_back)).is_ok();
-        let to_writer = opened.then(|| self.to_writer.clone());
-        Forwarder { id, batch: Batch::new(), to_writer, written, packets, failed }
+        Reserved { id, to_writer: self.to_writer.clone() }
     }
 
     /// Waits until the thread has written everything: every tracer it fed must be gone.
@@ -216,11 +213,35 @@ impl WriterThread {
 /// A trace the thread writes: its writer, its failure flag, and the way back for batches.
 type Trace = (Box<dyn WriteEvents>, Arc<AtomicBool>, SyncSender<Batch>);
 
+/// A trace the thread is expecting ([`WriterThread::reserve`]).
+#[derive(Debug)]
+pub(super) struct Reserved {
+    id: usize,
+    to_writer: SyncSender<Message>,
+}
+
+impl Reserved {
+    /// Hands `writer` to the thread; returns the tracer that feeds it.
+    pub(super) fn open<W: Write + Send + 'static>(self, writer: QlogWriter<W>) -> Forwarder {
+        let packets = writer.packets;
+        let failed = Arc::new(AtomicBool::new(false));
+        let (give_back, written) = sync_channel(QUEUED_BATCHES + 1);
+        let message = Message::Open(self.id, Box::new(writer), failed.clone(), give_back);
+        let to_writer = self.to_writer.send(message).is_ok().then_some(self.to_writer);
+        Forwarder { id: self.id, batch: Batch::new(), to_writer, written, packets, failed }
+    }
+}
+
 fn write_all(from_tracers: &Receiver<Message>) {
     let mut writers: Vec<Option<Trace>> = Vec::new();
     while let Ok(message) = from_tracers.recv() {
         match message {
-            Message::Open(w, failed, give_back) => writers.push(Some((w, failed, give_back))),
+            Message::Open(id, w, failed, give_back) => {
+                if writers.len() <= id {
+                    writers.resize_with(id + 1, || None);
+                }
+                writers[id] = Some((w, failed, give_back));
+            }
             Message::Events(id, batch) => {
                 if let Some((w, failed, give_back)) = writers.get_mut(id).and_then(Option::as_mut) {
                     for (now, event) in &batch.events {
@@ -395,8 +416,10 @@ mod tests {
         // Two traces on one thread, fed in turn, as a simulator's client and server are.
         let (a, b) = (Shared::default(), Shared::default());
         let mut thread = WriterThread::spawn("qlog test").unwrap();
-        let mut ta = thread.open(writer(a.clone(), epoch));
-        let mut tb = thread.open(writer(b.clone(), epoch));
+        // Reserved in one order, opened in the other.
+        let (ra, rb) = (thread.reserve(), thread.reserve());
+        let mut tb = rb.open(writer(b.clone(), epoch));
+        let mut ta = ra.open(writer(a.clone(), epoch));
         assert!(ta.wants_packets() && tb.wants_packets());
         feed(&mut ta, epoch);
         feed(&mut tb, epoch);
@@ -425,9 +448,11 @@ mod tests {
         let info =
             TraceInfo { side: Side::Server, original_dst_cid: ConnectionId::new(&[1; 8]).unwrap(), created: epoch };
         // The header goes to the buffer; the failure shows once the buffer is written out.
-        let w = QlogWriter::new(std::io::BufWriter::with_capacity(4096, Full), &info, epoch, "t", true).unwrap();
+        let mut w = QlogWriter::new(std::io::BufWriter::with_capacity(4096, Full), &info, epoch, "t", true).unwrap();
+        let factory = super::super::QlogFactory::new("unused").in_background();
+        w.report_to = Some((factory.shared.clone(), "full.sqlog".into()));
         let mut thread = WriterThread::spawn("qlog test").unwrap();
-        let mut t = thread.open(w);
+        let mut t = thread.reserve().open(w);
         assert!(t.wants_packets());
         // Three full batches reach the thread; the first already overflows the buffer.
         feed(&mut t, epoch);
@@ -438,5 +463,7 @@ mod tests {
         assert!(!t.wants_packets(), "a trace that cannot be written asks for no packets");
         drop(t);
         assert!(thread.finish());
+        let error = factory.error().expect("the thread reported the failure to the factory");
+        assert!(error.contains("full.sqlog") && error.contains("disk full"), "{error}");
     }
 }

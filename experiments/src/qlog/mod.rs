@@ -178,9 +178,10 @@ impl TracerFactory for QlogFactory {
                         }
                     }
                 }
-                let tracer = state.thread.as_mut()?.open(w);
+                let reserved = state.thread.as_mut()?.reserve();
                 state.files.push(path);
-                Some(Box::new(tracer))
+                drop(state);
+                Some(Box::new(reserved.open(w)))
             }
             Ok(mut w) => {
                 w.report_to = Some((s.clone(), path.clone()));
