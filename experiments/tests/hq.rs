@@ -53,6 +53,13 @@ fn client_downloads_big_and_many_files_from_server() {
             "{name}"
         );
     }
+    // SIGTERM stops the server cleanly, and it removes the self-signed certificate and key it
+    // wrote for clients' --ca.
+    let mut server = server;
+    let key = std::path::PathBuf::from(server.ca.to_string_lossy().replace("-cert.pem", "-key.pem"));
+    assert!(server.ca.exists() && key.exists());
+    assert!(server.stop(), "the server exits 0 on SIGTERM");
+    assert!(!server.ca.exists() && !key.exists(), "left behind: {}", server.ca.display());
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

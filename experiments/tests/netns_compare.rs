@@ -360,6 +360,14 @@ server_startup_ms = 0
     let text = text.replace("--listen {server_addr}\"", "--listen {server_addr} --listen {server_ip_1}:{port}\"");
     let (dir, file) = write_scenario("cmp-external", &text);
     let out = dir.join("out");
+    let perf_certs = || -> std::collections::BTreeSet<String> {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with("mpquic-perf-") && n.ends_with(".pem"))
+            .collect()
+    };
+    let certs_before = perf_certs();
     let output = Command::new(BIN)
         .args(["run", "--real", "--netns", "--qlog", "off"])
         .arg(&file)
@@ -382,6 +390,9 @@ server_startup_ms = 0
     assert_eq!(broken["completed"], false);
     let error = broken["error"].as_str().unwrap();
     assert!(error.contains("exit status: 3") && error.contains("no such peer"), "{error}");
+    // The peer's server was stopped with SIGTERM and removed its self-signed certificate.
+    let left: Vec<String> = perf_certs().difference(&certs_before).cloned().collect();
+    assert!(left.is_empty(), "the external perf server left {left:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -463,10 +474,18 @@ fn interrupted_external_peer_leaves_no_process() {
     let status = child.wait().unwrap();
     let stderr = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("2 child process group(s)"), "{stderr}");
+    assert!(stderr.contains("2 child process group(s), 2 temporary file(s)"), "{stderr}");
     std::thread::sleep(Duration::from_millis(200));
     assert!(!running("1") && !running("2"), "external peer processes left running");
     assert!(namespaces_of(pid).is_empty(), "left behind: {:?}", namespaces_of(pid));
+    // The peers' logs (named after the client namespace) are gone too.
+    let prefix = format!("{}{pid}-", mpquic_experiments::real::NAMESPACE_PREFIX);
+    let logs: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&prefix) && n.ends_with(".log"))
+        .collect();
+    assert!(logs.is_empty(), "external peer logs left behind: {logs:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -14,11 +14,31 @@ struct PerfServer {
     child: Child,
     port: u16,
     /// Holds the server's log; removed after `drop` has stopped the process.
-    _dir: common::TempDir,
+    dir: common::TempDir,
+}
+
+impl PerfServer {
+    /// The self-signed certificate and key the server said it wrote.
+    fn cert_files(&self) -> Vec<std::path::PathBuf> {
+        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        let after = |marker: &str| {
+            let i = log.find(marker).unwrap_or_else(|| panic!("no {marker:?} in the log: {log}")) + marker.len();
+            std::path::PathBuf::from(log[i..].split([' ', ')', ';']).next().unwrap())
+        };
+        vec![after("written to "), after("(key ")]
+    }
 }
 
 impl Drop for PerfServer {
     fn drop(&mut self) {
+        // SIGTERM, so that the server removes its certificate files; SIGKILL if it lingers.
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(30));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -37,7 +57,7 @@ fn start(ips: &[&str]) -> PerfServer {
         .expect("perf server starts");
     let needles: Vec<String> = ips.iter().map(|ip| format!("listening on {ip}:{port}")).collect();
     wait_for_output(&mut child, &log, &needles.iter().map(String::as_str).collect::<Vec<_>>());
-    PerfServer { child, port, _dir: dir }
+    PerfServer { child, port, dir }
 }
 
 fn client(server: &PerfServer, args: &[&str]) -> Output {
@@ -161,10 +181,14 @@ fn a_server_that_goes_away_fails_the_client() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    // SIGTERM: the server closes its connections (CONNECTION_CLOSE) and exits.
+    // SIGTERM: the server closes its connections (CONNECTION_CLOSE) and exits, and removes the
+    // self-signed certificate it wrote for clients' --ca.
+    let cert_files = server.cert_files();
+    assert!(cert_files.iter().all(|f| f.exists()), "{cert_files:?}");
     let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let _ = server.child.wait();
+    assert!(server.child.wait().unwrap().success(), "a stopped server exits 0");
+    assert!(cert_files.iter().all(|f| !f.exists()), "left behind: {cert_files:?}");
     let out = child.wait_with_output().unwrap();
     assert!(!out.status.success(), "the client must fail: {}", String::from_utf8_lossy(&out.stdout));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -215,11 +215,14 @@ fn run_real_in_network_namespaces() {
 
 #[test]
 fn run_real_refuses_what_it_cannot_do() {
+    // Bound to a name: a guard passed to `arg` by value is dropped (and its directory removed)
+    // before the command runs, and the directory the run then makes was left behind.
+    let out = temp_dir("real-refuse");
     let output = Command::new(BIN)
         .args(["run", "--real"])
         .arg(scenario_file("cc_fairness.toml"))
         .arg("--out")
-        .arg(temp_dir("real-refuse"))
+        .arg(&out)
         .output()
         .unwrap();
     assert!(!output.status.success());

@@ -20,8 +20,8 @@ pub(crate) use client::{
     bind_client_endpoint, client_tls, handshake, open_paths, parse_path_spec, PathSpec, MIN_MAX_PATHS,
 };
 pub use client::{run_client, ClientArgs};
-pub(crate) use server::ListenArgs;
 pub use server::{run_server, ServerArgs};
+pub(crate) use server::{shutdown_signal, ListenArgs};
 
 /// ALPN of hq-interop.
 pub const ALPN: &[u8] = b"hq-interop";

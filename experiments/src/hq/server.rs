@@ -62,16 +62,20 @@ pub struct ListenArgs {
 impl ListenArgs {
     /// One server endpoint on every `--listen` address (a connection's paths may reach any of
     /// them) for `alpn`, with the certificate of `--cert`/`--key` or a self-signed one whose
-    /// files are named after `cert_prefix`; prints a line per address, starting with `label`.
+    /// files are named after `cert_prefix` (removed when the returned guard is dropped); prints
+    /// a line per address, starting with `label`.
     pub(crate) fn endpoint(
         &self,
         common: &CommonArgs,
         alpn: &[u8],
         cert_prefix: &str,
         label: &str,
-    ) -> anyhow::Result<Endpoint> {
-        let (chain, key) = match (&self.cert, &self.key) {
-            (Some(cert), Some(key)) => load_cert(cert, key)?,
+    ) -> anyhow::Result<(Endpoint, CertFiles)> {
+        let (chain, key, files) = match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => {
+                let (chain, key) = load_cert(cert, key)?;
+                (chain, key, CertFiles(Vec::new()))
+            }
             _ => self_signed(&self.listen, cert_prefix)?,
         };
         let mut tls = server_config_for_quic(Arc::new(quic_crypto_provider()), chain, key, vec![alpn.to_vec()])
@@ -105,22 +109,45 @@ impl ListenArgs {
                 common.scheduler
             );
         }
-        Ok(ep)
+        Ok((ep, files))
     }
 }
 
-/// Runs the server until interrupted (Ctrl-C).
+/// The PEM files of a self-signed certificate (for clients' `--ca`), removed when dropped: the
+/// server keeps it until it stops (Ctrl-C or SIGTERM; a SIGKILL leaves them behind).
+#[derive(Debug)]
+pub(crate) struct CertFiles(Vec<PathBuf>);
+
+impl Drop for CertFiles {
+    fn drop(&mut self) {
+        for f in &self.0 {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM (what `kill` and benchmark drivers send): how a server is stopped.
+pub(crate) async fn shutdown_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("waiting for SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C"),
+        _ = term.recv() => Ok(()),
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     args.common.init()?;
     let root = args.root.canonicalize().with_context(|| format!("--root {}", args.root.display()))?;
     if !root.is_dir() {
         bail!("--root {} is not a directory", root.display());
     }
-    let ep = args.listen.endpoint(&args.common, ALPN, "mpquic-server", "")?;
+    let (ep, _cert_files) = args.listen.endpoint(&args.common, ALPN, "mpquic-server", "")?;
     let root = Arc::new(root);
     tokio::spawn(accept_loop(ep.clone(), root.clone()));
     say!("serving {}", root.display());
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    shutdown_signal().await?;
     ep.close(VarInt::from_u32(0), b"server shutting down");
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), ep.wait_idle()).await;
     Ok(())
@@ -147,7 +174,7 @@ pub(crate) fn load_cert(
 pub(crate) fn self_signed(
     listen: &[SocketAddr],
     prefix: &str,
-) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>, CertFiles)> {
     let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
     for a in listen {
         if !a.ip().is_unspecified() && !names.contains(&a.ip().to_string()) {
@@ -158,6 +185,7 @@ pub(crate) fn self_signed(
     let dir = std::env::temp_dir();
     let cert_path = dir.join(format!("{prefix}-{}-cert.pem", std::process::id()));
     let key_path = dir.join(format!("{prefix}-{}-key.pem", std::process::id()));
+    let files = CertFiles(vec![cert_path.clone(), key_path.clone()]);
     std::fs::write(&cert_path, cert.cert.pem()).with_context(|| format!("writing {}", cert_path.display()))?;
     std::fs::write(&key_path, cert.signing_key.serialize_pem())
         .with_context(|| format!("writing {}", key_path.display()))?;
@@ -170,7 +198,7 @@ pub(crate) fn self_signed(
     );
     let chain = vec![CertificateDer::from(cert.cert.der().to_vec())];
     let key = PrivateKeyDer::try_from(cert.signing_key.serialize_der()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok((chain, key))
+    Ok((chain, key, files))
 }
 
 async fn accept_loop(ep: Endpoint, root: Arc<PathBuf>) {

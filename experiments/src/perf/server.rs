@@ -10,7 +10,7 @@ use mpquic_io::{Connection, Endpoint, RecvStream, SendStream, WriteError};
 use mpquic_proto::VarInt;
 
 use super::{Pacer, Request, ALPN, UNTIL_STOPPED};
-use crate::hq::{CommonArgs, ListenArgs};
+use crate::hq::{shutdown_signal, CommonArgs, ListenArgs};
 
 /// Size of the shared payload buffer the server sends slices of.
 const PAYLOAD_CHUNK: usize = 1 << 20;
@@ -36,7 +36,7 @@ struct Totals {
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run_server(args: PerfServerArgs) -> anyhow::Result<()> {
     args.common.init()?;
-    let ep = args.listen.endpoint(&args.common, ALPN, "mpquic-perf", "perf server ")?;
+    let (ep, _cert_files) = args.listen.endpoint(&args.common, ALPN, "mpquic-perf", "perf server ")?;
     let totals = Arc::new(Totals::default());
     let payload = Bytes::from(vec![0x5a; PAYLOAD_CHUNK]);
     tokio::spawn(accept_loop(ep.clone(), totals.clone(), payload));
@@ -51,16 +51,6 @@ pub async fn run_server(args: PerfServerArgs) -> anyhow::Result<()> {
         totals.bytes_received.load(Ordering::Relaxed)
     );
     Ok(())
-}
-
-/// Ctrl-C or SIGTERM (what `kill` and benchmark drivers send).
-async fn shutdown_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("waiting for SIGTERM")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C"),
-        _ = term.recv() => Ok(()),
-    }
 }
 
 async fn accept_loop(ep: Endpoint, totals: Arc<Totals>, payload: Bytes) {

@@ -1,8 +1,9 @@
 //! Everything a `--netns` run makes outside its own memory (network namespaces, and with them
-//! their TUN devices and routes; child processes of external peers) is registered here, so that
-//! it is removed on every exit: normally by its owner, on an error by its owner's `Drop`, and on
-//! Ctrl-C (SIGINT), SIGTERM or SIGHUP by a handler thread that kills the registered child
-//! process groups, deletes the registered namespaces and exits with status 130.
+//! their TUN devices and routes; child processes of external peers and their log files) is
+//! registered here, so that it is removed on every exit: normally by its owner, on an error by
+//! its owner's `Drop`, and on Ctrl-C (SIGINT), SIGTERM or SIGHUP by a handler thread that kills
+//! the registered child process groups, deletes the registered namespaces and files and exits
+//! with status 130.
 
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +23,8 @@ pub fn interrupted() -> bool {
 static NAMESPACES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// Process groups of child processes alive now.
 static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+/// Temporary files that exist now.
+static FILES: Mutex<Vec<std::path::PathBuf>> = Mutex::new(Vec::new());
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -53,6 +56,17 @@ pub(super) fn add_group(pgid: i32) {
 pub(super) fn kill_group(pgid: i32) {
     lock(&GROUPS).retain(|g| *g != pgid);
     let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
+}
+
+/// Records `path` as a temporary file of this process.
+pub(super) fn add_file(path: &std::path::Path) {
+    lock(&FILES).push(path.to_owned());
+}
+
+/// Deletes temporary file `path` and forgets it.
+pub(super) fn remove_file(path: &std::path::Path) {
+    lock(&FILES).retain(|p| p != path);
+    let _ = std::fs::remove_file(path);
 }
 
 /// Installs (once per process) the handler of SIGINT, SIGTERM and SIGHUP that removes
@@ -99,11 +113,16 @@ pub(super) fn install_interrupt_handler() -> Result<(), String> {
         .clone()
 }
 
-/// Kills every registered child group and deletes every registered namespace; says what.
+/// Kills every registered child group and deletes every registered namespace and file; says
+/// what.
 fn remove_all() -> String {
     let groups = std::mem::take(&mut *lock(&GROUPS));
     for g in &groups {
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(*g), nix::sys::signal::Signal::SIGKILL);
+    }
+    let files = std::mem::take(&mut *lock(&FILES));
+    for f in &files {
+        let _ = std::fs::remove_file(f);
     }
     let names = lock(&NAMESPACES).clone();
     let mut failed = Vec::new();
@@ -112,8 +131,13 @@ fn remove_all() -> String {
             failed.push(e);
         }
     }
-    let mut said =
-        format!("{} network namespace(s) [{}], {} child process group(s)", names.len(), names.join(", "), groups.len());
+    let mut said = format!(
+        "{} network namespace(s) [{}], {} child process group(s), {} temporary file(s)",
+        names.len(),
+        names.join(", "),
+        groups.len(),
+        files.len()
+    );
     if !failed.is_empty() {
         said.push_str(&format!("; failed: {}", failed.join("; ")));
     }

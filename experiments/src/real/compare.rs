@@ -449,6 +449,8 @@ struct Child {
 impl Child {
     fn spawn(ns: &str, command: &str, log: std::path::PathBuf) -> Result<Self, String> {
         let file = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        // Removed on Ctrl-C too (the handler exits without running `Drop`).
+        cleanup::add_file(&log);
         let err = file.try_clone().map_err(|e| format!("{}: {e}", log.display()))?;
         let child = Command::new("ip")
             .args(["netns", "exec", ns, "sh", "-c", command])
@@ -472,9 +474,20 @@ impl Child {
 
 impl Drop for Child {
     fn drop(&mut self) {
+        // SIGTERM to the group first, so that a peer can remove what it made (an `mpquic perf
+        // server` its self-signed certificate); SIGKILL for what is still there after 1 s.
+        let group = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        if nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGTERM).is_ok() {
+            let deadline = Instant::now() + Duration::from_secs(1);
+            // Signal 0: whether any process of the group is left.
+            while nix::sys::signal::killpg(group, None).is_ok() && Instant::now() < deadline {
+                let _ = self.child.try_wait();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         cleanup::kill_group(self.child.id() as i32);
         let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
+        cleanup::remove_file(&self.log);
     }
 }
 

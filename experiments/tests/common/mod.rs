@@ -70,12 +70,30 @@ pub struct Server {
     pub port: u16,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
+impl Server {
+    /// Stops the server with SIGTERM (it then removes its certificate files itself); SIGKILL
+    /// if it lingers. Returns whether it exited by itself, with status 0.
+    pub fn stop(&mut self) -> bool {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        for _ in 0..100 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(30));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.ca);
-        let _ = std::fs::remove_file(self.ca.to_string_lossy().replace("-cert.pem", "-key.pem"));
+        false
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if !self.stop() {
+            // Killed: what it wrote is still there.
+            let _ = std::fs::remove_file(&self.ca);
+            let _ = std::fs::remove_file(self.ca.to_string_lossy().replace("-cert.pem", "-key.pem"));
+        }
     }
 }
 
