@@ -5,8 +5,9 @@
 #   RUNS=10000000 scripts/fuzz.sh 0 frames                  (a number of executions instead)
 #
 # Each target starts from its committed seeds (fuzz/corpus/TARGET, read only) and writes what
-# it finds to a scratch corpus (FUZZ_WORK, default a temporary directory). A crash stops the
-# script with libFuzzer's exit code and leaves the input in fuzz/artifacts/TARGET/.
+# it finds to a scratch corpus (FUZZ_WORK, default a temporary directory removed at the end).
+# A crash stops the script with libFuzzer's exit code and leaves the input in
+# fuzz/artifacts/TARGET/.
 # Built without a sanitizer (`-s none`): proto forbids unsafe code, and AddressSanitizer's
 # allocator made the connection target 5x slower. Installs cargo-fuzz and nightly if missing.
 set -euo pipefail
@@ -19,7 +20,14 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-work="${FUZZ_WORK:-$(mktemp -d)}"
+if [ -n "${FUZZ_WORK:-}" ]; then
+    work="$FUZZ_WORK"
+else
+    # Our own scratch corpus goes when we do (a crash's input is kept in fuzz/artifacts/ and
+    # its log tail printed); every CI run left 15 MB of it in /tmp.
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' EXIT
+fi
 limit=()
 if [ "$seconds" != 0 ]; then limit+=("-max_total_time=$seconds"); fi
 if [ -n "${RUNS:-}" ]; then limit+=("-runs=$RUNS"); fi
