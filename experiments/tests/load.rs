@@ -45,8 +45,7 @@ fn a_hundred_multipath_connections_at_a_capped_rate() {
     let out = client.wait_with_output().unwrap();
     let end = rss_kib(server.id());
     // SIGTERM: the server stops and removes its self-signed certificate.
-    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
-    let _ = server.wait();
+    common::terminate(&mut server);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();

@@ -31,16 +31,8 @@ impl PerfServer {
 
 impl Drop for PerfServer {
     fn drop(&mut self) {
-        // SIGTERM, so that the server removes its certificate files; SIGKILL if it lingers.
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        for _ in 0..100 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(30));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // SIGTERM, so that the server removes its certificate files.
+        common::terminate(&mut self.child);
     }
 }
 

@@ -59,7 +59,7 @@ struct Shared {
     epoch: Option<Instant>,
     packets: bool,
     /// Each trace written on a thread of its own ([`QlogFactory::in_background`]).
-    background: bool,
+    background: std::sync::atomic::AtomicBool,
     state: Mutex<FactoryState>,
 }
 
@@ -96,7 +96,7 @@ impl QlogFactory {
                 title: title.to_owned(),
                 epoch,
                 packets,
-                background: false,
+                background: std::sync::atomic::AtomicBool::new(false),
                 state: Mutex::default(),
             }),
         }
@@ -104,20 +104,11 @@ impl QlogFactory {
 
     /// Writes each trace on a thread of its own (see `background.rs`): the connections' thread
     /// only copies the events. Call [`QlogFactory::wait`] once the connections are gone, before
-    /// reading [`QlogFactory::error`].
+    /// reading [`QlogFactory::error`]. Meant right after construction: clones share the
+    /// setting.
     pub fn in_background(self) -> Self {
-        let s = &self.shared;
-        Self {
-            shared: Arc::new(Shared {
-                dir: s.dir.clone(),
-                prefix: s.prefix.clone(),
-                title: s.title.clone(),
-                epoch: s.epoch,
-                packets: s.packets,
-                background: true,
-                state: Mutex::default(),
-            }),
-        }
+        self.shared.background.store(true, std::sync::atomic::Ordering::Relaxed);
+        self
     }
 
     /// Waits until every trace written in the background is complete: each ends when its
@@ -166,7 +157,7 @@ impl TracerFactory for QlogFactory {
         };
         let epoch = s.epoch.unwrap_or(info.created);
         match QlogWriter::new(BufWriter::new(file), info, epoch, &s.title, s.packets) {
-            Ok(mut w) if s.background => {
+            Ok(mut w) if s.background.load(std::sync::atomic::Ordering::Relaxed) => {
                 w.report_to = Some((s.clone(), path.clone()));
                 let mut state = s.lock();
                 if state.thread.is_none() {

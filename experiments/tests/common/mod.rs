@@ -70,20 +70,25 @@ pub struct Server {
     pub port: u16,
 }
 
-impl Server {
-    /// Stops the server with SIGTERM (it then removes its certificate files itself); SIGKILL
-    /// if it lingers. Returns whether it exited by itself, with status 0.
-    pub fn stop(&mut self) -> bool {
-        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        for _ in 0..100 {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.success();
-            }
-            std::thread::sleep(std::time::Duration::from_millis(30));
+/// Stops `child` with SIGTERM (a server then removes its certificate files itself), SIGKILL
+/// if it lingers for 3 s. Returns whether it exited by itself, with status 0.
+pub fn terminate(child: &mut std::process::Child) -> bool {
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    for _ in 0..100 {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.success();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        false
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
+}
+
+impl Server {
+    /// Stops the server ([`terminate`]); returns whether it exited by itself, with status 0.
+    pub fn stop(&mut self) -> bool {
+        terminate(&mut self.child)
     }
 }
 
